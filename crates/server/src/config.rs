@@ -1,0 +1,54 @@
+//! Configuration of the bundled name server + broker pair.
+
+use rocketmq_store::FlushMode;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The standard 18 delay levels of Apache RocketMQ (level n is the n-th entry).
+pub const DEFAULT_DELAY_LEVELS: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to bind and to advertise to clients (stored as each message's store host).
+    pub host: String,
+    /// Name server port; 0 picks an ephemeral port.
+    pub namesrv_port: u16,
+    /// Broker port; 0 picks an ephemeral port.
+    pub broker_port: u16,
+    pub store_dir: PathBuf,
+    pub flush: FlushMode,
+    /// Largest accepted message body (after decompression for batches), in bytes.
+    pub max_message_size: usize,
+    /// Delay levels, e.g. `"1s 5s 10s"` (units ms, s, m, h, d).
+    pub delay_levels: String,
+    /// Size of each commit-log segment file.
+    pub commit_log_segment_size: u64,
+    pub cluster_name: String,
+    pub broker_name: String,
+    /// How often the broker re-registers with the name server.
+    pub register_interval: Duration,
+    /// How long the name server keeps a broker that stopped registering.
+    pub broker_expiry: Duration,
+    /// How long the broker keeps a client that stopped sending heartbeats.
+    pub client_expiry: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            namesrv_port: 9876,
+            broker_port: 10911,
+            store_dir: PathBuf::from("store"),
+            flush: FlushMode::Async,
+            max_message_size: 4 * 1024 * 1024,
+            delay_levels: DEFAULT_DELAY_LEVELS.into(),
+            commit_log_segment_size: 1 << 30,
+            cluster_name: "DefaultCluster".into(),
+            broker_name: "broker-a".into(),
+            register_interval: Duration::from_secs(30),
+            broker_expiry: Duration::from_secs(120),
+            client_expiry: Duration::from_secs(120),
+        }
+    }
+}
