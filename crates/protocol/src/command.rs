@@ -7,6 +7,7 @@
 //! request's `opaque` and the response bit, so the peer can match it.
 
 use crate::code::{response_code, version, LanguageCode};
+use crate::header::{CommandHeader, HeaderError};
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
 
@@ -210,6 +211,22 @@ impl RemotingCommand {
     /// (cpp sends `"1"`/`"0"`, Java `"true"`/`"false"`). `None` if absent.
     pub fn field_bool(&self, key: &str) -> Option<bool> {
         self.field(key).map(parse_bool)
+    }
+
+    /// Decodes the typed header `H` from `ext_fields`.
+    pub fn decode_header<H: CommandHeader>(&self) -> Result<H, HeaderError> {
+        H::decode(&self.ext_fields)
+    }
+
+    /// Writes the fields of `header` into `ext_fields` (other keys are kept).
+    pub fn set_header<H: CommandHeader>(&mut self, header: &H) {
+        header.encode(&mut self.ext_fields);
+    }
+
+    /// Builder form of [`RemotingCommand::set_header`].
+    pub fn with_header<H: CommandHeader>(mut self, header: &H) -> Self {
+        self.set_header(header);
+        self
     }
 
     /// Writes the whole frame (length prefix, header, body) in `serialize_type`.
