@@ -1,0 +1,277 @@
+"""The bundled RocketMQ-compatible name server + broker, in process or as a program.
+
+In process (tests, scripts)::
+
+    from rocketmq.broker import LocalBroker
+
+    with LocalBroker(namesrv_port=0, broker_port=0) as broker:
+        print(broker.namesrv_addr)   # "127.0.0.1:<port>": give this to clients
+
+A `LocalBroker` starts in its constructor and runs until `shutdown()` / `close()` (both
+idempotent), the end of its `with` block, garbage collection or interpreter exit. Shutting
+down flushes the store, so a new `LocalBroker` on the same `store_dir` sees every message
+and committed consumer offset of the old one.
+
+As a program: ``rocketmq-broker`` or ``python -m rocketmq.broker`` (``--help`` for options).
+It prints the two listening addresses, runs until SIGINT or SIGTERM, then flushes and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from rocketmq import _rocketmq
+
+__all__ = ["LocalBroker", "default_store_dir", "main"]
+
+DEFAULT_DELAY_LEVELS: str = _rocketmq.DEFAULT_DELAY_LEVELS
+
+_FLUSH_MODES = ("async", "sync")
+
+
+def default_store_dir() -> Path:
+    """The per-user data directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""
+    base = os.environ.get("XDG_DATA_HOME")
+    if not base:
+        base = os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "rocketmq"
+
+
+def _stop(cluster: _rocketmq._EmbeddedCluster, temp_dir: Optional[str]) -> None:
+    # Runs once (weakref.finalize guarantees it): from close(), on garbage collection, or at
+    # interpreter exit, always before Python starts tearing the interpreter down. The store
+    # must be flushed and closed before its temporary directory is removed.
+    try:
+        cluster.shutdown()
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+class LocalBroker:
+    """A name server and a broker running in this process, started by the constructor.
+
+    Args:
+        store_dir: directory for the commit log, consume queues and offsets (``str`` or
+            ``os.PathLike``). ``None`` means a fresh temporary directory, removed on close.
+        host: address to listen on and to advertise to clients.
+        namesrv_port: name server port; ``0`` picks a free port.
+        broker_port: broker port; ``0`` picks a free port.
+        flush: ``"async"`` (flush in the background) or ``"sync"`` (acknowledge a send only
+            after its bytes are fsynced; group commit).
+        max_message_size: largest accepted message body in bytes.
+        delay_levels: space-separated durations (``"1s 5s 10s 30s 1m ..."``, units ms, s, m,
+            h, d) for delay levels 1, 2, ...; ``None`` means the standard 18 levels.
+        segment_size: size of each commit-log file in bytes; ``None`` means 1 GiB.
+
+    Raises:
+        TypeError, ValueError: an argument has the wrong type or value (the message says
+            what to pass).
+        OSError: a port is in use, the host is not local, or the store directory cannot be
+            written.
+    """
+
+    def __init__(
+        self,
+        store_dir: Union[str, os.PathLike[str], None] = None,
+        host: str = "127.0.0.1",
+        namesrv_port: int = 9876,
+        broker_port: int = 10911,
+        flush: str = "async",
+        max_message_size: int = 4 * 1024 * 1024,
+        delay_levels: Optional[str] = None,
+        segment_size: Optional[int] = None,
+    ) -> None:
+        temp_dir = None
+        if store_dir is None:
+            temp_dir = tempfile.mkdtemp(prefix="rocketmq-broker-")
+            store_dir = temp_dir
+        try:
+            self._cluster = _rocketmq._EmbeddedCluster(
+                store_dir,
+                host=host,
+                namesrv_port=namesrv_port,
+                broker_port=broker_port,
+                flush=flush,
+                max_message_size=max_message_size,
+                delay_levels=delay_levels,
+                segment_size=segment_size,
+            )
+        except BaseException:
+            if temp_dir is not None:
+                shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
+        self._temporary = temp_dir is not None
+        self._finalizer = weakref.finalize(self, _stop, self._cluster, temp_dir)
+
+    @property
+    def namesrv_addr(self) -> str:
+        """Name server address ``"host:port"``: what clients pass to ``set_namesrv_addr``."""
+        return self._cluster.namesrv_addr
+
+    @property
+    def broker_addr(self) -> str:
+        """Broker address ``"host:port"``, as published in topic routes."""
+        return self._cluster.broker_addr
+
+    @property
+    def store_dir(self) -> Path:
+        """The store directory (for a temporary store: gone after close)."""
+        return Path(self._cluster.store_dir)
+
+    @property
+    def running(self) -> bool:
+        """True until `shutdown()` / `close()`."""
+        return self._finalizer.alive and self._cluster.running
+
+    def shutdown(self) -> None:
+        """Stop both servers and flush the store. Idempotent."""
+        self._finalizer()
+
+    close = shutdown
+
+    def __enter__(self) -> LocalBroker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<LocalBroker namesrv={self.namesrv_addr} broker={self.broker_addr} "
+            f"store_dir={str(self.store_dir)!r} {state}>"
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rocketmq-broker",
+        description=(
+            "Run a RocketMQ-compatible name server and broker in one process. "
+            "Stops cleanly (flushing the store) on SIGINT or SIGTERM."
+        ),
+    )
+    parser.add_argument(
+        "--store-dir",
+        type=Path,
+        default=None,
+        help=f"directory for messages and offsets (default: {default_store_dir()})",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--namesrv-port",
+        type=int,
+        default=9876,
+        help="name server port, 0 = any free (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--broker-port",
+        type=int,
+        default=10911,
+        help="broker port, 0 = any free (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--flush",
+        choices=_FLUSH_MODES,
+        default="async",
+        help=(
+            "async: flush in the background; sync: acknowledge sends after fsync "
+            "(default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--max-message-size",
+        type=int,
+        default=4 * 1024 * 1024,
+        help="largest accepted message body in bytes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--delay-levels",
+        default=None,
+        help=f'space-separated delay levels (default: "{DEFAULT_DELAY_LEVELS}")',
+    )
+    parser.add_argument(
+        "--segment-size",
+        type=int,
+        default=None,
+        help="commit-log file size in bytes (default: 1 GiB)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="log level of the messages written to stderr (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``rocketmq-broker``; returns the process exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    store_dir = args.store_dir if args.store_dir is not None else default_store_dir()
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"rocketmq-broker: cannot create store directory {store_dir}: {exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    # Install the handlers before starting, so a signal that arrives during start-up still
+    # leads to a clean shutdown rather than an abrupt exit.
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            broker = LocalBroker(
+                store_dir=store_dir,
+                host=args.host,
+                namesrv_port=args.namesrv_port,
+                broker_port=args.broker_port,
+                flush=args.flush,
+                max_message_size=args.max_message_size,
+                delay_levels=args.delay_levels,
+                segment_size=args.segment_size,
+            )
+        except (TypeError, ValueError) as exc:
+            parser.error(str(exc))
+        except OSError as exc:
+            print(f"rocketmq-broker: {exc}", file=sys.stderr)
+            return 1
+        with broker:
+            print(f"name server listening on {broker.namesrv_addr}", flush=True)
+            print(f"broker listening on {broker.broker_addr}", flush=True)
+            print(f"store directory {broker.store_dir}", flush=True)
+            # A bounded wait lets the interpreter run signal handlers promptly.
+            while not stop.wait(0.5):
+                pass
+            print("shutting down", flush=True)
+        print("stopped", flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

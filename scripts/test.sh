@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs everything the tests need and runs every test: Rust format/lint/unit tests, then the
+# Python tests (our package built with maturin into .venv) and the interop tests against the
+# reference C++ client (PyPI rocketmq==0.4.4, kept apart in .venv-cpp because it installs a
+# package also named `rocketmq`). One command for a fresh machine and for CI: bash scripts/test.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+PYTHON="${PYTHON:-python3}"
+START=$(date +%s)
+
+section() {
+    printf '\n==== %s (%ss elapsed) ====\n' "$1" "$(($(date +%s) - START))"
+}
+
+section "toolchain"
+cargo --version
+rustc --version
+"$PYTHON" --version
+"$PYTHON" - <<'PY'
+import sys
+if sys.version_info < (3, 9):
+    sys.exit("Python 3.9 or newer is required, found " + sys.version.split()[0])
+PY
+
+section "python environment .venv (our package)"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade "maturin==1.16.*" pytest pytest-timeout ruff
+
+section "reference C++ client environment .venv-cpp (rocketmq==0.4.4)"
+if [ ! -x .venv-cpp/bin/python ]; then
+    "$PYTHON" -m venv .venv-cpp
+fi
+.venv-cpp/bin/python -m pip install --quiet "rocketmq==0.4.4"
+.venv-cpp/bin/python -c "import rocketmq.client; print('reference client imports:', rocketmq.client.__file__)"
+
+section "cargo fmt --check"
+cargo fmt --all --check
+
+section "ruff (python lint and format check)"
+.venv/bin/ruff check python tests
+.venv/bin/ruff format --check python tests
+
+section "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "cargo test"
+cargo test --workspace
+
+section "build and install the rocketmq package (maturin develop --release)"
+VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" .venv/bin/maturin develop --release
+.venv/bin/python -c "import rocketmq, rocketmq._rocketmq; print('rocketmq', rocketmq.__version__)"
+
+section "pytest (python and interop tests)"
+status=0
+ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" .venv/bin/python -m pytest || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure, not a pass" >&2
+    exit 1
+fi
+if [ "$status" -ne 0 ]; then
+    echo "pytest failed with exit status $status" >&2
+    exit "$status"
+fi
+
+section "all tests passed"

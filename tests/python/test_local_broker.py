@@ -1,0 +1,310 @@
+"""LocalBroker and the rocketmq-broker program: start, addresses, wire answers, restart,
+signals, argument errors. Every broker listens on 127.0.0.1 with ephemeral ports."""
+
+from __future__ import annotations
+
+import json
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import rocketmq
+from rocketmq import _rocketmq
+from rocketmq.broker import LocalBroker, default_store_dir
+
+from remoting import RemotingConnection, split_address
+
+GET_ROUTEINFO_BY_TOPIC = 105
+SUCCESS = 0
+REQUEST_CODE_NOT_SUPPORTED = 3
+TOPIC_NOT_EXIST = 17
+UNKNOWN_CODE = 9999
+
+
+def wait_for_route(namesrv_addr: str, topic: str, timeout: float = 10.0):
+    """Asks the name server for a topic's route until it answers 0 (the broker registers
+    right after start) or the deadline passes; returns the last response."""
+    deadline = time.monotonic() + timeout
+    with RemotingConnection(namesrv_addr) as conn:
+        while True:
+            reply = conn.call(GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
+            if reply.code == SUCCESS or time.monotonic() > deadline:
+                return reply
+            time.sleep(0.05)
+
+
+def test_version_matches_native_module():
+    assert rocketmq.__version__ == _rocketmq.__version__
+
+
+def test_addresses_are_loopback_and_accept_connections(tmp_path):
+    with LocalBroker(store_dir=tmp_path, namesrv_port=0, broker_port=0) as broker:
+        assert broker.running
+        assert broker.store_dir == tmp_path
+        ports = set()
+        for addr in (broker.namesrv_addr, broker.broker_addr):
+            host, port = split_address(addr)
+            assert host == "127.0.0.1"
+            assert 0 < port < 65536
+            ports.add(port)
+            with socket.create_connection((host, port), timeout=5):
+                pass
+        assert len(ports) == 2
+    assert not broker.running
+
+
+def test_enter_returns_self_and_shutdown_is_idempotent(tmp_path):
+    broker = LocalBroker(store_dir=tmp_path, namesrv_port=0, broker_port=0)
+    with broker as entered:
+        assert entered is broker
+    broker.shutdown()
+    broker.close()
+    assert not broker.running
+    host, port = split_address(broker.namesrv_addr)
+    with pytest.raises(OSError):
+        socket.create_connection((host, port), timeout=2).close()
+    assert "stopped" in repr(broker)
+
+
+def test_temporary_store_is_removed_on_close_and_explicit_store_is_kept(tmp_path):
+    with LocalBroker(namesrv_port=0, broker_port=0) as broker:
+        temporary = broker.store_dir
+        assert temporary.is_dir()
+    assert not temporary.exists()
+    with LocalBroker(store_dir=tmp_path / "kept", namesrv_port=0, broker_port=0):
+        pass
+    assert (tmp_path / "kept").is_dir()
+
+
+def test_route_of_tbw102_names_the_broker(tmp_path):
+    with LocalBroker(store_dir=tmp_path, namesrv_port=0, broker_port=0) as broker:
+        reply = wait_for_route(broker.namesrv_addr, "TBW102")
+        assert reply.is_response
+        assert reply.code == SUCCESS, reply.remark
+        route = json.loads(reply.body)
+        addresses = [addr for data in route["brokerDatas"] for addr in data["brokerAddrs"].values()]
+        assert broker.broker_addr in addresses
+        assert route["queueDatas"], route
+
+
+def test_unknown_topic_and_unknown_code(tmp_path):
+    with LocalBroker(store_dir=tmp_path, namesrv_port=0, broker_port=0) as broker:
+        with RemotingConnection(broker.namesrv_addr) as conn:
+            reply = conn.call(GET_ROUTEINFO_BY_TOPIC, {"topic": "NoSuchTopic_x1"})
+            assert reply.code == TOPIC_NOT_EXIST
+            reply = conn.call(UNKNOWN_CODE)
+            assert reply.code == REQUEST_CODE_NOT_SUPPORTED
+            # The connection stays usable after an unsupported request.
+            assert conn.call(GET_ROUTEINFO_BY_TOPIC, {"topic": "TBW102"}).is_response
+        with RemotingConnection(broker.broker_addr) as conn:
+            assert conn.call(UNKNOWN_CODE).code == REQUEST_CODE_NOT_SUPPORTED
+
+
+def test_restart_on_the_same_store_dir_and_ports(tmp_path):
+    first = LocalBroker(store_dir=tmp_path, namesrv_port=0, broker_port=0)
+    namesrv_addr, broker_addr = first.namesrv_addr, first.broker_addr
+    first.shutdown()
+    _, namesrv_port = split_address(namesrv_addr)
+    _, broker_port = split_address(broker_addr)
+    with LocalBroker(
+        store_dir=tmp_path, namesrv_port=namesrv_port, broker_port=broker_port
+    ) as second:
+        assert second.namesrv_addr == namesrv_addr
+        assert second.broker_addr == broker_addr
+        assert wait_for_route(second.namesrv_addr, "TBW102").code == SUCCESS
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"flush": "fast"}, ValueError, ["flush", "sync", "async"]),
+        ({"flush": 1}, TypeError, ["flush", "str"]),
+        ({"namesrv_port": -1}, ValueError, ["namesrv_port", "65535"]),
+        ({"broker_port": 70000}, ValueError, ["broker_port", "65535"]),
+        ({"broker_port": "10911"}, TypeError, ["broker_port", "int"]),
+        ({"store_dir": 123}, TypeError, ["store_dir", "PathLike"]),
+        ({"store_dir": ""}, ValueError, ["store_dir"]),
+        ({"max_message_size": 0}, ValueError, ["max_message_size"]),
+        ({"delay_levels": "1s 5q"}, ValueError, ["5q", "ms, s, m, h or d"]),
+        ({"delay_levels": ""}, ValueError, ["empty"]),
+        ({"segment_size": 10}, ValueError, ["segment_size"]),
+        ({"host": ""}, ValueError, ["host"]),
+    ],
+)
+def test_bad_arguments_raise_helpful_errors(tmp_path, kwargs, error, words):
+    arguments = {"store_dir": tmp_path, "namesrv_port": 0, "broker_port": 0, **kwargs}
+    with pytest.raises(error) as info:
+        LocalBroker(**arguments)
+    message = str(info.value)
+    for word in words:
+        assert word in message, message
+
+
+def test_port_in_use_raises_oserror_naming_the_port(tmp_path):
+    with LocalBroker(store_dir=tmp_path / "a", namesrv_port=0, broker_port=0) as broker:
+        _, port = split_address(broker.namesrv_addr)
+        with pytest.raises(OSError) as info:
+            LocalBroker(store_dir=tmp_path / "b", namesrv_port=port, broker_port=0)
+        assert str(port) in str(info.value)
+        assert "in use" in str(info.value)
+        # The failed start left the running broker alone.
+        assert wait_for_route(broker.namesrv_addr, "TBW102").code == SUCCESS
+
+
+def test_unwritable_store_dir_raises_oserror(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"not a directory")
+    with pytest.raises(OSError) as info:
+        LocalBroker(store_dir=blocker / "store", namesrv_port=0, broker_port=0)
+    assert str(blocker) in str(info.value)
+
+
+def test_default_store_dir_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_store_dir() == tmp_path / "rocketmq"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_store_dir() == tmp_path / "home" / ".local" / "share" / "rocketmq"
+
+
+def _read_lines(proc: subprocess.Popen, wanted: int, timeout: float) -> list:
+    """Reads stdout lines until `wanted` lines arrived, the process exited, or the deadline."""
+    lines: list = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while len(lines) < wanted and time.monotonic() < deadline:
+            if not selector.select(timeout=max(deadline - time.monotonic(), 0.01)):
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+    return lines
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_cli_prints_addresses_and_stops_cleanly_on_signal(tmp_path, stop_signal):
+    store = tmp_path / "store"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rocketmq.broker",
+            "--store-dir",
+            str(store),
+            "--namesrv-port",
+            "0",
+            "--broker-port",
+            "0",
+            "--flush",
+            "sync",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = _read_lines(proc, 2, timeout=30)
+        assert len(lines) == 2, (lines, proc.poll())
+        namesrv = re.fullmatch(r"name server listening on (127\.0\.0\.1:\d+)", lines[0])
+        broker = re.fullmatch(r"broker listening on (127\.0\.0\.1:\d+)", lines[1])
+        assert namesrv and broker, lines
+        assert wait_for_route(namesrv.group(1), "TBW102").code == SUCCESS
+        with socket.create_connection(split_address(broker.group(1)), timeout=5):
+            pass
+        proc.send_signal(stop_signal)
+        assert proc.wait(timeout=10) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert store.is_dir()
+
+
+def test_cli_rejects_bad_arguments(tmp_path):
+    for bad in (["--flush", "fast"], ["--delay-levels", "soon"], ["--namesrv-port", "-1"]):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rocketmq.broker",
+                "--store-dir",
+                str(tmp_path),
+                "--broker-port",
+                "0",
+                *bad,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 2, (bad, result)
+        assert "error" in result.stderr
+
+
+def test_cli_reports_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rocketmq.broker",
+                "--store-dir",
+                str(tmp_path),
+                "--namesrv-port",
+                str(port),
+                "--broker-port",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1, result
+    assert str(port) in result.stderr
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "rocketmq-broker"
+    assert script.exists(), "the rocketmq-broker console script is missing from the venv"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    for option in (
+        "--store-dir",
+        "--host",
+        "--namesrv-port",
+        "--broker-port",
+        "--flush",
+        "--max-message-size",
+        "--delay-levels",
+    ):
+        assert option in result.stdout
+
+
+def test_rust_logging_reaches_python_logging(tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="rocketmq_server")
+    # pyo3-log caches logger levels; after reconfiguring Python logging the cache must be reset.
+    _rocketmq.reset_log_cache()
+    try:
+        with LocalBroker(store_dir=tmp_path, namesrv_port=0, broker_port=0) as broker:
+            wait_for_route(broker.namesrv_addr, "TBW102")
+    finally:
+        caplog.set_level(logging.WARNING, logger="rocketmq_server")
+        _rocketmq.reset_log_cache()
+    names = {record.name for record in caplog.records}
+    assert any(name.startswith("rocketmq_server") for name in names), names
