@@ -1,0 +1,323 @@
+"""Interop: the reference C++ client (librocketmq 1.2.3 in PyPI rocketmq==0.4.4) produces and
+consumes through our bundled broker, unchanged.
+
+Each test boots a LocalBroker in process on ephemeral loopback ports with a temporary store and
+short delay levels, and runs C++ producers and consumers as subprocesses (cpp_client.py).
+"""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+from cpp_client import (
+    QUEUES,
+    CppProducer,
+    CppPushConsumer,
+    assert_same_content,
+    make_body,
+    make_message,
+    probe_until,
+    pull_all,
+)
+
+from rocketmq.broker import LocalBroker
+
+from remoting import split_address
+
+# 18 short levels: a retry (level 3 + reconsume times) comes back after 200 ms.
+SHORT_DELAY_LEVELS = " ".join(["200ms"] * 18)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with LocalBroker(
+        store_dir=tmp_path / "store",
+        namesrv_port=0,
+        broker_port=0,
+        delay_levels=SHORT_DELAY_LEVELS,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def home(tmp_path):
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def cleanup():
+    """Kills every driver process a test started, whatever the outcome."""
+    processes = []
+    yield processes.append
+    for process in processes:
+        process.kill()
+
+
+def by_seq(messages):
+    table = collections.defaultdict(list)
+    for m in messages:
+        if "seq" in m["properties"] and "probe" not in m["properties"]:
+            table[int(m["properties"]["seq"])].append(m)
+    return table
+
+
+def create_topic(producer, topic):
+    """The first send auto-creates the topic (4 queues) through TBW102."""
+    result = producer.send([make_message(topic, -100, tags="Warmup")])[0]
+    assert result.get("status") == 0, result
+
+
+def test_send_sync_1000_messages_and_pull_them_back_byte_for_byte(broker, home, cleanup):
+    topic = "InteropSync"
+    sent = [
+        make_message(
+            topic,
+            seq,
+            tags=("TagA", "TagB", "TagC")[seq % 3],
+            body=make_body(seq, 1024 * 1024) if seq == 500 else None,
+        )
+        for seq in range(1000)
+    ]
+    producer = CppProducer(broker.namesrv_addr, home)
+    cleanup(producer)
+    results = producer.send(sent, mode="sync")
+    assert producer.finish() == 0
+    assert [r.get("status") for r in results] == [0] * 1000, [r for r in results if r.get("error")]
+    ids = [r["msg_id"] for r in results]
+    assert len(set(ids)) == 1000 and all(ids)
+
+    received = pull_all(broker.namesrv_addr, home, "CG_pull_sync", topic)
+    table = by_seq(received)
+    assert sorted(table) == list(range(1000))
+    for seq, copies in table.items():
+        assert len(copies) == 1, f"seq {seq} pulled {len(copies)} times"
+        assert_same_content(copies[0], sent[seq])
+        assert copies[0]["topic"] == topic
+    positions = {(m["queue_id"], m["queue_offset"]) for m in received}
+    assert len(positions) == len(received)
+    assert {m["queue_id"] for m in received} == set(range(QUEUES))
+
+
+def test_oneway_async_batch_and_orderly_sends_arrive(broker, home, cleanup):
+    topic = "InteropModes"
+    producer = CppProducer(broker.namesrv_addr, home)
+    cleanup(producer)
+    create_topic(producer, topic)
+    oneway = [make_message(topic, seq) for seq in range(0, 20)]
+    asynchronous = [make_message(topic, seq) for seq in range(20, 40)]
+    batch = [make_message(topic, seq, tags="TagB") for seq in range(40, 60)]
+    orderly = [make_message(topic, seq, order_arg=seq) for seq in range(60, 80)]
+
+    producer.send(oneway, mode="oneway")
+    async_results = producer.send(asynchronous, mode="async")
+    assert [r.get("status") for r in async_results] == [0] * 20, async_results
+    assert len({r["msg_id"] for r in async_results}) == 20
+    batch_results = producer.send(batch, mode="batch", batch_size=10)
+    assert [r.get("status") for r in batch_results] == [0] * 20, batch_results
+    orderly_results = producer.send(orderly, mode="orderly")
+    assert [r.get("status") for r in orderly_results] == [0] * 20, orderly_results
+    assert producer.finish() == 0
+
+    received = pull_all(broker.namesrv_addr, home, "CG_pull_modes", topic)
+    table = by_seq(received)
+    sent = {int(m["properties"]["seq"]): m for m in oneway + asynchronous + batch + orderly}
+    assert sorted(table) == sorted(sent)
+    for seq, copies in table.items():
+        assert len(copies) == 1, f"seq {seq} pulled {len(copies)} times"
+        assert_same_content(copies[0], sent[seq])
+        if 60 <= seq < 80:
+            assert copies[0]["queue_id"] == seq % QUEUES, "the selector chose the queue"
+
+
+def test_push_clustering_two_consumers_share_without_overlap(broker, home, cleanup):
+    topic, group = "InteropCluster", "CG_cluster"
+    producer = CppProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    consumers = []
+    for index in range(2):
+        consumer = CppPushConsumer(broker.namesrv_addr, home / f"c{index}", group, topic)
+        cleanup(consumer)
+        consumers.append(consumer)
+
+    def split_evenly(seen):
+        # Stable allocation: each consumer owns 2 queues and no queue is served twice.
+        owned = [sorted(seen.get(index, [])) for index in range(2)]
+        return all(len(q) == 2 for q in owned) and not set(owned[0]) & set(owned[1])
+
+    probe_until(producer, consumers, topic, split_evenly)
+    sent = {seq: make_message(topic, seq) for seq in range(300)}
+    results = producer.send(list(sent.values()), mode="sync")
+    assert all(r.get("status") == 0 for r in results), results
+
+    def all_consumed():
+        return set(consumers[0].seqs()) | set(consumers[1].seqs()) >= set(sent)
+
+    consumers[0].wait_until(all_consumed, 120, "every message consumed by the group")
+    for consumer in consumers:
+        consumer.stop()
+    first, second = (set(c.seqs()) for c in consumers)
+    assert first and second, "both consumers took part"
+    assert not first & second, f"consumed by both: {sorted(first & second)[:10]}"
+    for consumer in consumers:
+        for seq, copies in by_seq(consumer.messages()).items():
+            assert len(copies) == 1, f"seq {seq} delivered {len(copies)} times"
+            assert_same_content(copies[0], sent[seq])
+
+
+def test_tag_expression_filters_other_tags(broker, home, cleanup):
+    topic, group = "InteropTags", "CG_tags"
+    producer = CppProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    consumer = CppPushConsumer(broker.namesrv_addr, home / "c", group, topic, "TagA || TagB")
+    cleanup(consumer)
+    probe_until(producer, [consumer], topic, lambda seen: len(seen.get(0, [])) == QUEUES)
+    tags = ("TagA", "TagB", "TagC", "TagAB")
+    sent = {seq: make_message(topic, seq, tags=tags[seq % 4]) for seq in range(120)}
+    assert all(r.get("status") == 0 for r in producer.send(list(sent.values())))
+    # Sentinels go to every queue after the others: once they arrived, every earlier message
+    # of the same queue was pulled.
+    sentinels = [make_message(topic, 1000 + q, tags="TagB", order_arg=q) for q in range(QUEUES)]
+    assert all(r.get("status") == 0 for r in producer.send(sentinels, mode="orderly"))
+    wanted = {seq for seq, m in sent.items() if m["tags"] in ("TagA", "TagB")}
+    wanted |= {1000 + q for q in range(QUEUES)}
+    consumer.wait_until(lambda: set(consumer.seqs()) >= wanted, 120, "TagA and TagB messages")
+    consumer.stop()
+    got = by_seq(consumer.messages())
+    assert set(got) == wanted, f"unexpected: {sorted(set(got) - wanted)[:10]}"
+    for seq in wanted - {1000 + q for q in range(QUEUES)}:
+        assert_same_content(got[seq][0], sent[seq])
+
+
+def test_push_broadcasting_each_consumer_gets_everything(broker, home, cleanup):
+    topic, group = "InteropBroadcast", "CG_broadcast"
+    producer = CppProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    consumers = []
+    for index in range(2):
+        consumer = CppPushConsumer(
+            broker.namesrv_addr, home / f"c{index}", group, topic, broadcasting=True
+        )
+        cleanup(consumer)
+        consumers.append(consumer)
+    probe_until(
+        producer,
+        consumers,
+        topic,
+        lambda seen: all(len(set(seen.get(i, []))) == QUEUES for i in range(2)),
+    )
+    sent = {seq: make_message(topic, seq) for seq in range(100)}
+    assert all(r.get("status") == 0 for r in producer.send(list(sent.values())))
+    for consumer in consumers:
+        consumer.wait_until(lambda c=consumer: set(c.seqs()) >= set(sent), 120, "every message")
+    for consumer in consumers:
+        consumer.stop()
+        for seq, copies in by_seq(consumer.messages()).items():
+            assert len(copies) == 1, f"seq {seq} delivered {len(copies)} times"
+            assert_same_content(copies[0], sent[seq])
+
+
+def test_orderly_consumer_keeps_order_within_each_queue(broker, home, cleanup):
+    topic, group = "InteropOrderly", "CG_orderly"
+    producer = CppProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    consumer = CppPushConsumer(broker.namesrv_addr, home / "c", group, topic, orderly=True)
+    cleanup(consumer)
+    probe_until(producer, [consumer], topic, lambda seen: len(seen.get(0, [])) == QUEUES)
+    # 8 order keys over 4 queues; within a key, seq grows.
+    sent = {seq: make_message(topic, seq, order_arg=seq % 8) for seq in range(200)}
+    results = producer.send(list(sent.values()), mode="orderly")
+    assert all(r.get("status") == 0 for r in results), results
+    consumer.wait_until(lambda: set(consumer.seqs()) >= set(sent), 120, "every ordered message")
+    consumer.stop()
+    per_queue = collections.defaultdict(list)
+    for m in consumer.messages():
+        seq = int(m["properties"]["seq"])
+        assert m["queue_id"] == (seq % 8) % QUEUES, "the selector chose the queue"
+        per_queue[m["queue_id"]].append((m["queue_offset"], seq))
+    for queue, entries in per_queue.items():
+        offsets = [offset for offset, _ in entries]
+        seqs = [seq for _, seq in entries]
+        assert offsets == sorted(offsets), f"queue {queue} delivered out of offset order"
+        assert seqs == sorted(seqs), f"queue {queue} delivered out of send order"
+    for seq, copies in by_seq(consumer.messages()).items():
+        assert len(copies) == 1
+        assert_same_content(copies[0], sent[seq])
+
+
+def test_failed_delivery_is_retried_with_reconsume_times(broker, home, cleanup):
+    topic, group = "InteropRetry", "CG_retry"
+    producer = CppProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    consumer = CppPushConsumer(broker.namesrv_addr, home / "c", group, topic, fail_first=True)
+    cleanup(consumer)
+    probe_until(producer, [consumer], topic, lambda seen: len(seen.get(0, [])) == QUEUES)
+    sent = {seq: make_message(topic, seq) for seq in range(20)}
+    assert all(r.get("status") == 0 for r in producer.send(list(sent.values())))
+
+    def retried_all():
+        table = by_seq(consumer.messages())
+        return all(any(not m["failed"] for m in table.get(seq, [])) for seq in sent)
+
+    consumer.wait_until(retried_all, 120, "the second delivery of every failed message")
+    consumer.stop()
+    for seq, copies in by_seq(consumer.messages()).items():
+        first, retry = copies[0], next(m for m in copies if not m["failed"])
+        assert first["failed"] and first["reconsume_times"] == 0
+        assert retry["reconsume_times"] >= 1, retry
+        assert retry["topic"] == topic
+        assert_same_content(retry, sent[seq])
+
+
+def test_restart_between_send_and_consume_keeps_messages_and_offsets(tmp_path, home, cleanup):
+    store = tmp_path / "store"
+    topic, group = "InteropRestart", "CG_restart"
+    first_broker = LocalBroker(
+        store_dir=store, namesrv_port=0, broker_port=0, delay_levels=SHORT_DELAY_LEVELS
+    )
+    _, namesrv_port = split_address(first_broker.namesrv_addr)
+    _, broker_port = split_address(first_broker.broker_addr)
+    try:
+        producer = CppProducer(first_broker.namesrv_addr, home / "producer")
+        cleanup(producer)
+        before = {seq: make_message(topic, seq) for seq in range(50)}
+        assert all(r.get("status") == 0 for r in producer.send(list(before.values())))
+
+        consumer = CppPushConsumer(first_broker.namesrv_addr, home / "c1", group, topic)
+        cleanup(consumer)
+        consumer.wait_until(lambda: set(consumer.seqs()) >= set(before), 120, "first half")
+        consumer.stop()  # commits the consumed offsets
+
+        after = {seq: make_message(topic, seq) for seq in range(50, 100)}
+        assert all(r.get("status") == 0 for r in producer.send(list(after.values())))
+        assert producer.finish() == 0
+    finally:
+        first_broker.shutdown()
+
+    with LocalBroker(
+        store_dir=store,
+        namesrv_port=namesrv_port,
+        broker_port=broker_port,
+        delay_levels=SHORT_DELAY_LEVELS,
+    ) as second_broker:
+        consumer = CppPushConsumer(second_broker.namesrv_addr, home / "c2", group, topic)
+        cleanup(consumer)
+        consumer.wait_until(lambda: set(consumer.seqs()) >= set(after), 120, "second half")
+        consumer.stop()
+        redelivered = set(consumer.seqs()) & set(before)
+        assert not redelivered, f"committed messages redelivered: {sorted(redelivered)[:10]}"
+        for seq, copies in by_seq(consumer.messages()).items():
+            assert_same_content(copies[0], after[seq])
+
+        everything = by_seq(pull_all(second_broker.namesrv_addr, home, "CG_after_restart", topic))
+        assert sorted(everything) == list(range(100))
+        for seq, copies in everything.items():
+            assert len(copies) == 1
+            assert_same_content(copies[0], {**before, **after}[seq])
