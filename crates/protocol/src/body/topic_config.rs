@@ -49,3 +49,45 @@ impl TopicConfig {
         }
     }
 }
+
+impl TopicConfig {
+    /// Java `TopicConfig.encode()`: `name readQ writeQ perm filterType attributesJson`,
+    /// space separated (used inside the compressed broker registration body).
+    pub fn encode_text(&self) -> String {
+        let attributes = serde_json::to_string(&self.attributes).unwrap_or_default();
+        format!(
+            "{} {} {} {} {} {}",
+            self.topic_name,
+            self.read_queue_nums,
+            self.write_queue_nums,
+            self.perm,
+            self.topic_filter_type,
+            attributes
+        )
+    }
+
+    /// Java `TopicConfig.decode(String)`: at least 5 space-separated fields; the optional
+    /// sixth is the attributes JSON. `None` if a number does not parse.
+    pub fn decode_text(text: &str) -> Option<TopicConfig> {
+        let mut parts = text.splitn(6, ' ');
+        let topic_name = parts.next()?.to_string();
+        let read_queue_nums = parts.next()?.parse().ok()?;
+        let write_queue_nums = parts.next()?.parse().ok()?;
+        let perm = parts.next()?.parse().ok()?;
+        let topic_filter_type = parts.next()?.to_string();
+        let attributes = match parts.next() {
+            Some(json) if !json.trim().is_empty() => serde_json::from_str(json).ok()?,
+            _ => BTreeMap::new(),
+        };
+        Some(TopicConfig {
+            topic_name,
+            read_queue_nums,
+            write_queue_nums,
+            perm,
+            topic_filter_type,
+            topic_sys_flag: 0,
+            order: false,
+            attributes,
+        })
+    }
+}
