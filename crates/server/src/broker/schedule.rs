@@ -817,11 +817,21 @@ mod tests {
     }
 
     #[test]
-    fn file_store_restart_keeps_delays() {
+    fn file_store_restart_keeps_delays_async_flush() {
+        file_store_restart_keeps_delays(rocketmq_store::FlushMode::Async);
+    }
+
+    #[test]
+    fn file_store_restart_keeps_delays_sync_flush() {
+        file_store_restart_keeps_delays(rocketmq_store::FlushMode::Sync);
+    }
+
+    fn file_store_restart_keeps_delays(flush: rocketmq_store::FlushMode) {
         use rocketmq_store::{FileStore, StoreConfig};
         let dir = tempfile::tempdir().unwrap();
         let open = || -> Arc<dyn MessageStore> {
             let mut cfg = StoreConfig::new(dir.path());
+            cfg.flush = flush;
             cfg.commit_log_segment_size = 1 << 20;
             cfg.consume_queue_entries_per_file = 1024;
             FileStore::open(cfg).expect("open file store")
