@@ -1,7 +1,16 @@
 //! Store configuration.
 
+use rocketmq_protocol::message::StoredMessage;
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Computes the consume-queue tags code of a record that recovery re-dispatches. The broker
+/// installs one because for `SCHEDULE_TOPIC_XXXX` the code is a delivery time, not a tag hash.
+/// Called for every re-dispatched record; use
+/// [`crate::recovery::default_tags_code_of`] for records it does not special-case.
+pub type TagsCodeFn = Arc<dyn Fn(&StoredMessage) -> i64 + Send + Sync>;
 
 /// When appended bytes are forced to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,8 +22,10 @@ pub enum FlushMode {
     Sync,
 }
 
-#[derive(Clone, Debug)]
+/// Where and how the file store keeps its data. `MemoryStore` ignores it.
+#[derive(Clone)]
 pub struct StoreConfig {
+    /// Root directory: `commitlog/`, `consumequeue/`, `config/`, `checkpoint`, `abort`, `lock`.
     pub root: PathBuf,
     pub commit_log_segment_size: u64,
     /// Entries per consume-queue file (each entry is 20 bytes).
@@ -23,6 +34,31 @@ pub struct StoreConfig {
     pub flush_interval: Duration,
     /// Largest accepted record body.
     pub max_message_size: usize,
+    /// Tags code for re-dispatched records; `None` = hash of the TAGS property.
+    pub tags_code_for_recovery: Option<TagsCodeFn>,
+    /// Verify body CRCs while validating the commit log at startup.
+    pub check_crc_on_recovery: bool,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("root", &self.root)
+            .field("commit_log_segment_size", &self.commit_log_segment_size)
+            .field(
+                "consume_queue_entries_per_file",
+                &self.consume_queue_entries_per_file,
+            )
+            .field("flush", &self.flush)
+            .field("flush_interval", &self.flush_interval)
+            .field("max_message_size", &self.max_message_size)
+            .field(
+                "tags_code_for_recovery",
+                &self.tags_code_for_recovery.is_some(),
+            )
+            .field("check_crc_on_recovery", &self.check_crc_on_recovery)
+            .finish()
+    }
 }
 
 impl StoreConfig {
@@ -34,6 +70,8 @@ impl StoreConfig {
             flush: FlushMode::Async,
             flush_interval: Duration::from_millis(500),
             max_message_size: 4 * 1024 * 1024,
+            tags_code_for_recovery: None,
+            check_crc_on_recovery: true,
         }
     }
 }

@@ -1,1 +1,278 @@
-//! (to be written)
+//! One consume queue: the dense index of one topic/queue. Entry `n` (20 bytes: commit-log
+//! offset 8, record size 4, tags code 8, big-endian) is logical offset `n`, at byte `n * 20`.
+//! Files hold `entries_per_file` entries and are named by their starting byte position.
+//!
+//! What must stay true:
+//! - entries are written only by the holder of the store's append lock (or by recovery before
+//!   the store is shared), and [`ConsumeQueue::max_offset`] is published after the entry
+//!   bytes, so a reader that sees offset `n < max` sees a complete entry;
+//! - an entry with size 0 is "never written": a loaded queue ends at the first such entry and
+//!   everything after it is zeroed.
+
+use crate::error::StoreError;
+use crate::mapped_file::{list_segment_files, segment_file_name, sync_dir, MappedFile};
+use crate::QueueEntry;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Bytes per entry.
+pub const CQ_ENTRY_SIZE: u64 = 20;
+
+pub struct ConsumeQueue {
+    topic: String,
+    queue_id: i32,
+    dir: PathBuf,
+    entries_per_file: u64,
+    /// Logical offset of the first entry of the first file.
+    base: AtomicI64,
+    files: RwLock<Vec<Arc<MappedFile>>>,
+    max_offset: AtomicI64,
+    /// Entries below this are durable.
+    flushed: AtomicI64,
+}
+
+fn encode_entry(e: &QueueEntry) -> [u8; 20] {
+    let mut b = [0u8; 20];
+    b[0..8].copy_from_slice(&e.commit_log_offset.to_be_bytes());
+    b[8..12].copy_from_slice(&e.size.to_be_bytes());
+    b[12..20].copy_from_slice(&e.tags_code.to_be_bytes());
+    b
+}
+
+fn decode_entry(b: &[u8]) -> QueueEntry {
+    let mut o = [0u8; 8];
+    o.copy_from_slice(&b[0..8]);
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&b[12..20]);
+    QueueEntry {
+        commit_log_offset: i64::from_be_bytes(o),
+        size: i32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+        tags_code: i64::from_be_bytes(t),
+    }
+}
+
+/// Directory of one queue: `<root>/consumequeue/<topic>/<queueId>`.
+pub fn queue_dir(consume_queue_root: &Path, topic: &str, queue_id: i32) -> PathBuf {
+    consume_queue_root.join(topic).join(queue_id.to_string())
+}
+
+impl ConsumeQueue {
+    /// Opens the queue in `dir`, loading existing files (none yet is fine).
+    pub fn open(
+        dir: PathBuf,
+        topic: &str,
+        queue_id: i32,
+        entries_per_file: u64,
+    ) -> Result<ConsumeQueue, StoreError> {
+        let file_size = entries_per_file * CQ_ENTRY_SIZE;
+        let found = list_segment_files(&dir)?;
+        let mut files: Vec<Arc<MappedFile>> = Vec::new();
+        let mut base_pos = 0u64;
+        for (i, (start, path)) in found.iter().enumerate() {
+            if i == 0 {
+                if start % file_size != 0 {
+                    return Err(StoreError::Io(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{} does not match the consume-queue file size",
+                            path.display()
+                        ),
+                    )));
+                }
+                base_pos = *start;
+            } else if *start != base_pos + i as u64 * file_size {
+                tracing::error!(
+                    "consume queue file {} is not contiguous; dropping it and later files",
+                    path.display()
+                );
+                for (_, p) in &found[i..] {
+                    std::fs::remove_file(p)?;
+                }
+                break;
+            }
+            files.push(Arc::new(MappedFile::open(path, *start, file_size)?));
+        }
+        let base = (base_pos / CQ_ENTRY_SIZE) as i64;
+        let q = ConsumeQueue {
+            topic: topic.to_string(),
+            queue_id,
+            dir,
+            entries_per_file,
+            base: AtomicI64::new(base),
+            files: RwLock::new(files),
+            max_offset: AtomicI64::new(base),
+            flushed: AtomicI64::new(base),
+        };
+        let max = q.scan_written_end();
+        q.max_offset.store(max, Ordering::Release);
+        q.flushed.store(max, Ordering::Release);
+        q.truncate_to(max)?;
+        Ok(q)
+    }
+
+    /// First entry (from the start) whose size is 0, i.e. the written end.
+    fn scan_written_end(&self) -> i64 {
+        let files = self.files();
+        let base = self.base.load(Ordering::Acquire);
+        let mut n = base;
+        for f in &files {
+            for i in 0..self.entries_per_file {
+                let Some(b) = f.slice((i * CQ_ENTRY_SIZE) as usize, CQ_ENTRY_SIZE as usize) else {
+                    return n;
+                };
+                if decode_entry(b).size <= 0 {
+                    return n;
+                }
+                n += 1;
+            }
+        }
+        n
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn queue_id(&self) -> i32 {
+        self.queue_id
+    }
+
+    fn files(&self) -> Vec<Arc<MappedFile>> {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn min_offset(&self) -> i64 {
+        self.base.load(Ordering::Acquire)
+    }
+
+    pub fn max_offset(&self) -> i64 {
+        self.max_offset.load(Ordering::Acquire)
+    }
+
+    fn locate(&self, offset: i64) -> Option<(Arc<MappedFile>, usize)> {
+        let rel = offset.checked_sub(self.min_offset())?;
+        if rel < 0 {
+            return None;
+        }
+        let rel = rel as u64;
+        let idx = usize::try_from(rel / self.entries_per_file).ok()?;
+        let pos = ((rel % self.entries_per_file) * CQ_ENTRY_SIZE) as usize;
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        files.get(idx).map(|f| (f.clone(), pos))
+    }
+
+    /// The entry at a logical offset in `[min, max)`.
+    pub fn get(&self, offset: i64) -> Option<QueueEntry> {
+        if offset < self.min_offset() || offset >= self.max_offset() {
+            return None;
+        }
+        self.read_unpublished(offset)
+    }
+
+    /// Reads an entry even beyond the published max (recovery only).
+    pub(crate) fn read_unpublished(&self, offset: i64) -> Option<QueueEntry> {
+        let (f, pos) = self.locate(offset)?;
+        f.slice(pos, CQ_ENTRY_SIZE as usize).map(decode_entry)
+    }
+
+    /// Creates files until the one holding `offset` exists. Caller holds the append lock.
+    pub fn ensure_capacity(&self, offset: i64) -> Result<(), StoreError> {
+        let file_size = self.entries_per_file * CQ_ENTRY_SIZE;
+        let want = ((offset - self.min_offset()).max(0) as u64 / self.entries_per_file) as usize;
+        loop {
+            let have = self.files.read().unwrap_or_else(|e| e.into_inner()).len();
+            if have > want {
+                return Ok(());
+            }
+            if have == 0 {
+                std::fs::create_dir_all(&self.dir)?;
+                if let Some(parent) = self.dir.parent() {
+                    sync_dir(parent)?;
+                }
+            }
+            let start = self.min_offset() as u64 * CQ_ENTRY_SIZE + have as u64 * file_size;
+            let path = self.dir.join(segment_file_name(start));
+            let f = MappedFile::create(&path, start, file_size)?;
+            self.files
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Arc::new(f));
+        }
+    }
+
+    /// Writes the entry at `offset` (capacity must be ensured). Not visible until
+    /// [`ConsumeQueue::publish`]. Caller holds the append lock.
+    pub fn write(&self, offset: i64, entry: &QueueEntry) -> bool {
+        match self.locate(offset) {
+            Some((f, pos)) => f.write(pos, &encode_entry(entry)),
+            None => false,
+        }
+    }
+
+    /// Makes entries below `max` visible. Caller holds the append lock.
+    pub fn publish(&self, max: i64) {
+        self.max_offset.store(max, Ordering::Release);
+    }
+
+    /// Drops entries from `new_max` on: zeroes them in place and removes files past it.
+    /// Used by recovery only (before the store is shared).
+    pub fn truncate_to(&self, new_max: i64) -> Result<(), StoreError> {
+        let base = self.min_offset();
+        let new_max = new_max.max(base);
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        let rel = (new_max - base) as u64;
+        let keep_idx = (rel / self.entries_per_file) as usize;
+        // The file holding new_max keeps its head; zero its tail if anything is there.
+        if let Some(f) = files.get(keep_idx) {
+            let pos = ((rel % self.entries_per_file) * CQ_ENTRY_SIZE) as usize;
+            let len = f.size() as usize - pos;
+            let dirty = f.slice(pos, len).is_some_and(|s| s.iter().any(|b| *b != 0));
+            if dirty {
+                f.zero_tail(pos)?;
+            }
+        }
+        // A file that starts exactly at new_max is kept (empty) so it can be reused.
+        let keep = (keep_idx + 1).min(files.len());
+        let removed: Vec<_> = files.drain(keep..).collect();
+        drop(files);
+        for f in &removed {
+            std::fs::remove_file(f.path())?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        self.max_offset.store(new_max, Ordering::Release);
+        self.flushed.fetch_min(new_max, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Recovery: the last entry before `max` (unpublished reads allowed).
+    pub fn last_entry(&self) -> Option<QueueEntry> {
+        let max = self.max_offset();
+        (max > self.min_offset())
+            .then(|| self.read_unpublished(max - 1))
+            .flatten()
+    }
+
+    /// Flushes entries written since the last flush. Returns whether anything was flushed.
+    pub fn flush(&self) -> std::io::Result<bool> {
+        let from = self.flushed.load(Ordering::Acquire);
+        let to = self.max_offset();
+        if to <= from {
+            return Ok(false);
+        }
+        let mut off = from;
+        while off < to {
+            let Some((f, pos)) = self.locate(off) else {
+                break;
+            };
+            let in_file = self.entries_per_file - (pos as u64 / CQ_ENTRY_SIZE);
+            let n = (in_file as i64).min(to - off);
+            f.flush_range(pos, (n as u64 * CQ_ENTRY_SIZE) as usize)?;
+            off += n;
+        }
+        self.flushed.fetch_max(to, Ordering::AcqRel);
+        Ok(true)
+    }
+}

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 pub use rocketmq_protocol::body::topic_config::TopicConfig;
 
+pub mod atomic_file;
 pub mod commit_log;
 pub mod config;
 pub mod consume_queue;
@@ -33,13 +34,15 @@ pub mod flush;
 pub mod mapped_file;
 pub mod memory_store;
 pub mod offsets;
+pub mod queue_read;
 pub mod recovery;
 pub mod topics;
 
-pub use config::{FlushMode, StoreConfig};
+pub use config::{FlushMode, StoreConfig, TagsCodeFn};
 pub use error::StoreError;
 pub use file_store::FileStore;
 pub use memory_store::MemoryStore;
+pub use recovery::RecoveryStats;
 
 /// A message as the broker hands it to the store. The store assigns the queue offset,
 /// commit-log offset and store timestamp while it holds the append lock.

@@ -1,1 +1,250 @@
-//! (to be written)
+//! A fixed-size file mapped into memory: the unit of the commit log and of consume queues.
+//!
+//! What must stay true:
+//! - a new file is fully allocated on disk (`posix_fallocate`) *before* it is mapped, so a
+//!   full disk fails here with [`StoreError::DiskFull`] instead of raising SIGBUS on a later
+//!   store into the mapping;
+//! - writers and readers share the mapping without a lock: the owner of a file guarantees that
+//!   a byte range is written by one thread (under the store's append lock) and read only after
+//!   its end was published through an atomic with release/acquire ordering.
+
+use crate::error::StoreError;
+use memmap2::MmapRaw;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub struct MappedFile {
+    path: PathBuf,
+    file: File,
+    map: MmapRaw,
+    /// Logical offset of the first byte (commit-log offset, or consume-queue byte position).
+    start: u64,
+    size: u64,
+}
+
+/// The 20-digit zero-padded file name used for segment files.
+pub fn segment_file_name(start: u64) -> String {
+    format!("{start:020}")
+}
+
+/// Parses a segment file name; `None` for anything that is not 20 decimal digits.
+pub fn parse_segment_file_name(name: &str) -> Option<u64> {
+    if name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()) {
+        name.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Segment files in `dir` sorted by start offset (ignores other files).
+pub fn list_segment_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            for e in rd {
+                let e = e?;
+                if let Some(start) = e.file_name().to_str().and_then(parse_segment_file_name) {
+                    out.push((start, e.path()));
+                }
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn allocate(file: &File, size: u64) -> Result<(), StoreError> {
+    let len = libc::off_t::try_from(size)
+        .map_err(|_| StoreError::MessageIllegal(format!("file size {size} too large")))?;
+    // posix_fallocate returns the error number instead of setting errno.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    match rc {
+        0 => Ok(()),
+        libc::ENOSPC | libc::EFBIG | libc::EDQUOT => Err(StoreError::DiskFull(format!(
+            "cannot allocate {size} bytes: {}",
+            io::Error::from_raw_os_error(rc)
+        ))),
+        // Filesystems without fallocate support: fall back to extending the file, which
+        // still makes the size right (blocks are then allocated on first write).
+        libc::EOPNOTSUPP | libc::EINVAL => {
+            if file.metadata()?.len() < size {
+                file.set_len(size)?;
+            }
+            Ok(())
+        }
+        _ => Err(StoreError::from(io::Error::from_raw_os_error(rc))),
+    }
+}
+
+/// fsync of a directory, so a created, renamed or removed entry survives a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl MappedFile {
+    /// Creates (or reuses an empty leftover of) the file at `path`, allocates `size` bytes
+    /// and maps it. On failure the file is removed again.
+    pub fn create(path: &Path, start: u64, size: u64) -> Result<MappedFile, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        if let Err(e) = allocate(&file, size) {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
+        Self::map(path, file, start, size)
+    }
+
+    /// Opens an existing file. A file shorter than `size` (a crash during creation) is
+    /// extended; a longer one is refused (the configured size changed).
+    pub fn open(path: &Path, start: u64, size: u64) -> Result<MappedFile, StoreError> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let len = file.metadata()?.len();
+        if len > size {
+            return Err(StoreError::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is {len} bytes, expected {size}: the configured file size changed",
+                    path.display()
+                ),
+            )));
+        }
+        if len < size {
+            allocate(&file, size)?;
+        }
+        Self::map(path, file, start, size)
+    }
+
+    fn map(path: &Path, file: File, start: u64, size: u64) -> Result<MappedFile, StoreError> {
+        let map = MmapRaw::map_raw(&file)?;
+        if (map.len() as u64) < size {
+            return Err(StoreError::Io(io::Error::other(
+                "mapping shorter than file",
+            )));
+        }
+        Ok(MappedFile {
+            path: path.to_path_buf(),
+            file,
+            map,
+            start,
+            size,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// One past the last logical offset of this file.
+    pub fn end(&self) -> u64 {
+        self.start + self.size
+    }
+
+    fn check(&self, pos: usize, len: usize) -> bool {
+        pos.checked_add(len)
+            .is_some_and(|end| end as u64 <= self.size)
+    }
+
+    /// Copies `data` to position `pos` (relative to the file start). Returns false (writing
+    /// nothing) if the range does not fit. Callers must be the single writer of the range and
+    /// no reader may read it before the writer publishes it.
+    pub fn write(&self, pos: usize, data: &[u8]) -> bool {
+        if !self.check(pos, data.len()) {
+            return false;
+        }
+        // SAFETY: the range is inside the mapping (checked above); the mapping lives as long
+        // as `self`; by the module contract no other thread accesses this range concurrently.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.map.as_mut_ptr().add(pos),
+                data.len(),
+            );
+        }
+        true
+    }
+
+    /// A view of `len` bytes at `pos`, or `None` if out of range. Callers only read ranges that
+    /// were published as written.
+    pub fn slice(&self, pos: usize, len: usize) -> Option<&[u8]> {
+        if !self.check(pos, len) {
+            return None;
+        }
+        // SAFETY: in range of a mapping that lives as long as the returned borrow of `self`;
+        // the range is not concurrently written (module contract).
+        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) })
+    }
+
+    /// Makes `[pos, pos + len)` durable (msync of the dirty range).
+    pub fn flush_range(&self, pos: usize, len: usize) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        if !self.check(pos, len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "flush range out of file",
+            ));
+        }
+        self.map.flush_range(pos, len)
+    }
+
+    /// Zeroes `[pos, size)` and makes that durable. Uses `fallocate` to zero or punch the
+    /// range when the filesystem supports it (cheap even for a 1 GiB tail), otherwise writes
+    /// zeros through the mapping.
+    pub fn zero_tail(&self, pos: usize) -> Result<(), StoreError> {
+        if pos as u64 >= self.size {
+            return Ok(());
+        }
+        let fd = self.file.as_raw_fd();
+        let off = pos as libc::off_t;
+        let len = (self.size - pos as u64) as libc::off_t;
+        let zeroed = unsafe { libc::fallocate(fd, libc::FALLOC_FL_ZERO_RANGE, off, len) } == 0
+            || (unsafe {
+                libc::fallocate(
+                    fd,
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    off,
+                    len,
+                )
+            } == 0
+                && allocate(&self.file, self.size).is_ok());
+        if !zeroed {
+            const CHUNK: usize = 1 << 16;
+            let zeros = vec![0u8; CHUNK];
+            let mut p = pos;
+            while (p as u64) < self.size {
+                let n = CHUNK.min((self.size - p as u64) as usize);
+                self.write(p, &zeros[..n]);
+                p += n;
+            }
+            self.flush_range(pos, (self.size - pos as u64) as usize)?;
+        }
+        self.file.sync_data()?;
+        Ok(())
+    }
+
+    /// fdatasync of the whole file.
+    pub fn sync_file(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
