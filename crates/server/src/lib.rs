@@ -4,9 +4,304 @@
 //! - [`ServerConfig`]: every knob of the bundled name server + broker pair;
 //! - [`EmbeddedCluster`]: starts a name server and a broker in this process on their own
 //!   tokio runtime thread, reports the bound addresses, and shuts down cleanly (flushing the
-//!   store) on [`EmbeddedCluster::shutdown`] or drop.
+//!   store) on [`EmbeddedCluster::shutdown`] or drop;
+//! - [`run_until_signal`]: the same, printing the addresses and running until SIGINT/SIGTERM.
+//!
+//! Layout: [`remoting`] (connections, framing, a small client), [`namesrv`] (routes),
+//! [`broker`] (everything a client asks a broker), [`config`].
+//!
+//! Shutdown order (what must stay true): stop accepting and close connections (held pulls
+//! are answered), unregister from the name server, stop the delay service, then flush and
+//! shut down the store, then stop the runtime. Nothing acknowledged is lost.
 
+pub mod broker;
 pub mod config;
+pub mod namesrv;
+pub mod remoting;
+pub mod util;
 
 pub use config::ServerConfig;
 pub use rocketmq_store::FlushMode;
+
+use broker::notify::{NotifyingStore, QueueNotifier};
+use broker::schedule::{DelayLevels, ScheduleService, SCHEDULE_TOPIC};
+use remoting::client::RemotingClient;
+use rocketmq_protocol::message::StoredMessage;
+use rocketmq_protocol::properties::{get_property, DELAY};
+use rocketmq_store::{FileStore, MessageStore, StoreConfig};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A running name server + broker pair on its own runtime thread.
+pub struct EmbeddedCluster {
+    namesrv_addr: SocketAddr,
+    broker_addr: SocketAddr,
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    shutdown: watch::Sender<bool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+type Ready = io::Result<(SocketAddr, SocketAddr)>;
+
+impl EmbeddedCluster {
+    /// Opens the store at `config.store_dir`, binds the name server and the broker (port 0 =
+    /// ephemeral), registers the broker, and returns once both listen.
+    pub fn start(config: ServerConfig) -> io::Result<EmbeddedCluster> {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
+        let thread = std::thread::Builder::new()
+            .name("rocketmq-server".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("rocketmq-server-worker")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(run(config, ready_tx, shutdown_rx));
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok((namesrv_addr, broker_addr))) => Ok(EmbeddedCluster {
+                namesrv_addr,
+                broker_addr,
+                running: Mutex::new(Some(Running {
+                    shutdown: shutdown_tx,
+                    thread,
+                })),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(io::Error::other("the server thread stopped during start"))
+            }
+        }
+    }
+
+    pub fn namesrv_addr(&self) -> SocketAddr {
+        self.namesrv_addr
+    }
+
+    pub fn broker_addr(&self) -> SocketAddr {
+        self.broker_addr
+    }
+
+    /// Stops accepting, stops services, flushes and shuts down the store, joins the runtime
+    /// thread. Idempotent.
+    pub fn shutdown(&self) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(running) = running {
+            running.shutdown.send_replace(true);
+            if running.thread.join().is_err() {
+                tracing::error!("the server thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for EmbeddedCluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Tags code of a record re-dispatched by store recovery: schedule-topic entries hold the
+/// delivery time, every other entry the tag hash.
+fn recovery_tags_code(levels: DelayLevels) -> rocketmq_store::config::TagsCodeFn {
+    Arc::new(move |msg: &StoredMessage| {
+        if msg.topic == SCHEDULE_TOPIC {
+            let level = get_property(&msg.properties, DELAY)
+                .and_then(|l| l.trim().parse::<i32>().ok())
+                .unwrap_or(msg.queue_id + 1);
+            let delay = levels.delay_of(levels.clamp(level)).as_millis() as i64;
+            msg.store_timestamp.saturating_add(delay)
+        } else {
+            rocketmq_store::recovery::default_tags_code_of(msg)
+        }
+    })
+}
+
+fn advertised(bound: SocketAddr) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], bound.port()))
+    } else {
+        bound
+    }
+}
+
+async fn bind(host: &str, port: u16, what: &str) -> io::Result<TcpListener> {
+    TcpListener::bind((host, port)).await.map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen for the {what} on {host}:{port}: {e}"),
+        )
+    })
+}
+
+async fn run(
+    config: ServerConfig,
+    ready: std::sync::mpsc::Sender<Ready>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let fail = |e: io::Error| {
+        let _ = ready.send(Err(e));
+    };
+    let levels = match DelayLevels::parse(&config.delay_levels) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad delay levels {:?}: {e}", config.delay_levels),
+            ))
+        }
+    };
+    let namesrv_listener = match bind(&config.host, config.namesrv_port, "name server").await {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let broker_listener = match bind(&config.host, config.broker_port, "broker").await {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let (namesrv_addr, broker_bound) =
+        match (namesrv_listener.local_addr(), broker_listener.local_addr()) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return fail(e),
+        };
+
+    let mut store_config = StoreConfig::new(&config.store_dir);
+    store_config.commit_log_segment_size = config.commit_log_segment_size;
+    store_config.flush = config.flush;
+    store_config.max_message_size = config.max_message_size;
+    store_config.tags_code_for_recovery = Some(recovery_tags_code(levels.clone()));
+    let file_store = match tokio::task::block_in_place(|| FileStore::open(store_config)) {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(io::Error::other(format!(
+                "cannot open the store at {}: {e}",
+                config.store_dir.display()
+            )))
+        }
+    };
+    let notifier = Arc::new(QueueNotifier::default());
+    let store: Arc<dyn MessageStore> =
+        Arc::new(NotifyingStore::new(file_store.clone(), notifier.clone()));
+
+    let name_server = namesrv::NameServer::new(config.broker_expiry);
+    let broker = match broker::Broker::new(
+        config.clone(),
+        advertised(broker_bound),
+        store.clone(),
+        notifier.clone(),
+        shutdown.clone(),
+    ) {
+        Ok(b) => b,
+        Err(e) => {
+            file_store.shutdown();
+            return fail(io::Error::other(format!("cannot start the broker: {e}")));
+        }
+    };
+
+    let tasks = vec![
+        tokio::spawn(remoting::serve(
+            namesrv_listener,
+            name_server.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(name_server.clone().run_expiry(shutdown.clone())),
+        tokio::spawn(remoting::serve(
+            broker_listener,
+            broker.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(broker.clone().run_client_expiry()),
+    ];
+
+    // The broker registers with its own name server over loopback (the bound address).
+    let namesrv_connect = advertised(namesrv_addr);
+    let registrar = Arc::new(RemotingClient::new(namesrv_connect));
+    if let Err(e) = broker.register_once(&registrar).await {
+        file_store.shutdown();
+        return fail(io::Error::other(format!(
+            "the broker could not register with the name server: {e}"
+        )));
+    }
+    let registration = tokio::spawn(broker.clone().run_registration(registrar));
+
+    let stop_schedule = Arc::new(AtomicBool::new(false));
+    let wake = notifier.clone();
+    let schedule = Arc::new(ScheduleService::new(
+        store.clone(),
+        levels,
+        Arc::new(move |topic: &str, queue_id: i32| wake.notify(topic, queue_id)),
+    ));
+    let schedule_thread = schedule.spawn(stop_schedule.clone());
+
+    tracing::info!(%namesrv_addr, broker = %broker.store_host, "name server and broker started");
+    let _ = ready.send(Ok((namesrv_addr, broker_bound)));
+
+    util::until_true(&mut shutdown).await;
+    tracing::info!("shutting down");
+    let _ = tokio::time::timeout(Duration::from_secs(2), registration).await;
+    stop_schedule.store(true, std::sync::atomic::Ordering::Release);
+    let _ = tokio::task::spawn_blocking(move || schedule_thread.join()).await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+    }
+    tokio::task::block_in_place(|| {
+        if let Err(e) = file_store.flush() {
+            tracing::error!("flushing the store at shutdown failed: {e}");
+        }
+        file_store.shutdown();
+    });
+    tracing::info!("stopped");
+}
+
+/// Runs a name server and a broker until SIGINT or SIGTERM, printing
+/// `name server listening on HOST:PORT` and `broker listening on HOST:PORT` first.
+pub fn run_until_signal(config: ServerConfig) -> io::Result<()> {
+    let cluster = EmbeddedCluster::start(config)?;
+    println!("name server listening on {}", cluster.namesrv_addr());
+    println!("broker listening on {}", cluster.broker_addr());
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    signals.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = signal(SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        io::Result::Ok(())
+    })?;
+    eprintln!("signal received, shutting down");
+    cluster.shutdown();
+    Ok(())
+}

@@ -1,1 +1,92 @@
-fn main() {}
+//! `rocketmq-broker`: a RocketMQ-compatible name server and broker in one process.
+//!
+//! Prints the two listening addresses, runs until SIGINT/SIGTERM, then flushes and exits.
+
+use clap::{Parser, ValueEnum};
+use rocketmq_server::{run_until_signal, FlushMode, ServerConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Flush {
+    /// Acknowledge once in the page cache; flushed in the background.
+    Async,
+    /// Acknowledge only after fsync (group commit).
+    Sync,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "rocketmq-broker", version, about)]
+struct Args {
+    /// Store directory (default: $XDG_DATA_HOME/rocketmq or ~/.local/share/rocketmq).
+    #[arg(long)]
+    store_dir: Option<PathBuf>,
+    /// Address to bind and advertise.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Name server port (0 = ephemeral).
+    #[arg(long, default_value_t = 9876)]
+    namesrv_port: u16,
+    /// Broker port (0 = ephemeral).
+    #[arg(long, default_value_t = 10911)]
+    broker_port: u16,
+    #[arg(long, value_enum, default_value_t = Flush::Async)]
+    flush: Flush,
+    /// Largest message body in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    max_message_size: usize,
+    /// Delay levels, e.g. "1s 5s 10s 30s 1m".
+    #[arg(long, default_value = rocketmq_server::config::DEFAULT_DELAY_LEVELS)]
+    delay_levels: String,
+    /// Commit-log segment file size in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    segment_size: u64,
+}
+
+fn default_store_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("rocketmq")
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = ServerConfig {
+        host: args.host,
+        namesrv_port: args.namesrv_port,
+        broker_port: args.broker_port,
+        store_dir: args.store_dir.unwrap_or_else(default_store_dir),
+        flush: match args.flush {
+            Flush::Async => FlushMode::Async,
+            Flush::Sync => FlushMode::Sync,
+        },
+        max_message_size: args.max_message_size,
+        delay_levels: args.delay_levels,
+        commit_log_segment_size: args.segment_size,
+        ..ServerConfig::default()
+    };
+    if let Err(e) = std::fs::create_dir_all(&config.store_dir) {
+        eprintln!(
+            "cannot create the store directory {}: {e}",
+            config.store_dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match run_until_signal(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rocketmq-broker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

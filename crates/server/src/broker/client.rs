@@ -1,0 +1,219 @@
+//! Producer and consumer groups as the broker sees them (Java `ProducerManager` and
+//! `ConsumerManager`): which client ids are connected over which connections, and each consumer
+//! group's subscriptions from its last heartbeat.
+//!
+//! What must stay true:
+//! - a client is registered per (group, connection); the consumer id list of a group is the
+//!   distinct client ids exactly as the clients sent them (rebalance compares them verbatim);
+//! - every operation that changes a consumer group's membership returns the connections to
+//!   notify (NOTIFY_CONSUMER_IDS_CHANGED), so the caller can push after releasing the lock;
+//! - subscriptions are replaced by each heartbeat (Java keeps the newest); pulls without the
+//!   subscription bit are filtered with them;
+//! - the mutex is never held across an await.
+
+use crate::remoting::ConnectionHandle;
+use rocketmq_protocol::code::LanguageCode;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct ClientChannel {
+    pub client_id: String,
+    pub conn: ConnectionHandle,
+    pub language: LanguageCode,
+    pub version: i32,
+    pub last_heartbeat: Instant,
+}
+
+/// One subscription of a consumer group, from a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub topic: String,
+    pub sub_string: String,
+    pub sub_version: i64,
+    /// `TAG` or `SQL92`.
+    pub expression_type: String,
+}
+
+/// Consumer-group attributes from the heartbeat (kept for admin queries and broadcasting).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerGroupMeta {
+    /// 0 = pull (`CONSUME_ACTIVELY`), 1 = push.
+    pub consume_type: i32,
+    /// 0 = broadcasting, 1 = clustering.
+    pub message_model: i32,
+    pub consume_from_where: i32,
+}
+
+#[derive(Default)]
+struct ConsumerGroup {
+    channels: HashMap<u64, ClientChannel>,
+    subscriptions: HashMap<String, Subscription>,
+    meta: ConsumerGroupMeta,
+}
+
+impl ConsumerGroup {
+    fn client_ids(&self) -> BTreeSet<&str> {
+        self.channels
+            .values()
+            .map(|c| c.client_id.as_str())
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    consumers: HashMap<String, ConsumerGroup>,
+    producers: HashMap<String, HashMap<u64, ClientChannel>>,
+}
+
+/// Connections of one consumer group that must be told its membership changed.
+#[derive(Debug)]
+pub struct Notification {
+    pub group: String,
+    pub connections: Vec<ConnectionHandle>,
+}
+
+#[derive(Default)]
+pub struct ClientManager {
+    inner: Mutex<Inner>,
+}
+
+impl ClientManager {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn register_producer(&self, group: &str, channel: ClientChannel) {
+        self.lock()
+            .producers
+            .entry(group.to_string())
+            .or_default()
+            .insert(channel.conn.id(), channel);
+    }
+
+    /// Registers (or refreshes) a consumer and replaces the group's subscriptions. Returns a
+    /// notification when the group's client id set changed.
+    pub fn register_consumer(
+        &self,
+        group: &str,
+        channel: ClientChannel,
+        meta: ConsumerGroupMeta,
+        subscriptions: Vec<Subscription>,
+    ) -> Option<Notification> {
+        let mut inner = self.lock();
+        let entry = inner.consumers.entry(group.to_string()).or_default();
+        let before: BTreeSet<String> = entry.client_ids().into_iter().map(String::from).collect();
+        entry.channels.insert(channel.conn.id(), channel);
+        entry.meta = meta;
+        let mut subs = HashMap::with_capacity(subscriptions.len());
+        for s in subscriptions {
+            subs.insert(s.topic.clone(), s);
+        }
+        entry.subscriptions = subs;
+        let after = entry.client_ids();
+        let changed = after.len() != before.len() || after.iter().any(|id| !before.contains(*id));
+        changed.then(|| notification(group, entry))
+    }
+
+    /// Removes a client's registration on one connection (UNREGISTER_CLIENT). Empty group
+    /// names mean "none" (cpp sends the unused one as `""`).
+    pub fn unregister(
+        &self,
+        conn_id: u64,
+        client_id: &str,
+        producer_group: Option<&str>,
+        consumer_group: Option<&str>,
+    ) -> Option<Notification> {
+        let mut inner = self.lock();
+        if let Some(group) = producer_group.filter(|g| !g.is_empty()) {
+            if let Some(channels) = inner.producers.get_mut(group) {
+                channels.retain(|id, c| !(*id == conn_id || c.client_id == client_id));
+                if channels.is_empty() {
+                    inner.producers.remove(group);
+                }
+            }
+        }
+        let group = consumer_group.filter(|g| !g.is_empty())?;
+        let entry = inner.consumers.get_mut(group)?;
+        let before = entry.channels.len();
+        entry
+            .channels
+            .retain(|id, c| !(*id == conn_id || c.client_id == client_id));
+        if entry.channels.len() == before {
+            return None;
+        }
+        let n = notification(group, entry);
+        if entry.channels.is_empty() {
+            inner.consumers.remove(group);
+        }
+        Some(n)
+    }
+
+    /// Drops every registration made over a closed connection.
+    pub fn connection_closed(&self, conn_id: u64) -> Vec<Notification> {
+        self.remove_channels(|id, _| id == conn_id)
+    }
+
+    /// Drops clients whose last heartbeat is older than `timeout`.
+    pub fn expire(&self, now: Instant, timeout: Duration) -> Vec<Notification> {
+        self.remove_channels(|_, c| now.saturating_duration_since(c.last_heartbeat) > timeout)
+    }
+
+    fn remove_channels(&self, dead: impl Fn(u64, &ClientChannel) -> bool) -> Vec<Notification> {
+        let mut inner = self.lock();
+        for channels in inner.producers.values_mut() {
+            channels.retain(|id, c| !dead(*id, c));
+        }
+        inner.producers.retain(|_, c| !c.is_empty());
+        let mut out = Vec::new();
+        for (group, entry) in inner.consumers.iter_mut() {
+            let before = entry.channels.len();
+            entry.channels.retain(|id, c| !dead(*id, c));
+            if entry.channels.len() != before {
+                tracing::info!(group, "consumer(s) left the group");
+                out.push(notification(group, entry));
+            }
+        }
+        inner.consumers.retain(|_, e| !e.channels.is_empty());
+        out
+    }
+
+    /// Distinct client ids of a consumer group, sorted; empty when the group is unknown.
+    pub fn consumer_ids(&self, group: &str) -> Vec<String> {
+        self.lock()
+            .consumers
+            .get(group)
+            .map(|g| g.client_ids().into_iter().map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// `None`: the group has no live consumer. `Some(None)`: the group does not subscribe
+    /// to `topic`.
+    pub fn subscription(&self, group: &str, topic: &str) -> Option<Option<Subscription>> {
+        self.lock()
+            .consumers
+            .get(group)
+            .map(|g| g.subscriptions.get(topic).cloned())
+    }
+
+    pub fn consumer_meta(&self, group: &str) -> Option<ConsumerGroupMeta> {
+        self.lock().consumers.get(group).map(|g| g.meta.clone())
+    }
+
+    pub fn producer_groups(&self) -> Vec<String> {
+        self.lock().producers.keys().cloned().collect()
+    }
+
+    pub fn consumer_groups(&self) -> Vec<String> {
+        self.lock().consumers.keys().cloned().collect()
+    }
+}
+
+fn notification(group: &str, entry: &ConsumerGroup) -> Notification {
+    Notification {
+        group: group.to_string(),
+        connections: entry.channels.values().map(|c| c.conn.clone()).collect(),
+    }
+}

@@ -1,0 +1,93 @@
+//! Registration of the broker with the name server: at start, on every topic change and every
+//! `register_interval`, over one long-lived connection (the name server drops a broker whose
+//! registering connection closes).
+
+use super::Broker;
+use crate::remoting::client::RemotingClient;
+use rocketmq_protocol::code::{request_code, response_code};
+use rocketmq_protocol::command::RemotingCommand;
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Broker {
+    fn register_request(&self) -> RemotingCommand {
+        let table: BTreeMap<String, rocketmq_store::TopicConfig> = self
+            .topics
+            .all()
+            .into_iter()
+            .map(|t| (t.topic_name.clone(), t))
+            .collect();
+        let body = serde_json::json!({
+            "filterServerList": [],
+            "topicConfigSerializeWrapper": {
+                "dataVersion": {
+                    "counter": self.topics.data_version(),
+                    "stateVersion": 0,
+                    "timestamp": self.started_at_millis,
+                },
+                "topicConfigTable": table,
+            },
+        })
+        .to_string()
+        .into_bytes();
+        let crc = crc32fast::hash(&body) & 0x7FFF_FFFF;
+        let ha = format!(
+            "{}:{}",
+            self.store_host.ip(),
+            self.store_host.port().wrapping_add(1)
+        );
+        RemotingCommand::new_request(request_code::REGISTER_BROKER)
+            .with_field("brokerName", &self.config.broker_name)
+            .with_field("brokerAddr", &self.broker_addr)
+            .with_field("clusterName", &self.config.cluster_name)
+            .with_field("haServerAddr", ha)
+            .with_field("brokerId", 0)
+            .with_field("compressed", false)
+            .with_field("bodyCrc32", crc)
+            .with_body(body)
+    }
+
+    /// One registration round trip.
+    pub async fn register_once(&self, client: &RemotingClient) -> io::Result<()> {
+        let resp = client
+            .invoke(self.register_request(), REGISTER_TIMEOUT)
+            .await?;
+        if resp.code != response_code::SUCCESS {
+            return Err(io::Error::other(format!(
+                "name server refused the registration: code {} {}",
+                resp.code,
+                resp.remark.unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Re-registers on every topic change and every `register_interval` until shutdown,
+    /// then unregisters.
+    pub async fn run_registration(self: Arc<Self>, client: Arc<RemotingClient>) {
+        let mut shutdown = self.shutdown.clone();
+        let mut ticker = tokio::time::interval(self.config.register_interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = self.topics_changed.notified() => {}
+                _ = crate::util::until_true(&mut shutdown) => break,
+            }
+            if let Err(e) = self.register_once(&client).await {
+                tracing::warn!(namesrv = %client.addr(), "broker registration failed: {e}");
+            }
+        }
+        let unregister = RemotingCommand::new_request(request_code::UNREGISTER_BROKER)
+            .with_field("brokerName", &self.config.broker_name)
+            .with_field("brokerAddr", &self.broker_addr)
+            .with_field("clusterName", &self.config.cluster_name)
+            .with_field("brokerId", 0);
+        let _ = client.invoke(unregister, Duration::from_secs(1)).await;
+        client.close().await;
+    }
+}

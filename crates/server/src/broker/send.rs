@@ -1,0 +1,378 @@
+//! SEND_MESSAGE (10, V1 header), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320).
+//!
+//! Processing order follows Java's `SendMessageProcessor`: topic name and system-topic
+//! checks, auto-creation through the template topic, queue choice, message checks (size,
+//! properties), broker-added properties (`UNIQ_KEY`, `CLUSTER`), tags code, delayed-message
+//! rewrite, append, then (sync flush) waiting for durability.
+//!
+//! What must stay true:
+//! - a body is a batch when the header says `batch` true/1 or the code is 320 (cpp sends its
+//!   batches as code 10 with `batch="1"`, possibly zlib-compressed as a whole); batch entries
+//!   are stored uncompressed, one record each, with consecutive queue offsets;
+//! - every answer to a send carries string extFields; a success carries msgId, queueId,
+//!   queueOffset, transactionId, MSG_REGION and TRACE_ON;
+//! - store failures turn into an error answer with the cause in the remark, never a hang.
+
+use super::schedule::{requested_delay_level, to_scheduled};
+use super::topic::{validate_send_topic, AUTO_CREATE_TOPIC, RETRY_PREFIX};
+use super::{ids, Broker};
+use crate::util::{inflate_limited, now_millis};
+use bytes::Bytes;
+use rocketmq_protocol::code::response_code as resp;
+use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::frame::MAX_FRAME_LEN;
+use rocketmq_protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
+use rocketmq_protocol::properties::{
+    get_property, set_property, CLUSTER, MAX_PROPERTIES_LEN, TAGS, UNIQ_KEY, WAIT,
+};
+use rocketmq_protocol::sysflag::{COMPRESSED_FLAG, COMPRESSION_TYPE_MASK};
+use rocketmq_protocol::tag::tags_code;
+use rocketmq_store::{MessageToStore, StoreError};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How long a send waits for its sync-flush acknowledgement (Java `syncFlushTimeout`).
+pub const SYNC_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Java's default `MSG_REGION`.
+const DEFAULT_REGION: &str = "DefaultRegion";
+
+/// One entry of a batch body (spec 4.7).
+struct BatchEntry {
+    flag: i32,
+    body: Bytes,
+    properties: String,
+}
+
+/// Splits a batch body into its entries; an error names the first malformed entry.
+fn split_batch(data: &Bytes) -> Result<Vec<BatchEntry>, String> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    let read_i32 = |at: usize| -> Option<i32> {
+        data.get(at..at + 4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    while pos < data.len() {
+        let index = out.len();
+        let bad = |what: &str| format!("batch entry {index} at byte {pos} is malformed: {what}");
+        let total = read_i32(pos).ok_or_else(|| bad("truncated size"))?;
+        let total = usize::try_from(total).map_err(|_| bad("negative size"))?;
+        if total < 22 || pos + total > data.len() {
+            return Err(bad("size out of range"));
+        }
+        let flag = read_i32(pos + 12).ok_or_else(|| bad("truncated flag"))?;
+        let body_len = read_i32(pos + 16).ok_or_else(|| bad("truncated body length"))?;
+        let body_len = usize::try_from(body_len).map_err(|_| bad("negative body length"))?;
+        let body_start = pos + 20;
+        if body_start + body_len + 2 > pos + total {
+            return Err(bad("body length out of range"));
+        }
+        let body = data.slice(body_start..body_start + body_len);
+        let props_at = body_start + body_len;
+        let props_len = u16::from_be_bytes([data[props_at], data[props_at + 1]]) as usize;
+        if props_at + 2 + props_len != pos + total {
+            return Err(bad("properties length does not match the entry size"));
+        }
+        let properties =
+            String::from_utf8_lossy(&data[props_at + 2..props_at + 2 + props_len]).into_owned();
+        out.push(BatchEntry {
+            flag,
+            body,
+            properties,
+        });
+        pos += total;
+    }
+    if out.is_empty() {
+        return Err("the batch is empty".into());
+    }
+    Ok(out)
+}
+
+fn error(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
+    RemotingCommand::response_to(req)
+        .with_code(code)
+        .with_remark(remark)
+}
+
+/// Maps a store failure to the answer a client understands, cause in the remark.
+pub(crate) fn store_error(req: &RemotingCommand, e: &StoreError) -> RemotingCommand {
+    let code = match e {
+        StoreError::MessageIllegal(_) => resp::MESSAGE_ILLEGAL,
+        StoreError::DiskFull(_) | StoreError::ShutDown => resp::SERVICE_NOT_AVAILABLE,
+        StoreError::FlushTimeout => resp::FLUSH_DISK_TIMEOUT,
+        StoreError::Io(_) => resp::SYSTEM_ERROR,
+    };
+    error(
+        req,
+        code,
+        format!("the broker could not store the message: {e}"),
+    )
+}
+
+impl Broker {
+    pub(crate) async fn send_message(
+        &self,
+        peer: SocketAddr,
+        req: &RemotingCommand,
+    ) -> RemotingCommand {
+        let header = match SendMessageRequestHeader::from_command(req) {
+            Ok(h) => h,
+            Err(e) => return error(req, resp::SYSTEM_ERROR, e.to_string()),
+        };
+        if let Err(refusal) = validate_send_topic(&header.topic) {
+            return error(req, refusal.code, refusal.remark);
+        }
+        let topic_config = if header.topic.starts_with(RETRY_PREFIX) {
+            self.topics.get_or_create(&header.topic, 1, 6)
+        } else {
+            let default_topic = if header.default_topic.is_empty() {
+                AUTO_CREATE_TOPIC
+            } else {
+                header.default_topic.as_str()
+            };
+            let queues = if header.default_topic_queue_nums > 0 {
+                header.default_topic_queue_nums
+            } else {
+                4
+            };
+            match self
+                .topics
+                .get_or_create_on_send(&header.topic, default_topic, queues)
+            {
+                Ok(Some(c)) => Ok(c),
+                Ok(None) => {
+                    return error(
+                        req,
+                        resp::TOPIC_NOT_EXIST,
+                        format!(
+                            "topic[{}] not exist, apply first please! (template topic {default_topic} cannot create it)",
+                            header.topic
+                        ),
+                    )
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let topic_config = match topic_config {
+            Ok(c) => c,
+            Err(e) => return store_error(req, &e),
+        };
+        let queue_count = topic_config
+            .write_queue_nums
+            .max(topic_config.read_queue_nums);
+        let queue_id = if header.queue_id < 0 {
+            rand::random_range(0..topic_config.write_queue_nums.max(1))
+        } else if header.queue_id >= queue_count {
+            return error(
+                req,
+                resp::INVALID_PARAMETER,
+                format!(
+                    "request queueId[{}] is illegal: topic {} has {} queues",
+                    header.queue_id, header.topic, queue_count
+                ),
+            );
+        } else {
+            header.queue_id
+        };
+
+        let max = self.config.max_message_size;
+        let batch = header.is_batch(req.code);
+        let base = MessageToStore {
+            topic: header.topic.clone(),
+            queue_id,
+            flag: header.flag,
+            sys_flag: header.sys_flag,
+            born_timestamp: header.born_timestamp,
+            born_host: peer,
+            store_host: self.store_host,
+            reconsume_times: header.reconsume_times.unwrap_or(0),
+            prepared_transaction_offset: 0,
+            body: Bytes::new(),
+            properties: String::new(),
+            tags_code: 0,
+        };
+        let mut messages = Vec::new();
+        if batch {
+            let raw = if header.sys_flag & COMPRESSED_FLAG != 0 {
+                match inflate_limited(&req.body, MAX_FRAME_LEN.max(max)) {
+                    Ok(v) => Bytes::from(v),
+                    Err(e) => {
+                        return error(
+                            req,
+                            resp::MESSAGE_ILLEGAL,
+                            format!("bad compressed batch: {e}"),
+                        )
+                    }
+                }
+            } else {
+                req.body.clone()
+            };
+            if raw.len() > max {
+                return error(
+                    req,
+                    resp::MESSAGE_ILLEGAL,
+                    format!(
+                        "the batch body is {} bytes, larger than the maximum message size of {max} bytes",
+                        raw.len()
+                    ),
+                );
+            }
+            let entries = match split_batch(&raw) {
+                Ok(e) => e,
+                Err(e) => return error(req, resp::MESSAGE_ILLEGAL, e),
+            };
+            let entry_sys_flag = header.sys_flag & !(COMPRESSED_FLAG | COMPRESSION_TYPE_MASK);
+            for entry in entries {
+                let mut m = base.clone();
+                m.flag = entry.flag;
+                m.sys_flag = entry_sys_flag;
+                m.body = entry.body;
+                m.properties = entry.properties;
+                messages.push(m);
+            }
+        } else {
+            if req.body.len() > max {
+                return error(
+                    req,
+                    resp::MESSAGE_ILLEGAL,
+                    format!(
+                        "the message body is {} bytes, larger than the maximum message size of {max} bytes",
+                        req.body.len()
+                    ),
+                );
+            }
+            let mut m = base;
+            m.body = req.body.clone();
+            m.properties = header.properties.clone().unwrap_or_default();
+            messages.push(m);
+        }
+
+        let now = now_millis();
+        let mut wait_for_flush = true;
+        let mut uniq_keys = Vec::with_capacity(messages.len());
+        for m in messages.iter_mut() {
+            let mut props = std::mem::take(&mut m.properties);
+            match get_property(&props, UNIQ_KEY) {
+                Some(k) if !k.is_empty() => uniq_keys.push(k.to_string()),
+                _ => {
+                    let k = ids::new_uniq_key(self.store_host);
+                    props = set_property(&props, UNIQ_KEY, &k);
+                    uniq_keys.push(k);
+                }
+            }
+            props = set_property(&props, CLUSTER, &self.config.cluster_name);
+            if get_property(&props, WAIT).is_some_and(|w| w.eq_ignore_ascii_case("false")) {
+                wait_for_flush = false;
+            }
+            if props.len() > MAX_PROPERTIES_LEN {
+                return error(
+                    req,
+                    resp::MESSAGE_ILLEGAL,
+                    format!(
+                        "the message properties are {} bytes, larger than the maximum of {MAX_PROPERTIES_LEN} bytes",
+                        props.len()
+                    ),
+                );
+            }
+            m.tags_code = tags_code(get_property(&props, TAGS));
+            m.properties = props;
+        }
+        // Delay levels apply to single messages only (clients refuse delayed batches).
+        let mut requested_queue = queue_id;
+        if !batch {
+            if let Some(level) = requested_delay_level(&messages[0].properties) {
+                let m = messages.remove(0);
+                requested_queue = m.queue_id;
+                messages.push(to_scheduled(&self.delay_levels, m, level, now));
+            }
+        }
+
+        let outcome = match self.store.put_messages(messages) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(topic = header.topic, "send failed: {e}");
+                return store_error(req, &e);
+            }
+        };
+        let mut code = resp::SUCCESS;
+        let mut remark = String::new();
+        if let (Some(waiter), true) = (outcome.durable, wait_for_flush) {
+            match tokio::time::timeout(SYNC_FLUSH_TIMEOUT, waiter.0).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!("flush failed: {e}");
+                    code = resp::FLUSH_DISK_TIMEOUT;
+                    remark = format!("the message is written but flushing it failed: {e}");
+                }
+                Ok(Err(_)) => {
+                    code = resp::FLUSH_DISK_TIMEOUT;
+                    remark = "the message is written but the store stopped before flushing".into();
+                }
+                Err(_) => {
+                    code = resp::FLUSH_DISK_TIMEOUT;
+                    remark = format!(
+                        "the message is written but was not flushed within {SYNC_FLUSH_TIMEOUT:?}"
+                    );
+                }
+            }
+        }
+        let Some(first) = outcome.results.first() else {
+            return error(req, resp::SYSTEM_ERROR, "the store returned no result");
+        };
+        let msg_id = outcome
+            .results
+            .iter()
+            .map(|r| ids::offset_msg_id(self.store_host, r.commit_log_offset))
+            .collect::<Vec<_>>()
+            .join(",");
+        let response_header = SendMessageResponseHeader {
+            msg_id,
+            queue_id: requested_queue,
+            queue_offset: first.queue_offset,
+            transaction_id: uniq_keys.first().cloned(),
+            batch_uniq_id: None,
+            recall_handle: None,
+        };
+        RemotingCommand::response_to(req)
+            .with_code(code)
+            .with_remark(remark)
+            .with_header(&response_header)
+            .with_field(rocketmq_protocol::header::MSG_REGION, DEFAULT_REGION)
+            .with_field(rocketmq_protocol::header::TRACE_ON, "true")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(flag: i32, body: &[u8], props: &str) -> Vec<u8> {
+        let total = 20 + body.len() + 2 + props.len();
+        let mut v = Vec::new();
+        v.extend_from_slice(&(total as i32).to_be_bytes());
+        v.extend_from_slice(&0i32.to_be_bytes());
+        v.extend_from_slice(&0i32.to_be_bytes());
+        v.extend_from_slice(&flag.to_be_bytes());
+        v.extend_from_slice(&(body.len() as i32).to_be_bytes());
+        v.extend_from_slice(body);
+        v.extend_from_slice(&(props.len() as u16).to_be_bytes());
+        v.extend_from_slice(props.as_bytes());
+        v
+    }
+
+    #[test]
+    fn splits_batches_and_refuses_garbage() {
+        let mut data = entry(1, b"a\0b", "TAGS\x01x\x02");
+        data.extend(entry(2, b"", ""));
+        let entries = split_batch(&Bytes::from(data.clone())).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(&entries[0].body[..], b"a\0b");
+        assert_eq!(entries[0].properties, "TAGS\x01x\x02");
+        assert_eq!(entries[1].flag, 2);
+        for cut in 1..data.len() {
+            let _ = split_batch(&Bytes::from(data[..cut].to_vec()));
+        }
+        assert!(split_batch(&Bytes::from(data[..data.len() - 1].to_vec())).is_err());
+        assert!(split_batch(&Bytes::new()).is_err());
+        assert!(split_batch(&Bytes::from_static(&[0xFF; 30])).is_err());
+    }
+}

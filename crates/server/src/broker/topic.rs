@@ -1,0 +1,242 @@
+//! Topic configs of the broker (Java `TopicConfigManager`), kept in the store.
+//!
+//! What must stay true:
+//! - `TBW102` (8 queues, perm 7) exists from start so that clients can auto-create topics, and
+//!   auto-created topics take min(requested, TBW102 write queues) queues with TBW102's perm minus
+//!   INHERIT;
+//! - every change bumps the data version and wakes the name-server registration task, so a new
+//!   topic has a route before the client's next route refresh;
+//! - creation is serialized by one mutex so two concurrent first sends create one config.
+
+use rocketmq_protocol::body::topic_config::perm;
+use rocketmq_store::{MessageStore, StoreError, TopicConfig};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Template topic for auto-creation on send.
+pub const AUTO_CREATE_TOPIC: &str = "TBW102";
+/// Queues of `TBW102` (Java `defaultTopicQueueNums`).
+pub const AUTO_CREATE_TOPIC_QUEUES: i32 = 8;
+/// Holds delayed messages: queue n-1 = delay level n.
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+pub const RETRY_PREFIX: &str = "%RETRY%";
+pub const DLQ_PREFIX: &str = "%DLQ%";
+/// Longest ordinary topic name; retry/DLQ names may be longer.
+pub const MAX_TOPIC_LEN: usize = 127;
+pub const MAX_RETRY_TOPIC_LEN: usize = 255;
+
+/// Topics users may not send to (Java `TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET`).
+pub const NOT_ALLOWED_SEND_TOPICS: [&str; 6] = [
+    SCHEDULE_TOPIC,
+    "RMQ_SYS_TRANS_HALF_TOPIC",
+    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+    "TRANS_CHECK_MAX_TIME_TOPIC",
+    "SELF_TEST_TOPIC",
+    "OFFSET_MOVED_EVENT",
+];
+
+pub fn retry_topic(group: &str) -> String {
+    format!("{RETRY_PREFIX}{group}")
+}
+
+pub fn dlq_topic(group: &str) -> String {
+    format!("{DLQ_PREFIX}{group}")
+}
+
+/// Why a topic name is refused: response code and remark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRefusal {
+    pub code: i32,
+    pub remark: String,
+}
+
+/// Checks the characters and length of a topic name (INVALID_PARAMETER, 29, when bad).
+pub fn validate_topic_name(topic: &str) -> Result<(), TopicRefusal> {
+    use rocketmq_protocol::code::response_code::INVALID_PARAMETER;
+    if topic.is_empty() {
+        return Err(TopicRefusal {
+            code: INVALID_PARAMETER,
+            remark: "the topic name is empty".into(),
+        });
+    }
+    let limit = if topic.starts_with(RETRY_PREFIX) || topic.starts_with(DLQ_PREFIX) {
+        MAX_RETRY_TOPIC_LEN
+    } else {
+        MAX_TOPIC_LEN
+    };
+    if topic.len() > limit {
+        return Err(TopicRefusal {
+            code: INVALID_PARAMETER,
+            remark: format!(
+                "the topic name is {} characters long; the limit is {limit}",
+                topic.len()
+            ),
+        });
+    }
+    if let Some(bad) = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
+    {
+        return Err(TopicRefusal {
+            code: INVALID_PARAMETER,
+            remark: format!(
+                "the topic name {topic:?} contains the illegal character {bad:?}; allowed are [%|a-zA-Z0-9_-]"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Name check plus the system-topic rule applied to sends (NO_PERMISSION, 16).
+pub fn validate_send_topic(topic: &str) -> Result<(), TopicRefusal> {
+    validate_topic_name(topic)?;
+    if NOT_ALLOWED_SEND_TOPICS.contains(&topic) {
+        return Err(TopicRefusal {
+            code: rocketmq_protocol::code::response_code::NO_PERMISSION,
+            remark: format!("sending to the system topic {topic} is forbidden"),
+        });
+    }
+    Ok(())
+}
+
+pub struct TopicConfigManager {
+    store: Arc<dyn MessageStore>,
+    create_lock: Mutex<()>,
+    data_version: AtomicI64,
+    /// Woken on every change; the registration task listens.
+    changed: Arc<Notify>,
+}
+
+impl TopicConfigManager {
+    /// Creates the system topics that must exist from start.
+    pub fn new(store: Arc<dyn MessageStore>, changed: Arc<Notify>) -> Result<Self, StoreError> {
+        let manager = TopicConfigManager {
+            store,
+            create_lock: Mutex::new(()),
+            data_version: AtomicI64::new(0),
+            changed,
+        };
+        let system = [
+            TopicConfig::new(
+                AUTO_CREATE_TOPIC,
+                AUTO_CREATE_TOPIC_QUEUES,
+                perm::READ | perm::WRITE | perm::INHERIT,
+            ),
+            TopicConfig::new(SCHEDULE_TOPIC, 18, perm::READ | perm::WRITE),
+        ];
+        for config in system {
+            let existing = manager.store.topic_config(&config.topic_name);
+            let keep = existing
+                .as_ref()
+                .is_some_and(|e| e.write_queue_nums >= config.write_queue_nums);
+            if !keep {
+                manager.store.put_topic_config(config)?;
+            }
+        }
+        Ok(manager)
+    }
+
+    pub fn get(&self, topic: &str) -> Option<TopicConfig> {
+        self.store.topic_config(topic)
+    }
+
+    pub fn all(&self) -> Vec<TopicConfig> {
+        self.store.topic_configs()
+    }
+
+    /// Counter for the registration body's `dataVersion`.
+    pub fn data_version(&self) -> i64 {
+        self.data_version.load(Ordering::Relaxed)
+    }
+
+    fn touched(&self) {
+        self.data_version.fetch_add(1, Ordering::Relaxed);
+        self.changed.notify_one();
+    }
+
+    /// Stores a config (admin create/update) and announces it.
+    pub fn put(&self, config: TopicConfig) -> Result<(), StoreError> {
+        let _guard = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.store.put_topic_config(config)?;
+        self.touched();
+        Ok(())
+    }
+
+    /// The config of `topic`, created from `default_topic` when it does not exist yet
+    /// (Java `createTopicInSendMessageMethod`). `Ok(None)` when it cannot be created
+    /// (no such template, or the template does not allow inheriting).
+    pub fn get_or_create_on_send(
+        &self,
+        topic: &str,
+        default_topic: &str,
+        requested_queues: i32,
+    ) -> Result<Option<TopicConfig>, StoreError> {
+        if let Some(c) = self.get(topic) {
+            return Ok(Some(c));
+        }
+        let _guard = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = self.get(topic) {
+            return Ok(Some(c));
+        }
+        let template = match self.get(default_topic) {
+            Some(t) if t.perm & perm::INHERIT != 0 => t,
+            _ => return Ok(None),
+        };
+        let queues = requested_queues.clamp(1, template.write_queue_nums.max(1));
+        let mut config = TopicConfig::new(topic, queues, template.perm & !perm::INHERIT);
+        config.topic_filter_type = template.topic_filter_type.clone();
+        self.store.put_topic_config(config.clone())?;
+        self.touched();
+        tracing::info!(topic, queues, "auto-created topic from {default_topic}");
+        Ok(Some(config))
+    }
+
+    /// Creates `topic` with `queues` queues and `perm` unless it exists; returns the config.
+    pub fn get_or_create(
+        &self,
+        topic: &str,
+        queues: i32,
+        perm: i32,
+    ) -> Result<TopicConfig, StoreError> {
+        if let Some(c) = self.get(topic) {
+            return Ok(c);
+        }
+        let _guard = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = self.get(topic) {
+            return Ok(c);
+        }
+        let config = TopicConfig::new(topic, queues, perm);
+        self.store.put_topic_config(config.clone())?;
+        self.touched();
+        tracing::info!(topic, queues, perm, "created topic");
+        Ok(config)
+    }
+
+    /// `%RETRY%<group>`: 1 queue, read + write.
+    pub fn get_or_create_retry(&self, group: &str) -> Result<TopicConfig, StoreError> {
+        self.get_or_create(&retry_topic(group), 1, perm::READ | perm::WRITE)
+    }
+
+    /// `%DLQ%<group>`: 1 queue, read + write.
+    pub fn get_or_create_dlq(&self, group: &str) -> Result<TopicConfig, StoreError> {
+        self.get_or_create(&dlq_topic(group), 1, perm::READ | perm::WRITE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        assert!(validate_topic_name("TopicA_1-x|%").is_ok());
+        assert_eq!(validate_topic_name("bad topic").unwrap_err().code, 29);
+        assert_eq!(validate_topic_name(&"a".repeat(128)).unwrap_err().code, 29);
+        assert!(validate_topic_name(&format!("%RETRY%{}", "a".repeat(200))).is_ok());
+        let refusal = validate_send_topic(SCHEDULE_TOPIC).unwrap_err();
+        assert_eq!(refusal.code, 16);
+        assert!(refusal.remark.contains(SCHEDULE_TOPIC));
+        assert!(validate_topic_name("").is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! Accept loop and per-connection reader/writer tasks.
+//!
+//! Per connection: the reader decodes frames (check, then parse) and spawns one task per
+//! request; the writer owns the write half and drains a channel of outgoing commands
+//! (responses and server-initiated requests such as NOTIFY_CONSUMER_IDS_CHANGED). Either task
+//! closing marks the connection closed (a `watch` flag both select on), after which the
+//! processor's [`RequestProcessor::connection_closed`] runs exactly once.
+
+use bytes::BytesMut;
+use rocketmq_protocol::code::response_code;
+use rocketmq_protocol::command::{RemotingCommand, SerializeType, FLAG_ONEWAY};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+/// A boxed future, as returned by request processors.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Outgoing commands waiting for the writer, per connection. A full queue makes request
+/// handlers wait (back-pressure) and server-initiated notifications get dropped.
+const OUTBOUND_QUEUE: usize = 4096;
+/// Bodies at least this large are written from their own buffer instead of being copied.
+const LARGE_BODY: usize = 64 * 1024;
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+/// Opaque counter for requests the server originates (NOTIFY_CONSUMER_IDS_CHANGED, ...).
+static NEXT_SERVER_OPAQUE: AtomicI32 = AtomicI32::new(1);
+
+/// Handles requests of one server (name server or broker).
+pub trait RequestProcessor: Send + Sync + 'static {
+    /// Processes one request. The returned response (if any) is sent back with the request's
+    /// opaque unless the request is one-way. `None` means "write nothing".
+    fn process(
+        self: Arc<Self>,
+        conn: ConnectionHandle,
+        request: RemotingCommand,
+    ) -> BoxFuture<Option<RemotingCommand>>;
+
+    /// Called once after the connection closed (either side).
+    fn connection_closed(&self, _conn: &ConnectionHandle) {}
+}
+
+struct ConnectionInner {
+    id: u64,
+    peer: SocketAddr,
+    tx: mpsc::Sender<RemotingCommand>,
+    closed: watch::Sender<bool>,
+}
+
+/// A cheap clonable reference to one client connection: lets handlers push requests to the
+/// client later (NOTIFY_CONSUMER_IDS_CHANGED) and tell whether it is still open.
+#[derive(Clone)]
+pub struct ConnectionHandle {
+    inner: Arc<ConnectionInner>,
+}
+
+impl std::fmt::Debug for ConnectionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionHandle")
+            .field("id", &self.inner.id)
+            .field("peer", &self.inner.peer)
+            .finish()
+    }
+}
+
+impl ConnectionHandle {
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    pub fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+
+    /// Resolves once the connection is closed.
+    pub async fn closed(&self) {
+        let mut rx = self.inner.closed.subscribe();
+        crate::util::until_true(&mut rx).await;
+    }
+
+    /// Closes the connection (both tasks stop; the socket is dropped).
+    pub fn close(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// Queues a command, waiting for room. False when the connection is gone.
+    pub async fn send(&self, cmd: RemotingCommand) -> bool {
+        !self.is_closed() && self.inner.tx.send(cmd).await.is_ok()
+    }
+
+    /// Queues a one-way request the server originates, with a fresh server opaque. Never
+    /// waits: dropped (false) when the queue is full or the connection gone.
+    pub fn send_oneway_request(&self, mut cmd: RemotingCommand) -> bool {
+        cmd.opaque = NEXT_SERVER_OPAQUE.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        cmd.flag = FLAG_ONEWAY;
+        cmd.serialize_type = SerializeType::Json;
+        !self.is_closed() && self.inner.tx.try_send(cmd).is_ok()
+    }
+}
+
+/// Runs the accept loop until `shutdown` becomes true; connections are closed then too.
+pub async fn serve<P: RequestProcessor>(
+    listener: TcpListener,
+    processor: Arc<P>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let for_connections = shutdown.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(run_connection(stream, peer, processor.clone(), for_connections.clone()));
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off a little instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = crate::util::until_true(&mut shutdown) => break,
+        }
+    }
+}
+
+async fn run_connection<P: RequestProcessor>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    processor: Arc<P>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (read_half, write_half) = stream.into_split();
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let (closed, _) = watch::channel(false);
+    let handle = ConnectionHandle {
+        inner: Arc::new(ConnectionInner {
+            id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+            peer,
+            tx,
+            closed,
+        }),
+    };
+    tracing::debug!(conn = handle.id(), %peer, "connection opened");
+    let writer = tokio::spawn(write_loop(write_half, rx, handle.clone()));
+    read_loop(read_half, handle.clone(), processor.clone(), shutdown).await;
+    handle.close();
+    let _ = writer.await;
+    processor.connection_closed(&handle);
+    tracing::debug!(conn = handle.id(), %peer, "connection closed");
+}
+
+async fn read_loop<P: RequestProcessor>(
+    mut reader: tokio::net::tcp::OwnedReadHalf,
+    handle: ConnectionHandle,
+    processor: Arc<P>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut closed = handle.inner.closed.subscribe();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        // Drain every complete frame already buffered before reading more.
+        loop {
+            match rocketmq_protocol::frame::decode(&mut buf) {
+                Ok(Some(cmd)) => dispatch(cmd, &handle, &processor),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(
+                        conn = handle.id(),
+                        peer = %handle.peer(),
+                        "closing connection after a bad frame: {e}"
+                    );
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            n = reader.read_buf(&mut buf) => match n {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(conn = handle.id(), "read error: {e}");
+                    return;
+                }
+            },
+            _ = crate::util::until_true(&mut closed) => return,
+            _ = crate::util::until_true(&mut shutdown) => return,
+        }
+    }
+}
+
+fn dispatch<P: RequestProcessor>(
+    cmd: RemotingCommand,
+    handle: &ConnectionHandle,
+    processor: &Arc<P>,
+) {
+    if cmd.is_response() {
+        // Answers to our one-way notifications; nothing waits for them.
+        tracing::trace!(
+            conn = handle.id(),
+            code = cmd.code,
+            "ignoring response from client"
+        );
+        return;
+    }
+    let handle = handle.clone();
+    let processor = processor.clone();
+    tokio::spawn(async move {
+        let oneway = cmd.is_oneway();
+        let opaque = cmd.opaque;
+        let code = cmd.code;
+        let response = processor.process(handle.clone(), cmd).await;
+        if oneway {
+            return;
+        }
+        if let Some(mut response) = response {
+            response.opaque = opaque;
+            response.set_response(true);
+            response.set_oneway(false);
+            response.serialize_type = SerializeType::Json;
+            if !handle.send(response).await {
+                tracing::debug!(
+                    conn = handle.id(),
+                    code,
+                    "connection gone before the answer"
+                );
+            }
+        }
+    });
+}
+
+async fn write_loop(
+    mut writer: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<RemotingCommand>,
+    handle: ConnectionHandle,
+) {
+    let mut closed = handle.inner.closed.subscribe();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let first = tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => cmd,
+                None => break,
+            },
+            _ = crate::util::until_true(&mut closed) => break,
+        };
+        let mut next = Some(first);
+        // Coalesce whatever is already queued into one write.
+        while let Some(cmd) = next.take() {
+            if cmd.body.len() >= LARGE_BODY {
+                cmd.encode_without_body(&mut buf);
+                if writer.write_all(&buf).await.is_err()
+                    || writer.write_all(&cmd.body).await.is_err()
+                {
+                    handle.close();
+                    return;
+                }
+                buf.clear();
+            } else {
+                cmd.encode(&mut buf);
+            }
+            if buf.len() < LARGE_BODY {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !buf.is_empty() {
+            if writer.write_all(&buf).await.is_err() {
+                handle.close();
+                return;
+            }
+            buf.clear();
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// The answer to a request code nobody handles (Java's wording, with its leading space).
+pub fn not_supported(request: &RemotingCommand) -> RemotingCommand {
+    RemotingCommand::response_to(request)
+        .with_code(response_code::REQUEST_CODE_NOT_SUPPORTED)
+        .with_remark(format!(" request type {} not supported", request.code))
+}

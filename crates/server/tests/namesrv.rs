@@ -1,0 +1,165 @@
+//! Name server behaviour over raw frames: routes, unknown topics, unknown codes, bad frames,
+//! broker expiry.
+
+mod common;
+
+use common::*;
+use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_server::EmbeddedCluster;
+use std::time::{Duration, Instant};
+
+fn route(client: &mut Client, topic: &str) -> RemotingCommand {
+    client.call(RemotingCommand::new_request(105).with_field("topic", topic))
+}
+
+#[test]
+fn route_of_tbw102_and_unknown_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.namesrv_addr());
+    let r = route(&mut c, "TBW102");
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let body = std::str::from_utf8(&r.body).unwrap();
+    let broker = cluster.broker_addr().to_string();
+    assert!(
+        body.contains(&format!(r#""brokerAddrs":{{"0":"{broker}"}}"#)),
+        "{body}"
+    );
+    assert!(body.contains(r#""writeQueueNums":8"#), "{body}");
+    assert!(body.contains(r#""perm":7"#), "{body}");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["queueDatas"][0]["brokerName"], "broker-a");
+
+    let r = route(&mut c, "NoSuchTopic");
+    assert_eq!(r.code, 17);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("No topic route info in name server for the topic: NoSuchTopic")
+    );
+    assert!(r.body.is_empty());
+}
+
+#[test]
+fn unknown_code_gets_3_and_malformed_frame_closes_only_that_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    for addr in [cluster.namesrv_addr(), cluster.broker_addr()] {
+        let mut good = Client::connect(addr);
+        let r = good.call(RemotingCommand::new_request(12345));
+        assert_eq!(r.code, 3);
+        assert_eq!(
+            r.remark.as_deref(),
+            Some(" request type 12345 not supported")
+        );
+
+        // Unknown serialize type 7 in the header-length word: garbage.
+        let mut bad = Client::connect(addr);
+        bad.write_raw(&[0, 0, 0, 8, 7, 0, 0, 4, 1, 2, 3, 4])
+            .unwrap();
+        let closed = bad.read_frame(WAIT);
+        assert!(
+            closed.is_err(),
+            "bad connection must be closed, got {closed:?}"
+        );
+
+        // Oversized frame (declared 1 GiB).
+        let mut huge = Client::connect(addr);
+        huge.write_raw(&[0x40, 0, 0, 0, 0, 0, 0, 10]).unwrap();
+        assert!(huge.read_frame(WAIT).is_err());
+
+        // The first connection still works.
+        let r = good.call(RemotingCommand::new_request(105).with_field("topic", "TBW102"));
+        assert!(r.code == 0 || r.code == 17 || r.code == 3);
+    }
+}
+
+#[test]
+fn broker_expiry_and_connection_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.broker_expiry = Duration::from_millis(600);
+    config.register_interval = Duration::from_millis(100);
+    let cluster = EmbeddedCluster::start(config).unwrap();
+    let register = |addr: &str| {
+        let body = serde_json::json!({
+            "filterServerList": [],
+            "topicConfigSerializeWrapper": {
+                "dataVersion": {"counter": 1, "stateVersion": 0, "timestamp": 1},
+                "topicConfigTable": {"FakeTopic": {"topicName": "FakeTopic", "readQueueNums": 2,
+                    "writeQueueNums": 2, "perm": 6, "topicFilterType": "SINGLE_TAG",
+                    "topicSysFlag": 0, "order": false}}
+            }
+        });
+        RemotingCommand::new_request(103)
+            .with_field("brokerName", "fake")
+            .with_field("brokerAddr", addr)
+            .with_field("clusterName", "FakeCluster")
+            .with_field("haServerAddr", "127.0.0.1:1")
+            .with_field("brokerId", 0)
+            .with_body(body.to_string().into_bytes())
+    };
+    let mut fake = Client::connect(cluster.namesrv_addr());
+    let r = fake.call(register("127.0.0.1:1"));
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let mut client = Client::connect(cluster.namesrv_addr());
+    assert_eq!(route(&mut client, "FakeTopic").code, 0);
+
+    // Silent for longer than the expiry: gone, while the real broker (registering every
+    // 100 ms) stays.
+    let deadline = Instant::now() + WAIT;
+    while route(&mut client, "FakeTopic").code == 0 {
+        assert!(Instant::now() < deadline, "fake broker never expired");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(route(&mut client, "TBW102").code, 0);
+    let info = client.call(RemotingCommand::new_request(106));
+    let body = String::from_utf8_lossy(&info.body).to_string();
+    assert!(!body.contains("fake"), "{body}");
+    assert!(body.contains("broker-a"), "{body}");
+
+    // A broker whose registering connection closes is dropped at once.
+    let mut fake2 = Client::connect(cluster.namesrv_addr());
+    assert_eq!(fake2.call(register("127.0.0.1:2")).code, 0);
+    assert_eq!(route(&mut client, "FakeTopic").code, 0);
+    drop(fake2);
+    let deadline = Instant::now() + WAIT;
+    while route(&mut client, "FakeTopic").code == 0 {
+        assert!(Instant::now() < deadline, "closed broker never removed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(fake);
+}
+
+#[test]
+fn kv_config_and_topic_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.namesrv_addr());
+    let put = RemotingCommand::new_request(100)
+        .with_field("namespace", "NS")
+        .with_field("key", "k")
+        .with_field("value", "v");
+    assert_eq!(c.call(put).code, 0);
+    let get = || {
+        RemotingCommand::new_request(101)
+            .with_field("namespace", "NS")
+            .with_field("key", "k")
+    };
+    let r = c.call(get());
+    assert_eq!((r.code, r.field("value")), (0, Some("v")));
+    let del = RemotingCommand::new_request(102)
+        .with_field("namespace", "NS")
+        .with_field("key", "k");
+    assert_eq!(c.call(del).code, 0);
+    assert_eq!(c.call(get()).code, 22);
+
+    let r = c.call(RemotingCommand::new_request(206));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let topics: Vec<&str> = v["topicList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(topics.contains(&"TBW102"), "{topics:?}");
+}
