@@ -94,6 +94,29 @@ impl Client {
         }
     }
 
+    /// Reads the next whole frame as raw bytes (to inspect exactly what the server wrote).
+    pub fn read_raw_frame(&mut self, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(n) = frame::check(&self.buf).expect("valid frame") {
+                return self.buf.split_to(n).to_vec();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no frame within {timeout:?}");
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("connection closed"),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) => panic!("read failed: {e}"),
+            }
+        }
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().unwrap()
+    }
+
     /// Waits for the response with `opaque`, stashing anything else.
     pub fn wait_response(&mut self, opaque: i32, timeout: Duration) -> Option<RemotingCommand> {
         let deadline = Instant::now() + timeout;
