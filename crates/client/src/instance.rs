@@ -1,0 +1,281 @@
+//! `ClientInstance`: what producers and consumers of one process share for one set of name
+//! servers: the connection pool, the name-server list, the route cache, the client id.
+//!
+//! Route lookups fail over across name servers in order starting from the last one that
+//! answered. Cached routes are refreshed every 30 s by [`ClientInstance::refresh_routes`]
+//! (driven by the owner's timer) and kept when every name server is down, so that clients
+//! keep working from what they know.
+
+use crate::error::{ClientError, Result};
+use crate::remoting::{ConnectionPool, RequestHandler};
+use crate::route::TopicRoute;
+use rocketmq_protocol::body::route::TopicRouteData;
+use rocketmq_protocol::code::{request_code, response_code};
+use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::header::GetRouteInfoRequestHeader;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The auto-create template topic every broker serves.
+pub const AUTO_CREATE_TOPIC: &str = "TBW102";
+/// Queues a producer asks for when a topic is auto-created.
+pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
+/// The version ordinal we announce (V4_9_4): Java name servers answer it with strict JSON.
+pub const CLIENT_VERSION: i32 = 401;
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// `host:port` of each name server.
+    pub name_servers: Vec<String>,
+    pub instance_name: String,
+    /// Timeout of each request to a name server or broker.
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Parses `"host:port;host2:port2"`; a leading `http://` is stripped, blanks ignored.
+    pub fn parse_name_servers(list: &str) -> Vec<String> {
+        list.split(';')
+            .map(|s| s.trim())
+            .map(|s| s.strip_prefix("http://").unwrap_or(s))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            name_servers: Vec::new(),
+            instance_name: "DEFAULT".into(),
+            request_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+pub struct ClientInstance {
+    pub config: ClientConfig,
+    pub client_id: String,
+    pub pool: ConnectionPool,
+    name_servers: Mutex<Vec<String>>,
+    ns_index: AtomicUsize,
+    routes: Mutex<HashMap<String, Arc<TopicRoute>>>,
+}
+
+impl ClientInstance {
+    pub fn new(config: ClientConfig, handler: Option<Arc<dyn RequestHandler>>) -> Arc<Self> {
+        // Unique across hosts and processes, and across instances in one process: the
+        // broker and the rebalance algorithm tell consumers apart by this id alone.
+        let client_id = format!(
+            "{}@{}#{}#{:08x}",
+            host_name(),
+            std::process::id(),
+            config.instance_name,
+            rand::random::<u32>()
+        );
+        Arc::new(ClientInstance {
+            pool: ConnectionPool::new(config.connect_timeout, handler),
+            name_servers: Mutex::new(config.name_servers.clone()),
+            ns_index: AtomicUsize::new(0),
+            routes: Mutex::new(HashMap::new()),
+            client_id,
+            config,
+        })
+    }
+
+    pub fn name_servers(&self) -> Vec<String> {
+        self.name_servers.lock().unwrap().clone()
+    }
+
+    pub fn set_name_servers(&self, list: Vec<String>) {
+        *self.name_servers.lock().unwrap() = list;
+    }
+
+    /// Builds a request stamped with our language and version.
+    pub fn request(code: i32) -> RemotingCommand {
+        let mut cmd = RemotingCommand::new_request(code);
+        cmd.version = CLIENT_VERSION;
+        cmd
+    }
+
+    /// Asks the name servers for `topic`'s route. `Ok(None)`: a name server answered that
+    /// the topic does not exist.
+    async fn query_route(&self, topic: &str) -> Result<Option<TopicRouteData>> {
+        let servers = self.name_servers();
+        if servers.is_empty() {
+            return Err(ClientError::NoRoute {
+                topic: topic.to_string(),
+                name_servers: vec![],
+                cause: "no name server address is set (call set_namesrv_addr)".into(),
+            });
+        }
+        let start = self.ns_index.load(Ordering::Relaxed);
+        let mut last_err = None;
+        for i in 0..servers.len() {
+            let idx = (start + i) % servers.len();
+            let addr = &servers[idx];
+            let req = Self::request(request_code::GET_ROUTEINFO_BY_TOPIC).with_header(
+                &GetRouteInfoRequestHeader {
+                    topic: topic.to_string(),
+                    accept_standard_json_only: Some(true),
+                },
+            );
+            match self
+                .pool
+                .invoke(addr, req, self.config.request_timeout)
+                .await
+            {
+                Ok(resp) => {
+                    self.ns_index.store(idx, Ordering::Relaxed);
+                    return match resp.code {
+                        response_code::SUCCESS => {
+                            let data: TopicRouteData =
+                                rocketmq_protocol::body::decode_json(&resp.body).map_err(|e| {
+                                    ClientError::Protocol(format!(
+                                        "bad route data for {topic} from {addr}: {e}"
+                                    ))
+                                })?;
+                            Ok(Some(data))
+                        }
+                        response_code::TOPIC_NOT_EXIST => Ok(None),
+                        code => Err(ClientError::Remote {
+                            addr: addr.clone(),
+                            code,
+                            remark: resp.remark.unwrap_or_default(),
+                        }),
+                    };
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(ClientError::NoRoute {
+            topic: topic.to_string(),
+            name_servers: servers,
+            cause: last_err.map(|e| e.to_string()).unwrap_or_default(),
+        })
+    }
+
+    /// The route to publish to `topic`: its own, or, for a topic no broker has yet, the
+    /// auto-create template's queues (the broker creates the topic on the first send).
+    pub async fn publish_route(&self, topic: &str) -> Result<Arc<TopicRoute>> {
+        if let Some(r) = self.routes.lock().unwrap().get(topic) {
+            if !r.publish.is_empty() {
+                return Ok(r.clone());
+            }
+        }
+        let route = match self.query_route(topic).await {
+            Ok(Some(data)) => TopicRoute::new(topic, data),
+            Ok(None) => match self.query_route(AUTO_CREATE_TOPIC).await? {
+                Some(t) => TopicRoute::from_template(topic, &t, DEFAULT_TOPIC_QUEUE_NUMS),
+                None => {
+                    return Err(ClientError::NoRoute {
+                        topic: topic.to_string(),
+                        name_servers: self.name_servers(),
+                        cause: "the topic does not exist and auto-creation is off".into(),
+                    })
+                }
+            },
+            Err(e) => {
+                // Keep working from a cached route when the name servers are down.
+                if let Some(r) = self.routes.lock().unwrap().get(topic) {
+                    return Ok(r.clone());
+                }
+                return Err(e);
+            }
+        };
+        let route = Arc::new(route);
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(topic.to_string(), route.clone());
+        Ok(route)
+    }
+
+    /// The route to consume `topic`, which must exist.
+    pub async fn subscribe_route(&self, topic: &str) -> Result<Arc<TopicRoute>> {
+        if let Some(r) = self.routes.lock().unwrap().get(topic) {
+            if !r.subscribe.is_empty() {
+                return Ok(r.clone());
+            }
+        }
+        self.fetch_route(topic).await
+    }
+
+    /// Fetches `topic`'s route now and caches it; a cached route survives a name-server outage.
+    pub async fn fetch_route(&self, topic: &str) -> Result<Arc<TopicRoute>> {
+        match self.query_route(topic).await {
+            Ok(Some(data)) => {
+                let route = Arc::new(TopicRoute::new(topic, data));
+                self.routes
+                    .lock()
+                    .unwrap()
+                    .insert(topic.to_string(), route.clone());
+                Ok(route)
+            }
+            Ok(None) => Err(ClientError::NoRoute {
+                topic: topic.to_string(),
+                name_servers: self.name_servers(),
+                cause: "the name server does not know this topic".into(),
+            }),
+            Err(e) => match self.routes.lock().unwrap().get(topic) {
+                Some(r) => Ok(r.clone()),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Re-fetches every cached route (the periodic refresh).
+    pub async fn refresh_routes(&self) {
+        let topics: Vec<String> = self.routes.lock().unwrap().keys().cloned().collect();
+        for t in topics {
+            if let Err(e) = self.fetch_route(&t).await {
+                tracing::debug!(topic = %t, error = %e, "route refresh failed");
+            }
+        }
+    }
+
+    /// The master address of a broker, from any cached route.
+    pub fn broker_addr(&self, broker_name: &str) -> Option<String> {
+        self.routes
+            .lock()
+            .unwrap()
+            .values()
+            .find_map(|r| r.masters.get(broker_name).cloned())
+    }
+
+    /// Every master address in the cached routes.
+    pub fn all_broker_addrs(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .routes
+            .lock()
+            .unwrap()
+            .values()
+            .flat_map(|r| r.masters.values().cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Sends `request` to a broker and turns a transport failure into a named error.
+    pub async fn invoke(&self, addr: &str, request: RemotingCommand) -> Result<RemotingCommand> {
+        self.pool
+            .invoke(addr, request, self.config.request_timeout)
+            .await
+    }
+}
+
+/// A name for this host in client ids. Only used as text; nothing connects to it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}

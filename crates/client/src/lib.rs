@@ -1,0 +1,23 @@
+//! The RocketMQ client core: async (tokio), no Python.
+//!
+//! - [`remoting`]: multiplexed connections, responses matched by opaque;
+//! - [`instance`]: what a process's clients share: connections, name servers, routes;
+//! - [`producer`]: queue choice, retries across brokers, compression, batches;
+//! - [`pull`]: pulling a queue from an offset, and queue offsets;
+//! - [`message`]: outgoing and received messages.
+//!
+//! The Python bindings drive these futures on one runtime and release the GIL while they wait.
+
+pub mod error;
+pub mod instance;
+pub mod message;
+pub mod producer;
+pub mod pull;
+pub mod remoting;
+pub mod route;
+
+pub use error::{ClientError, Result};
+pub use instance::{ClientConfig, ClientInstance};
+pub use message::{Message, MessageExt};
+pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
+pub use route::{MessageQueue, TopicRoute};

@@ -1,0 +1,418 @@
+//! The producer: picks a queue, sends, retries on another broker after a failure.
+//!
+//! Queue choice is round robin over the topic's writable queues. After a failed attempt the
+//! next attempt avoids the broker that failed when another broker has queues. Bodies larger
+//! than `compress_over` are zlib-compressed and flagged (never for batches, as the Java
+//! client does). Each message gets a `UNIQ_KEY` id before the first attempt, so that retries
+//! of one send carry the same id.
+
+use crate::error::{ClientError, Result};
+use crate::instance::{ClientInstance, AUTO_CREATE_TOPIC, DEFAULT_TOPIC_QUEUE_NUMS};
+use crate::message::Message;
+use crate::route::MessageQueue;
+use bytes::Bytes;
+use rocketmq_protocol::code::{request_code, response_code};
+use rocketmq_protocol::header::{
+    SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
+};
+use rocketmq_protocol::properties as prop;
+use rocketmq_protocol::{batch, compression, message_id, sysflag};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct ProducerConfig {
+    pub group: String,
+    pub send_timeout: Duration,
+    /// Extra attempts after the first failed one (not for oneway or orderly sends).
+    pub retry_times: u32,
+    /// Bodies larger than this are compressed.
+    pub compress_over: usize,
+    /// zlib level 0..9.
+    pub compress_level: u32,
+    pub max_message_size: usize,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            group: "DEFAULT_PRODUCER".into(),
+            send_timeout: Duration::from_secs(3),
+            retry_times: 2,
+            compress_over: 4096,
+            compress_level: 5,
+            max_message_size: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Whether the broker stored the message, and how durably.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendStatus {
+    Ok = 0,
+    FlushDiskTimeout = 1,
+    FlushSlaveTimeout = 2,
+    SlaveNotAvailable = 3,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendResult {
+    pub status: SendStatus,
+    /// Client id (`UNIQ_KEY`); comma-joined for a batch.
+    pub msg_id: String,
+    /// Broker offset id; comma-joined for a batch.
+    pub offset_msg_id: String,
+    pub queue: MessageQueue,
+    /// Logical offset in the queue (of the first message of a batch).
+    pub queue_offset: i64,
+}
+
+pub struct Producer {
+    pub client: Arc<ClientInstance>,
+    pub config: ProducerConfig,
+    next_queue: AtomicUsize,
+}
+
+/// A message encoded for the wire: what every attempt of one send reuses.
+struct Prepared {
+    topic: String,
+    body: Bytes,
+    properties: String,
+    sys_flag: i32,
+    flag: i32,
+    batch: bool,
+    msg_id: String,
+}
+
+impl Producer {
+    pub fn new(client: Arc<ClientInstance>, config: ProducerConfig) -> Producer {
+        Producer {
+            client,
+            config,
+            next_queue: AtomicUsize::new(rand::random::<u32>() as usize),
+        }
+    }
+
+    fn check_topic(topic: &str) -> Result<()> {
+        if topic.is_empty() {
+            return Err(ClientError::IllegalArgument("the topic is empty".into()));
+        }
+        if topic.len() > 127 {
+            return Err(ClientError::IllegalArgument(format!(
+                "the topic is {} bytes long; at most 127 are allowed",
+                topic.len()
+            )));
+        }
+        if !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'%' || b == b'|')
+        {
+            return Err(ClientError::IllegalArgument(format!(
+                "the topic {topic:?} contains characters other than letters, digits, '%', '|', '_' and '-'"
+            )));
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, msg: &Message) -> Result<Prepared> {
+        Self::check_topic(&msg.topic)?;
+        if msg.body.is_empty() {
+            return Err(ClientError::IllegalArgument(
+                "the message body is empty".into(),
+            ));
+        }
+        if msg.body.len() > self.config.max_message_size {
+            return Err(ClientError::IllegalArgument(format!(
+                "the message body is {} bytes; the maximum is {} (set_max_message_size)",
+                msg.body.len(),
+                self.config.max_message_size
+            )));
+        }
+        let mut properties = msg.properties.clone();
+        let msg_id = properties
+            .entry(prop::UNIQ_KEY.to_string())
+            .or_insert_with(|| message_id::global_uniq_id_generator().next_id())
+            .clone();
+        let mut sys_flag = 0;
+        let mut body = msg.body.clone();
+        if body.len() > self.config.compress_over {
+            let packed = compression::deflate(&body, self.config.compress_level);
+            if packed.len() < body.len() {
+                body = Bytes::from(packed);
+                sys_flag |= sysflag::COMPRESSED_FLAG
+                    | (sysflag::COMPRESSION_ZLIB << sysflag::COMPRESSION_TYPE_SHIFT);
+            }
+        }
+        Ok(Prepared {
+            topic: msg.topic.clone(),
+            body,
+            properties: prop::encode_properties(properties.iter()),
+            sys_flag,
+            flag: msg.flag,
+            batch: false,
+            msg_id,
+        })
+    }
+
+    fn prepare_batch(&self, msgs: &[Message]) -> Result<Prepared> {
+        let first = msgs.first().ok_or_else(|| {
+            ClientError::IllegalArgument("a batch needs at least one message".into())
+        })?;
+        Self::check_topic(&first.topic)?;
+        let mut entries = Vec::with_capacity(msgs.len());
+        let mut ids = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            if m.topic != first.topic {
+                return Err(ClientError::IllegalArgument(format!(
+                    "every message of a batch must have the same topic ({:?} and {:?} differ)",
+                    first.topic, m.topic
+                )));
+            }
+            if m.properties.contains_key(prop::DELAY) {
+                return Err(ClientError::IllegalArgument(
+                    "delayed messages cannot be sent in a batch".into(),
+                ));
+            }
+            if m.body.is_empty() {
+                return Err(ClientError::IllegalArgument(
+                    "a message body in the batch is empty".into(),
+                ));
+            }
+            let mut properties = m.properties.clone();
+            let id = properties
+                .entry(prop::UNIQ_KEY.to_string())
+                .or_insert_with(|| message_id::global_uniq_id_generator().next_id())
+                .clone();
+            ids.push(id);
+            entries.push(batch::BatchEntry {
+                flag: m.flag,
+                body: m.body.clone(),
+                properties: prop::encode_properties(properties.iter()),
+            });
+        }
+        let body = batch::encode_batch(&entries)
+            .map_err(|e| ClientError::IllegalArgument(format!("cannot encode the batch: {e}")))?;
+        if body.len() > self.config.max_message_size {
+            return Err(ClientError::IllegalArgument(format!(
+                "the batch is {} bytes; the maximum is {}",
+                body.len(),
+                self.config.max_message_size
+            )));
+        }
+        Ok(Prepared {
+            topic: first.topic.clone(),
+            body,
+            properties: String::new(),
+            sys_flag: 0,
+            flag: 0,
+            batch: true,
+            msg_id: ids.join(","),
+        })
+    }
+
+    fn request(&self, p: &Prepared, queue_id: i32) -> rocketmq_protocol::command::RemotingCommand {
+        let v1 = SendMessageRequestHeader {
+            producer_group: self.config.group.clone(),
+            topic: p.topic.clone(),
+            default_topic: AUTO_CREATE_TOPIC.to_string(),
+            default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
+            queue_id,
+            sys_flag: p.sys_flag,
+            born_timestamp: now_ms(),
+            flag: p.flag,
+            properties: Some(p.properties.clone()),
+            reconsume_times: Some(0),
+            unit_mode: Some(false),
+            max_reconsume_times: None,
+            batch: Some(p.batch),
+            broker_name: None,
+        };
+        let code = if p.batch {
+            request_code::SEND_BATCH_MESSAGE
+        } else {
+            request_code::SEND_MESSAGE_V2
+        };
+        ClientInstance::request(code)
+            .with_header(&SendMessageRequestHeaderV2::from(v1))
+            .with_body(p.body.clone())
+    }
+
+    async fn send_to(&self, p: &Prepared, mq: &MessageQueue) -> Result<SendResult> {
+        let addr =
+            self.client
+                .broker_addr(&mq.broker_name)
+                .ok_or_else(|| ClientError::NoRoute {
+                    topic: mq.topic.clone(),
+                    name_servers: self.client.name_servers(),
+                    cause: format!("no address for broker {}", mq.broker_name),
+                })?;
+        let req = self.request(p, mq.queue_id);
+        let resp = self
+            .client
+            .pool
+            .invoke(&addr, req, self.config.send_timeout)
+            .await?;
+        let status = match resp.code {
+            response_code::SUCCESS => SendStatus::Ok,
+            response_code::FLUSH_DISK_TIMEOUT => SendStatus::FlushDiskTimeout,
+            response_code::FLUSH_SLAVE_TIMEOUT => SendStatus::FlushSlaveTimeout,
+            response_code::SLAVE_NOT_AVAILABLE => SendStatus::SlaveNotAvailable,
+            code => {
+                return Err(ClientError::Remote {
+                    addr,
+                    code,
+                    remark: resp.remark.unwrap_or_default(),
+                })
+            }
+        };
+        let header: SendMessageResponseHeader = resp
+            .decode_header()
+            .map_err(|e| ClientError::Protocol(format!("send response from {addr}: {e}")))?;
+        Ok(SendResult {
+            status,
+            msg_id: p.msg_id.clone(),
+            offset_msg_id: header.msg_id,
+            queue: MessageQueue {
+                topic: mq.topic.clone(),
+                broker_name: mq.broker_name.clone(),
+                queue_id: header.queue_id,
+            },
+            queue_offset: header.queue_offset,
+        })
+    }
+
+    /// Picks the next queue round robin, avoiding `avoid` when another broker has queues.
+    fn pick(&self, queues: &[MessageQueue], avoid: Option<&str>) -> MessageQueue {
+        let n = queues.len();
+        for _ in 0..n {
+            let i = self.next_queue.fetch_add(1, Ordering::Relaxed) % n;
+            if Some(queues[i].broker_name.as_str()) != avoid {
+                return queues[i].clone();
+            }
+        }
+        queues[self.next_queue.fetch_add(1, Ordering::Relaxed) % n].clone()
+    }
+
+    async fn send_prepared(&self, p: &Prepared) -> Result<SendResult> {
+        let mut last_err = None;
+        let mut avoid: Option<String> = None;
+        for _attempt in 0..=self.config.retry_times {
+            let route = match self.client.publish_route(&p.topic).await {
+                Ok(r) => r,
+                Err(e) => {
+                    last_err = Some(e);
+                    continue;
+                }
+            };
+            if route.publish.is_empty() {
+                last_err = Some(ClientError::NoRoute {
+                    topic: p.topic.clone(),
+                    name_servers: self.client.name_servers(),
+                    cause: "the route has no writable queue".into(),
+                });
+                continue;
+            }
+            let mq = self.pick(&route.publish, avoid.as_deref());
+            match self.send_to(p, &mq).await {
+                Ok(r) => return Ok(r),
+                Err(e) => {
+                    tracing::debug!(topic = %p.topic, broker = %mq.broker_name, error = %e, "send attempt failed");
+                    // A broker that refused the message for a reason of its own (illegal
+                    // message, no permission) would refuse it again anywhere.
+                    if let ClientError::Remote { code, .. } = &e {
+                        if *code == response_code::MESSAGE_ILLEGAL
+                            || *code == response_code::NO_PERMISSION
+                        {
+                            return Err(e);
+                        }
+                    }
+                    avoid = Some(mq.broker_name.clone());
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or(ClientError::ShutDown))
+    }
+
+    /// Sends one message and waits for the broker's answer.
+    pub async fn send(&self, msg: &Message) -> Result<SendResult> {
+        let p = self.prepare(msg)?;
+        self.send_prepared(&p).await
+    }
+
+    /// Sends messages of one topic as one batch (one request, consecutive queue offsets).
+    pub async fn send_batch(&self, msgs: &[Message]) -> Result<SendResult> {
+        let p = self.prepare_batch(msgs)?;
+        self.send_prepared(&p).await
+    }
+
+    /// Sends to the queue that `select(queue_count)` picks among the writable queues; retries
+    /// on the same queue only, so that order per queue holds.
+    pub async fn send_to_selected(
+        &self,
+        msg: &Message,
+        select: impl Fn(usize) -> Result<usize>,
+        attempts: u32,
+    ) -> Result<SendResult> {
+        let p = self.prepare(msg)?;
+        let route = self.client.publish_route(&p.topic).await?;
+        if route.publish.is_empty() {
+            return Err(ClientError::NoRoute {
+                topic: p.topic.clone(),
+                name_servers: self.client.name_servers(),
+                cause: "the route has no writable queue".into(),
+            });
+        }
+        let idx = select(route.publish.len())?;
+        let mq = route.publish.get(idx).cloned().ok_or_else(|| {
+            ClientError::IllegalArgument(format!(
+                "the queue selector returned {idx}, but there are only {} queues",
+                route.publish.len()
+            ))
+        })?;
+        let mut last_err = None;
+        for _ in 0..attempts.max(1) {
+            match self.send_to(&p, &mq).await {
+                Ok(r) => return Ok(r),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or(ClientError::ShutDown))
+    }
+
+    /// Sends without waiting for an answer. Fails only if the request cannot be written.
+    pub async fn send_oneway(&self, msg: &Message) -> Result<()> {
+        let p = self.prepare(msg)?;
+        let route = self.client.publish_route(&p.topic).await?;
+        if route.publish.is_empty() {
+            return Err(ClientError::NoRoute {
+                topic: p.topic.clone(),
+                name_servers: self.client.name_servers(),
+                cause: "the route has no writable queue".into(),
+            });
+        }
+        let mq = self.pick(&route.publish, None);
+        let addr =
+            route
+                .masters
+                .get(&mq.broker_name)
+                .cloned()
+                .ok_or_else(|| ClientError::NoRoute {
+                    topic: p.topic.clone(),
+                    name_servers: self.client.name_servers(),
+                    cause: format!("no address for broker {}", mq.broker_name),
+                })?;
+        self.client
+            .pool
+            .invoke_oneway(&addr, self.request(&p, mq.queue_id))
+            .await
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
