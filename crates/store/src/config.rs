@@ -38,6 +38,9 @@ pub struct StoreConfig {
     pub tags_code_for_recovery: Option<TagsCodeFn>,
     /// Verify body CRCs while validating the commit log at startup.
     pub check_crc_on_recovery: bool,
+    /// Sync flush: how long one group-commit round may wait for the number of writers the
+    /// previous rounds served before it fsyncs (bounded extra latency for bigger batches).
+    pub group_commit_gather: Duration,
 }
 
 impl fmt::Debug for StoreConfig {
@@ -57,6 +60,7 @@ impl fmt::Debug for StoreConfig {
                 &self.tags_code_for_recovery.is_some(),
             )
             .field("check_crc_on_recovery", &self.check_crc_on_recovery)
+            .field("group_commit_gather", &self.group_commit_gather)
             .finish()
     }
 }
@@ -72,6 +76,7 @@ impl StoreConfig {
             max_message_size: 4 * 1024 * 1024,
             tags_code_for_recovery: None,
             check_crc_on_recovery: true,
+            group_commit_gather: Duration::from_millis(1),
         }
     }
 }

@@ -143,6 +143,97 @@ fn load_queues(
     Ok(out)
 }
 
+struct RedispatchPass {
+    entries: u64,
+    /// Some record's queue offset was past its queue's end (entries missing before it).
+    gap: bool,
+}
+
+/// Writes consume-queue entries for the records from `from` whose queue offset is at or past
+/// their queue's end. A queue with a gap is left alone for the rest of the pass.
+fn redispatch(
+    commit_log: &CommitLog,
+    queues: &mut BTreeMap<QueueKey, Arc<ConsumeQueue>>,
+    cq_root: &Path,
+    config: &StoreConfig,
+    from: u64,
+    valid_end: u64,
+) -> Result<RedispatchPass, StoreError> {
+    let mut pass = RedispatchPass {
+        entries: 0,
+        gap: false,
+    };
+    let mut failure: Option<StoreError> = None;
+    let mut gapped: std::collections::HashSet<QueueKey> = Default::default();
+    let hook = config.tags_code_for_recovery.clone();
+    scan_records(commit_log, from, false, |offset, v| {
+        if failure.is_some() || offset >= valid_end || !sysflag::is_dispatched(v.sys_flag) {
+            return;
+        }
+        if check_topic(v.topic).is_err() {
+            return;
+        }
+        let key = (v.topic.to_string(), v.queue_id);
+        if gapped.contains(&key) {
+            return;
+        }
+        let cq = match queues.get(&key) {
+            Some(cq) => cq.clone(),
+            None => match ConsumeQueue::open(
+                queue_dir(cq_root, v.topic, v.queue_id),
+                v.topic,
+                v.queue_id,
+                config.consume_queue_entries_per_file,
+            ) {
+                Ok(cq) => {
+                    let cq = Arc::new(cq);
+                    queues.insert(key.clone(), cq.clone());
+                    cq
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    return;
+                }
+            },
+        };
+        let max = cq.max_offset();
+        if v.queue_offset < max {
+            return;
+        }
+        if v.queue_offset > max {
+            tracing::warn!(
+                "record at {offset} has queue offset {} but {}/{} ends at {max}",
+                v.queue_offset,
+                v.topic,
+                v.queue_id
+            );
+            pass.gap = true;
+            gapped.insert(key);
+            return;
+        }
+        let tags_code = match &hook {
+            Some(f) => f(&v.to_owned_message()),
+            None => default_tags_code(v.properties),
+        };
+        let entry = QueueEntry {
+            commit_log_offset: offset as i64,
+            size: v.total_size,
+            tags_code,
+        };
+        if let Err(e) = cq.ensure_capacity(v.queue_offset) {
+            failure = Some(e);
+            return;
+        }
+        cq.write(v.queue_offset, &entry);
+        cq.publish(v.queue_offset + 1);
+        pass.entries += 1;
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(pass),
+    }
+}
+
 impl FileStore {
     /// Opens (creating if needed) the store under `config.root` and recovers it.
     pub fn open(config: StoreConfig) -> Result<Arc<FileStore>, StoreError> {
@@ -187,74 +278,23 @@ impl FileStore {
             entries_truncated += repair_consume_queue(&commit_log, cq, valid_end)?;
         }
 
-        // 4: re-dispatch what the queues do not cover.
-        let redispatch_from = segment_start_for(
+        // 4: re-dispatch what the queues do not cover. Start where the checkpoint says the
+        // queues were durable; if some queue turns out to lack earlier entries (a gap: its
+        // files were lost), run again from the start of the log.
+        let checkpoint_start = segment_start_for(
             &commit_log,
             checkpoint.consume_queues_flushed.min(valid_end),
         );
         let mut entries_redispatched = 0u64;
-        let mut failure: Option<StoreError> = None;
-        let hook = config.tags_code_for_recovery.clone();
-        scan_records(&commit_log, redispatch_from, false, |offset, v| {
-            if failure.is_some() || offset >= valid_end || !sysflag::is_dispatched(v.sys_flag) {
-                return;
+        for from in [checkpoint_start, commit_log.min_offset()] {
+            let pass = redispatch(&commit_log, &mut queues, &cq_root, &config, from, valid_end)?;
+            entries_redispatched += pass.entries;
+            if !pass.gap {
+                break;
             }
-            let key = (v.topic.to_string(), v.queue_id);
-            if check_topic(v.topic).is_err() {
-                return;
-            }
-            let cq = match queues.get(&key) {
-                Some(cq) => cq.clone(),
-                None => {
-                    match ConsumeQueue::open(
-                        queue_dir(&cq_root, v.topic, v.queue_id),
-                        v.topic,
-                        v.queue_id,
-                        config.consume_queue_entries_per_file,
-                    ) {
-                        Ok(cq) => {
-                            let cq = Arc::new(cq);
-                            queues.insert(key, cq.clone());
-                            cq
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            return;
-                        }
-                    }
-                }
-            };
-            let max = cq.max_offset();
-            if v.queue_offset < max {
-                return;
-            }
-            if v.queue_offset > max {
-                tracing::error!(
-                    "record at {offset} has queue offset {} but {}/{} ends at {max}",
-                    v.queue_offset,
-                    v.topic,
-                    v.queue_id
-                );
-            }
-            let tags_code = match &hook {
-                Some(f) => f(&v.to_owned_message()),
-                None => default_tags_code(v.properties),
-            };
-            let entry = QueueEntry {
-                commit_log_offset: offset as i64,
-                size: v.total_size,
-                tags_code,
-            };
-            if let Err(e) = cq.ensure_capacity(v.queue_offset) {
-                failure = Some(e);
-                return;
-            }
-            cq.write(v.queue_offset, &entry);
-            cq.publish(v.queue_offset + 1);
-            entries_redispatched += 1;
-        });
-        if let Some(e) = failure {
-            return Err(e);
+            tracing::warn!(
+                "consume queues miss entries before the checkpoint; rebuilding from the log start"
+            );
         }
         for cq in queues.values() {
             cq.flush()?;
@@ -283,7 +323,11 @@ impl FileStore {
         File::create(&abort_path)?.sync_all()?;
         crate::mapped_file::sync_dir(&root)?;
 
-        let group_commit = Arc::new(GroupCommit::new(config.flush_interval, valid_end));
+        let group_commit = Arc::new(GroupCommit::new(
+            config.flush_interval,
+            config.group_commit_gather,
+            valid_end,
+        ));
         let inner = Arc::new(Inner {
             config,
             commit_log,

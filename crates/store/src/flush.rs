@@ -59,6 +59,8 @@ pub struct GroupCommit {
     fsyncs: AtomicU64,
     flushed: AtomicU64,
     interval: Duration,
+    /// Longest a round waits for more writers to join (see [`GroupCommit::run`]).
+    gather: Duration,
 }
 
 fn io_err(e: &std::io::Error) -> StoreError {
@@ -66,13 +68,15 @@ fn io_err(e: &std::io::Error) -> StoreError {
 }
 
 impl GroupCommit {
-    pub fn new(interval: Duration, flushed: u64) -> GroupCommit {
+    /// `gather` bounds how long a round may wait for the expected number of writers.
+    pub fn new(interval: Duration, gather: Duration, flushed: u64) -> GroupCommit {
         GroupCommit {
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
             fsyncs: AtomicU64::new(0),
             flushed: AtomicU64::new(flushed),
             interval: interval.max(Duration::from_millis(1)),
+            gather,
         }
     }
 
@@ -151,6 +155,10 @@ impl GroupCommit {
     pub fn run(self: Arc<Self>, target: Arc<dyn FlushTarget>) {
         let mut next_periodic = Instant::now() + self.interval;
         let mut next_offsets = Instant::now() + OFFSETS_PERSIST_INTERVAL;
+        // How many writers recent rounds served: a round that starts with fewer waits up to
+        // `gather` for the rest (they are usually a wake-up away). Decays by one per round so
+        // a lone writer soon pays no delay.
+        let mut expected: usize = 1;
         loop {
             let (waiters, stop) = {
                 let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -167,6 +175,23 @@ impl GroupCommit {
                         .wait_timeout(st, next_periodic - now)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
+                }
+                if st.stop.is_none() && !st.waiters.is_empty() && st.waiters.len() < expected {
+                    let deadline = Instant::now() + self.gather;
+                    while st.stop.is_none() && st.waiters.len() < expected {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        st = self
+                            .cv
+                            .wait_timeout(st, deadline - now)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                    }
+                }
+                if !st.waiters.is_empty() {
+                    expected = st.waiters.len().max(expected.saturating_sub(1)).max(1);
                 }
                 (std::mem::take(&mut st.waiters), st.stop)
             };
