@@ -331,3 +331,22 @@ fn topic_config_text_form() {
     assert!(TopicConfig::decode_text("T 1 2").is_none());
     assert!(TopicConfig::decode_text("T a 2 6 SINGLE_TAG").is_none());
 }
+
+#[test]
+fn reset_offset_bodies() {
+    let table = BTreeMap::from([
+        (MessageQueue::new("T", "b", 1), 12i64),
+        (MessageQueue::new("T", "b", 0), 7i64),
+    ]);
+    assert_eq!(
+        std::str::from_utf8(&encode_reset_offset_body_java(&table)).unwrap(),
+        r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:7,{"brokerName":"b","queueId":1,"topic":"T"}:12}}"#
+    );
+    let for_c = ResetOffsetBodyForC::from_table(&table);
+    let json = encode_json(&for_c);
+    assert_eq!(
+        std::str::from_utf8(&json).unwrap(),
+        r#"{"offsetTable":[{"brokerName":"b","offset":7,"queueId":0,"topic":"T"},{"brokerName":"b","offset":12,"queueId":1,"topic":"T"}]}"#
+    );
+    assert_eq!(decode_json::<ResetOffsetBodyForC>(&json).unwrap(), for_c);
+}

@@ -16,6 +16,7 @@ pub mod heartbeat;
 pub mod lenient;
 pub mod lock;
 pub mod register;
+pub mod reset_offset;
 pub mod route;
 pub mod topic_config;
 
@@ -23,6 +24,7 @@ pub use admin::*;
 pub use heartbeat::*;
 pub use lock::*;
 pub use register::*;
+pub use reset_offset::*;
 pub use route::*;
 pub use topic_config::TopicConfig;
 
