@@ -8,7 +8,7 @@
 //! Invariants kept here: a frame including its 4-byte length prefix never exceeds
 //! [`MAX_FRAME_LEN`]; every length inside a ROCKETMQ header is checked against the header
 //! length before use; JSON headers are written compactly with every extFields value as a
-//! string and control characters escaped as `\uXXXX` (what cpp 1.2.3 and Go can read).
+//! string and control characters escaped as `\u00hh` (what cpp 1.2.3 and Go can read).
 
 use crate::code::LanguageCode;
 use crate::command::{RemotingCommand, SerializeType};
