@@ -52,6 +52,16 @@ fn decode_entry(b: &[u8]) -> QueueEntry {
     }
 }
 
+/// Whether a topic can name a consume-queue directory: non-empty, at most 255 bytes, no path
+/// separator or NUL, not `.` or `..`. Both stores refuse other topics.
+pub fn valid_queue_topic(topic: &str) -> bool {
+    !(topic.is_empty()
+        || topic.len() > 255
+        || topic == "."
+        || topic == ".."
+        || topic.contains(['/', '\\', '\0']))
+}
+
 /// Directory of one queue: `<root>/consumequeue/<topic>/<queueId>`.
 pub fn queue_dir(consume_queue_root: &Path, topic: &str, queue_id: i32) -> PathBuf {
     consume_queue_root.join(topic).join(queue_id.to_string())
@@ -111,12 +121,14 @@ impl ConsumeQueue {
         Ok(q)
     }
 
-    /// First entry (from the start) whose size is 0, i.e. the written end.
+    /// The written end: the first entry with size 0, scanning from the third-last file (as the
+    /// Java store does; older files are full and were flushed long ago).
     fn scan_written_end(&self) -> i64 {
         let files = self.files();
         let base = self.base.load(Ordering::Acquire);
-        let mut n = base;
-        for f in &files {
+        let first = files.len().saturating_sub(3);
+        let mut n = base + (first as u64 * self.entries_per_file) as i64;
+        for f in &files[first..] {
             for i in 0..self.entries_per_file {
                 let Some(b) = f.slice((i * CQ_ENTRY_SIZE) as usize, CQ_ENTRY_SIZE as usize) else {
                     return n;
@@ -128,6 +140,14 @@ impl ConsumeQueue {
             }
         }
         n
+    }
+
+    /// fdatasync of every file (used once after recovery so the checkpoint can claim them).
+    pub fn sync_files(&self) -> std::io::Result<()> {
+        for f in self.files() {
+            f.sync_file()?;
+        }
+        Ok(())
     }
 
     pub fn topic(&self) -> &str {

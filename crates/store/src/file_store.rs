@@ -15,7 +15,7 @@
 use crate::atomic_file::{read_optional, valid_config_name, write_atomic};
 use crate::commit_log::CommitLog;
 use crate::config::{FlushMode, StoreConfig};
-use crate::consume_queue::{queue_dir, ConsumeQueue};
+use crate::consume_queue::{queue_dir, valid_queue_topic, ConsumeQueue};
 use crate::error::StoreError;
 use crate::flush::{FlushTarget, GroupCommit, StopMode};
 use crate::offsets::ConsumerOffsets;
@@ -80,18 +80,14 @@ fn now_millis() -> i64 {
 }
 
 /// A topic name usable as a consume-queue directory name.
-fn check_topic(topic: &str) -> Result<(), StoreError> {
-    if topic.is_empty()
-        || topic.len() > 255
-        || topic == "."
-        || topic == ".."
-        || topic.contains(['/', '\\', '\0'])
-    {
-        return Err(StoreError::MessageIllegal(format!(
+pub(crate) fn check_topic(topic: &str) -> Result<(), StoreError> {
+    if valid_queue_topic(topic) {
+        Ok(())
+    } else {
+        Err(StoreError::MessageIllegal(format!(
             "topic {topic:?} cannot be stored"
-        )));
+        )))
     }
-    Ok(())
 }
 
 fn lock_dir(root: &Path) -> Result<File, StoreError> {
@@ -296,8 +292,16 @@ impl FileStore {
                 "consume queues miss entries before the checkpoint; rebuilding from the log start"
             );
         }
+        // Make everything recovery relied on durable (it may have come from the page cache of
+        // a crashed process), so the checkpoint written below tells the truth.
+        for seg in commit_log.segments() {
+            if seg.end() > validated_from {
+                seg.sync_file()?;
+            }
+        }
         for cq in queues.values() {
             cq.flush()?;
+            cq.sync_files()?;
         }
         let recovery = RecoveryStats {
             clean_shutdown,

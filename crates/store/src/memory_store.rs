@@ -82,7 +82,7 @@ impl MessageStore for MemoryStore {
             return Err(StoreError::ShutDown);
         }
         for m in &msgs {
-            if m.topic.is_empty() || m.topic.contains(['/', '\\', '\0']) {
+            if !crate::consume_queue::valid_queue_topic(&m.topic) {
                 return Err(StoreError::MessageIllegal(format!(
                     "topic {:?} cannot be stored",
                     m.topic

@@ -207,7 +207,9 @@ pub fn repair_consume_queue(
             _ => new_max -= 1,
         }
     }
-    cq.truncate_to(new_max)?;
+    if new_max != old_max {
+        cq.truncate_to(new_max)?;
+    }
     Ok((old_max - new_max) as u64)
 }
 

@@ -244,3 +244,67 @@ fn stale_consume_queue_entries_past_the_log_are_dropped() {
     check_consistent(store.as_ref(), &records);
     store.shutdown();
 }
+
+#[test]
+fn redispatch_uses_the_tags_code_hook() {
+    use rocketmq_protocol::properties::{get_property, DELAY};
+    use rocketmq_protocol::tag::tags_code;
+    use rocketmq_store::recovery::default_tags_code_of;
+    use std::sync::Arc;
+
+    const SCHEDULE: &str = "SCHEDULE_TOPIC_XXXX";
+    // The "broker" rule: a delayed message's code is its delivery time.
+    fn delivery_time(store_ts: i64, properties: &str) -> i64 {
+        let level: i64 = get_property(properties, DELAY).unwrap().parse().unwrap();
+        store_ts + level * 1000
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_config(dir.path());
+    config.tags_code_for_recovery = Some(Arc::new(|m| {
+        if m.topic == SCHEDULE {
+            delivery_time(m.store_timestamp, &m.properties)
+        } else {
+            default_tags_code_of(m)
+        }
+    }));
+    let store = FileStore::open(config.clone()).unwrap();
+    let mut expected = Vec::new();
+    for level in 1..=3i64 {
+        let mut m = msg(SCHEDULE, (level - 1) as i32, b"later", Some("TagD"));
+        m.properties =
+            rocketmq_protocol::properties::set_property(&m.properties, DELAY, &level.to_string());
+        // Whatever the broker wrote at put time, recovery recomputes it through the hook.
+        m.tags_code = 0;
+        let r = store.put_messages(vec![m]).unwrap().results[0];
+        expected.push((level, r));
+    }
+    store
+        .put_messages(vec![msg("Plain", 0, b"p", Some("TagP"))])
+        .unwrap();
+    store.shutdown();
+    drop(store);
+    std::fs::remove_dir_all(dir.path().join("consumequeue")).unwrap();
+
+    let store = FileStore::open(config).unwrap();
+    assert_eq!(store.recovery_stats().entries_redispatched, 4);
+    for (level, r) in &expected {
+        let e = store.queue_entry(SCHEDULE, (*level - 1) as i32, 0).unwrap();
+        assert_eq!(e.commit_log_offset, r.commit_log_offset);
+        assert_eq!(e.tags_code, r.store_timestamp + level * 1000);
+    }
+    assert_eq!(
+        store.queue_entry("Plain", 0, 0).unwrap().tags_code,
+        tags_code(Some("TagP"))
+    );
+    store.shutdown();
+    drop(store);
+
+    // Without a hook, re-dispatch writes the TAGS hash.
+    std::fs::remove_dir_all(dir.path().join("consumequeue")).unwrap();
+    let store = FileStore::open(small_config(dir.path())).unwrap();
+    assert_eq!(
+        store.queue_entry(SCHEDULE, 0, 0).unwrap().tags_code,
+        tags_code(Some("TagD"))
+    );
+    store.shutdown();
+}
