@@ -9,15 +9,18 @@
 //!    commit-log end, then the consume-queue ends;
 //! 3. under sync flush, register the end offset with the group commit and hand the waiter out.
 //!
-//! Lock order: append lock -> (segment list / queue map) locks; the flusher takes the append
-//! lock only briefly to sample a consistent commit-log end for the checkpoint.
+//! Threads: `store-flush` (commit-log flushes, group commit) and `store-maintenance`
+//! (consume-queue flushes + checkpoint every `flush_interval`, consumer offsets every 5 s).
+//!
+//! Lock order: append lock -> (segment list / queue map) locks; the maintenance thread takes
+//! the append lock only briefly to sample a consistent commit-log end for the checkpoint.
 
 use crate::atomic_file::{read_optional, valid_config_name, write_atomic};
 use crate::commit_log::CommitLog;
 use crate::config::{FlushMode, StoreConfig};
 use crate::consume_queue::{queue_dir, valid_queue_topic, ConsumeQueue};
 use crate::error::StoreError;
-use crate::flush::{FlushTarget, GroupCommit, StopMode};
+use crate::flush::{FlushTarget, GroupCommit, Maintenance, StopMode};
 use crate::offsets::ConsumerOffsets;
 use crate::queue_read;
 use crate::recovery::{
@@ -68,7 +71,9 @@ struct Inner {
 /// as a crash would.
 pub struct FileStore {
     inner: Arc<Inner>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    maintenance: Arc<Maintenance>,
+    /// The group-commit thread and the maintenance thread.
+    threads: Mutex<Vec<JoinHandle<()>>>,
     recovery: RecoveryStats,
 }
 
@@ -346,15 +351,35 @@ impl FileStore {
             shut_down: AtomicBool::new(false),
             _lock_file: lock_file,
         });
+        let maintenance = Arc::new(Maintenance::new(inner.config.flush_interval));
+        let mut threads = Vec::new();
         let target: Arc<dyn FlushTarget> = inner.clone();
-        let handle = std::thread::Builder::new()
-            .name("store-flush".into())
-            .spawn(move || group_commit.run(target))?;
-        Ok(Arc::new(FileStore {
+        threads.push(
+            std::thread::Builder::new()
+                .name("store-flush".into())
+                .spawn(move || group_commit.run(target))?,
+        );
+        let target: Arc<dyn FlushTarget> = inner.clone();
+        let m = maintenance.clone();
+        let spawned = std::thread::Builder::new()
+            .name("store-maintenance".into())
+            .spawn(move || m.run(target));
+        let store = FileStore {
             inner,
-            flusher: Mutex::new(Some(handle)),
+            maintenance,
+            threads: Mutex::new(threads),
             recovery,
-        }))
+        };
+        match spawned {
+            Ok(h) => store
+                .threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(h),
+            // Dropping `store` stops the flusher thread already started.
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Arc::new(store))
     }
 
     /// Commit-log flushes (fsyncs) performed so far.
@@ -381,14 +406,11 @@ impl FileStore {
         &self.inner.config.root
     }
 
-    fn stop_flusher(&self, mode: StopMode) {
+    fn stop_threads(&self, mode: StopMode) {
         self.inner.group_commit.stop(mode);
-        let handle = self
-            .flusher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(h) = handle {
+        self.maintenance.stop();
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in handles {
             let _ = h.join();
         }
     }
@@ -399,7 +421,7 @@ impl Drop for FileStore {
         if !self.inner.shut_down.load(Ordering::Acquire) {
             // Not a clean close: stop the thread, keep the abort marker.
             self.inner.shut_down.store(true, Ordering::Release);
-            self.stop_flusher(StopMode::Abandon);
+            self.stop_threads(StopMode::Abandon);
         }
     }
 }
@@ -787,7 +809,7 @@ impl MessageStore for FileStore {
         }
         // Wait for an append in progress to finish publishing.
         drop(self.inner.append.lock().unwrap_or_else(|e| e.into_inner()));
-        self.stop_flusher(StopMode::Clean);
+        self.stop_threads(StopMode::Clean);
         let result = MessageStore::flush(self);
         match result {
             Ok(()) => {

@@ -7,8 +7,8 @@
 //!   is covered. While it flushes (~3 ms here) new writers queue up for the next round, so the
 //!   number of fsyncs grows with time, not with messages.
 //!
-//! In both modes the thread also flushes consume queues every `flush_interval` and persists
-//! consumer offsets every 5 s. What must stay true: a waiter is completed with `Ok` only after
+//! A second thread ([`Maintenance`]) flushes consume queues every `flush_interval` and
+//! persists consumer offsets every 5 s. What must stay true: a waiter is completed with `Ok` only after
 //! a flush whose range covers its end offset returned successfully, and the fsync counter is
 //! incremented before those waiters are completed.
 
@@ -26,7 +26,8 @@ pub const OFFSETS_PERSIST_INTERVAL: Duration = Duration::from_secs(5);
 pub trait FlushTarget: Send + Sync {
     /// Flushes the commit log; returns the durable end and whether any bytes were flushed.
     fn flush_commit_log(&self) -> std::io::Result<(u64, bool)>;
-    /// Flushes consume queues (their loss is repairable from the commit log).
+    /// Flushes consume queues (their loss is repairable from the commit log) and records the
+    /// progress in the checkpoint.
     fn flush_consume_queues(&self);
     /// Persists consumer offsets if they changed.
     fn persist_offsets(&self);
@@ -154,7 +155,6 @@ impl GroupCommit {
     /// The flusher thread body. Returns when stopped.
     pub fn run(self: Arc<Self>, target: Arc<dyn FlushTarget>) {
         let mut next_periodic = Instant::now() + self.interval;
-        let mut next_offsets = Instant::now() + OFFSETS_PERSIST_INTERVAL;
         // How many writers recent rounds served: a round that starts with fewer waits up to
         // `gather` for the rest (they are usually a wake-up away). Decays by one per round so
         // a lone writer soon pays no delay.
@@ -210,8 +210,6 @@ impl GroupCommit {
                     for w in rest {
                         let _ = w.tx.send(Err(StoreError::ShutDown));
                     }
-                    target.flush_consume_queues();
-                    target.persist_offsets();
                     return;
                 }
                 None => {}
@@ -221,12 +219,61 @@ impl GroupCommit {
                 self.flush_and_complete(target.as_ref(), waiters);
             }
             if periodic {
-                target.flush_consume_queues();
                 next_periodic = Instant::now() + self.interval;
-                if Instant::now() >= next_offsets {
-                    target.persist_offsets();
-                    next_offsets = Instant::now() + OFFSETS_PERSIST_INTERVAL;
+            }
+        }
+    }
+}
+
+/// The second background thread: consume-queue flushes (with the checkpoint) every interval
+/// and consumer offsets every [`OFFSETS_PERSIST_INTERVAL`]. Kept off the group-commit thread so
+/// their fsyncs never delay sync-flush writers.
+pub struct Maintenance {
+    stop: Mutex<bool>,
+    cv: Condvar,
+    interval: Duration,
+}
+
+impl Maintenance {
+    pub fn new(interval: Duration) -> Maintenance {
+        Maintenance {
+            stop: Mutex::new(false),
+            cv: Condvar::new(),
+            interval: interval.max(Duration::from_millis(1)),
+        }
+    }
+
+    pub fn stop(&self) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    /// The thread body. Returns when stopped (the final flush is the store's shutdown's job).
+    pub fn run(self: Arc<Self>, target: Arc<dyn FlushTarget>) {
+        let mut next_offsets = Instant::now() + OFFSETS_PERSIST_INTERVAL;
+        loop {
+            let deadline = Instant::now() + self.interval;
+            {
+                let mut stopped = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if *stopped {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    stopped = self
+                        .cv
+                        .wait_timeout(stopped, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
+            }
+            target.flush_consume_queues();
+            if Instant::now() >= next_offsets {
+                target.persist_offsets();
+                next_offsets = Instant::now() + OFFSETS_PERSIST_INTERVAL;
             }
         }
     }

@@ -142,8 +142,8 @@ pub struct GetRequest<'a> {
     pub queue_id: i32,
     pub offset: i64,
     pub max_msgs: i32,
-    /// Stop adding messages once this many body bytes were collected (at least one message is
-    /// always returned when one matches).
+    /// Stop adding messages once this many bytes of records (whole stored records, as they go
+    /// on the wire) were collected; at least one message is always returned when one matches.
     pub max_bytes: usize,
 }
 

@@ -128,3 +128,78 @@ pub fn offset_by_time(
         first_where(&|n| ts(n).is_none_or(|t| t >= timestamp))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: i64) -> QueueEntry {
+        QueueEntry {
+            commit_log_offset: n * 100,
+            size: 100,
+            tags_code: n % 2,
+        }
+    }
+
+    fn req(offset: i64, max_msgs: i32) -> GetRequest<'static> {
+        GetRequest {
+            topic: "T",
+            queue_id: 0,
+            offset,
+            max_msgs,
+            max_bytes: usize::MAX,
+        }
+    }
+
+    #[test]
+    fn empty_queue_and_missing_file() {
+        let r = get_messages(&req(3, 8), &|_| true, 0, 0, |_| None, |_| None);
+        assert_eq!(r.status, GetStatus::NoMessageInQueue);
+        assert_eq!(r.next_begin_offset, 0);
+        // Entry 2's file is missing: nothing before it was taken, so OFFSET_FOUND_NULL.
+        let r = get_messages(
+            &req(2, 8),
+            &|_| true,
+            0,
+            10,
+            |n| (n != 2).then(|| entry(n)),
+            |_| Some(Bytes::from_static(b"r")),
+        );
+        assert_eq!(r.status, GetStatus::OffsetFoundNull);
+        assert_eq!(r.next_begin_offset, 3);
+        // Missing record: the entry is skipped, the offset advances.
+        let r = get_messages(
+            &req(0, 8),
+            &|_| true,
+            0,
+            4,
+            |n| Some(entry(n)),
+            |e| (e.commit_log_offset != 100).then(|| Bytes::from_static(b"r")),
+        );
+        assert_eq!(r.status, GetStatus::Found);
+        assert_eq!(r.queue_offsets, vec![0, 2, 3]);
+        assert_eq!(r.next_begin_offset, 4);
+    }
+
+    #[test]
+    fn scan_limit_follows_java() {
+        assert_eq!(scan_limit(32), 800);
+        assert_eq!(scan_limit(0), 800);
+        assert_eq!(scan_limit(5000), 5000);
+    }
+
+    #[test]
+    fn time_search_bounds() {
+        let ts = [10, 10, 20, 30, 30, 30, 40];
+        let f = |n: i64| ts.get(n as usize).copied();
+        assert_eq!(offset_by_time(0, 7, 10, false, f), 0);
+        assert_eq!(offset_by_time(0, 7, 11, false, f), 2);
+        assert_eq!(offset_by_time(0, 7, 30, false, f), 3);
+        assert_eq!(offset_by_time(0, 7, 41, false, f), 7);
+        assert_eq!(offset_by_time(0, 7, 30, true, f), 5);
+        assert_eq!(offset_by_time(0, 7, 35, true, f), 5);
+        assert_eq!(offset_by_time(0, 7, 9, true, f), 0);
+        assert_eq!(offset_by_time(0, 7, 100, true, f), 6);
+        assert_eq!(offset_by_time(0, 0, 5, false, f), 0);
+    }
+}

@@ -308,3 +308,31 @@ fn redispatch_uses_the_tags_code_hook() {
     );
     store.shutdown();
 }
+
+#[test]
+fn consumer_offsets_are_persisted_periodically() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(small_config(dir.path())).unwrap();
+    store.commit_offset("periodic", "Crash", 2, 41);
+    let path = dir.path().join("config/consumerOffset.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let persisted = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .map(|v| v["offsetTable"]["Crash@periodic"]["2"] == 41)
+            .unwrap_or(false);
+        if persisted {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offsets never persisted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(store); // no clean shutdown
+    let store = FileStore::open(small_config(dir.path())).unwrap();
+    assert_eq!(store.committed_offset("periodic", "Crash", 2), Some(41));
+    store.shutdown();
+}
