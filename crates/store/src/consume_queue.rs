@@ -206,9 +206,15 @@ impl ConsumeQueue {
                 return Ok(());
             }
             if have == 0 {
+                // New queue: make `<topic>/<queueId>` and `<topic>` themselves durable, or a
+                // crash could lose the whole queue while the checkpoint claims it.
                 std::fs::create_dir_all(&self.dir)?;
-                if let Some(parent) = self.dir.parent() {
-                    sync_dir(parent)?;
+                let topic_dir = self.dir.parent();
+                for d in [topic_dir, topic_dir.and_then(Path::parent)]
+                    .into_iter()
+                    .flatten()
+                {
+                    sync_dir(d)?;
                 }
             }
             let start = self.min_offset() as u64 * CQ_ENTRY_SIZE + have as u64 * file_size;

@@ -262,11 +262,12 @@ impl FileStore {
         // 1-2: validate the commit log, cut the torn tail.
         let commit_log = CommitLog::open(&root.join("commitlog"), config.commit_log_segment_size)?;
         let validated_from = segment_start_for(&commit_log, checkpoint.commit_log_flushed);
+        let mut last_store_timestamp = 0i64;
         let (valid_end, records_validated) = scan_records(
             &commit_log,
             validated_from,
             config.check_crc_on_recovery,
-            |_, _| {},
+            |_, v| last_store_timestamp = last_store_timestamp.max(v.store_timestamp),
         );
         commit_log.truncate_to(valid_end)?;
         commit_log.set_recovered_end(valid_end);
@@ -341,8 +342,10 @@ impl FileStore {
             config,
             commit_log,
             queues: RwLock::new(queues),
+            // Continue from the newest stored time so store times stay non-decreasing even if
+            // the clock stepped back across the restart.
             append: Mutex::new(AppendState {
-                last_store_timestamp: 0,
+                last_store_timestamp,
             }),
             group_commit: group_commit.clone(),
             offsets,
