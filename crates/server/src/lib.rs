@@ -223,7 +223,20 @@ async fn run(
         }
     };
 
-    let tasks = vec![
+    // Java clients up to 4.4 send most requests to "VIP channel" port - 2 by default. Only
+    // with a fixed port: with an ephemeral one, port - 2 may belong to another process.
+    let vip_listener = if config.broker_port > 2 {
+        match bind(&config.host, config.broker_port - 2, "broker VIP channel").await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!("{e}; Java clients older than 4.5 need vipChannelEnabled=false");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut tasks = vec![
         tokio::spawn(remoting::serve(
             namesrv_listener,
             name_server.clone(),
@@ -237,6 +250,13 @@ async fn run(
         )),
         tokio::spawn(broker.clone().run_client_expiry()),
     ];
+    if let Some(vip) = vip_listener {
+        tasks.push(tokio::spawn(remoting::serve(
+            vip,
+            broker.clone(),
+            shutdown.clone(),
+        )));
+    }
 
     // The broker registers with its own name server over loopback (the bound address).
     let namesrv_connect = advertised(namesrv_addr);

@@ -537,3 +537,55 @@ fn restart_keeps_messages_and_committed_offsets() {
     let r = ns.call(RemotingCommand::new_request(105).with_field("topic", "RS"));
     assert_eq!(r.code, 0, "topic config survives the restart");
 }
+
+#[test]
+fn sync_flush_sends_and_pull_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.flush = rocketmq_server::FlushMode::Sync;
+    let cluster = EmbeddedCluster::start(config).unwrap();
+    let mut c = Client::connect(cluster.broker_addr());
+    assert_eq!(c.call(send_v1("SF", 0, b"one", "")).code, 0);
+    let mut blob = Vec::new();
+    for i in 0..39 {
+        blob.extend(batch_entry(format!("b{i}").as_bytes(), ""));
+    }
+    let r = c.call(send_v1("SF", 0, &blob, "").with_field("batch", true));
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let first = c.call(pull("G", "SF", 0, 0, 4, "*", 0));
+    assert_eq!(messages(&first).len(), 32, "at most 32 messages per pull");
+    assert_eq!(first.field("nextBeginOffset"), Some("32"));
+    let rest = c.call(pull("G", "SF", 0, 32, 4, "*", 0));
+    assert_eq!(messages(&rest).len(), 8);
+    assert_eq!(rest.field("maxOffset"), Some("40"));
+}
+
+#[test]
+fn silent_clients_expire_and_the_group_is_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.client_expiry = Duration::from_millis(500);
+    let cluster = EmbeddedCluster::start(config).unwrap();
+    let hb =
+        |id: &str| RemotingCommand::new_request(34).with_body(heartbeat_body(id, "EXP", "T", "*"));
+    let mut silent = Client::connect(cluster.broker_addr());
+    assert_eq!(silent.call(hb("silent")).code, 0);
+    let mut alive = Client::connect(cluster.broker_addr());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "silent client never expired");
+        assert_eq!(alive.call(hb("alive")).code, 0);
+        let r = alive.call(RemotingCommand::new_request(38).with_field("consumerGroup", "EXP"));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        if v["consumerIdList"] == serde_json::json!(["alive"]) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Notified when "alive" joined and again when "silent" left.
+    let mut notifications = 0;
+    while alive.wait_pushed(40, Duration::from_millis(200)).is_some() {
+        notifications += 1;
+    }
+    assert!(notifications >= 1);
+}

@@ -163,3 +163,67 @@ fn kv_config_and_topic_list() {
         .collect();
     assert!(topics.contains(&"TBW102"), "{topics:?}");
 }
+
+#[test]
+fn compressed_registration_body() {
+    use rocketmq_protocol::body::register::{
+        DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let body = RegisterBrokerBody {
+        filter_server_list: Vec::new(),
+        topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
+            data_version: DataVersion {
+                counter: 3,
+                state_version: 0,
+                timestamp: 1,
+            },
+            topic_config_table: [(
+                "Zipped".to_string(),
+                rocketmq_store::TopicConfig::new("Zipped", 3, 6),
+            )]
+            .into_iter()
+            .collect(),
+        },
+    }
+    .encode(true);
+    let mut c = Client::connect(cluster.namesrv_addr());
+    let r = c.call(
+        RemotingCommand::new_request(103)
+            .with_field("brokerName", "zb")
+            .with_field("brokerAddr", "127.0.0.1:3")
+            .with_field("clusterName", "C")
+            .with_field("haServerAddr", "127.0.0.1:4")
+            .with_field("brokerId", 0)
+            .with_field("compressed", true)
+            .with_body(body.to_vec()),
+    );
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let r = route(&mut c, "Zipped");
+    assert_eq!(r.code, 0);
+    assert!(String::from_utf8_lossy(&r.body).contains(r#""readQueueNums":3"#));
+
+    // Same data version: unchanged; the name server answers its copy.
+    let q = c.call(
+        RemotingCommand::new_request(322)
+            .with_field("brokerName", "zb")
+            .with_field("brokerAddr", "127.0.0.1:3")
+            .with_field("clusterName", "C")
+            .with_field("brokerId", 0)
+            .with_body(br#"{"counter":3,"stateVersion":0,"timestamp":1}"#.to_vec()),
+    );
+    assert_eq!((q.code, q.field("changed")), (0, Some("false")));
+
+    // A bad CRC is refused.
+    let r = c.call(
+        RemotingCommand::new_request(103)
+            .with_field("brokerName", "zb")
+            .with_field("brokerAddr", "127.0.0.1:3")
+            .with_field("clusterName", "C")
+            .with_field("brokerId", 0)
+            .with_field("bodyCrc32", 12345)
+            .with_body(b"{}".to_vec()),
+    );
+    assert_eq!(r.code, 1);
+}

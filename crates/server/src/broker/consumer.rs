@@ -16,7 +16,7 @@ use super::retry::{
 };
 use super::schedule::to_scheduled;
 use super::send::store_error;
-use super::{ids, Broker};
+use super::Broker;
 use crate::remoting::ConnectionHandle;
 use crate::util::now_millis;
 use rocketmq_protocol::code::{request_code, response_code as resp};
@@ -28,6 +28,7 @@ use rocketmq_protocol::header::{
     UpdateConsumerOffsetRequestHeader,
 };
 use rocketmq_protocol::message::decode_stored;
+use rocketmq_protocol::message_id::create_offset_msg_id;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Instant;
@@ -365,7 +366,7 @@ impl Broker {
         };
         let decision = decide_send_back(
             &original,
-            &ids::offset_msg_id(original.store_host, original.physical_offset),
+            &create_offset_msg_id(original.store_host, original.physical_offset),
             &SendBackRequest {
                 group: &h.group,
                 delay_level: h.delay_level,

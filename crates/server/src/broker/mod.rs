@@ -5,7 +5,7 @@
 //! - [`send`]: SEND_MESSAGE / V2 / batch; [`pull`]: PULL_MESSAGE with long polling;
 //! - [`consumer`]: heartbeats, offsets, locks, send-back; [`client`]: who is connected;
 //! - [`notify`]: wake-ups of held pulls on every append; [`register`]: name-server
-//!   registration; [`ids`]: message ids;
+//!   registration;
 //! - [`schedule`], [`retry`], [`rebalance_lock`], [`filter`]: delay levels, send-back
 //!   decisions, queue locks and tag filters as self-contained pieces.
 //!
@@ -15,7 +15,6 @@
 pub mod client;
 pub mod consumer;
 pub mod filter;
-pub mod ids;
 pub mod notify;
 pub mod pull;
 pub mod rebalance_lock;
@@ -34,6 +33,7 @@ use rebalance_lock::RebalanceLockManager;
 use rocketmq_protocol::code::{request_code as rc, response_code as resp};
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::CreateTopicRequestHeader;
+use rocketmq_protocol::message_id::UniqIdGenerator;
 use rocketmq_store::{MessageStore, StoreError, TopicConfig};
 use schedule::DelayLevels;
 use std::net::SocketAddr;
@@ -58,6 +58,8 @@ pub struct Broker {
     pub shutdown: watch::Receiver<bool>,
     pub topics_changed: Arc<Notify>,
     pub started_at_millis: i64,
+    /// Makes `UNIQ_KEY`s for messages sent without one.
+    pub uniq_ids: UniqIdGenerator,
 }
 
 impl Broker {
@@ -86,6 +88,10 @@ impl Broker {
             shutdown,
             topics_changed,
             started_at_millis: crate::util::now_millis(),
+            uniq_ids: UniqIdGenerator::new(match store_host.ip() {
+                std::net::IpAddr::V4(ip) => Some(ip),
+                std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),
+            }),
             config,
         }))
     }

@@ -4,9 +4,11 @@
 
 use super::Broker;
 use crate::remoting::client::RemotingClient;
+use rocketmq_protocol::body::register::{
+    DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper,
+};
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::command::RemotingCommand;
-use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,25 +17,23 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Broker {
     fn register_request(&self) -> RemotingCommand {
-        let table: BTreeMap<String, rocketmq_store::TopicConfig> = self
-            .topics
-            .all()
-            .into_iter()
-            .map(|t| (t.topic_name.clone(), t))
-            .collect();
-        let body = serde_json::json!({
-            "filterServerList": [],
-            "topicConfigSerializeWrapper": {
-                "dataVersion": {
-                    "counter": self.topics.data_version(),
-                    "stateVersion": 0,
-                    "timestamp": self.started_at_millis,
+        let body = RegisterBrokerBody {
+            filter_server_list: Vec::new(),
+            topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
+                data_version: DataVersion {
+                    counter: self.topics.data_version(),
+                    state_version: 0,
+                    timestamp: self.started_at_millis,
                 },
-                "topicConfigTable": table,
+                topic_config_table: self
+                    .topics
+                    .all()
+                    .into_iter()
+                    .map(|t| (t.topic_name.clone(), t))
+                    .collect(),
             },
-        })
-        .to_string()
-        .into_bytes();
+        }
+        .encode(false);
         let crc = crc32fast::hash(&body) & 0x7FFF_FFFF;
         let ha = format!(
             "{}:{}",

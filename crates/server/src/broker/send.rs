@@ -15,13 +15,16 @@
 
 use super::schedule::{requested_delay_level, to_scheduled};
 use super::topic::{validate_send_topic, AUTO_CREATE_TOPIC, RETRY_PREFIX};
-use super::{ids, Broker};
-use crate::util::{inflate_limited, now_millis};
+use super::Broker;
+use crate::util::now_millis;
 use bytes::Bytes;
+use rocketmq_protocol::batch::decode_batch;
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::compression::inflate;
 use rocketmq_protocol::frame::MAX_FRAME_LEN;
 use rocketmq_protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
+use rocketmq_protocol::message_id::create_offset_msg_id;
 use rocketmq_protocol::properties::{
     get_property, set_property, CLUSTER, MAX_PROPERTIES_LEN, TAGS, UNIQ_KEY, WAIT,
 };
@@ -35,57 +38,6 @@ use std::time::Duration;
 pub const SYNC_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Java's default `MSG_REGION`.
 const DEFAULT_REGION: &str = "DefaultRegion";
-
-/// One entry of a batch body (spec 4.7).
-struct BatchEntry {
-    flag: i32,
-    body: Bytes,
-    properties: String,
-}
-
-/// Splits a batch body into its entries; an error names the first malformed entry.
-fn split_batch(data: &Bytes) -> Result<Vec<BatchEntry>, String> {
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    let read_i32 = |at: usize| -> Option<i32> {
-        data.get(at..at + 4)
-            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    while pos < data.len() {
-        let index = out.len();
-        let bad = |what: &str| format!("batch entry {index} at byte {pos} is malformed: {what}");
-        let total = read_i32(pos).ok_or_else(|| bad("truncated size"))?;
-        let total = usize::try_from(total).map_err(|_| bad("negative size"))?;
-        if total < 22 || pos + total > data.len() {
-            return Err(bad("size out of range"));
-        }
-        let flag = read_i32(pos + 12).ok_or_else(|| bad("truncated flag"))?;
-        let body_len = read_i32(pos + 16).ok_or_else(|| bad("truncated body length"))?;
-        let body_len = usize::try_from(body_len).map_err(|_| bad("negative body length"))?;
-        let body_start = pos + 20;
-        if body_start + body_len + 2 > pos + total {
-            return Err(bad("body length out of range"));
-        }
-        let body = data.slice(body_start..body_start + body_len);
-        let props_at = body_start + body_len;
-        let props_len = u16::from_be_bytes([data[props_at], data[props_at + 1]]) as usize;
-        if props_at + 2 + props_len != pos + total {
-            return Err(bad("properties length does not match the entry size"));
-        }
-        let properties =
-            String::from_utf8_lossy(&data[props_at + 2..props_at + 2 + props_len]).into_owned();
-        out.push(BatchEntry {
-            flag,
-            body,
-            properties,
-        });
-        pos += total;
-    }
-    if out.is_empty() {
-        return Err("the batch is empty".into());
-    }
-    Ok(out)
-}
 
 fn error(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
     RemotingCommand::response_to(req)
@@ -193,7 +145,7 @@ impl Broker {
         let mut messages = Vec::new();
         if batch {
             let raw = if header.sys_flag & COMPRESSED_FLAG != 0 {
-                match inflate_limited(&req.body, MAX_FRAME_LEN.max(max)) {
+                match inflate(&req.body, MAX_FRAME_LEN.max(max)) {
                     Ok(v) => Bytes::from(v),
                     Err(e) => {
                         return error(
@@ -216,9 +168,12 @@ impl Broker {
                     ),
                 );
             }
-            let entries = match split_batch(&raw) {
-                Ok(e) => e,
-                Err(e) => return error(req, resp::MESSAGE_ILLEGAL, e),
+            let entries = match decode_batch(&raw) {
+                Ok(e) if !e.is_empty() => e,
+                Ok(_) => return error(req, resp::MESSAGE_ILLEGAL, "the batch is empty"),
+                Err(e) => {
+                    return error(req, resp::MESSAGE_ILLEGAL, format!("malformed batch: {e}"))
+                }
             };
             let entry_sys_flag = header.sys_flag & !(COMPRESSED_FLAG | COMPRESSION_TYPE_MASK);
             for entry in entries {
@@ -254,7 +209,7 @@ impl Broker {
             match get_property(&props, UNIQ_KEY) {
                 Some(k) if !k.is_empty() => uniq_keys.push(k.to_string()),
                 _ => {
-                    let k = ids::new_uniq_key(self.store_host);
+                    let k = self.uniq_ids.next_id();
                     props = set_property(&props, UNIQ_KEY, &k);
                     uniq_keys.push(k);
                 }
@@ -321,7 +276,7 @@ impl Broker {
         let msg_id = outcome
             .results
             .iter()
-            .map(|r| ids::offset_msg_id(self.store_host, r.commit_log_offset))
+            .map(|r| create_offset_msg_id(self.store_host, r.commit_log_offset))
             .collect::<Vec<_>>()
             .join(",");
         let response_header = SendMessageResponseHeader {
@@ -338,41 +293,5 @@ impl Broker {
             .with_header(&response_header)
             .with_field(rocketmq_protocol::header::MSG_REGION, DEFAULT_REGION)
             .with_field(rocketmq_protocol::header::TRACE_ON, "true")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(flag: i32, body: &[u8], props: &str) -> Vec<u8> {
-        let total = 20 + body.len() + 2 + props.len();
-        let mut v = Vec::new();
-        v.extend_from_slice(&(total as i32).to_be_bytes());
-        v.extend_from_slice(&0i32.to_be_bytes());
-        v.extend_from_slice(&0i32.to_be_bytes());
-        v.extend_from_slice(&flag.to_be_bytes());
-        v.extend_from_slice(&(body.len() as i32).to_be_bytes());
-        v.extend_from_slice(body);
-        v.extend_from_slice(&(props.len() as u16).to_be_bytes());
-        v.extend_from_slice(props.as_bytes());
-        v
-    }
-
-    #[test]
-    fn splits_batches_and_refuses_garbage() {
-        let mut data = entry(1, b"a\0b", "TAGS\x01x\x02");
-        data.extend(entry(2, b"", ""));
-        let entries = split_batch(&Bytes::from(data.clone())).unwrap();
-        assert_eq!(entries.len(), 2);
-        assert_eq!(&entries[0].body[..], b"a\0b");
-        assert_eq!(entries[0].properties, "TAGS\x01x\x02");
-        assert_eq!(entries[1].flag, 2);
-        for cut in 1..data.len() {
-            let _ = split_batch(&Bytes::from(data[..cut].to_vec()));
-        }
-        assert!(split_batch(&Bytes::from(data[..data.len() - 1].to_vec())).is_err());
-        assert!(split_batch(&Bytes::new()).is_err());
-        assert!(split_batch(&Bytes::from_static(&[0xFF; 30])).is_err());
     }
 }

@@ -8,18 +8,14 @@ pub mod route;
 
 use crate::remoting::server::{not_supported, BoxFuture};
 use crate::remoting::{ConnectionHandle, RequestProcessor};
-use crate::util::inflate_limited;
+use rocketmq_protocol::body::register::RegisterBrokerBody;
 use rocketmq_protocol::code::{request_code as rc, response_code as resp};
 use rocketmq_protocol::command::RemotingCommand;
-use rocketmq_store::TopicConfig;
 use route::{Registration, RouteTable};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// Largest inflated registration body we accept.
-const MAX_REGISTER_BODY: usize = 64 * 1024 * 1024;
 
 pub struct NameServer {
     routes: Mutex<RouteTable>,
@@ -184,19 +180,33 @@ impl NameServer {
                     .with_remark("crc32 not match");
             }
         }
-        let parsed = if req.body.is_empty() {
-            Ok((serde_json::Value::Null, None))
-        } else if req.field_bool("compressed").unwrap_or(false) {
-            parse_compressed_register_body(&req.body)
+        let (data_version, topics) = if req.body.is_empty() {
+            (serde_json::Value::Null, None)
         } else {
-            parse_json_register_body(&req.body)
-        };
-        let (data_version, topics) = match parsed {
-            Ok(p) => p,
-            Err(e) => {
-                return RemotingCommand::response_to(req)
-                    .with_code(resp::SYSTEM_ERROR)
-                    .with_remark(format!("bad register broker body: {e}"))
+            let compressed = req.field_bool("compressed").unwrap_or(false);
+            match RegisterBrokerBody::decode(&req.body, compressed) {
+                Ok(body) => {
+                    let wrapper = body.topic_config_serialize_wrapper;
+                    let topics = wrapper
+                        .topic_config_table
+                        .into_iter()
+                        .map(|(name, mut cfg)| {
+                            if cfg.topic_name.is_empty() {
+                                cfg.topic_name = name;
+                            }
+                            cfg
+                        })
+                        .collect();
+                    (
+                        serde_json::to_value(&wrapper.data_version).unwrap_or_default(),
+                        Some(topics),
+                    )
+                }
+                Err(e) => {
+                    return RemotingCommand::response_to(req)
+                        .with_code(resp::SYSTEM_ERROR)
+                        .with_remark(format!("bad register broker body: {e}"))
+                }
             }
         };
         let topic_count = topics.as_ref().map_or(0, Vec::len);
@@ -223,77 +233,6 @@ fn topic_list_json(topics: &[String]) -> Vec<u8> {
     serde_json::json!({ "topicList": topics })
         .to_string()
         .into_bytes()
-}
-
-/// `RegisterBrokerBody` as JSON: data version and topic table.
-fn parse_json_register_body(
-    body: &[u8],
-) -> Result<(serde_json::Value, Option<Vec<TopicConfig>>), String> {
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let wrapper = &v["topicConfigSerializeWrapper"];
-    let data_version = wrapper["dataVersion"].clone();
-    let topics = match wrapper.get("topicConfigTable") {
-        Some(serde_json::Value::Object(table)) => {
-            let mut out = Vec::with_capacity(table.len());
-            for (name, cfg) in table {
-                let mut cfg: TopicConfig = serde_json::from_value(cfg.clone())
-                    .map_err(|e| format!("topic {name}: {e}"))?;
-                if cfg.topic_name.is_empty() {
-                    cfg.topic_name = name.clone();
-                }
-                out.push(cfg);
-            }
-            Some(out)
-        }
-        _ => None,
-    };
-    Ok((data_version, topics))
-}
-
-/// The compressed variant (spec 4.5): zlib of length-prefixed data version JSON, topic count,
-/// and per topic the space-separated `TopicConfig.encode()` text.
-fn parse_compressed_register_body(
-    body: &[u8],
-) -> Result<(serde_json::Value, Option<Vec<TopicConfig>>), String> {
-    let raw = inflate_limited(body, MAX_REGISTER_BODY)?;
-    let mut pos = 0usize;
-    let next_int = |pos: &mut usize| -> Result<i32, String> {
-        let b = raw
-            .get(*pos..*pos + 4)
-            .ok_or_else(|| "truncated compressed body".to_string())?;
-        *pos += 4;
-        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let take = |pos: &mut usize, len: i32| -> Result<&[u8], String> {
-        let len = usize::try_from(len).map_err(|_| "negative length".to_string())?;
-        let s = raw
-            .get(*pos..pos.saturating_add(len))
-            .ok_or_else(|| "truncated compressed body".to_string())?;
-        *pos += len;
-        Ok(s)
-    };
-    let len = next_int(&mut pos)?;
-    let data_version: serde_json::Value =
-        serde_json::from_slice(take(&mut pos, len)?).map_err(|e| e.to_string())?;
-    let count = next_int(&mut pos)?;
-    let mut topics = Vec::new();
-    for _ in 0..count.max(0) {
-        let len = next_int(&mut pos)?;
-        let text = String::from_utf8_lossy(take(&mut pos, len)?).into_owned();
-        let parts: Vec<&str> = text.splitn(6, ' ').collect();
-        if parts.len() < 5 {
-            return Err(format!("bad topic config {text:?}"));
-        }
-        let num = |s: &str| {
-            s.parse::<i32>()
-                .map_err(|_| format!("bad topic config {text:?}"))
-        };
-        let mut cfg = TopicConfig::new(parts[0], num(parts[1])?, num(parts[3])?);
-        cfg.write_queue_nums = num(parts[2])?;
-        cfg.topic_filter_type = parts[4].to_string();
-        topics.push(cfg);
-    }
-    Ok((data_version, Some(topics)))
 }
 
 impl RequestProcessor for NameServer {
