@@ -336,3 +336,44 @@ fn consumer_offsets_are_persisted_periodically() {
     assert_eq!(store.committed_offset("periodic", "Crash", 2), Some(41));
     store.shutdown();
 }
+
+#[test]
+fn torn_first_record_of_a_new_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(dir.path());
+    let seg = config.commit_log_segment_size as i64;
+    let store = FileStore::open(config.clone()).unwrap();
+    let mut records = Vec::new();
+    // Write until a record starts a new segment (the previous one ends with a filler).
+    for i in 0..10_000 {
+        let q = (i as i32) % QUEUES;
+        let body = body_for(i, 1500);
+        let r = store
+            .put_messages(vec![msg("Crash", q, &body, Some("T"))])
+            .unwrap()
+            .results[0];
+        records.push((r, q, body));
+        if r.commit_log_offset > 0 && r.commit_log_offset % seg == 0 {
+            break;
+        }
+    }
+    let (last, last_q, _) = records.pop().unwrap();
+    assert_eq!(last.commit_log_offset % seg, 0, "no roll-over happened");
+    drop(store);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+    tear_last_record(dir.path(), &config, &last, 3, &Tear::Zero, &mut rng);
+
+    let store = FileStore::open(config).unwrap();
+    // The log ends right after the previous segment's filler.
+    assert_eq!(store.max_commit_log_offset(), last.commit_log_offset);
+    check_consistent(store.as_ref(), &records);
+    let r = store
+        .put_messages(vec![msg("Crash", last_q, b"next", Some("T"))])
+        .unwrap()
+        .results[0];
+    assert_eq!(r.commit_log_offset, last.commit_log_offset);
+    assert_eq!(r.queue_offset, last.queue_offset);
+    records.push((r, last_q, b"next".to_vec()));
+    check_consistent(store.as_ref(), &records);
+    store.shutdown();
+}
