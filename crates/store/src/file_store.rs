@@ -810,8 +810,12 @@ impl MessageStore for FileStore {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
-        // Wait for an append in progress to finish publishing.
+        // Wait for an append in progress to finish publishing, then make everything durable
+        // before the flusher stops, so a writer registering late still gets `Ok`.
         drop(self.inner.append.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Err(e) = self.inner.flush_commit_log_counted() {
+            tracing::error!("commit log flush at shutdown failed: {e}");
+        }
         self.stop_threads(StopMode::Clean);
         let result = MessageStore::flush(self);
         match result {

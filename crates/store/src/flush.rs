@@ -101,10 +101,10 @@ impl GroupCommit {
     pub fn register(&self, end: u64) -> DurableWaiter {
         let (tx, rx) = oneshot::channel();
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.stop.is_some() {
-            let _ = tx.send(Err(StoreError::ShutDown));
-        } else if self.flushed_offset() >= end {
+        if self.flushed_offset() >= end {
             let _ = tx.send(Ok(()));
+        } else if st.stop.is_some() {
+            let _ = tx.send(Err(StoreError::ShutDown));
         } else {
             st.waiters.push(Waiter { end, tx });
             self.cv.notify_one();
