@@ -1,4 +1,5 @@
-//! The flusher: one background thread that makes the commit log durable.
+//! The flusher: one background thread that makes the commit log durable, plus the
+//! maintenance thread for everything else.
 //!
 //! - Async flush: every `flush_interval` it flushes whatever was appended.
 //! - Sync flush (group commit): a writer registers the commit-log end offset it needs durable
@@ -7,10 +8,15 @@
 //!   is covered. While it flushes (~3 ms here) new writers queue up for the next round, so the
 //!   number of fsyncs grows with time, not with messages.
 //!
+//! - A round that starts with fewer waiters than recent rounds served waits up to
+//!   `group_commit_gather` (1 ms) for the others, which are usually a wake-up away.
+//!
 //! A second thread ([`Maintenance`]) flushes consume queues every `flush_interval` and
-//! persists consumer offsets every 5 s. What must stay true: a waiter is completed with `Ok` only after
-//! a flush whose range covers its end offset returned successfully, and the fsync counter is
-//! incremented before those waiters are completed.
+//! persists consumer offsets every 5 s.
+//!
+//! What must stay true: a waiter is completed with `Ok` only after a flush whose range covers
+//! its end offset returned successfully, and the fsync counter is incremented before those
+//! waiters are completed.
 
 use crate::error::StoreError;
 use crate::DurableWaiter;
@@ -19,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// How often consumer offsets are persisted by the flusher.
+/// How often the maintenance thread persists consumer offsets.
 pub const OFFSETS_PERSIST_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What the flusher flushes.
