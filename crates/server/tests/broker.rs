@@ -589,3 +589,48 @@ fn silent_clients_expire_and_the_group_is_told() {
     }
     assert!(notifications >= 1);
 }
+
+#[test]
+fn pipelined_sends_keep_their_order_and_oneway_gets_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    assert_eq!(c.call(send_v1("PO", 0, b"first", "")).code, 0);
+    let opaques: Vec<i32> = (0..200)
+        .map(|i| c.send(send_v1("PO", 0, format!("{i}").as_bytes(), "")))
+        .collect();
+    for o in opaques {
+        let r = c
+            .wait_response(o, WAIT)
+            .expect("every flag-0 send is answered");
+        assert_eq!(r.code, 0);
+    }
+    let mut bodies = Vec::new();
+    let mut offset = 1;
+    while bodies.len() < 200 {
+        let r = c.call(pull("G", "PO", 0, offset, 4, "*", 0));
+        assert_eq!(r.code, 0);
+        for m in messages(&r) {
+            bodies.push(String::from_utf8_lossy(&m.body).to_string());
+        }
+        offset = r.field("nextBeginOffset").unwrap().parse().unwrap();
+    }
+    assert_eq!(bodies, (0..200).map(|i| i.to_string()).collect::<Vec<_>>());
+
+    // One-way bit set: stored, never answered.
+    let mut oneway = send_v1("PO", 0, b"oneway", "");
+    oneway.set_oneway(true);
+    let silent = c.send(oneway);
+    let answered = c.send(RemotingCommand::new_request(12345));
+    let r = c.wait_response(answered, WAIT).unwrap();
+    assert_eq!(r.code, 3);
+    assert!(c
+        .wait_response(silent, Duration::from_millis(300))
+        .is_none());
+    let max = c.call(
+        RemotingCommand::new_request(30)
+            .with_field("topic", "PO")
+            .with_field("queueId", 0),
+    );
+    assert_eq!(max.field("offset"), Some("202"));
+}

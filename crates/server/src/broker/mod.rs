@@ -122,9 +122,6 @@ impl Broker {
         req: RemotingCommand,
     ) -> Option<RemotingCommand> {
         let response = match req.code {
-            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
-                self.send_message(conn.peer(), &req).await
-            }
             rc::PULL_MESSAGE | rc::LITE_PULL_MESSAGE => self.pull_message(&conn, &req).await,
             rc::HEART_BEAT => self.heartbeat(&conn, &req),
             rc::UNREGISTER_CLIENT => self.unregister_client(&conn, &req),
@@ -242,6 +239,14 @@ impl RequestProcessor for Broker {
         conn: ConnectionHandle,
         request: RemotingCommand,
     ) -> BoxFuture<Option<RemotingCommand>> {
+        if matches!(
+            request.code,
+            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE
+        ) {
+            // Append now, in the reader: sends on one connection keep their arrival order.
+            let phase = self.send_message_store(conn.peer(), &request);
+            return Box::pin(async move { Some(self.send_message_finish(&request, phase).await) });
+        }
         Box::pin(async move { self.handle(conn, request).await })
     }
 

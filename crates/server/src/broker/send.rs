@@ -30,9 +30,22 @@ use rocketmq_protocol::properties::{
 };
 use rocketmq_protocol::sysflag::{COMPRESSED_FLAG, COMPRESSION_TYPE_MASK};
 use rocketmq_protocol::tag::tags_code;
-use rocketmq_store::{MessageToStore, StoreError};
+use rocketmq_store::{MessageToStore, PutOutcome, StoreError};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// A send after phase 1: either answered already (refused or failed) or appended.
+pub(crate) enum SendPhase {
+    Answered(RemotingCommand),
+    Stored(Box<Stored>),
+}
+
+pub(crate) struct Stored {
+    outcome: PutOutcome,
+    wait_for_flush: bool,
+    requested_queue: i32,
+    uniq_keys: Vec<String>,
+}
 
 /// How long a send waits for its sync-flush acknowledgement (Java `syncFlushTimeout`).
 pub const SYNC_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,193 +74,31 @@ pub(crate) fn store_error(req: &RemotingCommand, e: &StoreError) -> RemotingComm
 }
 
 impl Broker {
-    pub(crate) async fn send_message(
+    /// Phase 1 of a send, run synchronously in the connection's reader so that sends on one
+    /// connection are appended in arrival order: every check, then the append.
+    pub(crate) fn send_message_store(&self, peer: SocketAddr, req: &RemotingCommand) -> SendPhase {
+        match self.store_send(peer, req) {
+            Ok(stored) => SendPhase::Stored(Box::new(stored)),
+            Err(answer) => SendPhase::Answered(answer),
+        }
+    }
+
+    /// Phase 2: waits for durability (sync flush) and builds the answer.
+    pub(crate) async fn send_message_finish(
         &self,
-        peer: SocketAddr,
         req: &RemotingCommand,
+        phase: SendPhase,
     ) -> RemotingCommand {
-        let header = match SendMessageRequestHeader::from_command(req) {
-            Ok(h) => h,
-            Err(e) => return error(req, resp::SYSTEM_ERROR, e.to_string()),
+        let stored = match phase {
+            SendPhase::Answered(answer) => return answer,
+            SendPhase::Stored(stored) => *stored,
         };
-        if let Err(refusal) = validate_send_topic(&header.topic) {
-            return error(req, refusal.code, refusal.remark);
-        }
-        let topic_config = if header.topic.starts_with(RETRY_PREFIX) {
-            self.topics.get_or_create(&header.topic, 1, 6)
-        } else {
-            let default_topic = if header.default_topic.is_empty() {
-                AUTO_CREATE_TOPIC
-            } else {
-                header.default_topic.as_str()
-            };
-            let queues = if header.default_topic_queue_nums > 0 {
-                header.default_topic_queue_nums
-            } else {
-                4
-            };
-            match self
-                .topics
-                .get_or_create_on_send(&header.topic, default_topic, queues)
-            {
-                Ok(Some(c)) => Ok(c),
-                Ok(None) => {
-                    return error(
-                        req,
-                        resp::TOPIC_NOT_EXIST,
-                        format!(
-                            "topic[{}] not exist, apply first please! (template topic {default_topic} cannot create it)",
-                            header.topic
-                        ),
-                    )
-                }
-                Err(e) => Err(e),
-            }
-        };
-        let topic_config = match topic_config {
-            Ok(c) => c,
-            Err(e) => return store_error(req, &e),
-        };
-        let queue_count = topic_config
-            .write_queue_nums
-            .max(topic_config.read_queue_nums);
-        let queue_id = if header.queue_id < 0 {
-            rand::random_range(0..topic_config.write_queue_nums.max(1))
-        } else if header.queue_id >= queue_count {
-            return error(
-                req,
-                resp::INVALID_PARAMETER,
-                format!(
-                    "request queueId[{}] is illegal: topic {} has {} queues",
-                    header.queue_id, header.topic, queue_count
-                ),
-            );
-        } else {
-            header.queue_id
-        };
-
-        let max = self.config.max_message_size;
-        let batch = header.is_batch(req.code);
-        let base = MessageToStore {
-            topic: header.topic.clone(),
-            queue_id,
-            flag: header.flag,
-            sys_flag: header.sys_flag,
-            born_timestamp: header.born_timestamp,
-            born_host: peer,
-            store_host: self.store_host,
-            reconsume_times: header.reconsume_times.unwrap_or(0),
-            prepared_transaction_offset: 0,
-            body: Bytes::new(),
-            properties: String::new(),
-            tags_code: 0,
-        };
-        let mut messages = Vec::new();
-        if batch {
-            let raw = if header.sys_flag & COMPRESSED_FLAG != 0 {
-                match inflate(&req.body, MAX_FRAME_LEN.max(max)) {
-                    Ok(v) => Bytes::from(v),
-                    Err(e) => {
-                        return error(
-                            req,
-                            resp::MESSAGE_ILLEGAL,
-                            format!("bad compressed batch: {e}"),
-                        )
-                    }
-                }
-            } else {
-                req.body.clone()
-            };
-            if raw.len() > max {
-                return error(
-                    req,
-                    resp::MESSAGE_ILLEGAL,
-                    format!(
-                        "the batch body is {} bytes, larger than the maximum message size of {max} bytes",
-                        raw.len()
-                    ),
-                );
-            }
-            let entries = match decode_batch(&raw) {
-                Ok(e) if !e.is_empty() => e,
-                Ok(_) => return error(req, resp::MESSAGE_ILLEGAL, "the batch is empty"),
-                Err(e) => {
-                    return error(req, resp::MESSAGE_ILLEGAL, format!("malformed batch: {e}"))
-                }
-            };
-            let entry_sys_flag = header.sys_flag & !(COMPRESSED_FLAG | COMPRESSION_TYPE_MASK);
-            for entry in entries {
-                let mut m = base.clone();
-                m.flag = entry.flag;
-                m.sys_flag = entry_sys_flag;
-                m.body = entry.body;
-                m.properties = entry.properties;
-                messages.push(m);
-            }
-        } else {
-            if req.body.len() > max {
-                return error(
-                    req,
-                    resp::MESSAGE_ILLEGAL,
-                    format!(
-                        "the message body is {} bytes, larger than the maximum message size of {max} bytes",
-                        req.body.len()
-                    ),
-                );
-            }
-            let mut m = base;
-            m.body = req.body.clone();
-            m.properties = header.properties.clone().unwrap_or_default();
-            messages.push(m);
-        }
-
-        let now = now_millis();
-        let mut wait_for_flush = true;
-        let mut uniq_keys = Vec::with_capacity(messages.len());
-        for m in messages.iter_mut() {
-            let mut props = std::mem::take(&mut m.properties);
-            match get_property(&props, UNIQ_KEY) {
-                Some(k) if !k.is_empty() => uniq_keys.push(k.to_string()),
-                _ => {
-                    let k = self.uniq_ids.next_id();
-                    props = set_property(&props, UNIQ_KEY, &k);
-                    uniq_keys.push(k);
-                }
-            }
-            props = set_property(&props, CLUSTER, &self.config.cluster_name);
-            if get_property(&props, WAIT).is_some_and(|w| w.eq_ignore_ascii_case("false")) {
-                wait_for_flush = false;
-            }
-            if props.len() > MAX_PROPERTIES_LEN {
-                return error(
-                    req,
-                    resp::MESSAGE_ILLEGAL,
-                    format!(
-                        "the message properties are {} bytes, larger than the maximum of {MAX_PROPERTIES_LEN} bytes",
-                        props.len()
-                    ),
-                );
-            }
-            m.tags_code = tags_code(get_property(&props, TAGS));
-            m.properties = props;
-        }
-        // Delay levels apply to single messages only (clients refuse delayed batches).
-        let mut requested_queue = queue_id;
-        if !batch {
-            if let Some(level) = requested_delay_level(&messages[0].properties) {
-                let m = messages.remove(0);
-                requested_queue = m.queue_id;
-                messages.push(to_scheduled(&self.delay_levels, m, level, now));
-            }
-        }
-
-        let outcome = match self.store.put_messages(messages) {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::warn!(topic = header.topic, "send failed: {e}");
-                return store_error(req, &e);
-            }
-        };
+        let Stored {
+            outcome,
+            wait_for_flush,
+            requested_queue,
+            uniq_keys,
+        } = stored;
         let mut code = resp::SUCCESS;
         let mut remark = String::new();
         if let (Some(waiter), true) = (outcome.durable, wait_for_flush) {
@@ -283,7 +134,7 @@ impl Broker {
             msg_id,
             queue_id: requested_queue,
             queue_offset: first.queue_offset,
-            transaction_id: uniq_keys.first().cloned(),
+            transaction_id: uniq_keys.into_iter().next(),
             batch_uniq_id: None,
             recall_handle: None,
         };
@@ -293,5 +144,204 @@ impl Broker {
             .with_header(&response_header)
             .with_field(rocketmq_protocol::header::MSG_REGION, DEFAULT_REGION)
             .with_field(rocketmq_protocol::header::TRACE_ON, "true")
+    }
+
+    fn store_send(
+        &self,
+        peer: SocketAddr,
+        req: &RemotingCommand,
+    ) -> Result<Stored, RemotingCommand> {
+        let header = match SendMessageRequestHeader::from_command(req) {
+            Ok(h) => h,
+            Err(e) => return Err(error(req, resp::SYSTEM_ERROR, e.to_string())),
+        };
+        if let Err(refusal) = validate_send_topic(&header.topic) {
+            return Err(error(req, refusal.code, refusal.remark));
+        }
+        let topic_config = if header.topic.starts_with(RETRY_PREFIX) {
+            self.topics.get_or_create(&header.topic, 1, 6)
+        } else {
+            let default_topic = if header.default_topic.is_empty() {
+                AUTO_CREATE_TOPIC
+            } else {
+                header.default_topic.as_str()
+            };
+            let queues = if header.default_topic_queue_nums > 0 {
+                header.default_topic_queue_nums
+            } else {
+                4
+            };
+            match self
+                .topics
+                .get_or_create_on_send(&header.topic, default_topic, queues)
+            {
+                Ok(Some(c)) => Ok(c),
+                Ok(None) => {
+                    return Err(error(
+                        req,
+                        resp::TOPIC_NOT_EXIST,
+                        format!(
+                            "topic[{}] not exist, apply first please! (template topic {default_topic} cannot create it)",
+                            header.topic
+                        ),
+                    ))
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let topic_config = match topic_config {
+            Ok(c) => c,
+            Err(e) => return Err(store_error(req, &e)),
+        };
+        let queue_count = topic_config
+            .write_queue_nums
+            .max(topic_config.read_queue_nums);
+        let queue_id = if header.queue_id < 0 {
+            rand::random_range(0..topic_config.write_queue_nums.max(1))
+        } else if header.queue_id >= queue_count {
+            return Err(error(
+                req,
+                resp::INVALID_PARAMETER,
+                format!(
+                    "request queueId[{}] is illegal: topic {} has {} queues",
+                    header.queue_id, header.topic, queue_count
+                ),
+            ));
+        } else {
+            header.queue_id
+        };
+
+        let max = self.config.max_message_size;
+        let batch = header.is_batch(req.code);
+        let base = MessageToStore {
+            topic: header.topic.clone(),
+            queue_id,
+            flag: header.flag,
+            sys_flag: header.sys_flag,
+            born_timestamp: header.born_timestamp,
+            born_host: peer,
+            store_host: self.store_host,
+            reconsume_times: header.reconsume_times.unwrap_or(0),
+            prepared_transaction_offset: 0,
+            body: Bytes::new(),
+            properties: String::new(),
+            tags_code: 0,
+        };
+        let mut messages = Vec::new();
+        if batch {
+            let raw = if header.sys_flag & COMPRESSED_FLAG != 0 {
+                match inflate(&req.body, MAX_FRAME_LEN.max(max)) {
+                    Ok(v) => Bytes::from(v),
+                    Err(e) => {
+                        return Err(error(
+                            req,
+                            resp::MESSAGE_ILLEGAL,
+                            format!("bad compressed batch: {e}"),
+                        ))
+                    }
+                }
+            } else {
+                req.body.clone()
+            };
+            if raw.len() > max {
+                return Err(error(
+                    req,
+                    resp::MESSAGE_ILLEGAL,
+                    format!(
+                        "the batch body is {} bytes, larger than the maximum message size of {max} bytes",
+                        raw.len()
+                    ),
+                ));
+            }
+            let entries = match decode_batch(&raw) {
+                Ok(e) if !e.is_empty() => e,
+                Ok(_) => return Err(error(req, resp::MESSAGE_ILLEGAL, "the batch is empty")),
+                Err(e) => {
+                    return Err(error(
+                        req,
+                        resp::MESSAGE_ILLEGAL,
+                        format!("malformed batch: {e}"),
+                    ))
+                }
+            };
+            let entry_sys_flag = header.sys_flag & !(COMPRESSED_FLAG | COMPRESSION_TYPE_MASK);
+            for entry in entries {
+                let mut m = base.clone();
+                m.flag = entry.flag;
+                m.sys_flag = entry_sys_flag;
+                m.body = entry.body;
+                m.properties = entry.properties;
+                messages.push(m);
+            }
+        } else {
+            if req.body.len() > max {
+                return Err(error(
+                    req,
+                    resp::MESSAGE_ILLEGAL,
+                    format!(
+                        "the message body is {} bytes, larger than the maximum message size of {max} bytes",
+                        req.body.len()
+                    ),
+                ));
+            }
+            let mut m = base;
+            m.body = req.body.clone();
+            m.properties = header.properties.clone().unwrap_or_default();
+            messages.push(m);
+        }
+
+        let now = now_millis();
+        let mut wait_for_flush = true;
+        let mut uniq_keys = Vec::with_capacity(messages.len());
+        for m in messages.iter_mut() {
+            let mut props = std::mem::take(&mut m.properties);
+            match get_property(&props, UNIQ_KEY) {
+                Some(k) if !k.is_empty() => uniq_keys.push(k.to_string()),
+                _ => {
+                    let k = self.uniq_ids.next_id();
+                    props = set_property(&props, UNIQ_KEY, &k);
+                    uniq_keys.push(k);
+                }
+            }
+            props = set_property(&props, CLUSTER, &self.config.cluster_name);
+            if get_property(&props, WAIT).is_some_and(|w| w.eq_ignore_ascii_case("false")) {
+                wait_for_flush = false;
+            }
+            if props.len() > MAX_PROPERTIES_LEN {
+                return Err(error(
+                    req,
+                    resp::MESSAGE_ILLEGAL,
+                    format!(
+                        "the message properties are {} bytes, larger than the maximum of {MAX_PROPERTIES_LEN} bytes",
+                        props.len()
+                    ),
+                ));
+            }
+            m.tags_code = tags_code(get_property(&props, TAGS));
+            m.properties = props;
+        }
+        // Delay levels apply to single messages only (clients refuse delayed batches).
+        let mut requested_queue = queue_id;
+        if !batch {
+            if let Some(level) = requested_delay_level(&messages[0].properties) {
+                let m = messages.remove(0);
+                requested_queue = m.queue_id;
+                messages.push(to_scheduled(&self.delay_levels, m, level, now));
+            }
+        }
+
+        let outcome = match self.store.put_messages(messages) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(topic = header.topic, "send failed: {e}");
+                return Err(store_error(req, &e));
+            }
+        };
+        Ok(Stored {
+            outcome,
+            wait_for_flush,
+            requested_queue,
+            uniq_keys,
+        })
     }
 }

@@ -33,8 +33,10 @@ static NEXT_SERVER_OPAQUE: AtomicI32 = AtomicI32::new(1);
 
 /// Handles requests of one server (name server or broker).
 pub trait RequestProcessor: Send + Sync + 'static {
-    /// Processes one request. The returned response (if any) is sent back with the request's
-    /// opaque unless the request is one-way. `None` means "write nothing".
+    /// Processes one request. Called in the connection's reader, in arrival order: work done
+    /// before returning the future is ordered per connection; the future runs concurrently.
+    /// The response (if any) is sent back with the request's opaque unless the request is
+    /// one-way. `None` means "write nothing".
     fn process(
         self: Arc<Self>,
         conn: ConnectionHandle,
@@ -212,12 +214,13 @@ fn dispatch<P: RequestProcessor>(
         return;
     }
     let handle = handle.clone();
-    let processor = processor.clone();
+    let oneway = cmd.is_oneway();
+    let opaque = cmd.opaque;
+    let code = cmd.code;
+    // `process` runs its synchronous part here, in arrival order; the rest is spawned.
+    let pending = processor.clone().process(handle.clone(), cmd);
     tokio::spawn(async move {
-        let oneway = cmd.is_oneway();
-        let opaque = cmd.opaque;
-        let code = cmd.code;
-        let response = processor.process(handle.clone(), cmd).await;
+        let response = pending.await;
         if oneway {
             return;
         }
