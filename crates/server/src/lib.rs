@@ -150,13 +150,28 @@ fn advertised(bound: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Binds `host:port`, preferring an IPv4 address when the name resolves to several: the
+/// address ends up in stored messages, and cpp 1.2.3 can only read IPv4 hosts.
 async fn bind(host: &str, port: u16, what: &str) -> io::Result<TcpListener> {
-    TcpListener::bind((host, port)).await.map_err(|e| {
+    let context = |e: io::Error| {
         io::Error::new(
             e.kind(),
             format!("cannot listen for the {what} on {host}:{port}: {e}"),
         )
-    })
+    };
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(context)?
+        .collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address");
+    for addr in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(context(last))
 }
 
 async fn run(

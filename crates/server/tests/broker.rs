@@ -77,9 +77,7 @@ fn cpp_style_send_answers_json_strings_and_pulls_back_byte_for_byte() {
     assert_eq!(ext["transactionId"], "0123456789ABCDEF0123456789ABCDEF");
 
     // Auto-created with the 4 queues the client asked for.
-    let mut ns = Client::connect(cluster.namesrv_addr());
-    let route = ns.call(RemotingCommand::new_request(105).with_field("topic", "TopicA"));
-    assert_eq!(route.code, 0);
+    let route = wait_route(cluster.namesrv_addr(), "TopicA");
     assert!(String::from_utf8_lossy(&route.body).contains(r#""writeQueueNums":4"#));
 
     let msgs = pull_all(&mut c, "TopicA", 0);
@@ -351,16 +349,7 @@ fn heartbeat_consumer_list_and_notifications() {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["consumerIdList"], serde_json::json!(["client-a"]));
     // The retry topic exists and has a route.
-    let mut ns = Client::connect(cluster.namesrv_addr());
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let r = ns.call(RemotingCommand::new_request(105).with_field("topic", "%RETRY%CG1"));
-        if r.code == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "retry topic never routed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_route(cluster.namesrv_addr(), "%RETRY%CG1");
     a.pushed.clear();
 
     let mut b = Client::connect(cluster.broker_addr());
@@ -533,9 +522,11 @@ fn restart_keeps_messages_and_committed_offsets() {
             .with_field("queueId", 1),
     );
     assert_eq!(r.field("offset"), Some("6"));
+    // The topic config survived the restart, and `start` returned only after the first
+    // registration, which carries it.
     let mut ns = Client::connect(cluster.namesrv_addr());
     let r = ns.call(RemotingCommand::new_request(105).with_field("topic", "RS"));
-    assert_eq!(r.code, 0, "topic config survives the restart");
+    assert_eq!(r.code, 0, "{:?}", r.remark);
 }
 
 #[test]
@@ -633,4 +624,59 @@ fn pipelined_sends_keep_their_order_and_oneway_gets_no_answer() {
             .with_field("queueId", 0),
     );
     assert_eq!(max.field("offset"), Some("202"));
+}
+
+#[test]
+fn java_style_heartbeat_drives_pulls_without_the_subscription_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    assert_eq!(
+        c.call(send_v1("JV", 0, b"create", "TAGS\u{1}Other\u{2}"))
+            .code,
+        0
+    );
+    let heartbeat = serde_json::json!({
+        "clientID": "10.0.0.2@12345#98765",
+        "consumerDataSet": [{
+            "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
+            "consumeType": "CONSUME_PASSIVELY",
+            "groupName": "JG",
+            "messageModel": "CLUSTERING",
+            "subscriptionDataSet": [{
+                "classFilterMode": false, "codeSet": [1], "expressionType": "TAG",
+                "subString": "TagA", "subVersion": 1700000000000i64, "tagsSet": ["TagA"],
+                "topic": "JV"
+            }],
+            "unitMode": false
+        }],
+        "heartbeatFingerprint": 0,
+        "producerDataSet": [{"groupName": "CLIENT_INNER_PRODUCER"}],
+        "withoutSub": false
+    });
+    let r = c.call(RemotingCommand::new_request(34).with_body(heartbeat.to_string().into_bytes()));
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+
+    // A newer subscription than the broker knows: 25.
+    let newer = pull("JG", "JV", 0, 0, 0, "", 0).with_field("subVersion", 1700000000001i64);
+    assert_eq!(c.call(newer).code, 25);
+
+    // Java push pull: sysFlag 2, held, filtered by the heartbeat's TagA.
+    let held = pull("JG", "JV", 0, 1, 2, "", 5_000).with_field("subVersion", 1700000000000i64);
+    let opaque = c.send(held);
+    assert!(c
+        .wait_response(opaque, Duration::from_millis(300))
+        .is_none());
+    let mut producer = Client::connect(cluster.broker_addr());
+    assert_eq!(
+        producer
+            .call(send_v1("JV", 0, b"a", "TAGS\u{1}TagA\u{2}"))
+            .code,
+        0
+    );
+    let r = c.wait_response(opaque, WAIT).expect("held pull answered");
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let m = messages(&r);
+    assert_eq!(m.len(), 1);
+    assert_eq!(&m[0].body[..], b"a");
 }

@@ -93,25 +93,27 @@ impl ClientManager {
             .insert(channel.conn.id(), channel);
     }
 
-    /// Registers (or refreshes) a consumer and replaces the group's subscriptions. Returns a
-    /// notification when the group's client id set changed.
+    /// Registers (or refreshes) a consumer and replaces the group's subscriptions (`None`
+    /// keeps them: a heartbeat sent "without subscriptions"). Returns a notification when the
+    /// group's client id set changed.
     pub fn register_consumer(
         &self,
         group: &str,
         channel: ClientChannel,
         meta: ConsumerGroupMeta,
-        subscriptions: Vec<Subscription>,
+        subscriptions: Option<Vec<Subscription>>,
     ) -> Option<Notification> {
         let mut inner = self.lock();
         let entry = inner.consumers.entry(group.to_string()).or_default();
         let before: BTreeSet<String> = entry.client_ids().into_iter().map(String::from).collect();
         entry.channels.insert(channel.conn.id(), channel);
         entry.meta = meta;
-        let mut subs = HashMap::with_capacity(subscriptions.len());
-        for s in subscriptions {
-            subs.insert(s.topic.clone(), s);
+        if let Some(subscriptions) = subscriptions {
+            entry.subscriptions = subscriptions
+                .into_iter()
+                .map(|s| (s.topic.clone(), s))
+                .collect();
         }
-        entry.subscriptions = subs;
         let after = entry.client_ids();
         let changed = after.len() != before.len() || after.iter().any(|id| !before.contains(*id));
         changed.then(|| notification(group, entry))
@@ -215,5 +217,103 @@ fn notification(group: &str, entry: &ConsumerGroup) -> Notification {
     Notification {
         group: group.to_string(),
         connections: entry.channels.values().map(|c| c.conn.clone()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(
+        id: &str,
+    ) -> (
+        ClientChannel,
+        tokio::sync::mpsc::Receiver<rocketmq_protocol::command::RemotingCommand>,
+    ) {
+        let (conn, rx) = ConnectionHandle::detached("127.0.0.1:1".parse().unwrap());
+        (
+            ClientChannel {
+                client_id: id.into(),
+                conn,
+                language: LanguageCode::Cpp,
+                version: 63,
+                last_heartbeat: Instant::now(),
+            },
+            rx,
+        )
+    }
+
+    fn sub(topic: &str, expr: &str) -> Subscription {
+        Subscription {
+            topic: topic.into(),
+            sub_string: expr.into(),
+            sub_version: 1,
+            expression_type: String::new(),
+        }
+    }
+
+    #[test]
+    fn membership_changes_are_reported_once() {
+        let m = ClientManager::default();
+        let (a, _ra) = channel("a");
+        let (b, _rb) = channel("b");
+        let n = m.register_consumer(
+            "G",
+            a.clone(),
+            Default::default(),
+            Some(vec![sub("T", "*")]),
+        );
+        assert_eq!(n.unwrap().connections.len(), 1);
+        assert!(m
+            .register_consumer(
+                "G",
+                a.clone(),
+                Default::default(),
+                Some(vec![sub("T", "x")])
+            )
+            .is_none());
+        let n = m
+            .register_consumer("G", b.clone(), Default::default(), None)
+            .unwrap();
+        assert_eq!(n.connections.len(), 2);
+        assert_eq!(m.consumer_ids("G"), vec!["a".to_string(), "b".to_string()]);
+        // `None` kept the subscriptions of the last full heartbeat.
+        assert_eq!(m.subscription("G", "T").unwrap().unwrap().sub_string, "x");
+        assert_eq!(m.subscription("G", "U"), Some(None));
+        assert_eq!(m.subscription("H", "T"), None);
+
+        let gone = m.connection_closed(b.conn.id());
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].connections.len(), 1);
+        assert_eq!(m.consumer_ids("G"), vec!["a".to_string()]);
+        let n = m.unregister(a.conn.id(), "a", Some(""), Some("G")).unwrap();
+        assert!(n.connections.is_empty());
+        assert!(m.consumer_ids("G").is_empty());
+        assert!(m.consumer_groups().is_empty());
+    }
+
+    #[test]
+    fn expiry_drops_silent_clients() {
+        let m = ClientManager::default();
+        let (mut a, _ra) = channel("a");
+        let (b, _rb) = channel("b");
+        a.last_heartbeat = Instant::now() - Duration::from_secs(10);
+        m.register_consumer("G", a, Default::default(), Some(vec![]));
+        m.register_consumer("G", b, Default::default(), Some(vec![]));
+        let (p, _rp) = channel("p");
+        m.register_producer("PG", p);
+        let n = m.expire(Instant::now(), Duration::from_secs(5));
+        assert_eq!(n.len(), 1);
+        assert_eq!(m.consumer_ids("G"), vec!["b".to_string()]);
+        assert_eq!(m.producer_groups(), vec!["PG".to_string()]);
+        assert!(
+            m.expire(
+                Instant::now() + Duration::from_secs(60),
+                Duration::from_secs(5)
+            )
+            .len()
+                == 1
+        );
+        assert!(m.producer_groups().is_empty());
     }
 }

@@ -130,6 +130,9 @@ impl Broker {
                     message_model: enum_value(&c["messageModel"], &MESSAGE_MODELS),
                     consume_from_where: enum_value(&c["consumeFromWhere"], &CONSUME_FROM),
                 };
+                // Java 5.x may omit unchanged subscriptions ("withoutSub"); keep the old ones.
+                let without_sub = body["withoutSub"].as_bool() == Some(true)
+                    && c.get("subscriptionDataSet").is_none();
                 let subscriptions = c["subscriptionDataSet"]
                     .as_array()
                     .map(|subs| {
@@ -144,6 +147,7 @@ impl Broker {
                             .collect()
                     })
                     .unwrap_or_default();
+                let subscriptions = (!without_sub).then_some(subscriptions);
                 if let Some(n) =
                     self.clients
                         .register_consumer(&group, channel.clone(), meta, subscriptions)

@@ -71,6 +71,22 @@ impl std::fmt::Debug for ConnectionHandle {
 }
 
 impl ConnectionHandle {
+    /// A handle not backed by a socket: commands sent to it arrive on the returned receiver.
+    /// For tests of code that keeps handles.
+    pub fn detached(peer: SocketAddr) -> (ConnectionHandle, mpsc::Receiver<RemotingCommand>) {
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let (closed, _) = watch::channel(false);
+        let handle = ConnectionHandle {
+            inner: Arc::new(ConnectionInner {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+                peer,
+                tx,
+                closed,
+            }),
+        };
+        (handle, rx)
+    }
+
     pub fn id(&self) -> u64 {
         self.inner.id
     }

@@ -242,3 +242,17 @@ pub fn heartbeat_body(client_id: &str, group: &str, topic: &str, sub: &str) -> V
     .to_string()
     .into_bytes()
 }
+
+/// Asks the name server for `topic`'s route until it has one (registration is asynchronous).
+pub fn wait_route(namesrv: SocketAddr, topic: &str) -> RemotingCommand {
+    let mut c = Client::connect(namesrv);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let r = c.call(RemotingCommand::new_request(105).with_field("topic", topic));
+        if r.code == 0 {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no route for {topic}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
