@@ -8,11 +8,14 @@
 //!
 //! The Python bindings drive these futures on one runtime and release the GIL while they wait.
 
+pub mod consumer_requests;
 pub mod error;
 pub mod instance;
 pub mod message;
 pub mod producer;
 pub mod pull;
+pub mod push;
+pub mod rebalance;
 pub mod remoting;
 pub mod route;
 
