@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -233,18 +234,35 @@ fn dispatch<P: RequestProcessor>(
     let oneway = cmd.is_oneway();
     let opaque = cmd.opaque;
     let code = cmd.code;
-    // `process` runs its synchronous part here, in arrival order; the rest is spawned.
-    let pending = processor.clone().process(handle.clone(), cmd);
+    let finish = move |response: Option<RemotingCommand>| {
+        let mut response = response.filter(|_| !oneway)?;
+        response.opaque = opaque;
+        response.set_response(true);
+        response.set_oneway(false);
+        response.serialize_type = SerializeType::Json;
+        Some(response)
+    };
+    // `process` runs its synchronous part here, in arrival order. Most requests complete on
+    // the first poll and are answered without a task; the others (held pulls, sync-flush
+    // waits, delayed error answers) continue in their own task.
+    let mut pending = processor.clone().process(handle.clone(), cmd);
+    let mut cx = Context::from_waker(Waker::noop());
+    let late_answer = match pending.as_mut().poll(&mut cx) {
+        Poll::Ready(response) => match finish(response) {
+            None => return,
+            Some(response) => match handle.inner.tx.try_send(response) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                // The writer is behind: wait for room without blocking the reader.
+                Err(mpsc::error::TrySendError::Full(response)) => {
+                    Box::pin(async move { Some(response) }) as BoxFuture<Option<RemotingCommand>>
+                }
+            },
+        },
+        Poll::Pending => Box::pin(async move { finish(pending.await) }),
+    };
     tokio::spawn(async move {
-        let response = pending.await;
-        if oneway {
-            return;
-        }
-        if let Some(mut response) = response {
-            response.opaque = opaque;
-            response.set_response(true);
-            response.set_oneway(false);
-            response.serialize_type = SerializeType::Json;
+        if let Some(response) = late_answer.await {
             if !handle.send(response).await {
                 tracing::debug!(
                     conn = handle.id(),
