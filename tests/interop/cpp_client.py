@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, Optional
 import pytest
 
 DRIVER = Path(__file__).resolve().parent / "cpp_driver.py"
+_KEYWORDS = ("READY", "RESULT", "MSG", "DONE")
 
 # Every user property the tests set; the consumers report these.
 PROPERTY_NAMES = ["seq", "probe", "p1", "p2", "unicode"]
@@ -97,6 +98,7 @@ class DriverProcess:
             env=env,
         )
         self._lines: Dict[str, List[dict]] = {}
+        self._other: List[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -105,10 +107,16 @@ class DriverProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             keyword, _, payload = line.partition(" ")
-            if keyword not in ("READY", "RESULT", "MSG", "DONE"):
-                continue
+            try:
+                value = json.loads(payload) if keyword in _KEYWORDS else None
+            except ValueError:
+                value = None
             with self._changed:
-                self._lines.setdefault(keyword, []).append(json.loads(payload))
+                if value is None:
+                    # Anything else on stdout (the C++ library may print) is kept for reports.
+                    self._other.append(line.rstrip("\n")[:500])
+                else:
+                    self._lines.setdefault(keyword, []).append(value)
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()
@@ -118,9 +126,11 @@ class DriverProcess:
             return list(self._lines.get(keyword, []))
 
     def stderr_tail(self, limit: int = 3000) -> str:
+        """The end of the driver's stderr plus any unexpected stdout lines, for reports."""
         self._stderr.flush()
         self._stderr.seek(0)
-        return self._stderr.read()[-limit:]
+        other = "\n".join(self._other[-20:])
+        return f"stderr: {self._stderr.read()[-limit:]}\nother stdout: {other}"
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

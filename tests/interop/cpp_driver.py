@@ -35,8 +35,10 @@ from rocketmq.client import (
     Producer,
     PullConsumer,
     PushConsumer,
+    RecvMessage,
 )
-from rocketmq.ffi import MessageModel
+from rocketmq.exceptions import ffi_check
+from rocketmq.ffi import MessageModel, _CConsumeStatus
 
 _OUT_LOCK = threading.Lock()
 
@@ -205,7 +207,12 @@ def run_request(producer, request):
 
 
 def run_producer(args):
-    producer = Producer(args["group"], timeout=int(args.get("send_timeout_ms", 10000)))
+    # librocketmq's own limit defaults to 128 KiB; raise it to the broker's 4 MiB default.
+    producer = Producer(
+        args["group"],
+        timeout=int(args.get("send_timeout_ms", 10000)),
+        max_message_size=int(args.get("max_message_size", 4 * 1024 * 1024)),
+    )
     producer.set_namesrv_addr(args["namesrv"])
     producer.start()
     try:
@@ -229,18 +236,37 @@ def run_push(args):
     failed_once = set()
     deliveries = [0]
 
+    failed_lock = threading.Lock()
+
     def on_message(msg):
         record = describe(msg, property_names)
-        deliveries[0] += 1
         seq = record["properties"].get("seq")
-        failing = fail_first and seq is not None and seq not in failed_once
+        with failed_lock:
+            deliveries[0] += 1
+            failing = fail_first and seq is not None and seq not in failed_once
+            if failing:
+                failed_once.add(seq)
         record["failed"] = failing
         emit("MSG", record)
-        if failing:
-            failed_once.add(seq)
-            raise RuntimeError("failing the first delivery of seq %s on purpose" % seq)
+        return _CConsumeStatus.RECONSUME_LATER if failing else _CConsumeStatus.CONSUME_SUCCESS
 
-    consumer.subscribe(args["topic"], on_message, args.get("expression", "*"))
+    def native_callback(_consumer_handle, msg_handle):
+        # Return the status explicitly: the wheel's own wrapper re-raises the exception out of
+        # the ctypes callback, and what C then sees as the status is not defined.
+        try:
+            return int(on_message(RecvMessage(msg_handle)))
+        except BaseException as exc:  # never let an exception cross into C
+            sys.stderr.write("consumer callback failed: %r\n" % (exc,))
+            return int(_CConsumeStatus.RECONSUME_LATER)
+
+    ffi_check(
+        ffi.dll.Subscribe(
+            consumer._handle,
+            args["topic"].encode("utf-8"),
+            args.get("expression", "*").encode("utf-8"),
+        )
+    )
+    consumer._register_callback(native_callback)
     consumer.start()
     emit("READY", {})
     stop = threading.Event()

@@ -4,12 +4,13 @@ signals, argument errors. Every broker listens on 127.0.0.1 with ephemeral ports
 from __future__ import annotations
 
 import json
+import queue
 import re
-import selectors
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -175,19 +176,34 @@ def test_default_store_dir_follows_xdg(monkeypatch, tmp_path):
 
 
 def _read_lines(proc: subprocess.Popen, wanted: int, timeout: float) -> list:
-    """Reads stdout lines until `wanted` lines arrived, the process exited, or the deadline."""
-    lines: list = []
+    """Reads stdout lines until `wanted` lines arrived, the process exited, or the deadline.
+    A thread does the blocking reads (select on a buffered text stream would miss lines that
+    are already buffered)."""
+    lines: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for line in proc.stdout:
+                lines.put(line.rstrip("\n"))
+        except (OSError, ValueError):
+            pass  # the test closed the pipe
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    got: list = []
     deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while len(lines) < wanted and time.monotonic() < deadline:
-            if not selector.select(timeout=max(deadline - time.monotonic(), 0.01)):
-                continue
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-    return lines
+    while len(got) < wanted:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        got.append(line)
+    return got
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
