@@ -201,6 +201,16 @@ async fn read_loop<P: RequestProcessor>(
                 }
             }
         }
+        // Room for the rest of the frame in progress, so a large frame arrives in a few big
+        // reads rather than many small ones. Only once 8 bytes are in: by then `decode` has
+        // validated the length words (and refused anything over the maximum).
+        let want = match buf.get(..8) {
+            Some(p) => (u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as usize)
+                .saturating_add(4)
+                .min(rocketmq_protocol::frame::MAX_FRAME_LEN),
+            None => 0,
+        };
+        buf.reserve(want.saturating_sub(buf.len()).max(16 * 1024));
         tokio::select! {
             n = reader.read_buf(&mut buf) => match n {
                 Ok(0) => return,
