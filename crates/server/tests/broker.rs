@@ -680,3 +680,46 @@ fn java_style_heartbeat_drives_pulls_without_the_subscription_bit() {
     assert_eq!(m.len(), 1);
     assert_eq!(&m[0].body[..], b"a");
 }
+
+#[test]
+fn large_messages_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    // The test store has 1 MiB segments; a record never spans two.
+    let big: Vec<u8> = (0..900_000).map(|i| (i % 251) as u8).collect();
+    assert_eq!(c.call(send_v1("LM", 0, &big, "")).code, 0);
+    assert_eq!(c.call(send_v1("LM", 0, &big[..300_000], "")).code, 0);
+    let r = c.call(pull("G", "LM", 0, 0, 4, "*", 0));
+    assert_eq!(r.code, 0);
+    let m = messages(&r);
+    assert_eq!(
+        m.len(),
+        1,
+        "the byte limit stops after the first large message"
+    );
+    assert_eq!(&m[0].body[..], &big[..]);
+    let r = c.call(pull("G", "LM", 0, 1, 4, "*", 0));
+    assert_eq!(&messages(&r)[0].body[..], &big[..300_000]);
+}
+
+#[test]
+fn retry_topic_send_over_the_limit_goes_to_the_dlq() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    let within =
+        send_v1("%RETRY%RG", 0, b"again", "DELAY\u{1}3\u{2}").with_field("reconsumeTimes", 3);
+    assert_eq!(c.call(within).code, 0);
+    let over =
+        send_v1("%RETRY%RG", 0, b"dead", "DELAY\u{1}18\u{2}").with_field("reconsumeTimes", 17);
+    let r = c.call(over);
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let dead = pull_all(&mut c, "%DLQ%RG", 0);
+    assert_eq!(dead.len(), 1, "delivered to the DLQ at once");
+    assert_eq!(&dead[0].body[..], b"dead");
+    assert_eq!(get_property(&dead[0].properties, "DELAY"), Some("-1"));
+    assert_eq!(dead[0].reconsume_times, 17);
+    // The one within the limit is delayed, not in the retry topic yet.
+    assert!(pull_all(&mut c, "%RETRY%RG", 0).is_empty());
+}

@@ -13,6 +13,7 @@
 //!   queueOffset, transactionId, MSG_REGION and TRACE_ON;
 //! - store failures turn into an error answer with the cause in the remark, never a hang.
 
+use super::retry::{DEFAULT_MAX_RECONSUME_TIMES, MAX_RECONSUME_TIMES_MIN_VERSION};
 use super::schedule::{requested_delay_level, to_scheduled};
 use super::topic::{validate_send_topic, AUTO_CREATE_TOPIC, RETRY_PREFIX};
 use super::Broker;
@@ -26,7 +27,7 @@ use rocketmq_protocol::frame::MAX_FRAME_LEN;
 use rocketmq_protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
 use rocketmq_protocol::message_id::create_offset_msg_id;
 use rocketmq_protocol::properties::{
-    get_property, set_property, CLUSTER, MAX_PROPERTIES_LEN, TAGS, UNIQ_KEY, WAIT,
+    get_property, set_property, CLUSTER, DELAY, MAX_PROPERTIES_LEN, TAGS, UNIQ_KEY, WAIT,
 };
 use rocketmq_protocol::sysflag::{COMPRESSED_FLAG, COMPRESSION_TYPE_MASK};
 use rocketmq_protocol::tag::tags_code;
@@ -320,8 +321,33 @@ impl Broker {
             m.tags_code = tags_code(get_property(&props, TAGS));
             m.properties = props;
         }
-        // Delay levels apply to single messages only (clients refuse delayed batches).
         let mut requested_queue = queue_id;
+        // A message re-published to a retry topic more often than allowed (the Java client's
+        // fallback when send-back fails) goes to the dead-letter topic, undelayed.
+        if !batch && header.topic.starts_with(RETRY_PREFIX) {
+            let max = match header.max_reconsume_times {
+                Some(m) if req.version >= MAX_RECONSUME_TIMES_MIN_VERSION => m,
+                _ => DEFAULT_MAX_RECONSUME_TIMES,
+            };
+            if messages[0].reconsume_times > max {
+                let group = &header.topic[RETRY_PREFIX.len()..];
+                let dlq = match self.topics.get_or_create_dlq(group) {
+                    Ok(c) => c,
+                    Err(e) => return Err(store_error(req, &e)),
+                };
+                let m = &mut messages[0];
+                tracing::info!(
+                    group,
+                    "retry limit reached: message goes to {}",
+                    dlq.topic_name
+                );
+                m.topic = dlq.topic_name;
+                m.queue_id = 0;
+                m.properties = set_property(&m.properties, DELAY, "-1");
+                requested_queue = 0;
+            }
+        }
+        // Delay levels apply to single messages only (clients refuse delayed batches).
         if !batch {
             if let Some(level) = requested_delay_level(&messages[0].properties) {
                 let m = messages.remove(0);
