@@ -723,3 +723,62 @@ fn retry_topic_send_over_the_limit_goes_to_the_dlq() {
     // The one within the limit is delayed, not in the retry topic yet.
     assert!(pull_all(&mut c, "%RETRY%RG", 0).is_empty());
 }
+
+#[test]
+fn queries_by_time_and_id_and_topic_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    let before = rocketmq_server::util::now_millis() - 1;
+    let r = c.call(send_v1("Q", 0, b"q0", ""));
+    let msg_id = r.field("msgId").unwrap().to_string();
+    assert_eq!(c.call(send_v1("Q", 0, b"q1", "")).code, 0);
+    let q = |code: i32| {
+        RemotingCommand::new_request(code)
+            .with_field("topic", "Q")
+            .with_field("queueId", 0)
+    };
+    let r = c.call(q(29).with_field("timestamp", before));
+    assert_eq!(r.field("offset"), Some("0"));
+    let r = c.call(q(29).with_field("timestamp", before + 3_600_000));
+    assert_eq!(
+        r.field("offset"),
+        Some("2"),
+        "LOWER past the end is the max offset"
+    );
+    let r = c.call(q(32));
+    let earliest: i64 = r.field("timestamp").unwrap().parse().unwrap();
+    assert!(earliest >= before);
+
+    let (_, offset) = rocketmq_protocol::message_id::decode_offset_msg_id(&msg_id).unwrap();
+    let r = c.call(RemotingCommand::new_request(33).with_field("offset", offset));
+    assert_eq!(r.code, 0);
+    assert_eq!(&messages(&r)[0].body[..], b"q0");
+    let r = c.call(RemotingCommand::new_request(33).with_field("offset", offset + 1));
+    assert_eq!(r.code, 1);
+
+    let create = RemotingCommand::new_request(17)
+        .with_field("topic", "Made")
+        .with_field("defaultTopic", "TBW102")
+        .with_field("readQueueNums", 3)
+        .with_field("writeQueueNums", 3)
+        .with_field("perm", 6)
+        .with_field("topicFilterType", "SINGLE_TAG");
+    assert_eq!(c.call(create).code, 0);
+    let route = wait_route(cluster.namesrv_addr(), "Made");
+    assert!(String::from_utf8_lossy(&route.body).contains(r#""readQueueNums":3"#));
+    let all = c.call(RemotingCommand::new_request(21));
+    let v: serde_json::Value = serde_json::from_slice(&all.body).unwrap();
+    assert_eq!(v["topicConfigTable"]["Made"]["writeQueueNums"], 3);
+
+    let check = |ty: &str| {
+        RemotingCommand::new_request(46).with_body(
+            serde_json::json!({"clientId": "c", "group": "g",
+                "subscriptionData": {"topic": "Q", "subString": "a", "expressionType": ty}})
+            .to_string()
+            .into_bytes(),
+        )
+    };
+    assert_eq!(c.call(check("TAG")).code, 0);
+    assert_eq!(c.call(check("SQL92")).code, 1);
+}
