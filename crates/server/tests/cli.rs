@@ -1,0 +1,101 @@
+//! The `rocketmq-broker` program: prints both addresses, serves, exits cleanly on SIGTERM and
+//! keeps what it stored.
+
+mod common;
+
+use common::*;
+use rocketmq_protocol::command::RemotingCommand;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The running program; killed on drop if a test fails before terminating it.
+struct Program(Option<Child>);
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn launch(store: &std::path::Path) -> (Program, SocketAddr, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rocketmq-broker"))
+        .args(["--store-dir", store.to_str().unwrap()])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--namesrv-port",
+            "0",
+            "--broker-port",
+            "0",
+        ])
+        .args([
+            "--flush",
+            "sync",
+            "--segment-size",
+            "1048576",
+            "--delay-levels",
+            "1s 2s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the program starts");
+    let stdout = child.stdout.take().unwrap();
+    let program = Program(Some(child));
+    let mut lines = BufReader::new(stdout).lines();
+    let mut next = |prefix: &str| -> SocketAddr {
+        let line = lines.next().expect("a line").expect("utf-8");
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line:?} should start with {prefix:?}"))
+            .parse()
+            .unwrap()
+    };
+    let namesrv = next("name server listening on ");
+    let broker = next("broker listening on ");
+    (program, namesrv, broker)
+}
+
+fn terminate(mut program: Program) {
+    let child = program.0.as_mut().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            program.0 = None;
+            assert!(status.success(), "clean exit on SIGTERM, got {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn prints_addresses_serves_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (child, namesrv, broker) = launch(&store);
+    let mut ns = Client::connect(namesrv);
+    let route = ns.call(RemotingCommand::new_request(105).with_field("topic", "TBW102"));
+    assert!(String::from_utf8_lossy(&route.body).contains(&broker.to_string()));
+    let mut c = Client::connect(broker);
+    assert_eq!(c.call(send_v1("Cli", 0, b"kept", "")).code, 0);
+    terminate(child);
+
+    let (child, _, broker) = launch(&store);
+    let mut c = Client::connect(broker);
+    let r = c.call(pull("G", "Cli", 0, 0, 4, "*", 0));
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let m = rocketmq_protocol::message::decode_stored_all(&r.body).unwrap();
+    assert_eq!(&m[0].body[..], b"kept");
+    terminate(child);
+}
