@@ -18,10 +18,12 @@ use tokio::sync::Notify;
 pub const AUTO_CREATE_TOPIC: &str = "TBW102";
 /// Queues of `TBW102` (Java `defaultTopicQueueNums`).
 pub const AUTO_CREATE_TOPIC_QUEUES: i32 = 8;
+pub use super::retry::{
+    dlq_topic, retry_topic, DLQ_GROUP_TOPIC_PREFIX as DLQ_PREFIX,
+    RETRY_GROUP_TOPIC_PREFIX as RETRY_PREFIX,
+};
 /// Holds delayed messages: queue n-1 = delay level n.
-pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
-pub const RETRY_PREFIX: &str = "%RETRY%";
-pub const DLQ_PREFIX: &str = "%DLQ%";
+pub use super::schedule::SCHEDULE_TOPIC;
 /// Longest ordinary topic name; retry/DLQ names may be longer.
 pub const MAX_TOPIC_LEN: usize = 127;
 pub const MAX_RETRY_TOPIC_LEN: usize = 255;
@@ -35,14 +37,6 @@ pub const NOT_ALLOWED_SEND_TOPICS: [&str; 6] = [
     "SELF_TEST_TOPIC",
     "OFFSET_MOVED_EVENT",
 ];
-
-pub fn retry_topic(group: &str) -> String {
-    format!("{RETRY_PREFIX}{group}")
-}
-
-pub fn dlq_topic(group: &str) -> String {
-    format!("{DLQ_PREFIX}{group}")
-}
 
 /// Why a topic name is refused: response code and remark.
 #[derive(Debug, Clone, PartialEq, Eq)]
