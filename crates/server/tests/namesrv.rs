@@ -117,6 +117,27 @@ fn broker_expiry_and_connection_close() {
     assert!(!body.contains("fake"), "{body}");
     assert!(body.contains("broker-a"), "{body}");
 
+    // BROKER_HEARTBEAT (904) alone keeps a registered broker alive past the expiry.
+    assert_eq!(fake.call(register("127.0.0.1:1")).code, 0);
+    let alive_until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < alive_until {
+        let beat = RemotingCommand::new_request(904)
+            .with_field("clusterName", "FakeCluster")
+            .with_field("brokerAddr", "127.0.0.1:1")
+            .with_field("brokerName", "fake");
+        assert_eq!(fake.call(beat).code, 0);
+        assert_eq!(route(&mut client, "FakeTopic").code, 0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // UNREGISTER_BROKER (104) removes it at once.
+    let unregister = RemotingCommand::new_request(104)
+        .with_field("brokerName", "fake")
+        .with_field("brokerAddr", "127.0.0.1:1")
+        .with_field("clusterName", "FakeCluster")
+        .with_field("brokerId", 0);
+    assert_eq!(fake.call(unregister).code, 0);
+    assert_eq!(route(&mut client, "FakeTopic").code, 17);
+
     // A broker whose registering connection closes is dropped at once.
     let mut fake2 = Client::connect(cluster.namesrv_addr());
     assert_eq!(fake2.call(register("127.0.0.1:2")).code, 0);
