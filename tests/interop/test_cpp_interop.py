@@ -72,7 +72,22 @@ def create_topic(producer, topic):
     assert result.get("status") == 0, result
 
 
-def test_send_sync_1000_messages_and_pull_them_back_byte_for_byte(broker, home, cleanup):
+@pytest.mark.parametrize("flush", ["async", "sync"])
+def test_send_sync_1000_messages_and_pull_them_back_byte_for_byte(tmp_path, home, cleanup, flush):
+    broker = LocalBroker(
+        store_dir=tmp_path / "store",
+        namesrv_port=0,
+        broker_port=0,
+        delay_levels=SHORT_DELAY_LEVELS,
+        flush=flush,
+    )
+    try:
+        check_send_sync_1000_and_pull(broker, home, cleanup)
+    finally:
+        broker.shutdown()
+
+
+def check_send_sync_1000_and_pull(broker, home, cleanup):
     topic = "InteropSync"
     sent = [
         make_message(
