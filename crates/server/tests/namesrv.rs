@@ -248,3 +248,19 @@ fn compressed_registration_body() {
     );
     assert_eq!(r.code, 1);
 }
+
+#[test]
+fn binary_header_requests_get_json_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.namesrv_addr());
+    let mut req = RemotingCommand::new_request(105)
+        .with_field("topic", "TBW102")
+        .with_opaque(99);
+    req.serialize_type = rocketmq_protocol::command::SerializeType::RocketMq;
+    c.write_raw(&req.to_frame()).unwrap();
+    let raw = c.read_raw_frame(WAIT);
+    assert_eq!(raw[4], 0, "answered in JSON");
+    let r = rocketmq_protocol::frame::parse(&raw).unwrap();
+    assert_eq!((r.code, r.opaque), (0, 99));
+}
