@@ -31,6 +31,10 @@ pub struct ServerConfig {
     pub broker_expiry: Duration,
     /// How long the broker keeps a client that stopped sending heartbeats.
     pub client_expiry: Duration,
+    /// Address (IPv4 literal or host name) clients should use to reach the broker, when it
+    /// differs from `host` (e.g. binding `0.0.0.0`). `None`: the bound address, with an
+    /// unspecified address replaced by 127.0.0.1. The broker port is always the bound one.
+    pub advertised_host: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +53,7 @@ impl Default for ServerConfig {
             register_interval: Duration::from_secs(30),
             broker_expiry: Duration::from_secs(120),
             client_expiry: Duration::from_secs(120),
+            advertised_host: None,
         }
     }
 }

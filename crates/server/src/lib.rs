@@ -99,6 +99,8 @@ impl EmbeddedCluster {
         self.namesrv_addr
     }
 
+    /// The address clients use for the broker (what the name server hands out and what
+    /// stored messages carry as store host): the bound one unless `advertised_host` is set.
     pub fn broker_addr(&self) -> SocketAddr {
         self.broker_addr
     }
@@ -219,6 +221,32 @@ async fn run(
             )))
         }
     };
+    let store_host = match &config.advertised_host {
+        None => advertised(broker_bound),
+        Some(host) => match tokio::net::lookup_host((host.as_str(), broker_bound.port())).await {
+            Ok(addrs) => {
+                let mut addrs: Vec<SocketAddr> = addrs.collect();
+                addrs.sort_by_key(|a| !a.is_ipv4());
+                match addrs.first() {
+                    Some(a) => *a,
+                    None => {
+                        file_store.shutdown();
+                        return fail(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("the advertised host {host} has no address"),
+                        ));
+                    }
+                }
+            }
+            Err(e) => {
+                file_store.shutdown();
+                return fail(io::Error::new(
+                    e.kind(),
+                    format!("cannot resolve the advertised host {host}: {e}"),
+                ));
+            }
+        },
+    };
     let notifier = Arc::new(QueueNotifier::default());
     let store: Arc<dyn MessageStore> =
         Arc::new(NotifyingStore::new(file_store.clone(), notifier.clone()));
@@ -226,7 +254,7 @@ async fn run(
     let name_server = namesrv::NameServer::new(config.broker_expiry);
     let broker = match broker::Broker::new(
         config.clone(),
-        advertised(broker_bound),
+        store_host,
         store.clone(),
         notifier.clone(),
         shutdown.clone(),
@@ -294,7 +322,7 @@ async fn run(
     let schedule_thread = schedule.spawn(stop_schedule.clone());
 
     tracing::info!(%namesrv_addr, broker = %broker.store_host, "name server and broker started");
-    let _ = ready.send(Ok((namesrv_addr, broker_bound)));
+    let _ = ready.send(Ok((namesrv_addr, store_host)));
 
     util::until_true(&mut shutdown).await;
     tracing::info!("shutting down");

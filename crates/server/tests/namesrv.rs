@@ -264,3 +264,26 @@ fn binary_header_requests_get_json_answers() {
     let r = rocketmq_protocol::frame::parse(&raw).unwrap();
     assert_eq!((r.code, r.opaque), (0, 99));
 }
+
+#[test]
+fn advertised_host_is_what_routes_and_messages_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.advertised_host = Some("127.0.0.2".into());
+    let cluster = EmbeddedCluster::start(config).unwrap();
+    assert_eq!(cluster.broker_addr().ip().to_string(), "127.0.0.2");
+    let mut ns = Client::connect(cluster.namesrv_addr());
+    let r = route(&mut ns, "TBW102");
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert!(
+        body.contains(&format!("\"127.0.0.2:{}\"", cluster.broker_addr().port())),
+        "{body}"
+    );
+    // The broker itself listens on the bound address (127.0.0.1, same port).
+    let bound = std::net::SocketAddr::from(([127, 0, 0, 1], cluster.broker_addr().port()));
+    let mut c = Client::connect(bound);
+    assert_eq!(c.call(send_v1("Adv", 0, b"x", "")).code, 0);
+    let r = c.call(pull("G", "Adv", 0, 0, 4, "*", 0));
+    let m = rocketmq_protocol::message::decode_stored_all(&r.body).unwrap();
+    assert_eq!(m[0].store_host, cluster.broker_addr());
+}

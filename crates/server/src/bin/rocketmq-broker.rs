@@ -24,6 +24,10 @@ struct Args {
     /// Address to bind and advertise.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Address clients use to reach the broker when it differs from --host (e.g. with
+    /// --host 0.0.0.0). Stored in every message as its store host.
+    #[arg(long)]
+    advertised_host: Option<String>,
     /// Name server port (0 = ephemeral).
     #[arg(long, default_value_t = 9876)]
     namesrv_port: u16,
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         max_message_size: args.max_message_size,
         delay_levels: args.delay_levels,
         commit_log_segment_size: args.segment_size,
+        advertised_host: args.advertised_host,
         ..ServerConfig::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.store_dir) {
