@@ -9,8 +9,10 @@
 //! - [`schedule`], [`retry`], [`rebalance_lock`], [`filter`]: delay levels, send-back
 //!   decisions, queue locks and tag filters as self-contained pieces.
 //!
-//! Lock order: no lock of this module is held across an await or while calling into another
-//! manager; each manager's mutex is a leaf.
+//! Lock order: no lock of this module is held across an await. Each manager's mutex
+//! (clients, locks, notifier) is a leaf; the one nesting is the topic manager's creation lock,
+//! held while the store persists a topic config (store locks are taken inside, never the
+//! other way round).
 
 pub mod client;
 pub mod consumer;
