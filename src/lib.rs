@@ -169,6 +169,7 @@ impl PyEmbeddedCluster {
         segment_size = None,
         cluster_name = None,
         broker_name = None,
+        advertised_host = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -183,6 +184,7 @@ impl PyEmbeddedCluster {
         segment_size: Option<&Bound<'_, PyAny>>,
         cluster_name: Option<&Bound<'_, PyAny>>,
         broker_name: Option<&Bound<'_, PyAny>>,
+        advertised_host: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -231,6 +233,15 @@ impl PyEmbeddedCluster {
         }
         if let Some(name) = str_arg(broker_name, "broker_name")? {
             config.broker_name = name;
+        }
+        if let Some(advertised) = str_arg(advertised_host, "advertised_host")? {
+            if advertised.trim().is_empty() {
+                return Err(PyValueError::new_err(
+                    "advertised_host is empty: give the address clients use to reach the \
+                     broker, or None to advertise the bound address",
+                ));
+            }
+            config.advertised_host = Some(advertised);
         }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(

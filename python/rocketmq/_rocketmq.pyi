@@ -26,6 +26,7 @@ class _EmbeddedCluster:
         segment_size: Optional[int] = None,
         cluster_name: Optional[str] = None,
         broker_name: Optional[str] = None,
+        advertised_host: Optional[str] = None,
     ) -> None: ...
     @property
     def namesrv_addr(self) -> str: ...

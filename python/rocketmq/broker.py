@@ -73,6 +73,8 @@ class LocalBroker:
         delay_levels: space-separated durations (``"1s 5s 10s 30s 1m ..."``, units ms, s, m,
             h, d) for delay levels 1, 2, ...; ``None`` means the standard 18 levels.
         segment_size: size of each commit-log file in bytes; ``None`` means 1 GiB.
+        advertised_host: address clients should use to reach the broker when it differs
+            from ``host`` (e.g. when binding ``0.0.0.0``); ``None`` means the bound address.
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -91,6 +93,7 @@ class LocalBroker:
         max_message_size: int = 4 * 1024 * 1024,
         delay_levels: Optional[str] = None,
         segment_size: Optional[int] = None,
+        advertised_host: Optional[str] = None,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -106,6 +109,7 @@ class LocalBroker:
                 max_message_size=max_message_size,
                 delay_levels=delay_levels,
                 segment_size=segment_size,
+                advertised_host=advertised_host,
             )
         except BaseException:
             if temp_dir is not None:
@@ -170,6 +174,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--advertised-host",
+        default=None,
+        help="address clients use to reach the broker, if not --host (e.g. with 0.0.0.0)",
     )
     parser.add_argument(
         "--namesrv-port",
@@ -252,6 +261,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 max_message_size=args.max_message_size,
                 delay_levels=args.delay_levels,
                 segment_size=args.segment_size,
+                advertised_host=args.advertised_host,
             )
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))

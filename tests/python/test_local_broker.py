@@ -95,6 +95,16 @@ def test_route_of_tbw102_names_the_broker(tmp_path):
         assert route["queueDatas"], route
 
 
+def test_advertised_host_is_what_routes_name(tmp_path):
+    with LocalBroker(
+        store_dir=tmp_path, namesrv_port=0, broker_port=0, advertised_host="127.0.0.1"
+    ) as broker:
+        assert broker.broker_addr.startswith("127.0.0.1:")
+        route = json.loads(wait_for_route(broker.namesrv_addr, "TBW102").body)
+        addresses = [a for d in route["brokerDatas"] for a in d["brokerAddrs"].values()]
+        assert addresses == [broker.broker_addr]
+
+
 def test_unknown_topic_and_unknown_code(tmp_path):
     with LocalBroker(store_dir=tmp_path, namesrv_port=0, broker_port=0) as broker:
         with RemotingConnection(broker.namesrv_addr) as conn:
@@ -137,6 +147,8 @@ def test_restart_on_the_same_store_dir_and_ports(tmp_path):
         ({"delay_levels": ""}, ValueError, ["empty"]),
         ({"segment_size": 10}, ValueError, ["segment_size"]),
         ({"host": ""}, ValueError, ["host"]),
+        ({"advertised_host": ""}, ValueError, ["advertised_host"]),
+        ({"advertised_host": 127}, TypeError, ["advertised_host", "str"]),
     ],
 )
 def test_bad_arguments_raise_helpful_errors(tmp_path, kwargs, error, words):
