@@ -103,6 +103,8 @@ def describe(msg, property_names):
         "queue_offset": msg.queue_offset,
         "reconsume_times": msg.reconsume_times,
         "store_size": msg.store_size,
+        "born_timestamp": msg.born_timestamp,
+        "store_timestamp": msg.store_timestamp,
     }
 
 

@@ -8,6 +8,7 @@ short delay levels, and runs C++ producers and consumers as subprocesses (cpp_cl
 from __future__ import annotations
 
 import collections
+import time
 
 import pytest
 from cpp_client import (
@@ -147,6 +148,33 @@ def test_oneway_async_batch_and_orderly_sends_arrive(broker, home, cleanup):
         assert_same_content(copies[0], sent[seq])
         if 60 <= seq < 80:
             assert copies[0]["queue_id"] == seq % QUEUES, "the selector chose the queue"
+
+
+def test_delayed_messages_arrive_after_their_delay(broker, home, cleanup):
+    topic = "InteropDelay"
+    producer = CppProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    sent = {}
+    for seq in range(5):
+        spec = make_message(topic, seq)
+        spec["delay_level"] = 2  # 200 ms with the test broker's levels
+        sent[seq] = spec
+    assert all(r.get("status") == 0 for r in producer.send(list(sent.values())))
+    assert producer.finish() == 0
+    deadline = time.monotonic() + 60
+    for attempt in range(1000):
+        table = by_seq(pull_all(broker.namesrv_addr, home, f"CG_delay_{attempt}", topic))
+        if set(table) >= set(sent) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(table) == sorted(sent)
+    for seq, copies in table.items():
+        delivered = copies[0]
+        assert delivered["topic"] == topic
+        assert_same_content(delivered, sent[seq])
+        # Stored in the real topic only once the delay elapsed (same clock for both stamps).
+        assert delivered["store_timestamp"] - delivered["born_timestamp"] >= 190, delivered
 
 
 def test_push_clustering_two_consumers_share_without_overlap(broker, home, cleanup):
