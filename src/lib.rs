@@ -10,6 +10,8 @@
 //!   feature); logger names are the Rust module paths with `::` replaced by `.`
 //!   (`rocketmq_server.…`, `rocketmq_store.…`). Nothing is written to stderr by Rust.
 
+mod client;
+
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -342,6 +344,18 @@ mod _rocketmq {
 
     #[pymodule_export]
     use super::PyEmbeddedCluster;
+
+    #[pymodule_export]
+    use crate::client::producer::NativeProducer;
+
+    #[pymodule_export]
+    use crate::client::pull::NativePullClient;
+
+    #[pymodule_export]
+    use crate::client::push::NativePushConsumer;
+
+    #[pymodule_export]
+    use crate::client::ClientError;
 
     /// The standard 18 delay levels used when `delay_levels` is not given.
     #[pymodule_export]

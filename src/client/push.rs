@@ -1,0 +1,149 @@
+//! `NativePushConsumer`: the Rust push consumer behind `rocketmq.client.PushConsumer`.
+//!
+//! The consumer's dispatcher threads call [`PyListener::consume`] with every batch that was
+//! waiting; it takes the GIL once for all of them and calls the Python-side dispatch
+//! function once, which runs the user's callbacks and returns one verdict per batch.
+
+use super::message::message_tuple;
+use super::name_servers;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use rocketmq_client::pull::TagFilter;
+use rocketmq_client::push::{
+    ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
+    Subscription,
+};
+use rocketmq_client::ClientConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct PyListener {
+    /// `dispatch(batches: list[list[tuple]]) -> list[bool]`.
+    dispatch: Py<PyAny>,
+}
+
+impl MessageListener for PyListener {
+    fn consume(&self, batches: &mut [ConsumeBatch]) {
+        let verdicts: Option<Vec<bool>> = Python::attach(|py| {
+            let run = || -> PyResult<Vec<bool>> {
+                let outer = PyList::empty(py);
+                for b in batches.iter() {
+                    let inner = PyList::empty(py);
+                    for m in &b.messages {
+                        inner.append(message_tuple(py, m)?)?;
+                    }
+                    outer.append(inner)?;
+                }
+                self.dispatch.call1(py, (outer,))?.extract(py)
+            };
+            match run() {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    // The dispatch function handles user errors itself; reaching here means
+                    // the library's own Python code failed. Report it and retry later.
+                    e.print(py);
+                    None
+                }
+            }
+        });
+        for (i, b) in batches.iter_mut().enumerate() {
+            let ok = verdicts.as_ref().and_then(|v| v.get(i)).copied().unwrap_or(false);
+            b.status = if ok {
+                ConsumeStatus::Success
+            } else {
+                ConsumeStatus::ReconsumeLater
+            };
+        }
+    }
+}
+
+#[pyclass(module = "rocketmq._rocketmq", frozen)]
+pub struct NativePushConsumer {
+    consumer: PushConsumer,
+}
+
+#[pymethods]
+impl NativePushConsumer {
+    /// Starts consuming `subscriptions` (`[(topic, expression)]`) at once.
+    #[new]
+    #[pyo3(signature = (group, name_servers_list, subscriptions, dispatch, instance_name="DEFAULT", broadcasting=false, orderly=false, thread_count=4, batch_max_size=1, max_reconsume_times=16, consume_from_first=false, max_cached_per_queue=1000))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        group: String,
+        name_servers_list: &str,
+        subscriptions: Vec<(String, String)>,
+        dispatch: Py<PyAny>,
+        instance_name: &str,
+        broadcasting: bool,
+        orderly: bool,
+        thread_count: usize,
+        batch_max_size: usize,
+        max_reconsume_times: i32,
+        consume_from_first: bool,
+        max_cached_per_queue: usize,
+    ) -> PyResult<Self> {
+        let client_config = ClientConfig {
+            name_servers: name_servers(name_servers_list),
+            instance_name: instance_name.to_string(),
+            ..ClientConfig::default()
+        };
+        let config = PushConsumerConfig {
+            group,
+            broadcasting,
+            orderly,
+            consume_from: if consume_from_first {
+                ConsumeFrom::FirstOffset
+            } else {
+                ConsumeFrom::LastOffset
+            },
+            thread_count: thread_count.max(1),
+            batch_max_size: if orderly { 1 } else { batch_max_size.max(1) },
+            max_reconsume_times,
+            max_cached_per_queue: max_cached_per_queue.max(1),
+            ..PushConsumerConfig::default()
+        };
+        let subs = subscriptions
+            .into_iter()
+            .map(|(topic, expr)| Subscription {
+                topic,
+                filter: TagFilter::parse(&expr),
+            })
+            .collect();
+        let listener = Arc::new(PyListener { dispatch });
+        let rt = super::runtime::runtime();
+        let consumer = py
+            .detach(|| PushConsumer::start(rt.handle().clone(), client_config, config, subs, listener))
+            .map_err(|e| super::ClientError::new_err(e.to_string()))?;
+        Ok(NativePushConsumer { consumer })
+    }
+
+    #[getter]
+    fn client_id(&self) -> String {
+        self.consumer.client_id().to_string()
+    }
+
+    /// Queues owned now, as `(topic, broker_name, queue_id)`.
+    fn owned_queues(&self) -> Vec<(String, String, i32)> {
+        self.consumer
+            .owned_queues()
+            .into_iter()
+            .map(|q| (q.topic, q.broker_name, q.queue_id))
+            .collect()
+    }
+
+    /// Owned queues that are being pulled from a known offset.
+    fn pulling_queues(&self) -> Vec<(String, String, i32)> {
+        self.consumer
+            .pulling_queues()
+            .into_iter()
+            .map(|q| (q.topic, q.broker_name, q.queue_id))
+            .collect()
+    }
+
+    /// Stops; waits up to `grace_ms` for running callbacks, commits offsets. Releases the GIL.
+    #[pyo3(signature = (grace_ms=30000))]
+    fn shutdown(&self, py: Python<'_>, grace_ms: u64) {
+        py.detach(|| self.consumer.shutdown(Duration::from_millis(grace_ms)));
+    }
+}

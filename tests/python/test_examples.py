@@ -1,0 +1,72 @@
+"""The examples, run as users run them, against the bundled broker."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rocketmq.broker import LocalBroker
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with LocalBroker(namesrv_port=0, broker_port=0) as b:
+        yield b
+
+
+def run(script, env, timeout=60):
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script)],
+        env=env,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_quickstart_round_trip():
+    proc = run("quickstart.py", dict(os.environ))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "round trip OK" in proc.stdout
+    assert sum(line.startswith("received ") for line in proc.stdout.splitlines()) == 10
+
+
+def test_the_three_original_samples(broker):
+    env = dict(os.environ, NAMESRV_ADDR=broker.namesrv_addr, TOPIC="SampleTopic", COUNT="3")
+    proc = run("producer_send_msg.py", env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("send message right") == 3, proc.stdout
+
+    proc = run("pull_consumer.py", env)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "test_message" in line]
+    assert len(lines) == 3, proc.stdout
+
+    push = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "push_consumer.py")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    # A reader thread, so that the wait below is bounded even if the script prints nothing.
+    reader = threading.Thread(
+        target=lambda: seen.extend(line for line in push.stdout if "test_message" in line),
+        daemon=True,
+    )
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(seen) < 3 and time.monotonic() < deadline and push.poll() is None:
+            time.sleep(0.05)
+        assert len(seen) == 3, seen
+    finally:
+        push.kill()
+        push.wait(10)
