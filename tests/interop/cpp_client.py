@@ -214,6 +214,7 @@ class CppPushConsumer(DriverProcess):
         orderly: bool = False,
         broadcasting: bool = False,
         fail_first: bool = False,
+        fail_always: Optional[List[int]] = None,
         timeout: float = 240,
     ) -> None:
         super().__init__(
@@ -226,6 +227,7 @@ class CppPushConsumer(DriverProcess):
                 "orderly": orderly,
                 "broadcasting": broadcasting,
                 "fail_first": fail_first,
+                "fail_always": [str(seq) for seq in (fail_always or [])],
                 "properties": PROPERTY_NAMES,
                 "timeout": timeout,
             },

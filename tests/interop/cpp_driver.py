@@ -12,9 +12,9 @@ value after a keyword, so log noise cannot be mistaken for results:
 * ``push {"namesrv", "group", "topic", "expression", "orderly", "broadcasting", "properties":
   [names], "fail_first": bool, "timeout": s}``: prints ``READY {}`` after start, then
   ``MSG {...}`` for every delivery, until stdin reaches end of input or the timeout; then
-  shuts down and prints ``DONE {"deliveries": n}``. With ``fail_first`` the callback raises on
+  shuts down and prints ``DONE {"deliveries": n}``. With ``fail_first`` the callback fails
   the first delivery of each message (identified by its ``seq`` property), so the client sends
-  it back for a later retry.
+  it back for a later retry; ``"fail_always": [seq, ...]`` fails every delivery of those.
 * ``pull {"namesrv", "group", "topic", "expression", "properties": [names]}``: one pass of
   ``PullConsumer.pull`` over every queue; prints ``RESULT {"messages": [...]}``.
 
@@ -235,6 +235,7 @@ def run_push(args):
         consumer.set_thread_count(int(args["thread_count"]))
     property_names = args.get("properties", [])
     fail_first = bool(args.get("fail_first"))
+    fail_always = set(args.get("fail_always", []))
     failed_once = set()
     deliveries = [0]
 
@@ -246,6 +247,7 @@ def run_push(args):
         with failed_lock:
             deliveries[0] += 1
             failing = fail_first and seq is not None and seq not in failed_once
+            failing = failing or seq in fail_always
             if failing:
                 failed_once.add(seq)
         record["failed"] = failing

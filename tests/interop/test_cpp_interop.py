@@ -332,6 +332,39 @@ def test_failed_delivery_is_retried_with_reconsume_times(broker, home, cleanup):
         assert_same_content(retry, sent[seq])
 
 
+def test_message_failing_every_delivery_goes_to_the_dead_letter_queue(broker, home, cleanup):
+    topic, group = "InteropDead", "CG_dead"
+    producer = CppProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    consumer = CppPushConsumer(broker.namesrv_addr, home / "c", group, topic, fail_always=[0])
+    cleanup(consumer)
+    probe_until(producer, [consumer], topic, lambda seen: len(seen.get(0, [])) == QUEUES)
+    sent = {seq: make_message(topic, seq) for seq in range(3)}
+    assert all(r.get("status") == 0 for r in producer.send(list(sent.values())))
+
+    def attempts():
+        return sorted(
+            m["reconsume_times"] for m in consumer.messages() if m["properties"].get("seq") == "0"
+        )
+
+    # The first delivery plus 16 retries (delay levels 3..18), then the dead-letter queue.
+    consumer.wait_until(lambda: len(attempts()) >= 17, 120, "17 deliveries of seq 0")
+    dead = []
+    deadline = time.monotonic() + 30
+    for attempt in range(1000):
+        dead = pull_all(broker.namesrv_addr, home, f"CG_dlq_reader_{attempt}", f"%DLQ%{group}")
+        if dead or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    consumer.stop()
+    assert attempts() == list(range(17)), attempts()
+    assert [m["properties"].get("seq") for m in dead] == ["0"], dead
+    assert_same_content(dead[0], sent[0])
+    others = by_seq(consumer.messages())
+    assert all(len(others[seq]) == 1 for seq in (1, 2)), "only seq 0 was failed"
+
+
 def test_restart_between_send_and_consume_keeps_messages_and_offsets(tmp_path, home, cleanup):
     store = tmp_path / "store"
     topic, group = "InteropRestart", "CG_restart"
