@@ -4,10 +4,15 @@ use super::{block_on, name_servers};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rocketmq_client::{ClientConfig, ClientInstance, Message, Producer, ProducerConfig, SendResult};
+use rocketmq_client::{
+    ClientConfig, ClientInstance, Message, Producer, ProducerConfig, SendResult,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// One message of a batch as Python passes it: `(topic, body, flag, properties)`.
+type WireMessage = (String, Vec<u8>, i32, BTreeMap<String, String>);
 
 /// `(status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name)`.
 type SendTuple = (i32, String, String, i32, i64, String);
@@ -72,7 +77,11 @@ impl NativeProducer {
                 retry_times,
                 compress_over,
                 // zlib's "default" level (-1) is 6.
-                compress_level: if compress_level < 0 { 6 } else { compress_level as u32 },
+                compress_level: if compress_level < 0 {
+                    6
+                } else {
+                    compress_level as u32
+                },
                 max_message_size,
             },
         );
@@ -113,7 +122,10 @@ impl NativeProducer {
     fn queue_count(&self, py: Python<'_>, topic: String) -> PyResult<usize> {
         let p = self.producer.clone();
         block_on(py, async move {
-            p.client.publish_route(&topic).await.map(|r| r.publish.len())
+            p.client
+                .publish_route(&topic)
+                .await
+                .map(|r| r.publish.len())
         })
     }
 
@@ -139,11 +151,7 @@ impl NativeProducer {
     }
 
     /// Sends `(topic, body, flag, properties)` items as one batch.
-    fn send_batch(
-        &self,
-        py: Python<'_>,
-        messages: Vec<(String, Vec<u8>, i32, BTreeMap<String, String>)>,
-    ) -> PyResult<SendTuple> {
+    fn send_batch(&self, py: Python<'_>, messages: Vec<WireMessage>) -> PyResult<SendTuple> {
         let msgs: Vec<Message> = messages
             .into_iter()
             .map(|(t, b, f, p)| Message {

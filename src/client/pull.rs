@@ -34,7 +34,11 @@ impl NativePullClient {
     }
 
     /// The readable queues of `topic` as `(topic, broker_name, queue_id)`, sorted.
-    fn fetch_subscribe_queues(&self, py: Python<'_>, topic: String) -> PyResult<Vec<(String, String, i32)>> {
+    fn fetch_subscribe_queues(
+        &self,
+        py: Python<'_>,
+        topic: String,
+    ) -> PyResult<Vec<(String, String, i32)>> {
         let c = self.client.clone();
         let route = block_on(py, async move { c.fetch_route(&topic).await })?;
         Ok(route
@@ -83,7 +87,14 @@ impl NativePullClient {
         for m in &r.messages {
             msgs.append(message_tuple(py, m)?)?;
         }
-        (status, r.next_begin_offset, r.min_offset, r.max_offset, msgs).into_pyobject(py)
+        (
+            status,
+            r.next_begin_offset,
+            r.min_offset,
+            r.max_offset,
+            msgs,
+        )
+            .into_pyobject(py)
     }
 
     /// Replaces the name-server list (`"host:port;host:port"`).

@@ -47,7 +47,11 @@ impl MessageListener for PyListener {
             }
         });
         for (i, b) in batches.iter_mut().enumerate() {
-            let ok = verdicts.as_ref().and_then(|v| v.get(i)).copied().unwrap_or(false);
+            let ok = verdicts
+                .as_ref()
+                .and_then(|v| v.get(i))
+                .copied()
+                .unwrap_or(false);
             b.status = if ok {
                 ConsumeStatus::Success
             } else {
@@ -113,7 +117,9 @@ impl NativePushConsumer {
         let listener = Arc::new(PyListener { dispatch });
         let rt = super::runtime::runtime();
         let consumer = py
-            .detach(|| PushConsumer::start(rt.handle().clone(), client_config, config, subs, listener))
+            .detach(|| {
+                PushConsumer::start(rt.handle().clone(), client_config, config, subs, listener)
+            })
             .map_err(|e| super::ClientError::new_err(e.to_string()))?;
         Ok(NativePushConsumer { consumer })
     }
