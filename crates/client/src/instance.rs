@@ -6,6 +6,7 @@
 //! (driven by the owner's timer) and kept when every name server is down, so that clients
 //! keep working from what they know.
 
+use crate::acl::SessionCredentials;
 use crate::error::{ClientError, Result};
 use crate::remoting::{ConnectionPool, RequestHandler};
 use crate::route::TopicRoute;
@@ -33,6 +34,8 @@ pub struct ClientConfig {
     /// Timeout of each request to a name server or broker.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
+    /// ACL credentials; when set every request is signed (spec 5.12).
+    pub credentials: Option<SessionCredentials>,
 }
 
 impl ClientConfig {
@@ -54,6 +57,7 @@ impl Default for ClientConfig {
             instance_name: "DEFAULT".into(),
             request_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
+            credentials: None,
         }
     }
 }
@@ -79,7 +83,8 @@ impl ClientInstance {
             rand::random::<u32>()
         );
         Arc::new(ClientInstance {
-            pool: ConnectionPool::new(config.connect_timeout, handler),
+            pool: ConnectionPool::new(config.connect_timeout, handler)
+                .with_credentials(config.credentials.clone()),
             name_servers: Mutex::new(config.name_servers.clone()),
             ns_index: AtomicUsize::new(0),
             routes: Mutex::new(HashMap::new()),

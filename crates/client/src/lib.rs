@@ -1,6 +1,7 @@
 //! The RocketMQ client core: async (tokio), no Python.
 //!
 //! - [`remoting`]: multiplexed connections, responses matched by opaque;
+//! - [`acl`]: request signing with session credentials;
 //! - [`instance`]: what a process's clients share: connections, name servers, routes;
 //! - [`producer`]: queue choice, retries across brokers, compression, batches;
 //! - [`pull`]: pulling a queue from an offset, and queue offsets;
@@ -8,6 +9,7 @@
 //!
 //! The Python bindings drive these futures on one runtime and release the GIL while they wait.
 
+pub mod acl;
 pub mod consumer_requests;
 pub mod error;
 pub mod instance;
@@ -19,6 +21,7 @@ pub mod rebalance;
 pub mod remoting;
 pub mod route;
 
+pub use acl::SessionCredentials;
 pub use error::{ClientError, Result};
 pub use instance::{ClientConfig, ClientInstance};
 pub use message::{Message, MessageExt};

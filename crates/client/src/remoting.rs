@@ -8,8 +8,10 @@
 //!
 //! What must stay true: the `pending` lock is never held across an `.await`; a closed
 //! connection completes every pending request with `ConnectionClosed` at once (no request
-//! waits for its timeout on a dead socket); the pool replaces a closed connection on next use.
+//! waits for its timeout on a dead socket); the pool replaces a closed connection on next use;
+//! with credentials set, the pool signs every request last, right before it is written.
 
+use crate::acl::SessionCredentials;
 use crate::error::{ClientError, Result};
 use bytes::{Bytes, BytesMut};
 use rocketmq_protocol::command::RemotingCommand;
@@ -216,6 +218,7 @@ pub struct ConnectionPool {
     conns: Mutex<HashMap<String, Arc<Connection>>>,
     connect_timeout: Duration,
     handler: Option<Arc<dyn RequestHandler>>,
+    credentials: Option<SessionCredentials>,
 }
 
 impl ConnectionPool {
@@ -224,6 +227,19 @@ impl ConnectionPool {
             conns: Mutex::new(HashMap::new()),
             connect_timeout,
             handler,
+            credentials: None,
+        }
+    }
+
+    /// Signs every request sent through this pool with `credentials` (ACL).
+    pub fn with_credentials(mut self, credentials: Option<SessionCredentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    fn sign(&self, request: &mut RemotingCommand) {
+        if let Some(c) = &self.credentials {
+            c.sign(request);
         }
     }
 
@@ -250,14 +266,16 @@ impl ConnectionPool {
     pub async fn invoke(
         &self,
         addr: &str,
-        request: RemotingCommand,
+        mut request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
+        self.sign(&mut request);
         let conn = self.get(addr).await?;
         conn.invoke(request, timeout).await
     }
 
-    pub async fn invoke_oneway(&self, addr: &str, request: RemotingCommand) -> Result<()> {
+    pub async fn invoke_oneway(&self, addr: &str, mut request: RemotingCommand) -> Result<()> {
+        self.sign(&mut request);
         let conn = self.get(addr).await?;
         conn.invoke_oneway(request)
     }
