@@ -55,6 +55,16 @@ pub fn rounds(default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Whether tests that reproduce known, reported bugs should run (`FAULT_TESTS_KNOWN_BUGS=1`).
+/// When not, says loudly that `test` was skipped.
+pub fn known_bugs_enabled(test: &str) -> bool {
+    let on = std::env::var("FAULT_TESTS_KNOWN_BUGS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("SKIPPED {test}: it reproduces a known bug; run with FAULT_TESTS_KNOWN_BUGS=1");
+    }
+    on
+}
+
 /// Polls `cond` every 10 ms until it holds; panics naming `what` after `limit`.
 pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -366,6 +376,9 @@ pub struct Faults {
     pub max_delay: Duration,
     /// Traffic is held (not forwarded, as if dropped on the wire) until this is cleared.
     pub stall: bool,
+    /// Traffic of the connections accepted before the `n`-th one is held (a half-dead
+    /// connection: the peer never answers, while new connections work). 0: none.
+    pub stall_connections_before: u64,
     /// Chance that a forwarded chunk cuts its connection instead (both sides closed).
     pub cut_chance: f64,
 }
@@ -482,7 +495,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<ProxyShared>
         let Ok((inbound, _)) = listener.accept().await else {
             continue;
         };
-        shared.connections.fetch_add(1, Ordering::Relaxed);
+        let seq = shared.connections.fetch_add(1, Ordering::Relaxed);
         let shared = shared.clone();
         tokio::spawn(async move {
             let Ok(Ok(outbound)) = tokio::time::timeout(
@@ -499,8 +512,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<ProxyShared>
             let (out_r, out_w) = outbound.into_split();
             let mut cut = shared.cut_generation.subscribe();
             cut.borrow_and_update();
-            let a = tokio::spawn(pump(in_r, out_w, shared.clone()));
-            let b = tokio::spawn(pump(out_r, in_w, shared.clone()));
+            let a = tokio::spawn(pump(in_r, out_w, shared.clone(), seq));
+            let b = tokio::spawn(pump(out_r, in_w, shared.clone(), seq));
             let (abort_a, abort_b) = (a.abort_handle(), b.abort_handle());
             tokio::select! {
                 _ = cut.changed() => {}
@@ -519,6 +532,7 @@ async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     shared: Arc<ProxyShared>,
+    seq: u64,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 64 * 1024];
@@ -533,7 +547,7 @@ async fn pump(
         loop {
             changed.borrow_and_update();
             let faults = *shared.faults.lock().unwrap();
-            if !faults.stall {
+            if !faults.stall && seq >= faults.stall_connections_before {
                 break;
             }
             if changed.changed().await.is_err() {
