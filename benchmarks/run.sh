@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the table: bash benchmarks/run.sh [bench.py options]
+#
+# Installs what it needs, like scripts/test.sh: our package (built with maturin into
+# $BENCH_VENV, default .venv), the reference C++ client rocketmq==0.4.4 (in $BENCH_CPP_VENV,
+# default .venv-cpp: both packages are named `rocketmq`, so they need separate virtualenvs),
+# and the broker load generator (benchmarks/loadgen, a standalone cargo package that is not a
+# workspace member). Then runs benchmarks/bench.py, which starts and stops its own brokers on
+# 127.0.0.1 with ephemeral ports and temporary stores. Default run: about 3 minutes.
+#
+# Our package is installed from a wheel (maturin build --release + pip install), not an
+# editable `maturin develop`, so the run measures exactly what was built even if the source
+# tree changes meanwhile.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+PYTHON="${PYTHON:-python3}"
+VENV="${BENCH_VENV:-$ROOT/.venv}"
+CPP_VENV="${BENCH_CPP_VENV:-$ROOT/.venv-cpp}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade "maturin==1.16.*"
+
+if [ ! -x "$CPP_VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$CPP_VENV"
+fi
+"$CPP_VENV/bin/python" -m pip install --quiet "rocketmq==0.4.4"
+
+echo "building our package (maturin build --release)" >&2
+WHEELS="$(mktemp -d)"
+trap 'rm -rf "$WHEELS"' EXIT
+CARGO_TARGET_DIR="$TARGET" "$VENV/bin/maturin" build --release --quiet -o "$WHEELS" \
+    -i "$VENV/bin/python" >&2
+"$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$WHEELS"/*.whl
+
+echo "building the load generator (benchmarks/loadgen)" >&2
+CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet \
+    --manifest-path benchmarks/loadgen/Cargo.toml
+
+# Run from benchmarks/ so the installed package is imported, not the source tree's python/.
+cd benchmarks
+exec "$VENV/bin/python" bench.py \
+    --cpp-python "$CPP_VENV/bin/python" \
+    --loadgen "$TARGET/release/rocketmq-loadgen" \
+    "$@"
