@@ -2,12 +2,18 @@
 //! servers: the connection pool, the name-server list, the route cache, the client id.
 //!
 //! Route lookups fail over across name servers in order starting from the last one that
-//! answered. Cached routes are refreshed every 30 s by [`ClientInstance::refresh_routes`]
-//! (driven by the owner's timer) and kept when every name server is down, so that clients
-//! keep working from what they know.
+//! answered. Cached routes are refreshed every `route_refresh_interval` (30 s) by the
+//! maintenance task ([`ClientInstance::start_maintenance`]) and kept when every name server is
+//! down, so that clients keep working from what they know. With a name-server domain (an HTTP
+//! URL, spec 5.13) the list is fetched at start (and whenever it is empty) and re-fetched every
+//! `namesrv_refresh_interval` (2 min); a failed fetch keeps the current list.
+//!
+//! What must stay true: the maintenance task holds only a `Weak` reference (dropping the last
+//! client ends it) and stops at [`ClientInstance::shutdown`]; no lock is held across `.await`.
 
 use crate::acl::SessionCredentials;
 use crate::error::{ClientError, Result};
+use crate::namesrv_domain::{fetch_name_servers, HttpUrl};
 use crate::remoting::{ConnectionPool, RequestHandler};
 use crate::route::TopicRoute;
 use rocketmq_protocol::body::route::TopicRouteData;
@@ -15,9 +21,10 @@ use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::GetRouteInfoRequestHeader;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// The auto-create template topic every broker serves.
 pub const AUTO_CREATE_TOPIC: &str = "TBW102";
@@ -36,6 +43,12 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// ACL credentials; when set every request is signed (spec 5.12).
     pub credentials: Option<SessionCredentials>,
+    /// `http://host[:port]/path` answering the name-server list (`set_namesrv_domain`).
+    pub namesrv_domain: Option<String>,
+    /// How often the maintenance task re-fetches every cached route.
+    pub route_refresh_interval: Duration,
+    /// How often the maintenance task re-fetches the list from `namesrv_domain`.
+    pub namesrv_refresh_interval: Duration,
 }
 
 impl ClientConfig {
@@ -58,6 +71,9 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
             credentials: None,
+            namesrv_domain: None,
+            route_refresh_interval: Duration::from_secs(30),
+            namesrv_refresh_interval: Duration::from_secs(120),
         }
     }
 }
@@ -69,6 +85,11 @@ pub struct ClientInstance {
     name_servers: Mutex<Vec<String>>,
     ns_index: AtomicUsize,
     routes: Mutex<HashMap<String, Arc<TopicRoute>>>,
+    /// The parsed `namesrv_domain`: the URL, or why it is unusable.
+    domain: Option<std::result::Result<HttpUrl, ClientError>>,
+    maintenance_started: AtomicBool,
+    shut_down: AtomicBool,
+    stop: Notify,
 }
 
 impl ClientInstance {
@@ -88,9 +109,112 @@ impl ClientInstance {
             name_servers: Mutex::new(config.name_servers.clone()),
             ns_index: AtomicUsize::new(0),
             routes: Mutex::new(HashMap::new()),
+            domain: config.namesrv_domain.as_deref().map(HttpUrl::parse),
+            maintenance_started: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            stop: Notify::new(),
             client_id,
             config,
         })
+    }
+
+    /// Starts the maintenance task on `runtime` (route refresh, name-server domain refresh).
+    /// Calling it again does nothing.
+    pub fn start_maintenance(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        if self.maintenance_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        runtime.spawn(Self::maintenance(Arc::downgrade(self)));
+    }
+
+    async fn maintenance(this: Weak<Self>) {
+        let (route_every, domain_every) = match this.upgrade() {
+            Some(c) => (
+                c.config
+                    .route_refresh_interval
+                    .max(Duration::from_millis(10)),
+                c.config
+                    .namesrv_refresh_interval
+                    .max(Duration::from_millis(10)),
+            ),
+            None => return,
+        };
+        let start = Instant::now();
+        // The domain is fetched at once; routes are fetched on first use.
+        let mut next_domain = start;
+        let mut next_routes = start + route_every;
+        loop {
+            let now = Instant::now();
+            if now >= next_domain {
+                let Some(c) = this.upgrade() else { return };
+                if c.domain.is_some() {
+                    if let Err(e) = c.update_name_servers_from_domain().await {
+                        tracing::warn!(error = %e, "name-server list lookup failed; keeping the current list");
+                    }
+                }
+                next_domain = Instant::now() + domain_every;
+            }
+            if now >= next_routes {
+                let Some(c) = this.upgrade() else { return };
+                c.refresh_routes().await;
+                next_routes = Instant::now() + route_every;
+            }
+            let wake = next_domain.min(next_routes);
+            let Some(c) = this.upgrade() else { return };
+            if c.shut_down.load(Ordering::SeqCst) {
+                return;
+            }
+            let stopped = c.stop.notified();
+            tokio::pin!(stopped);
+            // Registers the waiter before the flag is read again, so a shutdown between the
+            // check above and the select below is not missed.
+            stopped.as_mut().enable();
+            if c.shut_down.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = &mut stopped => return,
+            }
+        }
+    }
+
+    /// Stops the maintenance task and closes every connection. Idempotent.
+    pub fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::SeqCst);
+        self.stop.notify_waiters();
+        self.pool.clear();
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// Fetches the name-server list from the configured domain and uses it. Returns the list.
+    pub async fn update_name_servers_from_domain(&self) -> Result<Vec<String>> {
+        let url = match &self.domain {
+            None => {
+                return Err(ClientError::IllegalArgument(
+                    "no name-server domain is set".into(),
+                ))
+            }
+            Some(Err(e)) => return Err(e.clone()),
+            Some(Ok(url)) => url,
+        };
+        let list = fetch_name_servers(url, self.config.request_timeout).await?;
+        let changed = {
+            let mut current = self.name_servers.lock().unwrap();
+            let changed = *current != list;
+            if changed {
+                *current = list.clone();
+            }
+            changed
+        };
+        if changed {
+            self.ns_index.store(0, Ordering::Relaxed);
+            tracing::info!(url = %url, name_servers = %list.join(";"), "name-server list updated");
+        }
+        Ok(list)
     }
 
     pub fn name_servers(&self) -> Vec<String> {
@@ -111,7 +235,17 @@ impl ClientInstance {
     /// Asks the name servers for `topic`'s route. `Ok(None)`: a name server answered that
     /// the topic does not exist.
     async fn query_route(&self, topic: &str) -> Result<Option<TopicRouteData>> {
-        let servers = self.name_servers();
+        let mut servers = self.name_servers();
+        if servers.is_empty() && self.domain.is_some() {
+            servers =
+                self.update_name_servers_from_domain()
+                    .await
+                    .map_err(|e| ClientError::NoRoute {
+                        topic: topic.to_string(),
+                        name_servers: vec![],
+                        cause: format!("the name-server list lookup failed: {e}"),
+                    })?;
+        }
         if servers.is_empty() {
             return Err(ClientError::NoRoute {
                 topic: topic.to_string(),
@@ -173,25 +307,26 @@ impl ClientInstance {
                 return Ok(r.clone());
             }
         }
+        self.fetch_publish_route(topic).await
+    }
+
+    /// Looks `topic` up for publishing now (falling back to the template) and caches it; a
+    /// cached route survives a name-server outage.
+    async fn fetch_publish_route(&self, topic: &str) -> Result<Arc<TopicRoute>> {
         let route = match self.query_route(topic).await {
             Ok(Some(data)) => TopicRoute::new(topic, data),
-            Ok(None) => match self.query_route(AUTO_CREATE_TOPIC).await? {
-                Some(t) => TopicRoute::from_template(topic, &t, DEFAULT_TOPIC_QUEUE_NUMS),
-                None => {
+            Ok(None) => match self.query_route(AUTO_CREATE_TOPIC).await {
+                Ok(Some(t)) => TopicRoute::from_template(topic, &t, DEFAULT_TOPIC_QUEUE_NUMS),
+                Ok(None) => {
                     return Err(ClientError::NoRoute {
                         topic: topic.to_string(),
                         name_servers: self.name_servers(),
                         cause: "the topic does not exist and auto-creation is off".into(),
                     })
                 }
+                Err(e) => return self.cached_or(topic, e),
             },
-            Err(e) => {
-                // Keep working from a cached route when the name servers are down.
-                if let Some(r) = self.routes.lock().unwrap().get(topic) {
-                    return Ok(r.clone());
-                }
-                return Err(e);
-            }
+            Err(e) => return self.cached_or(topic, e),
         };
         let route = Arc::new(route);
         self.routes
@@ -199,6 +334,14 @@ impl ClientInstance {
             .unwrap()
             .insert(topic.to_string(), route.clone());
         Ok(route)
+    }
+
+    /// Keeps working from a cached route when the name servers are down.
+    fn cached_or(&self, topic: &str, e: ClientError) -> Result<Arc<TopicRoute>> {
+        match self.routes.lock().unwrap().get(topic) {
+            Some(r) => Ok(r.clone()),
+            None => Err(e),
+        }
     }
 
     /// The route to consume `topic`, which must exist.
@@ -234,14 +377,31 @@ impl ClientInstance {
         }
     }
 
-    /// Re-fetches every cached route (the periodic refresh).
+    /// Re-fetches every cached route (the periodic refresh). A route built from the template
+    /// is looked up again as a publish route, so it becomes the topic's own once it exists.
     pub async fn refresh_routes(&self) {
-        let topics: Vec<String> = self.routes.lock().unwrap().keys().cloned().collect();
-        for t in topics {
-            if let Err(e) = self.fetch_route(&t).await {
+        let topics: Vec<(String, bool)> = self
+            .routes
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, r)| (t.clone(), r.from_template))
+            .collect();
+        for (t, from_template) in topics {
+            let result = if from_template {
+                self.fetch_publish_route(&t).await
+            } else {
+                self.fetch_route(&t).await
+            };
+            if let Err(e) = result {
                 tracing::debug!(topic = %t, error = %e, "route refresh failed");
             }
         }
+    }
+
+    /// The cached route of `topic`, if any (what the last lookup or refresh found).
+    pub fn cached_route(&self, topic: &str) -> Option<Arc<TopicRoute>> {
+        self.routes.lock().unwrap().get(topic).cloned()
     }
 
     /// The master address of a broker, from any cached route.

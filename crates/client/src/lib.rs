@@ -2,6 +2,7 @@
 //!
 //! - [`remoting`]: multiplexed connections, responses matched by opaque;
 //! - [`acl`]: request signing with session credentials;
+//! - [`namesrv_domain`]: the name-server list fetched over HTTP;
 //! - [`instance`]: what a process's clients share: connections, name servers, routes;
 //! - [`producer`]: queue choice, retries across brokers, compression, batches;
 //! - [`pull`]: pulling a queue from an offset, and queue offsets;
@@ -14,6 +15,7 @@ pub mod consumer_requests;
 pub mod error;
 pub mod instance;
 pub mod message;
+pub mod namesrv_domain;
 pub mod producer;
 pub mod pull;
 pub mod push;

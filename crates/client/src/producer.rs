@@ -1,7 +1,9 @@
 //! The producer: picks a queue, sends, retries on another broker after a failure.
 //!
 //! Queue choice is round robin over the topic's writable queues. After a failed attempt the
-//! next attempt avoids the broker that failed when another broker has queues. Bodies larger
+//! next attempt avoids the broker that failed when another broker has queues; a broker that
+//! could not be reached (connect failure, timeout, closed connection) is also avoided by
+//! later sends for `fault_isolation`, unless no other broker has queues. Bodies larger
 //! than `compress_over` are zlib-compressed and flagged (never for batches, as the Java
 //! client does). Each message gets a `UNIQ_KEY` id before the first attempt, so that retries
 //! of one send carry the same id.
@@ -17,9 +19,10 @@ use rocketmq_protocol::header::{
 };
 use rocketmq_protocol::properties as prop;
 use rocketmq_protocol::{batch, compression, message_id, sysflag};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct ProducerConfig {
@@ -32,6 +35,8 @@ pub struct ProducerConfig {
     /// zlib level 0..9.
     pub compress_level: u32,
     pub max_message_size: usize,
+    /// How long later sends avoid a broker that could not be reached.
+    pub fault_isolation: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -43,6 +48,7 @@ impl Default for ProducerConfig {
             compress_over: 4096,
             compress_level: 5,
             max_message_size: 4 * 1024 * 1024,
+            fault_isolation: Duration::from_secs(30),
         }
     }
 }
@@ -72,6 +78,8 @@ pub struct Producer {
     pub client: Arc<ClientInstance>,
     pub config: ProducerConfig,
     next_queue: AtomicUsize,
+    /// Broker name -> until when sends avoid it (it could not be reached).
+    isolated: Mutex<HashMap<String, Instant>>,
 }
 
 /// A message encoded for the wire: what every attempt of one send reuses.
@@ -86,12 +94,45 @@ struct Prepared {
 }
 
 impl Producer {
+    /// A producer over `client`. Created inside a tokio runtime, it starts the client's
+    /// maintenance task (route refresh) there; otherwise the owner calls
+    /// [`ClientInstance::start_maintenance`].
     pub fn new(client: Arc<ClientInstance>, config: ProducerConfig) -> Producer {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            client.start_maintenance(&handle);
+        }
         Producer {
             client,
             config,
             next_queue: AtomicUsize::new(rand::random::<u32>() as usize),
+            isolated: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Brokers that sends avoid now because they could not be reached recently.
+    pub fn isolated_brokers(&self) -> Vec<String> {
+        let now = Instant::now();
+        let mut v: Vec<String> = self
+            .isolated
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(b, _)| b.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn isolate(&self, broker_name: &str) {
+        if self.config.fault_isolation.is_zero() {
+            return;
+        }
+        let until = Instant::now() + self.config.fault_isolation;
+        self.isolated
+            .lock()
+            .unwrap()
+            .insert(broker_name.to_string(), until);
     }
 
     fn check_topic(topic: &str) -> Result<()> {
@@ -282,13 +323,29 @@ impl Producer {
         })
     }
 
-    /// Picks the next queue round robin, avoiding `avoid` when another broker has queues.
+    /// Picks the next queue round robin, avoiding `avoid` and isolated brokers when another
+    /// broker has queues (isolation gives way first, then `avoid`).
     fn pick(&self, queues: &[MessageQueue], avoid: Option<&str>) -> MessageQueue {
         let n = queues.len();
-        for _ in 0..n {
-            let i = self.next_queue.fetch_add(1, Ordering::Relaxed) % n;
-            if Some(queues[i].broker_name.as_str()) != avoid {
-                return queues[i].clone();
+        let isolated: Vec<String> = {
+            let now = Instant::now();
+            let mut map = self.isolated.lock().unwrap();
+            map.retain(|_, until| *until > now);
+            map.keys().cloned().collect()
+        };
+        let usable = |q: &MessageQueue, check_isolation: bool| {
+            Some(q.broker_name.as_str()) != avoid
+                && !(check_isolation && isolated.contains(&q.broker_name))
+        };
+        for check_isolation in [true, false] {
+            if !check_isolation && isolated.is_empty() {
+                break;
+            }
+            for _ in 0..n {
+                let i = self.next_queue.fetch_add(1, Ordering::Relaxed) % n;
+                if usable(&queues[i], check_isolation) {
+                    return queues[i].clone();
+                }
             }
         }
         queues[self.next_queue.fetch_add(1, Ordering::Relaxed) % n].clone()
@@ -326,6 +383,14 @@ impl Producer {
                         {
                             return Err(e);
                         }
+                    }
+                    if matches!(
+                        e,
+                        ClientError::Connect { .. }
+                            | ClientError::Timeout { .. }
+                            | ClientError::ConnectionClosed { .. }
+                    ) {
+                        self.isolate(&mq.broker_name);
                     }
                     avoid = Some(mq.broker_name.clone());
                     last_err = Some(e);

@@ -302,6 +302,7 @@ impl PushConsumer {
             rebalance_now: rebalance_now.clone(),
         });
         let client = ClientInstance::new(client_config, Some(handler));
+        client.start_maintenance(&runtime);
         if !config.broadcasting {
             subscriptions.push(Subscription {
                 topic: format!("%RETRY%{}", config.group),
@@ -440,7 +441,7 @@ impl PushConsumer {
                     .unregister(&addr, None, Some(&inner.config.group))
                     .await;
             }
-            inner.client.pool.clear();
+            inner.client.shutdown();
         };
         if tokio::runtime::Handle::try_current().is_ok() {
             // Called from inside the runtime: finish in the background.
@@ -465,6 +466,7 @@ impl Drop for PushConsumer {
                 h.abort();
             }
             self.inner.tasks.lock().unwrap().take();
+            self.inner.client.shutdown();
         }
     }
 }

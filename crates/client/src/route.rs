@@ -18,6 +18,8 @@ pub struct TopicRoute {
     pub subscribe: Vec<MessageQueue>,
     /// Broker name -> master address.
     pub masters: BTreeMap<String, String>,
+    /// Built from the auto-create template (the name server did not know the topic yet).
+    pub from_template: bool,
 }
 
 impl TopicRoute {
@@ -59,6 +61,7 @@ impl TopicRoute {
             publish,
             subscribe,
             masters,
+            from_template: false,
         }
     }
 
@@ -70,6 +73,9 @@ impl TopicRoute {
             q.read_queue_nums = q.read_queue_nums.min(max_queues);
             q.write_queue_nums = q.write_queue_nums.min(max_queues);
         }
-        TopicRoute::new(topic, data)
+        TopicRoute {
+            from_template: true,
+            ..TopicRoute::new(topic, data)
+        }
     }
 }
