@@ -338,7 +338,12 @@ class _ClientConfig:
         self._credentials = None
         self._namesrv_domain = None
 
+    def _native_client_options(self) -> Dict[str, Any]:
+        """Keyword arguments every native client takes: credentials and name-server domain."""
+        return {"credentials": self._credentials, "namesrv_domain": self._namesrv_domain}
+
     def set_group(self, group_name: StrOrBytes) -> None:
+        """Changes the group; takes effect at the next ``start()``."""
         self._group = _text(group_name, "group_name")
 
     def set_namesrv_addr(self, addr: StrOrBytes) -> None:
@@ -351,22 +356,26 @@ class _ClientConfig:
     set_name_server_address = set_namesrv_addr
 
     def set_namesrv_domain(self, domain: StrOrBytes) -> None:
-        """An HTTP URL answering the name-server list. A plain ``host:port`` is taken as the
-        address itself (a frequent mix-up)."""
+        """An ``http://`` URL answering the name-server list (``"host:port;host2:port2"``).
+
+        The list is fetched at ``start()`` and every 2 minutes after; a failed fetch keeps
+        the current list. ``https`` URLs are refused at ``start()``. A plain ``host:port``
+        is taken as the address itself (a frequent mix-up)."""
         domain = _text(domain, "domain")
-        if "://" not in domain and ":" in domain:
+        if "://" not in domain and ":" in domain and "/" not in domain:
             log.warning("set_namesrv_domain(%r) looks like an address; using it as one", domain)
             self._namesrv = domain
+            self._namesrv_domain = None
             return
         self._namesrv_domain = domain
-        self._namesrv = _resolve_namesrv_domain(domain) or self._namesrv
 
     set_name_server_domain = set_namesrv_domain
 
     def set_session_credentials(
         self, access_key: StrOrBytes, access_secret: StrOrBytes, channel: StrOrBytes
     ) -> None:
-        """ACL credentials; requests are signed with them."""
+        """ACL credentials: every request then carries ``AccessKey``, ``OnsChannel`` (the
+        channel, usually ``"ALIYUN"``) and an HMAC-SHA1 ``Signature``."""
         self._credentials = (
             _text(access_key, "access_key"),
             _text(access_secret, "access_secret"),
@@ -390,19 +399,6 @@ class _ClientConfig:
 
     def set_log_file_num_and_size(self, num, size) -> None:
         """Accepted for compatibility; no log files are written."""
-
-
-def _resolve_namesrv_domain(url: str) -> Optional[str]:
-    """Fetches the name-server list from an HTTP URL (cut at the first line break)."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - user-given URL
-            text = resp.read().decode("utf-8", "replace").strip()
-    except Exception as e:  # noqa: BLE001 - report and keep the old list
-        log.warning("cannot fetch the name-server list from %s: %s", url, e)
-        return None
-    return text.splitlines()[0].strip() if text else None
 
 
 class Producer(_ClientConfig):
@@ -485,6 +481,7 @@ class Producer(_ClientConfig):
                 self._compress_level,
                 self._compress_over,
                 self._max_message_size,
+                **self._native_client_options(),
             )
         except Exception as e:
             with Producer._groups_lock:
@@ -713,7 +710,7 @@ class PullConsumer(_ClientConfig):
             raise PullConsumerStartFailed("the specified group is blank")
         try:
             self._native = _rocketmq.NativePullClient(
-                self._group, self._namesrv, self._instance_name
+                self._group, self._namesrv, self._instance_name, **self._native_client_options()
             )
         except Exception as e:
             raise PullConsumerStartFailed(str(e)) from e
@@ -957,6 +954,7 @@ class PushConsumer(_ClientConfig):
                 self._max_reconsume_times,
                 self._consume_from_first,
                 self._max_cached_per_queue,
+                **self._native_client_options(),
             )
         except Exception as e:
             with PushConsumer._groups_lock:

@@ -1,12 +1,10 @@
 //! `NativeProducer`: the Rust producer behind `rocketmq.client.Producer`.
 
-use super::{block_on, name_servers};
+use super::{block_on, client_config, name_servers, Credentials};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rocketmq_client::{
-    ClientConfig, ClientInstance, Message, Producer, ProducerConfig, SendResult,
-};
+use rocketmq_client::{ClientInstance, Message, Producer, ProducerConfig, SendResult};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +43,7 @@ pub struct NativeProducer {
 #[pymethods]
 impl NativeProducer {
     #[new]
-    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=3000, retry_times=2, compress_level=5, compress_over=4096, max_message_size=4194304))]
+    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=3000, retry_times=2, compress_level=5, compress_over=4096, max_message_size=4194304, *, credentials=None, namesrv_domain=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         group: String,
@@ -56,19 +54,25 @@ impl NativeProducer {
         compress_level: i32,
         compress_over: usize,
         max_message_size: usize,
+        credentials: Option<Credentials>,
+        namesrv_domain: Option<String>,
     ) -> PyResult<Self> {
         if !(-1..=9).contains(&compress_level) {
             return Err(PyValueError::new_err(format!(
                 "compress_level must be between -1 and 9, got {compress_level}"
             )));
         }
-        let config = ClientConfig {
-            name_servers: name_servers(name_servers_list),
-            instance_name: instance_name.to_string(),
+        let config = rocketmq_client::ClientConfig {
             request_timeout: Duration::from_millis(timeout_ms),
-            ..ClientConfig::default()
+            ..client_config(
+                name_servers_list,
+                instance_name,
+                credentials,
+                namesrv_domain,
+            )?
         };
         let client = ClientInstance::new(config, None);
+        client.start_maintenance(super::runtime::runtime().handle());
         let producer = Producer::new(
             client,
             ProducerConfig {
@@ -83,6 +87,7 @@ impl NativeProducer {
                     compress_level as u32
                 },
                 max_message_size,
+                ..ProducerConfig::default()
             },
         );
         Ok(NativeProducer {
@@ -170,9 +175,9 @@ impl NativeProducer {
         self.producer.client.set_name_servers(name_servers(list));
     }
 
-    /// Closes the producer's connections.
+    /// Stops the route refresh and closes the producer's connections.
     fn shutdown(&self, py: Python<'_>) {
         let p = self.producer.clone();
-        py.detach(|| p.client.pool.clear());
+        py.detach(|| p.client.shutdown());
     }
 }

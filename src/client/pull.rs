@@ -2,11 +2,11 @@
 //! whose offset bookkeeping stays in Python so that subclasses can override it.
 
 use super::message::message_tuple;
-use super::{block_on, name_servers};
+use super::{block_on, client_config, name_servers, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
-use rocketmq_client::{ClientConfig, ClientInstance, MessageQueue};
+use rocketmq_client::{ClientInstance, MessageQueue};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,18 +19,27 @@ pub struct NativePullClient {
 #[pymethods]
 impl NativePullClient {
     #[new]
-    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=10000))]
-    fn new(group: String, name_servers_list: &str, instance_name: &str, timeout_ms: u64) -> Self {
-        let config = ClientConfig {
-            name_servers: name_servers(name_servers_list),
-            instance_name: instance_name.to_string(),
+    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=10000, *, credentials=None, namesrv_domain=None))]
+    fn new(
+        group: String,
+        name_servers_list: &str,
+        instance_name: &str,
+        timeout_ms: u64,
+        credentials: Option<Credentials>,
+        namesrv_domain: Option<String>,
+    ) -> PyResult<Self> {
+        let config = rocketmq_client::ClientConfig {
             request_timeout: Duration::from_millis(timeout_ms),
-            ..ClientConfig::default()
+            ..client_config(
+                name_servers_list,
+                instance_name,
+                credentials,
+                namesrv_domain,
+            )?
         };
-        NativePullClient {
-            client: ClientInstance::new(config, None),
-            group,
-        }
+        let client = ClientInstance::new(config, None);
+        client.start_maintenance(super::runtime::runtime().handle());
+        Ok(NativePullClient { client, group })
     }
 
     /// The readable queues of `topic` as `(topic, broker_name, queue_id)`, sorted.
@@ -102,8 +111,9 @@ impl NativePullClient {
         self.client.set_name_servers(name_servers(list));
     }
 
+    /// Stops the route refresh and closes the connections.
     fn shutdown(&self, py: Python<'_>) {
         let c = self.client.clone();
-        py.detach(|| c.pool.clear());
+        py.detach(|| c.shutdown());
     }
 }

@@ -5,7 +5,7 @@
 //! function once, which runs the user's callbacks and returns one verdict per batch.
 
 use super::message::message_tuple;
-use super::name_servers;
+use super::{client_config, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rocketmq_client::pull::TagFilter;
@@ -13,7 +13,6 @@ use rocketmq_client::push::{
     ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
     Subscription,
 };
-use rocketmq_client::ClientConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,7 +69,7 @@ pub struct NativePushConsumer {
 impl NativePushConsumer {
     /// Starts consuming `subscriptions` (`[(topic, expression)]`) at once.
     #[new]
-    #[pyo3(signature = (group, name_servers_list, subscriptions, dispatch, instance_name="DEFAULT", broadcasting=false, orderly=false, thread_count=4, batch_max_size=1, max_reconsume_times=16, consume_from_first=false, max_cached_per_queue=1000))]
+    #[pyo3(signature = (group, name_servers_list, subscriptions, dispatch, instance_name="DEFAULT", broadcasting=false, orderly=false, thread_count=4, batch_max_size=1, max_reconsume_times=16, consume_from_first=false, max_cached_per_queue=1000, *, credentials=None, namesrv_domain=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -86,12 +85,15 @@ impl NativePushConsumer {
         max_reconsume_times: i32,
         consume_from_first: bool,
         max_cached_per_queue: usize,
+        credentials: Option<Credentials>,
+        namesrv_domain: Option<String>,
     ) -> PyResult<Self> {
-        let client_config = ClientConfig {
-            name_servers: name_servers(name_servers_list),
-            instance_name: instance_name.to_string(),
-            ..ClientConfig::default()
-        };
+        let client_config = client_config(
+            name_servers_list,
+            instance_name,
+            credentials,
+            namesrv_domain,
+        )?;
         let config = PushConsumerConfig {
             group,
             broadcasting,
