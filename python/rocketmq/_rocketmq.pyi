@@ -2,7 +2,19 @@
 
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union, final
+
+__all__ = [
+    "_EmbeddedCluster",
+    "NativeProducer",
+    "NativePullClient",
+    "NativePushConsumer",
+    "ClientError",
+    "check_delay_levels",
+    "reset_log_cache",
+    "DEFAULT_DELAY_LEVELS",
+    "__version__",
+]
 
 __version__: str
 DEFAULT_DELAY_LEVELS: str
@@ -10,11 +22,12 @@ DEFAULT_DELAY_LEVELS: str
 def check_delay_levels(levels: str) -> None:
     """Raise ValueError (saying what is wrong) unless `levels` is a valid delay-level string."""
 
+@final
 class _EmbeddedCluster:
     """A name server + broker pair running in this process; started by the constructor."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         store_dir: Union[str, "os.PathLike[str]"],
         *,
         host: Optional[str] = None,
@@ -27,7 +40,7 @@ class _EmbeddedCluster:
         cluster_name: Optional[str] = None,
         broker_name: Optional[str] = None,
         advertised_host: Optional[str] = None,
-    ) -> None: ...
+    ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...
     @property
@@ -40,3 +53,141 @@ class _EmbeddedCluster:
 
 def reset_log_cache() -> None:
     """Make Rust log records follow a changed Python logging configuration."""
+
+# ---- Client bindings (rocketmq.client wraps these; private, shapes may change) ----
+
+_Credentials = Tuple[str, str, str]
+_Properties = Dict[str, str]
+# (status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name)
+_SendTuple = Tuple[int, str, str, int, int, str]
+# (topic, tags, keys, body, id, offset_msg_id, queue_id, queue_offset, commit_log_offset,
+#  reconsume_times, store_size, born_timestamp, store_timestamp, prepared_transaction_offset,
+#  properties, born_host, store_host)
+_MessageTuple = Tuple[
+    str,
+    bytes,
+    bytes,
+    bytes,
+    str,
+    str,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    _Properties,
+    str,
+    str,
+]
+# (topic, broker_name, queue_id)
+_QueueTuple = Tuple[str, str, int]
+
+class ClientError(Exception):
+    """A client operation failed; the message says what and where."""
+
+@final
+class NativeProducer:
+    """The Rust producer behind `rocketmq.client.Producer`."""
+
+    def __new__(
+        cls,
+        group: str,
+        name_servers_list: str,
+        instance_name: str = "DEFAULT",
+        timeout_ms: int = 3000,
+        retry_times: int = 2,
+        compress_level: int = 5,
+        compress_over: int = 4096,
+        max_message_size: int = 4194304,
+        *,
+        credentials: Optional[_Credentials] = None,
+        namesrv_domain: Optional[str] = None,
+    ) -> "NativeProducer": ...
+    def send(self, topic: str, body: bytes, flag: int, properties: _Properties) -> _SendTuple:
+        """Sends and waits; returns a send tuple."""
+    def send_oneway(self, topic: str, body: bytes, flag: int, properties: _Properties) -> None:
+        """Sends without waiting for the broker."""
+    def queue_count(self, topic: str) -> int:
+        """Number of writable queues of `topic` (for queue selectors)."""
+    def send_to_queue(
+        self,
+        topic: str,
+        body: bytes,
+        flag: int,
+        properties: _Properties,
+        index: int,
+        attempts: int = 3,
+    ) -> _SendTuple:
+        """Sends to the writable queue at `index`, retrying on that queue only."""
+    def send_batch(self, messages: List[Tuple[str, bytes, int, _Properties]]) -> _SendTuple:
+        """Sends `(topic, body, flag, properties)` items as one batch."""
+    def set_name_servers(self, list: str) -> None:
+        """Replaces the name-server list (`"host:port;host:port"`)."""
+    def shutdown(self) -> None:
+        """Stops the route refresh and closes the producer's connections."""
+
+@final
+class NativePullClient:
+    """Route lookups and single pulls for `rocketmq.client.PullConsumer`."""
+
+    def __new__(
+        cls,
+        group: str,
+        name_servers_list: str,
+        instance_name: str = "DEFAULT",
+        timeout_ms: int = 10000,
+        *,
+        credentials: Optional[_Credentials] = None,
+        namesrv_domain: Optional[str] = None,
+    ) -> "NativePullClient": ...
+    def fetch_subscribe_queues(self, topic: str) -> List[_QueueTuple]:
+        """The readable queues of `topic`, sorted."""
+    def pull(
+        self,
+        topic: str,
+        broker_name: str,
+        queue_id: int,
+        expression: str,
+        offset: int,
+        max_num: int,
+    ) -> Tuple[int, int, int, int, List[_MessageTuple]]:
+        """One non-blocking pull: `(status, next_begin_offset, min_offset, max_offset,
+        messages)`."""
+    def set_name_servers(self, list: str) -> None:
+        """Replaces the name-server list (`"host:port;host:port"`)."""
+    def shutdown(self) -> None:
+        """Stops the route refresh and closes the connections."""
+
+@final
+class NativePushConsumer:
+    """The Rust push consumer behind `rocketmq.client.PushConsumer`; consuming from creation."""
+
+    def __new__(
+        cls,
+        group: str,
+        name_servers_list: str,
+        subscriptions: List[Tuple[str, str]],
+        dispatch: Callable[[List[List[_MessageTuple]]], List[bool]],
+        instance_name: str = "DEFAULT",
+        broadcasting: bool = False,
+        orderly: bool = False,
+        thread_count: int = 4,
+        batch_max_size: int = 1,
+        max_reconsume_times: int = 16,
+        consume_from_first: bool = False,
+        max_cached_per_queue: int = 1000,
+        *,
+        credentials: Optional[_Credentials] = None,
+        namesrv_domain: Optional[str] = None,
+    ) -> "NativePushConsumer": ...
+    @property
+    def client_id(self) -> str: ...
+    def owned_queues(self) -> List[_QueueTuple]:
+        """Queues owned now."""
+    def pulling_queues(self) -> List[_QueueTuple]:
+        """Owned queues that are being pulled from a known offset."""
+    def shutdown(self, grace_ms: int = 30000) -> None:
+        """Stops; waits up to `grace_ms` for running callbacks, commits offsets."""

@@ -15,7 +15,7 @@ import os
 import threading
 from collections import namedtuple
 from enum import IntEnum
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _rocketmq
 from .consts import MessageProperty
@@ -157,7 +157,9 @@ def _name_servers_from_env() -> str:
 class Message:
     """An outgoing message. It may be sent many times, from several threads."""
 
-    def __init__(self, topic: Optional[StrOrBytes]):
+    def __init__(self, topic: Optional[StrOrBytes]) -> None:
+        """A message for ``topic`` (``str`` or UTF-8 ``bytes``; ``None`` leaves it empty,
+        which fails at send time)."""
         self._topic = "" if topic is None else _text(topic, "topic")
         self._body = b""
         self._flag = 0
@@ -205,25 +207,30 @@ class Message:
 
     @property
     def topic(self) -> str:
+        """The topic the message is sent to."""
         return self._topic
 
     @property
     def body(self) -> bytes:
+        """The body as set (uncompressed)."""
         return self._body
 
     @property
     def tags(self) -> str:
+        """The ``TAGS`` property, ``""`` when unset."""
         return self._properties.get("TAGS", "")
 
     @property
     def keys(self) -> str:
+        """The ``KEYS`` property, ``""`` when unset."""
         return self._properties.get("KEYS", "")
 
     @property
     def properties(self) -> Dict[str, str]:
+        """A copy of every property set so far."""
         return dict(self._properties)
 
-    def _wire(self):
+    def _wire(self) -> Tuple[str, bytes, int, Dict[str, str]]:
         return (self._topic, self._body, self._flag, dict(self._properties))
 
 
@@ -250,7 +257,8 @@ class ReceivedMessage:
         "store_host",
     )
 
-    def __init__(self, fields) -> None:
+    def __init__(self, fields: Tuple[Any, ...]) -> None:
+        """Built by the library from the native message tuple; not meant to be called."""
         (
             self.topic,
             self.tags,
@@ -273,6 +281,7 @@ class ReceivedMessage:
 
     @property
     def delay_time_level(self) -> int:
+        """The ``DELAY`` property as an int; 0 when absent or not a number."""
         try:
             return int(self.properties.get("DELAY", 0))
         except ValueError:
@@ -280,6 +289,7 @@ class ReceivedMessage:
 
     @property
     def body_length(self) -> int:
+        """Length of the (decompressed) body in bytes."""
         return len(self.body)
 
     def get_property(self, prop: Union[MessageProperty, str, bytes]) -> bytes:
@@ -290,13 +300,16 @@ class ReceivedMessage:
             name = _text(prop, "property name")
         return self.properties.get(name, "").encode("utf-8")
 
-    def __getitem__(self, key) -> bytes:
+    def __getitem__(self, key: Union[MessageProperty, str, bytes]) -> bytes:
+        """``msg[key]`` is ``msg.get_property(key)``."""
         return self.get_property(key)
 
     def __str__(self) -> str:
+        """The body decoded as UTF-8 (raises UnicodeDecodeError for other bodies)."""
         return self.body.decode("utf-8")
 
     def __bytes__(self) -> bytes:
+        """The body."""
         return self.body
 
     def __repr__(self) -> str:
@@ -312,7 +325,7 @@ class ReceivedMessage:
 RecvMessage = ReceivedMessage
 
 
-def hashing_queue_selector(mq_size: int, msg, arg) -> int:
+def hashing_queue_selector(mq_size: int, msg: "ReceivedMessage", arg: Any) -> int:
     """The default ``send_orderly`` selector: ``int(arg) % mq_size``."""
     return int(arg) % mq_size
 
@@ -335,8 +348,8 @@ class _ClientConfig:
         self._group = _text(group_id, "group_id")
         self._namesrv = _name_servers_from_env()
         self._instance_name = "DEFAULT"
-        self._credentials = None
-        self._namesrv_domain = None
+        self._credentials: Optional[Tuple[str, str, str]] = None
+        self._namesrv_domain: Optional[str] = None
 
     def _native_client_options(self) -> Dict[str, Any]:
         """Keyword arguments every native client takes: credentials and name-server domain."""
@@ -383,21 +396,23 @@ class _ClientConfig:
         )
 
     def set_instance_name(self, name: StrOrBytes) -> None:
+        """Instance name used in the client id; clients with different names are separate
+        members of their group."""
         self._instance_name = _text(name, "name")
 
-    def set_message_trace(self, enabled) -> None:
+    def set_message_trace(self, enabled: Any) -> None:
         """Accepted for compatibility; message trace is not sent."""
         self._message_trace = bool(enabled)
 
-    def set_log_path(self, path) -> None:
+    def set_log_path(self, path: Any) -> None:
         """Accepted for compatibility; logs go to the ``rocketmq`` logger."""
 
-    def set_log_level(self, level) -> None:
+    def set_log_level(self, level: int) -> None:
         """Sets the level of the ``rocketmq`` logger from a ``_CLogLevel`` or int."""
         levels = {1: logging.CRITICAL, 2: logging.ERROR, 3: logging.WARNING, 4: logging.INFO}
         log.setLevel(levels.get(int(level), logging.DEBUG))
 
-    def set_log_file_num_and_size(self, num, size) -> None:
+    def set_log_file_num_and_size(self, num: int, size: int) -> None:
         """Accepted for compatibility; no log files are written."""
 
 
@@ -414,7 +429,9 @@ class Producer(_ClientConfig):
         timeout: Optional[int] = None,
         compress_level: Optional[int] = None,
         max_message_size: Optional[int] = None,
-    ):
+    ) -> None:
+        """A producer of ``group_id``. The second positional argument is ``orderly`` when a
+        bool (rocketmq-client-python 2.0) and ``timeout`` in ms when an int (rocketmq 0.4)."""
         self._init_config(group_id)
         # The second positional argument is `orderly` (A20) when a bool and `timeout`
         # (0.4.x) when an int.
@@ -427,7 +444,7 @@ class Producer(_ClientConfig):
         self._compress_level = 5
         self._compress_over = 4096
         self._max_message_size = 4 * 1024 * 1024
-        self._native = None
+        self._native: Optional[_rocketmq.NativeProducer] = None
         if timeout is not None:
             self.set_timeout(timeout)
         if compress_level is not None:
@@ -450,6 +467,7 @@ class Producer(_ClientConfig):
         self._compress_level = level
 
     def set_compress_msg_body_over_howmuch(self, size: int) -> None:
+        """Bodies larger than ``size`` bytes are compressed (default 4096)."""
         self._compress_over = _int(size, "size")
 
     def set_max_message_size(self, size: int) -> None:
@@ -460,6 +478,8 @@ class Producer(_ClientConfig):
         self._max_message_size = size
 
     def start(self) -> None:
+        """Starts the producer; raises ProducerStartFailed for a blank group or a group
+        already started in this process. Does not contact the name server."""
         if self._native is not None:
             return
         if not self._group.strip():
@@ -490,6 +510,7 @@ class Producer(_ClientConfig):
         _keep_alive(self)
 
     def shutdown(self) -> None:
+        """Closes the producer's connections. Idempotent; fine before start()."""
         native, self._native = self._native, None
         if native is None:
             return
@@ -499,22 +520,26 @@ class Producer(_ClientConfig):
         _release(self)
 
     def destroy(self) -> None:
+        """Same as shutdown() (rocketmq-client-python 0.5 spelling)."""
         self.shutdown()
 
-    def __enter__(self):
+    def __enter__(self) -> "Producer":
+        """Starts the producer and returns it."""
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
+        """Shuts the producer down."""
         self.shutdown()
 
     def __del__(self) -> None:
+        """Shuts down quietly if still running (never raises)."""
         try:
             self.shutdown()
         except Exception:  # noqa: BLE001 - never raise from __del__
             pass
 
-    def _require(self, exc):
+    def _require(self, exc: Callable[[str], Exception]) -> "_rocketmq.NativeProducer":
         if self._native is None:
             raise exc("producer not started (call start() first)")
         return self._native
@@ -578,23 +603,36 @@ class Producer(_ClientConfig):
         return index
 
     def send_orderly(
-        self, msg: Message, arg, retry_times: int = 3, queue_selector=hashing_queue_selector
+        self,
+        msg: Message,
+        arg: Any,
+        retry_times: int = 3,
+        queue_selector: Callable[[int, ReceivedMessage, Any], int] = hashing_queue_selector,
     ) -> SendResult:
-        """Sends to the queue ``queue_selector(queue_count, msg, arg)`` picks."""
+        """Sends to the queue ``queue_selector(queue_count, msg, arg)`` picks, retrying on
+        that queue only; raises ProducerSendOrderlyFailed on failure."""
         self._check_message(msg)
         index = self._select(msg, arg, queue_selector, ProducerSendOrderlyFailed)
         try:
             return _send_result(
-                self._native.send_to_queue(*msg._wire(), index, max(1, int(retry_times)))
+                self._require(ProducerSendOrderlyFailed).send_to_queue(
+                    *msg._wire(), index, max(1, int(retry_times))
+                )
             )
         except _rocketmq.ClientError as e:
             raise ProducerSendOrderlyFailed(str(e)) from None
 
-    def send_oneway_orderly(self, msg: Message, arg, queue_selector=hashing_queue_selector) -> None:
+    def send_oneway_orderly(
+        self,
+        msg: Message,
+        arg: Any,
+        queue_selector: Callable[[int, ReceivedMessage, Any], int] = hashing_queue_selector,
+    ) -> None:
+        """Like send_orderly() but one-way: no answer, no retry."""
         self._check_message(msg)
         index = self._select(msg, arg, queue_selector, ProducerSendOnewayFailed)
         try:
-            self._native.send_to_queue(*msg._wire(), index, 1)
+            self._require(ProducerSendOnewayFailed).send_to_queue(*msg._wire(), index, 1)
         except _rocketmq.ClientError as e:
             raise ProducerSendOnewayFailed(str(e)) from None
 
@@ -671,7 +709,8 @@ class MessageQueue:
 
     __slots__ = ("topic", "brokerName", "queueId")
 
-    def __init__(self, topic: bytes, brokerName: bytes, queueId: int):
+    def __init__(self, topic: bytes, brokerName: bytes, queueId: int) -> None:  # noqa: N803
+        """A queue; attribute names are those of the original ctypes structure."""
         self.topic = topic
         self.brokerName = brokerName
         self.queueId = queueId
@@ -699,11 +738,13 @@ class PullConsumer(_ClientConfig):
     #: Attempts on a failing broker before pull() raises PullConsumerFetchMessageFailed.
     pull_retry_times = 3
 
-    def __init__(self, group_id: StrOrBytes):
+    def __init__(self, group_id: StrOrBytes) -> None:
+        """A pull consumer of ``group_id`` (``None`` raises NullPointerException)."""
         self._init_config(group_id)
-        self._native = None
+        self._native: Optional[_rocketmq.NativePullClient] = None
 
     def start(self) -> None:
+        """Starts the consumer; raises PullConsumerStartFailed for a blank group."""
         if self._native is not None:
             return
         if not self._group.strip():
@@ -717,22 +758,27 @@ class PullConsumer(_ClientConfig):
         _keep_alive(self)
 
     def shutdown(self) -> None:
+        """Closes the consumer's connections. Idempotent; fine before start()."""
         native, self._native = self._native, None
         if native is not None:
             native.shutdown()
             _release(self)
 
     def destroy(self) -> None:
+        """Same as shutdown() (rocketmq-client-python 0.5 spelling)."""
         self.shutdown()
 
-    def __enter__(self):
+    def __enter__(self) -> "PullConsumer":
+        """Starts the consumer and returns it."""
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
+        """Shuts the consumer down."""
         self.shutdown()
 
     def __del__(self) -> None:
+        """Shuts down quietly if still running (never raises)."""
         try:
             self.shutdown()
         except Exception:  # noqa: BLE001 - never raise from __del__
@@ -743,9 +789,13 @@ class PullConsumer(_ClientConfig):
         return "%s@%s@%s" % (maybe_decode(mq.topic), maybe_decode(mq.brokerName), mq.queueId)
 
     def get_message_queue_offset(self, mq: MessageQueue) -> int:
+        """The offset ``pull()`` starts ``mq`` at: ``offset_table``'s entry, else 0.
+        Override to keep offsets elsewhere."""
         return self.offset_table.get(self._key(mq), 0)
 
     def set_message_queue_offset(self, mq: MessageQueue, offset: int) -> None:
+        """Records the next offset of ``mq`` (called before a batch is yielded). Override
+        together with get_message_queue_offset()."""
         self.offset_table[self._key(mq)] = offset
 
     def pull(
@@ -834,7 +884,9 @@ class PushConsumer(_ClientConfig):
         group_id: StrOrBytes,
         orderly: bool = False,
         message_model: Union[MessageModel, int] = MessageModel.CLUSTERING,
-    ):
+    ) -> None:
+        """A push consumer of ``group_id``; ``orderly`` consumes each queue one message at
+        a time, in order."""
         self._init_config(group_id)
         self._orderly = bool(orderly)
         self._thread_count = os.cpu_count() or 4
@@ -844,7 +896,7 @@ class PushConsumer(_ClientConfig):
         self._consume_from_first = False
         self._subscriptions: Dict[str, str] = {}
         self._callbacks: Dict[str, Callable[[ReceivedMessage], Any]] = {}
-        self._native = None
+        self._native: Optional[_rocketmq.NativePushConsumer] = None
         self.set_message_model(message_model)
 
     def set_message_model(self, model: Union[MessageModel, int]) -> None:
@@ -920,6 +972,9 @@ class PushConsumer(_ClientConfig):
         return verdicts
 
     def start(self) -> None:
+        """Starts consuming; raises PushConsumerStartFailed without a subscription, for a
+        blank or reserved group, an invalid message model or a group already started here.
+        An unreachable name server is not a start failure (it is retried)."""
         if self._native is not None:
             return
         if not self._subscriptions:
@@ -973,16 +1028,20 @@ class PushConsumer(_ClientConfig):
         _release(self)
 
     def destroy(self) -> None:
+        """Same as shutdown() (rocketmq-client-python 0.5 spelling)."""
         self.shutdown()
 
-    def __enter__(self):
+    def __enter__(self) -> "PushConsumer":
+        """Starts the consumer and returns it."""
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
+        """Shuts the consumer down."""
         self.shutdown()
 
     def __del__(self) -> None:
+        """Shuts down quietly if still running (never raises)."""
         try:
             self.shutdown()
         except Exception:  # noqa: BLE001 - never raise from __del__

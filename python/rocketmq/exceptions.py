@@ -79,7 +79,16 @@ class ProducerSendOrderlyFailed(ProducerException):
 class ProducerSendAsyncFailed(ProducerException):
     """An asynchronous send failed (status 14)."""
 
-    def __init__(self, msg, error=0, file="", line=0, type=""):  # noqa: A002 - original name
+    def __init__(
+        self,
+        msg: Optional[str],
+        error: int = 0,
+        file: str = "",
+        line: int = 0,
+        type: str = "",  # noqa: A002 - the original's name
+    ) -> None:
+        """``msg`` is the text (also ``args[0]``); ``error``, ``file``, ``line`` and ``type``
+        are kept as attributes, as in rocketmq 0.4."""
         super().__init__(msg)
         self.msg = msg
         self.error = error
