@@ -10,6 +10,8 @@
 //! - no message is stored more often than it was sent: producers run with `retry_times = 0`
 //!   and re-send some failed messages themselves, with the same UNIQ_KEY, so a duplicate is
 //!   allowed only for a message that was sent twice;
+//! - one producer sends batches of 8: an acknowledged batch is there whole;
+//! - commit-log segments are small (256 KiB), so kills also land around segment rolls;
 //! - after the last round, the store directory itself opens and every record of every queue
 //!   passes a CRC check (`FileStore` opened in this process on the killed broker's files).
 
@@ -81,38 +83,49 @@ fn run_round(
         let resend_every_other = rng.random_bool(0.5);
         tasks.push(rt.spawn(async move {
             let mut seq = 0u64;
-            let mut resend: Option<Message> = None;
+            let batch_size = if p == PRODUCERS - 1 { 8 } else { 1 };
+            let mut resend: Option<Vec<Message>> = None;
             while !stop.load(Ordering::Acquire) {
-                let (msg, again) = match resend.take() {
+                let (msgs, again) = match resend.take() {
                     Some(m) => (m, true),
                     None => {
-                        seq += 1;
-                        let mut m = Message::new(
-                            topic.as_str(),
-                            Bytes::from(format!("producer {p} message {seq} {}", "x".repeat(200))),
-                        );
-                        m.set_property(UNIQ_KEY, &global_uniq_id_generator().next_id());
-                        (m, false)
+                        let mut msgs = Vec::new();
+                        for _ in 0..batch_size {
+                            seq += 1;
+                            let body = format!("producer {p} message {seq} {}", "x".repeat(200));
+                            let mut m = Message::new(topic.as_str(), Bytes::from(body));
+                            m.set_property(UNIQ_KEY, &global_uniq_id_generator().next_id());
+                            msgs.push(m);
+                        }
+                        (msgs, false)
                     }
                 };
-                let key = msg.properties[UNIQ_KEY].clone();
-                *ledger
-                    .lock()
-                    .unwrap()
-                    .attempts
-                    .entry(key.clone())
-                    .or_insert(0) += 1;
-                match producer.send(&msg).await {
+                let keys: Vec<String> = msgs
+                    .iter()
+                    .map(|m| m.properties[UNIQ_KEY].clone())
+                    .collect();
+                {
+                    let mut l = ledger.lock().unwrap();
+                    for k in &keys {
+                        *l.attempts.entry(k.clone()).or_insert(0) += 1;
+                    }
+                }
+                let result = if batch_size == 1 {
+                    producer.send(&msgs[0]).await
+                } else {
+                    producer.send_batch(&msgs).await
+                };
+                match result {
                     Ok(_) => {
-                        ledger.lock().unwrap().acked.push(key);
-                        acked.fetch_add(1, Ordering::Release);
+                        ledger.lock().unwrap().acked.extend(keys);
+                        acked.fetch_add(msgs.len(), Ordering::Release);
                     }
                     Err(_) => {
                         ledger.lock().unwrap().failed += 1;
-                        // Re-send some failed messages once (same key): the only way a key
+                        // Re-send some failed messages once (same keys): the only way a key
                         // may legitimately be stored twice.
                         if !again && (resend_every_other || seq.is_multiple_of(2)) {
-                            resend = Some(msg);
+                            resend = Some(msgs);
                         }
                         // A client's back-off while the broker is away.
                         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -186,8 +199,9 @@ fn run_round(
 /// Opens the killed broker's store in this process and reads every record of every queue
 /// with its CRC checked.
 fn check_store_files(store_dir: &std::path::Path) {
-    let store =
-        FileStore::open(StoreConfig::new(store_dir)).expect("the store opens after kill -9");
+    let mut config = StoreConfig::new(store_dir);
+    config.commit_log_segment_size = 256 << 10;
+    let store = FileStore::open(config).expect("the store opens after kill -9");
     let stats = store.recovery_stats();
     assert!(
         !stats.clean_shutdown,
@@ -230,7 +244,9 @@ fn crash_test(name: &str, sync_flush: bool) {
     let mut rng = rng(seed(name));
     let dir = tempfile::tempdir().expect("temp dir");
     let store_dir = dir.path().join("store");
-    let mut broker = BrokerProcess::start(BROKER, BrokerOptions::new(&store_dir, sync_flush));
+    let mut options = BrokerOptions::new(&store_dir, sync_flush);
+    options.segment_size = 256 << 10;
+    let mut broker = BrokerProcess::start(BROKER, options);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
