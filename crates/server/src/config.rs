@@ -35,6 +35,10 @@ pub struct ServerConfig {
     /// differs from `host` (e.g. binding `0.0.0.0`). `None`: the bound address, with an
     /// unspecified address replaced by 127.0.0.1. The broker port is always the bound one.
     pub advertised_host: Option<String>,
+    /// Broker-only mode: `Some("host:port")` of an existing name server to register with; no
+    /// name server is started here (`namesrv_port` is ignored). `None` (the default): start a
+    /// name server alongside the broker and register with it.
+    pub namesrv_addr: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +58,7 @@ impl Default for ServerConfig {
             broker_expiry: Duration::from_secs(120),
             client_expiry: Duration::from_secs(120),
             advertised_host: None,
+            namesrv_addr: None,
         }
     }
 }

@@ -4,7 +4,9 @@
 //! - [`ServerConfig`]: every knob of the bundled name server + broker pair;
 //! - [`EmbeddedCluster`]: starts a name server and a broker in this process on their own
 //!   tokio runtime thread, reports the bound addresses, and shuts down cleanly (flushing the
-//!   store) on [`EmbeddedCluster::shutdown`] or drop;
+//!   store) on [`EmbeddedCluster::shutdown`] or drop; with `ServerConfig::namesrv_addr` set it
+//!   starts only a broker that registers with that name server (several brokers, one name
+//!   server); [`EmbeddedCluster::kill`] stops without unregistering, as a crashed broker;
 //! - [`run_until_signal`]: the same, printing the addresses and running until SIGINT/SIGTERM.
 //!
 //! Layout: [`remoting`] (connections, framing, a small client), [`namesrv`] (routes),
@@ -46,6 +48,8 @@ pub struct EmbeddedCluster {
 
 struct Running {
     shutdown: watch::Sender<bool>,
+    /// Set before `shutdown` by [`EmbeddedCluster::kill`]: skip unregistering.
+    abrupt: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -56,6 +60,8 @@ impl EmbeddedCluster {
     /// ephemeral), registers the broker, and returns once both listen.
     pub fn start(config: ServerConfig) -> io::Result<EmbeddedCluster> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let abrupt = Arc::new(AtomicBool::new(false));
+        let abrupt_run = abrupt.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let thread = std::thread::Builder::new()
             .name("rocketmq-server".into())
@@ -72,7 +78,7 @@ impl EmbeddedCluster {
                         return;
                     }
                 };
-                runtime.block_on(run(config, ready_tx, shutdown_rx));
+                runtime.block_on(run(config, ready_tx, shutdown_rx, abrupt_run));
                 runtime.shutdown_timeout(Duration::from_secs(2));
             })?;
         match ready_rx.recv() {
@@ -81,6 +87,7 @@ impl EmbeddedCluster {
                 broker_addr,
                 running: Mutex::new(Some(Running {
                     shutdown: shutdown_tx,
+                    abrupt,
                     thread,
                 })),
             }),
@@ -95,8 +102,36 @@ impl EmbeddedCluster {
         }
     }
 
+    /// The name server's address: the one started here, or in broker-only mode the one
+    /// the broker registers with.
     pub fn namesrv_addr(&self) -> SocketAddr {
         self.namesrv_addr
+    }
+
+    /// Starts only a broker (no name server) that registers with the name server at
+    /// `namesrv` (`"host:port"`); the same as `start` with `config.namesrv_addr` set.
+    pub fn start_broker(config: ServerConfig, namesrv: &str) -> io::Result<EmbeddedCluster> {
+        EmbeddedCluster::start(ServerConfig {
+            namesrv_addr: Some(namesrv.to_string()),
+            ..config
+        })
+    }
+
+    /// Stops like a crashed broker as far as the name server can tell: connections close and
+    /// the broker does not unregister, so the name server keeps it until `broker_expiry`.
+    /// (The store is still flushed, as the OS would keep a killed process's written pages.)
+    pub fn kill(&self) {
+        if let Some(running) = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            running
+                .abrupt
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.shutdown();
     }
 
     /// The address clients use for the broker (what the name server hands out and what
@@ -152,6 +187,25 @@ fn advertised(bound: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Resolves the `host:port` of the name server a broker-only instance registers with.
+async fn resolve_name_server(addr: &str) -> io::Result<SocketAddr> {
+    let invalid = |why: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("name server address {addr:?}: {why}"),
+        )
+    };
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr.trim())
+        .await
+        .map_err(|e| invalid(format!("{e} (expected host:port)")))?
+        .collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| invalid("the host has no address".into()))
+}
+
 /// Binds `host:port`, preferring an IPv4 address when the name resolves to several: the
 /// address ends up in stored messages, and cpp 1.2.3 can only read IPv4 hosts.
 async fn bind(host: &str, port: u16, what: &str) -> io::Result<TcpListener> {
@@ -180,6 +234,7 @@ async fn run(
     config: ServerConfig,
     ready: std::sync::mpsc::Sender<Ready>,
     mut shutdown: watch::Receiver<bool>,
+    abrupt: Arc<AtomicBool>,
 ) {
     let fail = |e: io::Error| {
         let _ = ready.send(Err(e));
@@ -193,19 +248,31 @@ async fn run(
             ))
         }
     };
-    let namesrv_listener = match bind(&config.host, config.namesrv_port, "name server").await {
-        Ok(l) => l,
-        Err(e) => return fail(e),
+    // Broker-only mode registers with an existing name server instead of starting one.
+    let (namesrv_listener, namesrv_addr) = match &config.namesrv_addr {
+        None => {
+            let listener = match bind(&config.host, config.namesrv_port, "name server").await {
+                Ok(l) => l,
+                Err(e) => return fail(e),
+            };
+            match listener.local_addr() {
+                Ok(a) => (Some(listener), a),
+                Err(e) => return fail(e),
+            }
+        }
+        Some(addr) => match resolve_name_server(addr).await {
+            Ok(a) => (None, a),
+            Err(e) => return fail(e),
+        },
     };
     let broker_listener = match bind(&config.host, config.broker_port, "broker").await {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
-    let (namesrv_addr, broker_bound) =
-        match (namesrv_listener.local_addr(), broker_listener.local_addr()) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => return fail(e),
-        };
+    let broker_bound = match broker_listener.local_addr() {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
 
     let mut store_config = StoreConfig::new(&config.store_dir);
     store_config.commit_log_segment_size = config.commit_log_segment_size;
@@ -281,18 +348,22 @@ async fn run(
     };
     let mut tasks = vec![
         tokio::spawn(remoting::serve(
-            namesrv_listener,
-            name_server.clone(),
-            shutdown.clone(),
-        )),
-        tokio::spawn(name_server.clone().run_expiry(shutdown.clone())),
-        tokio::spawn(remoting::serve(
             broker_listener,
             broker.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(broker.clone().run_client_expiry()),
     ];
+    if let Some(listener) = namesrv_listener {
+        tasks.push(tokio::spawn(remoting::serve(
+            listener,
+            name_server.clone(),
+            shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(
+            name_server.clone().run_expiry(shutdown.clone()),
+        ));
+    }
     if let Some(vip) = vip_listener {
         tasks.push(tokio::spawn(remoting::serve(
             vip,
@@ -301,7 +372,8 @@ async fn run(
         )));
     }
 
-    // The broker registers with its own name server over loopback (the bound address).
+    // The broker registers with its own name server over loopback (the bound address), or
+    // with the configured one in broker-only mode.
     let namesrv_connect = advertised(namesrv_addr);
     let registrar = Arc::new(RemotingClient::new(namesrv_connect));
     if let Err(e) = broker.register_once(&registrar).await {
@@ -326,7 +398,12 @@ async fn run(
 
     util::until_true(&mut shutdown).await;
     tracing::info!("shutting down");
-    let _ = tokio::time::timeout(Duration::from_secs(2), registration).await;
+    if abrupt.load(std::sync::atomic::Ordering::SeqCst) {
+        // A killed broker does not say goodbye: the name server must expire it.
+        registration.abort();
+    } else {
+        let _ = tokio::time::timeout(Duration::from_secs(2), registration).await;
+    }
     stop_schedule.store(true, std::sync::atomic::Ordering::Release);
     let _ = tokio::task::spawn_blocking(move || schedule_thread.join()).await;
     for t in tasks {
