@@ -138,7 +138,9 @@ def run_worker(python, case, args, timeout=CASE_TIMEOUT):
 
 
 def run_loadgen(loadgen, broker_addr, extra, timeout=CASE_TIMEOUT):
-    cmd = [loadgen, "--broker", broker_addr] + [str(x) for x in extra]
+    """Runs the load generator against `broker_addr` (None: its in-process null broker)."""
+    target = ["--broker", broker_addr] if broker_addr else ["--null-broker"]
+    cmd = [loadgen] + target + [str(x) for x in extra]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if out.returncode != 0:
         raise RuntimeError("loadgen failed: %s" % out.stderr[-800:])
@@ -198,6 +200,33 @@ def raw_fdatasync_rate(directory, seconds=1.0):
         os.unlink(path)
 
 
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def machine_summary():
+    """nproc, CPU model and memory, as the README records them."""
+    model, mem = "unknown CPU", "unknown memory"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = "%.1f GiB" % (int(line.split()[1]) / 1024.0 / 1024.0)
+                    break
+    except OSError:
+        pass
+    return "machine: %d CPUs (nproc), %s, %s RAM" % (os.cpu_count() or 0, model, mem)
+
+
 class Table:
     def __init__(self):
         self.rows = []
@@ -219,9 +248,7 @@ class Table:
         def lat(d):
             if not d or "p50_us" not in d:
                 return ""
-            return "%s/%s/%s" % tuple(
-                num(d[k] / 1000.0) for k in ("p50_us", "p99_us", "p999_us")
-            )
+            return "%s/%s/%s" % tuple(num(d[k] / 1000.0) for k in ("p50_us", "p99_us", "p999_us"))
 
         header = (
             "case",
@@ -272,15 +299,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cpp-python", required=True, help="python of the rocketmq==0.4.4 venv")
     ap.add_argument("--loadgen", required=True, help="the rocketmq-loadgen binary")
-    ap.add_argument("--duration", type=float, default=4.0, help="seconds per timed case")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per timed case")
     ap.add_argument("--body", type=int, default=1024, help="message body size in bytes")
     ap.add_argument(
-        "--consume-count", type=int, default=100000, help="backlog drained by push/pull cases"
+        "--consume-count", type=int, default=200000, help="backlog drained by push/pull cases"
     )
     ap.add_argument(
         "--backlog",
         type=int,
-        default=200000,
+        default=1000000,
         help="messages stored before the backlog case (large run: 30000000)",
     )
     ap.add_argument("--json", help="also write every raw figure to this file")
@@ -296,6 +323,8 @@ def main():
     kib = body / 1024.0
     mb = body / 1e6
     run_started = time.monotonic()
+    load_at_start = load_average()
+    log("%s; load average %s" % (machine_summary(), load_at_start))
 
     def pair(case, extra, topic, prefix):
         """Runs `case` with our client, then with the C++ client; same broker, same args."""
@@ -319,8 +348,14 @@ def main():
         def send_sync_1():
             o, c = pair("send_sync", {"threads": 1}, "BenchSend", "sync1")
             table.add(
-                "send_sync 1 thread, %g KiB" % kib, "msg/s", rate(o), rate(c), "C++ client",
-                o, c, ">= 2x C++",
+                "send_sync 1 thread, %g KiB" % kib,
+                "msg/s",
+                rate(o),
+                rate(c),
+                "C++ client",
+                o,
+                c,
+                ">= 2x C++",
             )
 
         def send_sync_8():
@@ -329,17 +364,24 @@ def main():
 
         def send_async():
             o, c = pair("send_async", {"window": 256}, "BenchSend", "async")
-            table.add(
-                "send_async, 256 in flight", "msg/s", rate(o), rate(c), "C++ client", o, c
-            )
+            table.add("send_async, 256 in flight", "msg/s", rate(o), rate(c), "C++ client", o, c)
 
         def send_batch():
             o, c = pair("send_batch", {"batch": 32}, "BenchSend", "batch")
             table.add(
-                "send_batch 32 x %g KiB" % kib, "msg/s", rate(o), rate(c), "C++ client", o, c,
+                "send_batch 32 x %g KiB" % kib,
+                "msg/s",
+                rate(o),
+                rate(c),
+                "C++ client",
+                o,
+                c,
             )
             table.add(
-                "send_batch 32 x %g KiB" % kib, "MB/s", rate(o) * mb, rate(c) * mb,
+                "send_batch 32 x %g KiB" % kib,
+                "MB/s",
+                rate(o) * mb,
+                rate(c) * mb,
                 "C++ client",
             )
 
@@ -354,8 +396,15 @@ def main():
             r = run_worker(
                 ours,
                 "fill",
-                dict(namesrv=A.namesrv, topic="BenchConsume", group=fresh_group("fill"),
-                     body=body, count=count, batch=32, timeout=25),
+                dict(
+                    namesrv=A.namesrv,
+                    topic="BenchConsume",
+                    group=fresh_group("fill"),
+                    body=body,
+                    count=count,
+                    batch=32,
+                    timeout=25,
+                ),
             )
             if r["msgs"] < count:
                 raise RuntimeError("filled only %d of %d messages" % (r["msgs"], count))
@@ -366,8 +415,13 @@ def main():
                 r = run_worker(
                     python,
                     "push",
-                    dict(namesrv=A.namesrv, topic="BenchConsume", group=fresh_group("push" + who),
-                         count=count, timeout=25),
+                    dict(
+                        namesrv=A.namesrv,
+                        topic="BenchConsume",
+                        group=fresh_group("push" + who),
+                        count=count,
+                        timeout=25,
+                    ),
                 )
                 raw["push/" + who] = r
                 log("  %s: %s" % (who, json.dumps(r)))
@@ -376,8 +430,12 @@ def main():
                 results[who] = r
                 consume_rss[who] = r["peak_rss_kib"]
             table.add(
-                "push consume, no-op callback", "msg/s", rate(results["ours"]),
-                rate(results["cpp"]), "C++ client", target=">= 200k",
+                "push consume, no-op callback",
+                "msg/s",
+                rate(results["ours"]),
+                rate(results["cpp"]),
+                "C++ client",
+                target=">= 200k",
             )
 
         def pull():
@@ -386,15 +444,23 @@ def main():
                 r = run_worker(
                     python,
                     "pull",
-                    dict(namesrv=A.namesrv, topic="BenchConsume", group=fresh_group("pull" + who),
-                         count=count, timeout=25),
+                    dict(
+                        namesrv=A.namesrv,
+                        topic="BenchConsume",
+                        group=fresh_group("pull" + who),
+                        count=count,
+                        timeout=25,
+                    ),
                 )
                 raw["pull/" + who] = r
                 log("  %s: %s" % (who, json.dumps(r)))
                 results[who] = r
             table.add(
-                "pull consume (PullConsumer.pull)", "msg/s", rate(results["ours"]),
-                rate(results["cpp"]), "C++ client",
+                "pull consume (PullConsumer.pull)",
+                "msg/s",
+                rate(results["ours"]),
+                rate(results["cpp"]),
+                "C++ client",
             )
 
         safe(table, "fill %d messages for the consume cases" % count, fill_consume_topic)
@@ -404,35 +470,49 @@ def main():
         # ---- broker alone, async flush: the Rust load generator ----
         loadgen_async = {}
 
-        def loadgen_single():
-            r = run_loadgen(
-                opts.loadgen, A.broker,
-                ["--connections", 16, "--window", 32, "--body", body,
-                 "--duration", dur + 1, "--warmup", 1],
-            )
-            raw["loadgen/async/single"] = r
-            loadgen_async["single"] = r
-            log("  %s" % json.dumps(r))
+        def loadgen_case(key, name, shape):
+            """The same load against the broker and against the load generator's null broker
+            (decodes and answers, stores nothing): the baseline is the ceiling of the load
+            generator, loopback TCP and the frame codec on this machine."""
+            common = ["--body", body, "--duration", dur + 1, "--warmup", 1] + shape
+            r = run_loadgen(opts.loadgen, A.broker, common)
+            null = run_loadgen(opts.loadgen, None, common)
+            raw["loadgen/async/" + key] = r
+            raw["loadgen/null/" + key] = null
+            loadgen_async[key] = r
+            log("  broker: %s" % json.dumps(r))
+            log("  null broker: %s" % json.dumps(null))
             table.add(
-                "broker alone, async flush, 16 conn x 32 pipelined", "msg/s", r["msgs_per_s"],
-                300000.0, "target 300k", r, None, ">= 300k",
+                name,
+                "msg/s",
+                r["msgs_per_s"],
+                null["msgs_per_s"],
+                "null broker, same load",
+                r,
+                null,
+                ">= 300k",
+            )
+            return r, null
+
+        def loadgen_single():
+            loadgen_case(
+                "single",
+                "broker alone, async flush, 16 conn x 32 pipelined",
+                ["--connections", 16, "--window", 32],
             )
 
         def loadgen_batch():
-            r = run_loadgen(
-                opts.loadgen, A.broker,
-                ["--connections", 8, "--window", 4, "--batch", 32, "--body", body,
-                 "--duration", dur + 1, "--warmup", 1],
-            )
-            raw["loadgen/async/batch"] = r
-            loadgen_async["batch"] = r
-            log("  %s" % json.dumps(r))
-            table.add(
-                "broker alone, async flush, batches of 32, 8 conn x 4", "msg/s",
-                r["msgs_per_s"], 300000.0, "target 300k", r, None, ">= 300k",
+            r, null = loadgen_case(
+                "batch",
+                "broker alone, async flush, batches of 32, 8 conn x 4",
+                ["--connections", 8, "--window", 4, "--batch", 32],
             )
             table.add(
-                "broker alone, async flush, batches of 32", "MB/s", r["mb_per_s"], None, "",
+                "broker alone, async flush, batches of 32",
+                "MB/s",
+                r["mb_per_s"],
+                null["mb_per_s"],
+                "null broker, same load",
             )
 
         safe(table, "loadgen async flush, single messages", loadgen_single)
@@ -448,13 +528,25 @@ def main():
             base_fsync = raw_fdatasync_rate(S.store_dir, 1.0)
             raw["fdatasync_raw_per_s"] = base_fsync
             # Warm-up run so the topic exists and the page cache is primed.
-            run_loadgen(opts.loadgen, S.broker, ["--connections", 4, "--duration", 1,
-                                                 "--warmup", 0.5])
+            run_loadgen(
+                opts.loadgen, S.broker, ["--connections", 4, "--duration", 1, "--warmup", 0.5]
+            )
             reader = fsyncs_during(S.pid, dur)
             r = run_loadgen(
-                opts.loadgen, S.broker,
-                ["--connections", 16, "--window", 32, "--body", body,
-                 "--duration", dur, "--warmup", 0],
+                opts.loadgen,
+                S.broker,
+                [
+                    "--connections",
+                    16,
+                    "--window",
+                    32,
+                    "--body",
+                    body,
+                    "--duration",
+                    dur,
+                    "--warmup",
+                    0,
+                ],
             )
             counts = reader() if reader else None
             raw["loadgen/sync/single"] = r
@@ -462,24 +554,40 @@ def main():
             log("  %s fsyncs %s" % (json.dumps(r), counts))
             single = loadgen_async.get("single")
             table.add(
-                "broker alone, sync flush, 16 conn x 32 pipelined", "msg/s", r["msgs_per_s"],
-                single["msgs_per_s"] if single else None, "async flush (same load)", r,
-                single, ">= 30k",
+                "broker alone, sync flush, 16 conn x 32 pipelined",
+                "msg/s",
+                r["msgs_per_s"],
+                single["msgs_per_s"] if single else None,
+                "async flush (same load)",
+                r,
+                single,
+                ">= 30k",
             )
             if counts:
                 syncs = sum(counts.values()) / dur
                 table.add(
-                    "fsync-family syscalls/s under sync flush", "syncs/s", syncs, base_fsync,
+                    "fsync-family syscalls/s under sync flush",
+                    "syncs/s",
+                    syncs,
+                    base_fsync,
                     "raw 4 KiB append+fdatasync loop",
                 )
                 if syncs:
                     table.add(
-                        "messages per fsync (group commit size)", "msgs", r["msgs_per_s"] / syncs,
-                        None, "",
+                        "messages per fsync (group commit size)",
+                        "msgs",
+                        r["msgs_per_s"] / syncs,
+                        None,
+                        "",
                     )
             else:
-                table.add("fsyncs/s under sync flush", "syncs/s", "perf unavailable", base_fsync,
-                          "raw 4 KiB append+fdatasync loop")
+                table.add(
+                    "fsyncs/s under sync flush",
+                    "syncs/s",
+                    "perf unavailable",
+                    base_fsync,
+                    "raw 4 KiB append+fdatasync loop",
+                )
         finally:
             S.stop()
 
@@ -496,10 +604,26 @@ def main():
                     per_request = 32
                     started = time.monotonic()
                     r = run_loadgen(
-                        opts.loadgen, B.broker,
-                        ["--topic", "BenchBacklogFill", "--connections", 8, "--window", 4,
-                         "--batch", per_request, "--body", body,
-                         "--total", opts.backlog, "--duration", 600, "--warmup", 0],
+                        opts.loadgen,
+                        B.broker,
+                        [
+                            "--topic",
+                            "BenchBacklogFill",
+                            "--connections",
+                            8,
+                            "--window",
+                            4,
+                            "--batch",
+                            per_request,
+                            "--body",
+                            body,
+                            "--total",
+                            opts.backlog,
+                            "--duration",
+                            600,
+                            "--warmup",
+                            0,
+                        ],
                         timeout=max(CASE_TIMEOUT, opts.backlog / 20000.0),
                     )
                     stored = r["ok_requests"] * per_request
@@ -510,8 +634,14 @@ def main():
                 t = run_worker(
                     ours,
                     "tail",
-                    dict(namesrv=B.namesrv, topic="BenchTail", group=fresh_group("tail"),
-                         body=body, duration=dur, batch=32),
+                    dict(
+                        namesrv=B.namesrv,
+                        topic="BenchTail",
+                        group=fresh_group("tail"),
+                        body=body,
+                        duration=dur,
+                        batch=32,
+                    ),
                 )
                 raw["backlog/tail/" + label] = t
                 log("  %s: %s" % (label, json.dumps(t)))
@@ -520,13 +650,24 @@ def main():
                 B.stop()
         e, b = results["empty"], results["backlog"]
         table.add(
-            "send_batch with %d stored" % opts.backlog, "msg/s", rate(b), rate(e),
-            "empty broker", b, e, "within 10%",
+            "send_batch with %d stored" % opts.backlog,
+            "msg/s",
+            rate(b),
+            rate(e),
+            "empty broker",
+            b,
+            e,
+            "within 10%",
         )
         table.add(
-            "tail consume with %d stored" % opts.backlog, "msg/s",
-            rate(b, "consumed", "consume_seconds"), rate(e, "consumed", "consume_seconds"),
-            "empty broker", None, None, "within 10%",
+            "tail consume with %d stored" % opts.backlog,
+            "msg/s",
+            rate(b, "consumed", "consume_seconds"),
+            rate(e, "consumed", "consume_seconds"),
+            "empty broker",
+            None,
+            None,
+            "within 10%",
         )
 
     safe(table, "backlog", backlog)
@@ -535,17 +676,25 @@ def main():
     if broker_rss_async:
         peak, anon = broker_rss_async
         table.add(
-            "broker peak RSS incl. mapped commit log (async cases)", "MiB",
-            peak / 1024.0 if peak else None, None, "",
+            "broker peak RSS incl. mapped commit log (async cases)",
+            "MiB",
+            peak / 1024.0 if peak else None,
+            None,
+            "",
         )
         table.add(
-            "broker anonymous RSS at the end (heap; Python included)", "MiB",
-            anon / 1024.0 if anon else None, None, "",
+            "broker anonymous RSS at the end (heap; Python included)",
+            "MiB",
+            anon / 1024.0 if anon else None,
+            None,
+            "",
         )
     if consume_rss:
         table.add(
-            "push consumer peak RSS (%d msg backlog)" % count, "MiB",
-            consume_rss.get("ours", 0) / 1024.0, consume_rss.get("cpp", 0) / 1024.0,
+            "push consumer peak RSS (%d msg backlog)" % count,
+            "MiB",
+            consume_rss.get("ours", 0) / 1024.0,
+            consume_rss.get("cpp", 0) / 1024.0,
             "C++ client",
         )
 
@@ -554,6 +703,8 @@ def main():
         "RocketMQ benchmarks: %g KiB bodies, %g s per case, whole run %.0f s"
         % (kib, dur, time.monotonic() - run_started)
     )
+    print(machine_summary())
+    print("load average at start: %s; at end: %s" % (load_at_start, load_average()))
     print(table.render())
     if opts.json:
         with open(opts.json, "w") as f:

@@ -32,9 +32,14 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Pipelined SEND_MESSAGE load against one broker; prints one JSON line")]
 struct Args {
-    /// Broker address (host:port), not the name server.
+    /// Broker address (host:port), not the name server. Not needed with `--null-broker`.
+    #[arg(long, required_unless_present = "null_broker")]
+    broker: Option<SocketAddr>,
+    /// Instead of a broker, drive a null broker started in this process on 127.0.0.1: it
+    /// decodes every request and answers SUCCESS without storing anything. The figure is the
+    /// ceiling of this load generator plus loopback TCP plus the frame codec.
     #[arg(long)]
-    broker: SocketAddr,
+    null_broker: bool,
     /// Topic to send to (auto-created by the broker from TBW102).
     #[arg(long, default_value = "BenchLoadgen")]
     topic: String,
@@ -118,7 +123,8 @@ async fn run_connection(
     start: Instant,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<ConnStats> {
-    let stream = TcpStream::connect(args.broker).await?;
+    let addr = args.broker.expect("broker address resolved before the run");
+    let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut reader, mut writer) = stream.into_split();
     let ring = (args.window * 2).max(2);
@@ -327,8 +333,52 @@ async fn run(args: Args) -> serde_json::Value {
     })
 }
 
+/// Serves the null broker on its own thread (own runtime, one worker) until the process ends.
+fn start_null_broker() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(null_connection(stream));
+            }
+        });
+    });
+    addr
+}
+
+async fn null_connection(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut input = BytesMut::with_capacity(256 * 1024);
+    let mut output = BytesMut::with_capacity(64 * 1024);
+    loop {
+        match stream.read_buf(&mut input).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        output.clear();
+        while let Ok(Some(request)) = frame::decode(&mut input) {
+            RemotingCommand::response_to(&request).encode(&mut output);
+        }
+        if !output.is_empty() && stream.write_all(&output).await.is_err() {
+            return;
+        }
+    }
+}
+
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.null_broker {
+        args.broker = Some(start_null_broker());
+    }
     let rt = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
