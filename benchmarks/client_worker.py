@@ -27,7 +27,6 @@ import threading
 import time
 
 from rocketmq.client import Message, Producer, PullConsumer, PushConsumer
-
 from rocketmq.ffi import _CConsumeStatus  # both packages have it (ours as a shim)
 
 CONSUME_SUCCESS = _CConsumeStatus.CONSUME_SUCCESS
