@@ -227,6 +227,25 @@ def machine_summary():
     return "machine: %d CPUs (nproc), %s, %s RAM" % (os.cpu_count() or 0, model, mem)
 
 
+def dirty_kib():
+    """Dirty + Writeback page-cache kB (/proc/meminfo): data not yet on disk, machine-wide."""
+    total = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(("Dirty:", "Writeback:")):
+                total += int(line.split()[1])
+    return total
+
+
+def wait_for_writeback(limit_s=20.0, below_kib=64 * 1024):
+    """Waits (bounded) until the kernel has written back what earlier cases left dirty, so
+    the next case does not share the disk and CPU with that writeback."""
+    deadline = time.monotonic() + limit_s
+    while dirty_kib() > below_kib and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return dirty_kib()
+
+
 class Table:
     def __init__(self):
         self.rows = []
@@ -631,6 +650,8 @@ def main():
                     log("  stored %d messages in %.1f s" % (stored, time.monotonic() - started))
                     if stored < opts.backlog:
                         raise RuntimeError("stored only %d of %d" % (stored, opts.backlog))
+                left = wait_for_writeback()
+                log("  %s: %d KiB dirty before measuring" % (label, left))
                 t = run_worker(
                     ours,
                     "tail",

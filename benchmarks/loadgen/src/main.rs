@@ -81,14 +81,30 @@ struct ConnStats {
     latencies_us: Vec<u32>,
 }
 
-fn request_frame(args: &Args, queue_id: i32, opaque: i32, body: &Bytes) -> Bytes {
+/// A 32-hex-digit client message id, as real producers put in UNIQ_KEY (the broker then
+/// does not generate one). Unique per connection, frame and batch entry; a frame is resent
+/// with the same ids, which the broker does not check.
+fn uniq_key(connection: usize, opaque: i32, entry: usize) -> String {
+    format!(
+        "{:016X}{:08X}{:08X}",
+        connection, opaque as u32, entry as u32
+    )
+}
+
+fn request_frame(
+    args: &Args,
+    connection: usize,
+    queue_id: i32,
+    opaque: i32,
+    body: &Bytes,
+) -> Bytes {
     let batch = args.batch > 1;
     let payload = if batch {
         let entries: Vec<BatchEntry> = (0..args.batch)
-            .map(|_| BatchEntry {
+            .map(|entry| BatchEntry {
                 flag: 0,
                 body: body.clone(),
-                properties: String::new(),
+                properties: format!("UNIQ_KEY\u{1}{}\u{2}", uniq_key(connection, opaque, entry)),
             })
             .collect();
         encode_batch(&entries).expect("batch of small bodies encodes")
@@ -108,7 +124,13 @@ fn request_frame(args: &Args, queue_id: i32, opaque: i32, body: &Bytes) -> Bytes
     .with_field("sysFlag", 0)
     .with_field("bornTimestamp", 1)
     .with_field("flag", 0)
-    .with_field("properties", "WAIT\u{1}true\u{2}")
+    .with_field(
+        "properties",
+        format!(
+            "WAIT\u{1}true\u{2}UNIQ_KEY\u{1}{}\u{2}",
+            uniq_key(connection, opaque, 0)
+        ),
+    )
     .with_opaque(opaque)
     .with_body(payload);
     if batch {
@@ -131,7 +153,7 @@ async fn run_connection(
     let body = Bytes::from(vec![b'x'; args.body]);
     let queue_id = (index as i32) % args.queues.max(1);
     let frames: Vec<Bytes> = (0..ring)
-        .map(|i| request_frame(&args, queue_id, i as i32, &body))
+        .map(|i| request_frame(&args, index, queue_id, i as i32, &body))
         .collect();
     // Send time (ns since `start`) of the request whose opaque is the slot index.
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..ring).map(|_| AtomicU64::new(0)).collect());
