@@ -1,0 +1,311 @@
+"""Test-side helpers: start scenario_driver.py under one implementation's interpreter and collect
+what it reports.
+
+Implementations: "ours" is this pytest interpreter (our package installed by maturin);
+"reference" is the interpreter of the virtualenv holding PyPI rocketmq==0.4.4, given by env
+ROCKETMQ_CPP_PYTHON (scripts/test.sh creates it). Each client runs in its own subprocess with
+HOME set to a temporary directory, because librocketmq writes ~/logs and broadcasting offsets
+under HOME.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import pytest
+
+DRIVER = Path(__file__).resolve().parent / "scenario_driver.py"
+KEYWORDS = ("READY", "RESULT", "MSG", "DONE", "ERROR")
+IMPLEMENTATIONS = ("ours", "reference")
+QUEUES = 4  # topics auto-created by a first send get 4 queues
+
+
+def interpreter(impl: str) -> str:
+    if impl == "ours":
+        return sys.executable
+    path = os.environ.get("ROCKETMQ_CPP_PYTHON")
+    if not path:
+        pytest.fail(
+            "ROCKETMQ_CPP_PYTHON is not set: the scenario suite also runs every scenario with "
+            "the reference client (PyPI rocketmq==0.4.4) in its own virtualenv; run "
+            "`bash scripts/test.sh`, which creates .venv-cpp and sets it"
+        )
+    if not Path(path).exists():
+        pytest.fail(f"ROCKETMQ_CPP_PYTHON={path} does not exist; run `bash scripts/test.sh`")
+    return path
+
+
+def message(topic: str, seq: int, tags: str = "TagA", **properties: str) -> Dict[str, object]:
+    """A message spec whose body, keys and properties are derived from seq."""
+    return {
+        "topic": topic,
+        "tags": tags,
+        "keys": f"key-{seq} other-{seq}",
+        "body": f"body {seq} h\u00e9llo \u4e16\u754c " + "x" * (seq % 50),
+        "properties": {"seq": str(seq), "note": f"n={seq};a,b", **properties},
+    }
+
+
+def assert_same_content(received: Dict[str, object], sent: Dict[str, object]) -> None:
+    seq = sent["properties"]["seq"]  # type: ignore[index]
+    assert received["topic"] == sent["topic"], f"topic of seq {seq}"
+    assert received["body"] == sent["body"], f"body of seq {seq}"
+    assert received["keys"] == sent["keys"], f"keys of seq {seq}"
+    assert received["tags"] == sent["tags"], f"tags of seq {seq}"
+    for name, value in sent["properties"].items():  # type: ignore[union-attr]
+        assert received["properties"].get(name) == value, f"property {name} of seq {seq}"
+
+
+class Client:
+    """One scenario_driver.py subprocess; collects its keyword lines as they arrive."""
+
+    def __init__(self, impl: str, command: str, args: Dict[str, object], home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.impl = impl
+        self.name = f"{impl} {command}"
+        self._stderr = open(home / f"{command}-{id(self)}.stderr", "w+")
+        self.proc = subprocess.Popen(
+            [interpreter(impl), str(DRIVER), command, json.dumps(args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=dict(os.environ, HOME=str(home)),
+        )
+        self._lines: Dict[str, List[dict]] = {}
+        self._other: List[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            keyword, _, payload = line.partition(" ")
+            try:
+                value = json.loads(payload) if keyword in KEYWORDS else None
+            except ValueError:
+                value = None
+            with self._changed:
+                if value is None:
+                    self._other.append(line.rstrip("\n")[:300])
+                else:
+                    self._lines.setdefault(keyword, []).append(value)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def lines(self, keyword: str) -> List[dict]:
+        with self._changed:
+            return list(self._lines.get(keyword, []))
+
+    def diagnostics(self) -> str:
+        self._stderr.flush()
+        self._stderr.seek(0)
+        errors = self.lines("ERROR")
+        other = "\n".join(self._other[-10:])
+        return (
+            f"[{self.name}] errors: {errors}\nstderr: {self._stderr.read()[-3000:]}\n"
+            f"other stdout: {other}"
+        )
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out waiting for {what}\n{self.diagnostics()}")
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    if condition():
+                        return
+                    raise AssertionError(
+                        f"{self.name} exited ({self.proc.returncode}) while waiting for {what}"
+                        f"\n{self.diagnostics()}"
+                    )
+                self._changed.wait(min(remaining, 0.5))
+
+    def wait_for(self, keyword: str, count: int = 1, timeout: float = 60) -> List[dict]:
+        self.wait_until(
+            lambda: len(self._lines.get(keyword, [])) >= count, timeout, f"{count} {keyword}"
+        )
+        return self.lines(keyword)
+
+    def ready(self, timeout: float = 60) -> None:
+        info = self.wait_for("READY", timeout=timeout)[0]
+        assert info["impl"] == self.impl, f"{self.name} runs {info['impl']}"
+
+    def send_line(self, value: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(value) + "\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout: float = 60) -> None:
+        """Closes stdin (the driver's signal to shut down); the driver must exit 0 in time."""
+        try:
+            if self.proc.stdin is not None and not self.proc.stdin.closed:
+                self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            status = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self.kill()
+            raise AssertionError(
+                f"{self.name} did not exit in {timeout}s\n{self.diagnostics()}"
+            ) from exc
+        self._reader.join(timeout=10)
+        assert status == 0, f"{self.name} exited {status}\n{self.diagnostics()}"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+class ProducerClient(Client):
+    def __init__(self, impl: str, namesrv: str, home: Path, group: str = "PG_scenario") -> None:
+        super().__init__(impl, "producer", {"namesrv": namesrv, "group": group}, home)
+        self.ready()
+        self._requests = 0
+
+    def send(
+        self, messages: List[Dict[str, object]], mode: str = "sync", batch_size: int = 10
+    ) -> List[dict]:
+        self._requests += 1
+        self.send_line({"mode": mode, "messages": messages, "batch_size": batch_size})
+        results = self.wait_for("RESULT", self._requests, timeout=120)
+        return results[self._requests - 1]["results"]
+
+    def send_ok(self, messages: List[Dict[str, object]], mode: str = "sync") -> List[dict]:
+        results = self.send(messages, mode)
+        assert all(r.get("status") == 0 for r in results), [r for r in results if "error" in r]
+        return results
+
+
+class PushClient(Client):
+    def __init__(
+        self,
+        impl: str,
+        namesrv: str,
+        home: Path,
+        group: str,
+        topic: str,
+        orderly: bool = False,
+        broadcasting: bool = False,
+        fail: Optional[str] = None,
+    ) -> None:
+        args = {
+            "namesrv": namesrv,
+            "group": group,
+            "topic": topic,
+            "orderly": orderly,
+            "broadcasting": broadcasting,
+            "fail": fail,
+            "timeout": 200,
+        }
+        super().__init__(impl, "push", args, home)
+        self.ready()
+
+    def messages(self, probes: bool = False) -> List[dict]:
+        """Deliveries of scenario messages (probes and the warm-up message left out)."""
+        return [
+            m
+            for m in self.lines("MSG")
+            if ("probe" in m["properties"]) == probes and int(m["properties"]["seq"]) >= 0
+        ]
+
+    def seqs(self) -> List[int]:
+        return [int(m["properties"]["seq"]) for m in self.messages()]
+
+
+def pull(
+    impl: str,
+    namesrv: str,
+    home: Path,
+    group: str,
+    topic: str,
+    offset_file: Optional[Path] = None,
+    max_num: int = 32,
+) -> dict:
+    args: Dict[str, object] = {"namesrv": namesrv, "group": group, "topic": topic}
+    args["max_num"] = max_num
+    if offset_file is not None:
+        args["offset_file"] = str(offset_file)
+    client = Client(impl, "pull", args, home)
+    try:
+        result = client.wait_for("RESULT", timeout=90)[0]
+        client.finish()
+    finally:
+        client.kill()
+    assert result["impl"] == impl
+    return result
+
+
+def create_topic(producer: ProducerClient, topic: str) -> None:
+    """The first send auto-creates the topic (4 queues); consumers need its route."""
+    producer.send_ok([message(topic, -1, tags="Warmup")])
+
+
+def probe_until(
+    producer: ProducerClient,
+    consumers: List[PushClient],
+    topic: str,
+    ready: Callable[[Dict[int, List[int]]], bool],
+    timeout: float = 90,
+) -> None:
+    """Sends one probe to each queue per round until `ready` holds for a round.
+
+    `ready` gets, per consumer index, the queue ids whose probe of the round it received, once
+    every probe of the round arrived somewhere (or the round's 5 s ran out). This is how a test
+    knows the consumers finished rebalancing and are pulling, without fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    for round_number in range(1000):
+        if time.monotonic() > deadline:
+            break
+        probes = []
+        for queue in range(QUEUES):
+            spec = message(topic, -2, tags="Probe", probe=f"{round_number}:{queue}")
+            spec["arg"] = queue
+            probes.append(spec)
+        producer.send_ok(probes, mode="orderly")
+
+        def received(round_number: int = round_number) -> Dict[int, List[int]]:
+            seen: Dict[int, List[int]] = {}
+            for index, consumer in enumerate(consumers):
+                for m in consumer.lines("MSG"):
+                    number, _, queue = m["properties"].get("probe", "").partition(":")
+                    if number == str(round_number):
+                        seen.setdefault(index, []).append(int(queue))
+            return seen
+
+        round_deadline = min(time.monotonic() + 5, deadline)
+        while time.monotonic() < round_deadline:
+            if len({q for queues in received().values() for q in queues}) == QUEUES:
+                break
+            time.sleep(0.05)
+        if ready(received()):
+            return
+    raise AssertionError(
+        f"consumers not ready within {timeout}s\n"
+        + "\n".join(consumer.diagnostics() for consumer in consumers)
+    )
+
+
+def disjoint_cover(count: int) -> Callable[[Dict[int, List[int]]], bool]:
+    """Ready when each of `count` consumers owns at least one queue, no queue is served twice
+    and every queue is served: a stable clustering allocation."""
+
+    def check(seen: Dict[int, List[int]]) -> bool:
+        owned = [seen.get(index, []) for index in range(count)]
+        flat = [q for queues in owned for q in queues]
+        return all(owned) and len(flat) == len(set(flat)) == QUEUES
+
+    return check

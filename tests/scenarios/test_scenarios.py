@@ -1,0 +1,424 @@
+"""Scenario suite, run with both implementations of the same API against our broker: our
+package ("ours") and the reference wheel PyPI rocketmq==0.4.4 ("reference", librocketmq 1.2.3,
+its own virtualenv given by ROCKETMQ_CPP_PYTHON). Every client is scenario_driver.py in a
+subprocess, so one script is the scenario for both; a scenario the reference API cannot
+express is parametrized over ours only, with the reason next to it. "mixed" tests put a
+producer of one implementation in front of consumers of the other.
+
+Each test boots a LocalBroker in this process on ephemeral loopback ports, with a temporary
+store and short delay levels (a retry comes back after 200 ms).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+
+import pytest
+from scenario_harness import (
+    IMPLEMENTATIONS,
+    QUEUES,
+    ProducerClient,
+    PushClient,
+    assert_same_content,
+    create_topic,
+    disjoint_cover,
+    message,
+    probe_until,
+    pull,
+)
+
+from rocketmq.broker import LocalBroker
+
+SHORT_DELAY_LEVELS = " ".join(["200ms"] * 18)
+# Small commit-log files: the default 1 GiB segment is allocated up front, per test.
+SEGMENT_SIZE = 8 * 1024 * 1024
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with LocalBroker(
+        store_dir=tmp_path / "store",
+        namesrv_port=0,
+        broker_port=0,
+        delay_levels=SHORT_DELAY_LEVELS,
+        segment_size=SEGMENT_SIZE,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def clients():
+    """Registers every client a test starts; kills those still running at the end."""
+    started = []
+
+    def register(client):
+        started.append(client)
+        return client
+
+    yield register
+    for client in started:
+        client.kill()
+
+
+def by_seq(messages):
+    table = collections.defaultdict(list)
+    for m in messages:
+        table[int(m["properties"]["seq"])].append(m)
+    return table
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_send_modes_arrive_intact(impl, broker, tmp_path, clients):
+    """send_sync, send_oneway, send_async, send_orderly (int argument, default selector) and
+    send_batch; a pull pass of the same implementation reads everything back."""
+    topic = "ScenarioSend"
+    producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
+    sync = [message(topic, seq) for seq in range(0, 20)]
+    oneway = [message(topic, seq, tags="TagB") for seq in range(20, 40)]
+    asynchronous = [message(topic, seq) for seq in range(40, 60)]
+    orderly = [{**message(topic, seq), "arg": seq * 7} for seq in range(60, 80)]
+    batch = [message(topic, seq, tags="TagC") for seq in range(80, 100)]
+
+    sync_results = producer.send_ok(sync, "sync")
+    producer.send_ok(oneway, "oneway")
+    async_results = producer.send_ok(asynchronous, "async")
+    orderly_results = producer.send_ok(orderly, "orderly")
+    batch_results = producer.send_ok(batch, "batch")
+    producer.finish()
+    for results in (sync_results, async_results, orderly_results):
+        ids = [r["msg_id"] for r in results]
+        assert all(ids) and len(set(ids)) == len(ids), ids
+    assert len(batch_results) == len(batch)
+
+    sent = {int(m["properties"]["seq"]): m for m in sync + oneway + asynchronous + orderly + batch}
+    received = pull(impl, broker.namesrv_addr, tmp_path / "pull", "CG_send_pull", topic)
+    table = by_seq(received["messages"])
+    assert sorted(table) == sorted(sent), f"missing {sorted(set(sent) - set(table))}"
+    for seq, copies in table.items():
+        assert len(copies) == 1, f"seq {seq} pulled {len(copies)} times"
+        assert_same_content(copies[0], sent[seq])
+    for seq, result in zip(range(0, 20), sync_results):
+        # SendResult.offset is the message's queue offset, msg_id the id consumers see.
+        assert result["offset"] == table[seq][0]["queue_offset"], (seq, result, table[seq][0])
+        assert result["msg_id"] == table[seq][0]["id"], (seq, result, table[seq][0])
+    for seq, result in zip(range(60, 80), orderly_results):
+        assert table[seq][0]["queue_id"] == (seq * 7) % QUEUES, "the selector chose the queue"
+        assert result["offset"] == table[seq][0]["queue_offset"]
+    positions = {(m["queue_id"], m["queue_offset"]) for m in received["messages"]}
+    assert len(positions) == len(received["messages"])
+
+
+# The reference API has no send_orderly_with_sharding_key (Apache 2.0 API): ours only.
+@pytest.mark.parametrize("impl", ["ours"])
+def test_send_with_sharding_key_keeps_each_key_on_one_queue(impl, broker, tmp_path, clients):
+    topic = "ScenarioShardingKey"
+    producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
+    sent = [{**message(topic, seq), "sharding_key": f"order-{seq % 6}"} for seq in range(60)]
+    producer.send_ok(sent, "sharding_key")
+    producer.finish()
+    table = by_seq(pull(impl, broker.namesrv_addr, tmp_path / "pull", "CG_key", topic)["messages"])
+    assert sorted(table) == list(range(60))
+    queues = collections.defaultdict(set)
+    for seq, copies in table.items():
+        assert_same_content(copies[0], sent[seq])
+        queues[seq % 6].add(copies[0]["queue_id"])
+    assert all(len(q) == 1 for q in queues.values()), dict(queues)
+    assert len(set.union(*queues.values())) > 1, "keys spread over several queues"
+
+
+def _three_consumers_share_then_rebalance(producer_impl, consumer_impls, broker, tmp_path, clients):
+    topic, group = "ScenarioCluster", "CG_cluster"
+    producer = clients(ProducerClient(producer_impl, broker.namesrv_addr, tmp_path / "producer"))
+    create_topic(producer, topic)
+    consumers = [
+        clients(PushClient(impl, broker.namesrv_addr, tmp_path / f"c{i}", group, topic))
+        for i, impl in enumerate(consumer_impls)
+    ]
+    probe_until(producer, consumers, topic, disjoint_cover(3))
+
+    first = {seq: message(topic, seq) for seq in range(90)}
+    producer.send_ok(list(first.values()))
+
+    def consumed(wanted, members):
+        return lambda: {s for c in members for s in c.seqs()} >= set(wanted)
+
+    consumers[0].wait_until(consumed(first, consumers), 60, "the first 90 messages")
+    counts = collections.Counter(s for c in consumers for s in c.seqs())
+    assert all(counts[s] == 1 for s in first), {s: n for s, n in counts.items() if n != 1}
+    assert all(c.seqs() for c in consumers), "all three consumers took part"
+
+    # One member leaves: its queues go to the other two, starting at its committed offsets.
+    leaver, survivors = consumers[0], consumers[1:]
+    leaver.finish()
+    second = {seq: message(topic, seq) for seq in range(100, 190)}
+    producer.send_ok(list(second.values()))
+    survivors[0].wait_until(consumed(second, survivors), 90, "the second 90 messages")
+    for consumer in survivors:
+        consumer.finish()
+    producer.finish()
+    table = by_seq([m for c in consumers for m in c.messages()])
+    for seq, copies in table.items():
+        assert_same_content(copies[0], {**first, **second}[seq])
+    assert not set(leaver.seqs()) & set(second), "the leaver consumed after it shut down"
+    # The leaver committed its offsets at shutdown, so whoever took over its queues resumed
+    # right after what it had consumed. (Queues that moved between the two survivors may
+    # repeat a few messages, at-least-once: see test_a_joining_member_resumes_...)
+    leaver_queues = {m["queue_id"] for m in leaver.messages()}
+    counts = collections.Counter(s for c in consumers for s in c.seqs())
+    redelivered = sorted(
+        s for s in first if counts[s] > 1 and table[s][0]["queue_id"] in leaver_queues
+    )
+    assert not redelivered, f"the leaver's consumed messages came again: {redelivered}"
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_three_push_consumers_share_a_group_and_rebalance(impl, broker, tmp_path, clients):
+    _three_consumers_share_then_rebalance(impl, [impl] * 3, broker, tmp_path, clients)
+
+
+KNOWN_BUGS = os.environ.get("SCENARIO_KNOWN_BUGS") == "1"
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_a_joining_member_resumes_where_the_group_left_off(impl, broker, tmp_path, clients):
+    """A second member joins a group whose only member has just consumed everything: the
+    queues it takes over must resume at the consumed position, not replay them.
+
+    The reference piggybacks its consume position on every pull (PULL_MESSAGE commitOffset),
+    so the broker knows it at once. Known bug in ours: our pulls carry no commitOffset, the
+    position reaches the broker only through the 5 s commit or when the old owner releases
+    the queue, which races with the new owner's offset query, so the new member usually
+    replays everything the first one consumed in the last 5 s. Runs for ours only with
+    SCENARIO_KNOWN_BUGS=1 until that is fixed."""
+    if impl == "ours" and not KNOWN_BUGS:
+        pytest.skip("reproduces a known bug of ours; run with SCENARIO_KNOWN_BUGS=1")
+    topic, group = "ScenarioJoin", "CG_join"
+    producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
+    create_topic(producer, topic)
+    first = clients(PushClient(impl, broker.namesrv_addr, tmp_path / "a", group, topic))
+    probe_until(producer, [first], topic, disjoint_cover(1))
+    before = {seq: message(topic, seq) for seq in range(40)}
+    producer.send_ok(list(before.values()))
+    first.wait_until(lambda: set(first.seqs()) >= set(before), 60, "the first 40 messages")
+
+    second = clients(PushClient(impl, broker.namesrv_addr, tmp_path / "b", group, topic))
+    probe_until(producer, [first, second], topic, disjoint_cover(2))
+    after = {seq: message(topic, seq) for seq in range(100, 140)}
+    producer.send_ok(list(after.values()))
+    members = (first, second)
+    first.wait_until(
+        lambda: {s for c in members for s in c.seqs()} >= set(after), 60, "the next 40 messages"
+    )
+    for consumer in (first, second, producer):
+        consumer.finish()
+    replayed = sorted(s for s in second.seqs() if s in before)
+    assert not replayed, f"the new member replayed {len(replayed)} consumed messages: {replayed}"
+    counts = collections.Counter(s for c in members for s in c.seqs())
+    assert all(counts[s] == 1 for s in after), "every later message exactly once"
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_broadcasting_every_consumer_gets_everything(impl, broker, tmp_path, clients):
+    topic, group = "ScenarioBroadcast", "CG_broadcast"
+    producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
+    create_topic(producer, topic)
+    consumers = [
+        clients(
+            PushClient(
+                impl, broker.namesrv_addr, tmp_path / f"c{i}", group, topic, broadcasting=True
+            )
+        )
+        for i in range(2)
+    ]
+    probe_until(
+        producer,
+        consumers,
+        topic,
+        lambda seen: all(sorted(seen.get(i, [])) == list(range(QUEUES)) for i in range(2)),
+    )
+    sent = {seq: message(topic, seq) for seq in range(60)}
+    producer.send_ok(list(sent.values()))
+    for consumer in consumers:
+        consumer.wait_until(lambda c=consumer: set(c.seqs()) >= set(sent), 60, "every message")
+    for consumer in consumers:
+        consumer.finish()
+        for seq, copies in by_seq(consumer.messages()).items():
+            assert len(copies) == 1, f"seq {seq} delivered {len(copies)} times"
+            assert_same_content(copies[0], sent[seq])
+
+
+# "int-arg" is send_orderly(msg, key) with the default selector, which both APIs have;
+# "sharding-key" is send_orderly_with_sharding_key, which only ours has.
+@pytest.mark.parametrize(
+    "impl,send_mode",
+    [("ours", "int-arg"), ("reference", "int-arg"), ("ours", "sharding-key")],
+)
+def test_orderly_per_key_with_two_consumers(impl, send_mode, broker, tmp_path, clients):
+    topic, group = "ScenarioOrderly", "CG_orderly"
+    keys = 8
+    producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
+    create_topic(producer, topic)
+    consumers = [
+        clients(
+            PushClient(impl, broker.namesrv_addr, tmp_path / f"c{i}", group, topic, orderly=True)
+        )
+        for i in range(2)
+    ]
+    probe_until(producer, consumers, topic, disjoint_cover(2))
+    sent = {}
+    for seq in range(240):
+        key = seq % keys
+        spec = message(topic, seq, key=str(key))
+        if send_mode == "int-arg":
+            spec["arg"] = key
+        else:
+            spec["sharding_key"] = f"customer-{key}"
+        sent[seq] = spec
+    mode = "orderly" if send_mode == "int-arg" else "sharding_key"
+    producer.send_ok(list(sent.values()), mode)
+    producer.finish()
+
+    def all_consumed():
+        return {s for c in consumers for s in c.seqs()} >= set(sent)
+
+    consumers[0].wait_until(all_consumed, 90, "every ordered message")
+    for consumer in consumers:
+        consumer.finish()
+    per_key = collections.defaultdict(list)
+    for index, consumer in enumerate(consumers):
+        for m in consumer.messages():
+            per_key[int(m["properties"]["key"])].append((index, m))
+    for key, deliveries in per_key.items():
+        assert len({index for index, _ in deliveries}) == 1, f"key {key} split over consumers"
+        assert len({m["queue_id"] for _, m in deliveries}) == 1, f"key {key} on several queues"
+        seqs = [int(m["properties"]["seq"]) for _, m in deliveries]
+        assert seqs == sorted(seqs), f"key {key} out of order: {seqs}"
+        assert seqs == list(range(key, 240, keys)), f"key {key} lost or repeated messages"
+        if send_mode == "int-arg":
+            assert deliveries[0][1]["queue_id"] == key % QUEUES
+    assert all(c.seqs() for c in consumers), "both consumers took part"
+    for seq, copies in by_seq([m for c in consumers for m in c.messages()]).items():
+        assert_same_content(copies[0], sent[seq])
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_pull_generator_with_overridden_offset_store(impl, broker, tmp_path, clients):
+    topic, group = "ScenarioPull", "CG_pull"
+    offsets = tmp_path / "offsets.json"
+    producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
+    first = {seq: message(topic, seq) for seq in range(40)}
+    producer.send_ok(list(first.values()))
+
+    def run_pull(max_num=32):
+        result = pull(impl, broker.namesrv_addr, tmp_path / "pull", group, topic, offsets, max_num)
+        assert result["offset_table_size"] == 0, "the override bypasses the class offset_table"
+        stored = json.loads(offsets.read_text())
+        assert stored == result["offsets"], "every offset went through set_message_queue_offset"
+        assert result["calls"]["get"] >= QUEUES and result["calls"]["set"] >= QUEUES
+        return result
+
+    # A fresh store: everything, once. The next offset of each queue is its message count.
+    result = run_pull(max_num=7)
+    table = by_seq(result["messages"])
+    assert sorted(table) == sorted(first)
+    for seq, copies in table.items():
+        assert len(copies) == 1
+        assert_same_content(copies[0], first[seq])
+    per_queue = collections.Counter(m["queue_id"] for m in result["messages"])
+    stored = json.loads(offsets.read_text())
+    assert {key.rsplit("@", 1)[1]: value for key, value in stored.items()} == {
+        str(queue): count for queue, count in per_queue.items()
+    } | {str(q): 0 for q in range(QUEUES) if q not in per_queue}
+    assert all(key.startswith(topic + "@") for key in stored), stored
+
+    # A new process with the same store: nothing new.
+    assert run_pull()["messages"] == []
+
+    # Only what was sent since.
+    second = {seq: message(topic, seq) for seq in range(100, 120)}
+    producer.send_ok(list(second.values()))
+    producer.finish()
+    assert sorted(by_seq(run_pull()["messages"])) == sorted(second)
+
+    # Rewinding one queue in the store re-reads exactly that queue's last two messages.
+    stored = json.loads(offsets.read_text())
+    queue_key = next(key for key in sorted(stored) if stored[key] >= 2)
+    stored[queue_key] -= 2
+    offsets.write_text(json.dumps(stored))
+    again = run_pull()["messages"]
+    queue_id = int(queue_key.rsplit("@", 1)[1])
+    assert [m["queue_id"] for m in again] == [queue_id] * 2
+    assert [m["queue_offset"] for m in again] == [stored[queue_key], stored[queue_key] + 1]
+
+
+# Redelivery needs the callback's verdict. The reference ignores the callback's return value,
+# and when the callback raises, the status its C library sees is undefined (ctypes leaves the
+# return value unset), so neither variant can be expressed reliably with it: ours only.
+@pytest.mark.parametrize("impl,fail", [("ours", "reconsume_later"), ("ours", "raise")])
+def test_failed_delivery_is_redelivered_with_reconsume_times(impl, fail, broker, tmp_path, clients):
+    topic, group = "ScenarioRetry", "CG_retry"
+    producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
+    create_topic(producer, topic)
+    consumer = clients(
+        PushClient(impl, broker.namesrv_addr, tmp_path / "c", group, topic, fail=fail)
+    )
+    sent = {seq: message(topic, seq) for seq in range(20)}
+    producer.send_ok(list(sent.values()))
+    producer.finish()
+
+    def redelivered_all():
+        table = by_seq(consumer.messages())
+        return all(any(not m["failed"] for m in table.get(seq, [])) for seq in sent)
+
+    consumer.wait_until(redelivered_all, 60, "a second delivery of every message")
+    consumer.finish()
+    for seq, copies in by_seq(consumer.messages()).items():
+        assert copies[0]["failed"] and copies[0]["reconsume_times"] == 0, copies[0]
+        retry = copies[1]
+        assert not retry["failed"] and retry["reconsume_times"] == 1, retry
+        assert retry["id"] == copies[0]["id"], "a redelivery keeps the message id"
+        assert_same_content(retry, sent[seq])
+        assert len(copies) == 2, f"seq {seq} delivered {len(copies)} times"
+
+
+MIXED = [("ours", "reference"), ("reference", "ours")]
+
+
+@pytest.mark.parametrize("producer_impl,consumer_impl", MIXED)
+def test_mixed_send_modes_read_by_the_other(
+    producer_impl, consumer_impl, broker, tmp_path, clients
+):
+    topic = "ScenarioMixed"
+    producer = clients(ProducerClient(producer_impl, broker.namesrv_addr, tmp_path / "producer"))
+    sync = [message(topic, seq) for seq in range(0, 10)]
+    asynchronous = [message(topic, seq) for seq in range(10, 20)]
+    orderly = [{**message(topic, seq), "arg": seq} for seq in range(20, 30)]
+    batch = [message(topic, seq, tags="TagC") for seq in range(30, 40)]
+    sync_results = producer.send_ok(sync, "sync")
+    producer.send_ok(asynchronous, "async")
+    producer.send_ok(orderly, "orderly")
+    producer.send_ok(batch, "batch")
+    producer.finish()
+    sent = {int(m["properties"]["seq"]): m for m in sync + asynchronous + orderly + batch}
+    received = pull(consumer_impl, broker.namesrv_addr, tmp_path / "pull", "CG_mixed", topic)
+    table = by_seq(received["messages"])
+    assert sorted(table) == sorted(sent)
+    for seq, copies in table.items():
+        assert len(copies) == 1
+        assert_same_content(copies[0], sent[seq])
+    for seq, result in zip(range(10), sync_results):
+        assert result["msg_id"] == table[seq][0]["id"]
+        assert result["offset"] == table[seq][0]["queue_offset"]
+
+
+def test_mixed_group_of_both_implementations_shares_and_rebalances(broker, tmp_path, clients):
+    """Two of ours and one reference consumer in one group: both must allocate queues the
+    same way (AllocateMessageQueueAveragely over the same sorted ids), or queues are served
+    twice or not at all."""
+    _three_consumers_share_then_rebalance(
+        "ours", ["reference", "ours", "ours"], broker, tmp_path, clients
+    )
