@@ -26,6 +26,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+/// Log target: a child of the `rocketmq` logger once bridged to Python `logging`.
+const LOG: &str = "rocketmq.client.instance";
+
 /// The auto-create template topic every broker serves.
 pub const AUTO_CREATE_TOPIC: &str = "TBW102";
 /// Queues a producer asks for when a topic is auto-created.
@@ -149,7 +152,7 @@ impl ClientInstance {
                 let Some(c) = this.upgrade() else { return };
                 if c.domain.is_some() {
                     if let Err(e) = c.update_name_servers_from_domain().await {
-                        tracing::warn!(error = %e, "name-server list lookup failed; keeping the current list");
+                        tracing::warn!(target: LOG, error = %e, "name-server list lookup failed; keeping the current list");
                     }
                 }
                 next_domain = Instant::now() + domain_every;
@@ -212,7 +215,7 @@ impl ClientInstance {
         };
         if changed {
             self.ns_index.store(0, Ordering::Relaxed);
-            tracing::info!(url = %url, name_servers = %list.join(";"), "name-server list updated");
+            tracing::info!(target: LOG, url = %url, name_servers = %list.join(";"), "name-server list updated");
         }
         Ok(list)
     }
@@ -394,7 +397,7 @@ impl ClientInstance {
                 self.fetch_route(&t).await
             };
             if let Err(e) = result {
-                tracing::debug!(topic = %t, error = %e, "route refresh failed");
+                tracing::debug!(target: LOG, topic = %t, error = %e, "route refresh failed");
             }
         }
     }

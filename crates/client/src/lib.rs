@@ -9,6 +9,9 @@
 //! - [`message`]: outgoing and received messages.
 //!
 //! The Python bindings drive these futures on one runtime and release the GIL while they wait.
+//!
+//! Log events use targets `rocketmq.client.<module>`, so that once bridged to Python
+//! `logging` (tracing's `log` feature + pyo3-log) they land under the `rocketmq` logger.
 
 pub mod acl;
 pub mod consumer_requests;

@@ -24,6 +24,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Log target: a child of the `rocketmq` logger once bridged to Python `logging`.
+const LOG: &str = "rocketmq.client.producer";
+
 #[derive(Clone, Debug)]
 pub struct ProducerConfig {
     pub group: String,
@@ -374,7 +377,7 @@ impl Producer {
             match self.send_to(p, &mq).await {
                 Ok(r) => return Ok(r),
                 Err(e) => {
-                    tracing::debug!(topic = %p.topic, broker = %mq.broker_name, error = %e, "send attempt failed");
+                    tracing::debug!(target: LOG, topic = %p.topic, broker = %mq.broker_name, error = %e, "send attempt failed");
                     // A broker that refused the message for a reason of its own (illegal
                     // message, no permission) would refuse it again anywhere.
                     if let ClientError::Remote { code, .. } = &e {

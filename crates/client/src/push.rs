@@ -41,6 +41,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch, Notify};
 
+/// Log target: a child of the `rocketmq` logger once bridged to Python `logging`.
+const LOG: &str = "rocketmq.client.push";
+
 /// Where a group without a committed offset starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConsumeFrom {
@@ -583,7 +586,7 @@ impl Inner {
     async fn refresh_routes_and_heartbeat(&self, all: bool) {
         for s in &self.subscriptions {
             if let Err(e) = self.client.fetch_route(&s.topic).await {
-                tracing::debug!(topic = %s.topic, error = %e, "route lookup failed");
+                tracing::debug!(target: LOG, topic = %s.topic, error = %e, "route lookup failed");
             }
         }
         let targets: Vec<String> = {
@@ -603,7 +606,7 @@ impl Inner {
                     self.heartbeat_acked.lock().unwrap().insert(addr);
                 }
                 Err(e) => {
-                    tracing::warn!(broker = %addr, error = %e, "heartbeat failed");
+                    tracing::warn!(target: LOG, broker = %addr, error = %e, "heartbeat failed");
                     self.heartbeat_acked.lock().unwrap().remove(&addr);
                 }
             }
@@ -619,28 +622,44 @@ impl Inner {
         }
     }
 
+    /// Rebalances at start, every `rebalance_interval`, and when the broker says the group
+    /// changed. While some subscription cannot be rebalanced (its topic does not exist yet,
+    /// no consumer list), the next attempt comes sooner: 0.5 s, doubling up to the interval,
+    /// so that a consumer started before its topic's first message starts promptly.
     async fn rebalance_loop(self: Arc<Self>) {
+        let mut retry_pause = Duration::from_millis(500);
         loop {
             self.refresh_routes_and_heartbeat(false).await;
-            self.rebalance().await;
+            let complete = self.rebalance().await;
             let mut stop = self.stop.subscribe();
             if *stop.borrow() {
                 return;
             }
+            let pause = if complete {
+                retry_pause = Duration::from_millis(500);
+                self.config.rebalance_interval
+            } else {
+                let pause = retry_pause.min(self.config.rebalance_interval);
+                retry_pause = (retry_pause * 2).min(self.config.rebalance_interval);
+                pause
+            };
             tokio::select! {
-                _ = tokio::time::sleep(self.config.rebalance_interval) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = self.rebalance_now.notified() => {}
                 _ = stop.changed() => return,
             }
         }
     }
 
-    async fn rebalance(self: &Arc<Self>) {
+    /// Rebalances every subscription; false when some could not be (no route, no list).
+    async fn rebalance(self: &Arc<Self>) -> bool {
+        let mut complete = true;
         for sub in &self.subscriptions {
             let route = match self.client.fetch_route(&sub.topic).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::debug!(topic = %sub.topic, error = %e, "no route; skipping rebalance");
+                    tracing::debug!(target: LOG, topic = %sub.topic, error = %e, "no route; skipping rebalance");
+                    complete = false;
                     continue;
                 }
             };
@@ -648,6 +667,7 @@ impl Inner {
                 route.subscribe.clone()
             } else {
                 let Some(addr) = route.masters.values().next().cloned() else {
+                    complete = false;
                     continue;
                 };
                 match self.client.consumer_ids(&addr, &self.config.group).await {
@@ -655,13 +675,15 @@ impl Inner {
                         allocate_averagely(&route.subscribe, &ids, &self.client.client_id).to_vec()
                     }
                     Err(e) => {
-                        tracing::debug!(group = %self.config.group, error = %e, "consumer list unavailable");
+                        tracing::debug!(target: LOG, group = %self.config.group, error = %e, "consumer list unavailable");
+                        complete = false;
                         continue;
                     }
                 }
             };
             self.update_queues(sub, mine).await;
         }
+        complete
     }
 
     async fn update_queues(self: &Arc<Self>, sub: &Subscription, mine: Vec<MessageQueue>) {
@@ -695,10 +717,10 @@ impl Inner {
             }
         }
         for pq in &removed {
-            tracing::debug!(group = %self.config.group, queue = ?pq.mq, "queue released");
+            tracing::debug!(target: LOG, group = %self.config.group, queue = ?pq.mq, "queue released");
         }
         for pq in added {
-            tracing::debug!(group = %self.config.group, queue = ?pq.mq, "queue assigned");
+            tracing::debug!(target: LOG, group = %self.config.group, queue = ?pq.mq, "queue assigned");
             let inner = self.clone();
             let filter = sub.filter.clone();
             self.runtime
@@ -735,11 +757,11 @@ impl Inner {
             .await
         {
             Ok(locked) => {
-                tracing::debug!(queue = ?mq, granted = locked.contains(mq), "lock requested");
+                tracing::debug!(target: LOG, queue = ?mq, granted = locked.contains(mq), "lock requested");
                 locked.contains(mq)
             }
             Err(e) => {
-                tracing::debug!(queue = ?mq, error = %e, "lock failed");
+                tracing::debug!(target: LOG, queue = ?mq, error = %e, "lock failed");
                 false
             }
         }
@@ -754,7 +776,7 @@ impl Inner {
             match self.initial_offset(&mq).await {
                 Ok(o) => break o,
                 Err(e) => {
-                    tracing::debug!(queue = ?mq, error = %e, "initial offset unavailable");
+                    tracing::debug!(target: LOG, queue = ?mq, error = %e, "initial offset unavailable");
                     if self.pause(self.config.pull_error_backoff).await {
                         return;
                     }
@@ -766,7 +788,7 @@ impl Inner {
             p.next_offset = offset;
             p.started = true;
         }
-        tracing::debug!(queue = ?mq, offset, "pulling from");
+        tracing::debug!(target: LOG, queue = ?mq, offset, "pulling from");
         if self.config.orderly {
             while !self.lock_queue(&mq).await {
                 if pq.dropped.load(Ordering::Acquire)
@@ -809,7 +831,7 @@ impl Inner {
             let r = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::debug!(queue = ?mq, error = %e, "pull failed");
+                    tracing::debug!(target: LOG, queue = ?mq, error = %e, "pull failed");
                     if self.pause(self.config.pull_error_backoff).await {
                         return;
                     }
@@ -889,7 +911,7 @@ impl Inner {
                 ConsumeStatus::NotRun => return,
                 ConsumeStatus::ReconsumeLater => {
                     if self.config.broadcasting {
-                        tracing::warn!(queue = ?pq.mq, count = batch.messages.len(), "broadcast messages failed to consume; dropped");
+                        tracing::warn!(target: LOG, queue = ?pq.mq, count = batch.messages.len(), "broadcast messages failed to consume; dropped");
                         pq.acked(batch.messages.iter().map(|m| m.queue_offset));
                         return;
                     }
@@ -902,7 +924,7 @@ impl Inner {
                         {
                             Ok(()) => pq.acked(std::iter::once(m.queue_offset)),
                             Err(e) => {
-                                tracing::warn!(msg_id = %m.msg_id, error = %e, "send back failed; retrying locally");
+                                tracing::warn!(target: LOG, msg_id = %m.msg_id, error = %e, "send back failed; retrying locally");
                                 retry_locally.push(m);
                             }
                         }
@@ -984,7 +1006,7 @@ impl Inner {
         }
         if self.config.broadcasting {
             if let Err(e) = self.offsets.save_local() {
-                tracing::warn!(error = %e, "cannot save broadcasting offsets");
+                tracing::warn!(target: LOG, error = %e, "cannot save broadcasting offsets");
             }
             return;
         }
@@ -994,7 +1016,7 @@ impl Inner {
                 .update_consumer_offset(&self.config.group, &mq, off)
                 .await
             {
-                tracing::debug!(queue = ?mq, error = %e, "offset commit failed");
+                tracing::debug!(target: LOG, queue = ?mq, error = %e, "offset commit failed");
                 // Forget it so that the next round tries again.
                 self.offsets.committed.lock().unwrap().remove(&mq);
             }

@@ -24,6 +24,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+/// Log target: a child of the `rocketmq` logger once bridged to Python `logging`.
+const LOG: &str = "rocketmq.client.remoting";
+
 /// Request ids are unique per process, as in the Java client, so that logs can correlate.
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
 
@@ -140,7 +143,7 @@ impl Connection {
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            tracing::warn!(addr = %addr_r, error = %e, "bad frame; closing connection");
+                            tracing::warn!(target: LOG, addr = %addr_r, error = %e, "bad frame; closing connection");
                             break 'read;
                         }
                     }
