@@ -65,6 +65,30 @@ pub fn known_bugs_enabled(test: &str) -> bool {
     on
 }
 
+static BACKGROUND_PANICS: AtomicU64 = AtomicU64::new(0);
+static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
+
+/// Counts panics on background threads (tokio workers, client dispatcher threads, the proxy;
+/// not the test threads, whose failed assertions are panics too). Installs a hook that keeps
+/// the default report; returns the count so far.
+pub fn background_panics() -> u64 {
+    PANIC_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            if name.is_empty()
+                || name.starts_with("tokio")
+                || name.starts_with("rocketmq")
+                || name.starts_with("fault-proxy")
+            {
+                BACKGROUND_PANICS.fetch_add(1, Ordering::Relaxed);
+            }
+            previous(info);
+        }));
+    });
+    BACKGROUND_PANICS.load(Ordering::Relaxed)
+}
+
 /// Polls `cond` every 10 ms until it holds; panics naming `what` after `limit`.
 pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -381,6 +405,9 @@ pub struct Faults {
     pub stall_connections_before: u64,
     /// Chance that a forwarded chunk cuts its connection instead (both sides closed).
     pub cut_chance: f64,
+    /// Chance that a chunk going from the server to the client gets one random bit flipped
+    /// (tests that the client survives garbage from the network; TCP itself never does this).
+    pub corrupt_to_client: f64,
 }
 
 struct ProxyShared {
@@ -512,8 +539,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<ProxyShared>
             let (out_r, out_w) = outbound.into_split();
             let mut cut = shared.cut_generation.subscribe();
             cut.borrow_and_update();
-            let a = tokio::spawn(pump(in_r, out_w, shared.clone(), seq));
-            let b = tokio::spawn(pump(out_r, in_w, shared.clone(), seq));
+            let a = tokio::spawn(pump(in_r, out_w, shared.clone(), seq, false));
+            let b = tokio::spawn(pump(out_r, in_w, shared.clone(), seq, true));
             let (abort_a, abort_b) = (a.abort_handle(), b.abort_handle());
             tokio::select! {
                 _ = cut.changed() => {}
@@ -533,6 +560,7 @@ async fn pump(
     mut to: tokio::net::tcp::OwnedWriteHalf,
     shared: Arc<ProxyShared>,
     seq: u64,
+    to_client: bool,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 64 * 1024];
@@ -557,6 +585,13 @@ async fn pump(
         let faults = *shared.faults.lock().unwrap();
         let (delay, cut) = {
             let mut rng = shared.rng.lock().unwrap();
+            if to_client
+                && faults.corrupt_to_client > 0.0
+                && rng.random_bool(faults.corrupt_to_client.min(1.0))
+            {
+                let i = rng.random_range(0..n);
+                buf[i] ^= 1 << rng.random_range(0..8);
+            }
             let delay = if faults.max_delay.is_zero() {
                 Duration::ZERO
             } else {
