@@ -108,6 +108,16 @@ class NativeProducer:
     ) -> "NativeProducer": ...
     def send(self, topic: str, body: bytes, flag: int, properties: _Properties) -> _SendTuple:
         """Sends and waits; returns a send tuple."""
+    def send_async(
+        self,
+        topic: str,
+        body: bytes,
+        flag: int,
+        properties: _Properties,
+        callback: Callable[[bool, Union[_SendTuple, str]], object],
+    ) -> None:
+        """Starts a send; `callback(ok, send tuple or error text)` runs later on the
+        send-callback thread."""
     def send_oneway(self, topic: str, body: bytes, flag: int, properties: _Properties) -> None:
         """Sends without waiting for the broker."""
     def queue_count(self, topic: str) -> int:
@@ -126,8 +136,9 @@ class NativeProducer:
         """Sends `(topic, body, flag, properties)` items as one batch."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list (`"host:port;host:port"`)."""
-    def shutdown(self) -> None:
-        """Stops the route refresh and closes the producer's connections."""
+    def shutdown(self, wait_ms: Optional[int] = None) -> bool:
+        """Waits for pending async sends and their callbacks (bounded), then closes the
+        producer's connections; false when the wait timed out."""
 
 @final
 class NativePullClient:

@@ -510,11 +510,13 @@ class Producer(_ClientConfig):
         _keep_alive(self)
 
     def shutdown(self) -> None:
-        """Closes the producer's connections. Idempotent; fine before start()."""
+        """Waits for pending ``send_async`` callbacks (bounded by the send timeout), then
+        closes the producer's connections. Idempotent; fine before start()."""
         native, self._native = self._native, None
         if native is None:
             return
-        native.shutdown()
+        if not native.shutdown():
+            log.warning("producer %s shut down with send_async callbacks pending", self._group)
         with Producer._groups_lock:
             Producer._started_groups.discard(self._group)
         _release(self)
@@ -662,46 +664,35 @@ class Producer(_ClientConfig):
         success_callback: Optional[Callable[[SendResult], Any]],
         exception_callback: Optional[Callable[[Exception], Any]],
     ) -> None:
-        """Sends in the background; one of the callbacks is called once, on another thread."""
+        """Starts the send and returns at once. Later, on the library's send-callback thread,
+        ``success_callback(SendResult)`` or ``exception_callback(ProducerSendAsyncFailed)``
+        is called once. A callback's exception is logged (logger ``rocketmq``) and ignored.
+        ``shutdown()`` waits for pending callbacks."""
         self._check_message(msg)
         native = self._require(ProducerSendAsyncFailed)
-        wire = msg._wire()
 
-        def run():
-            try:
-                result = _send_result(native.send(*wire))
-            except _rocketmq.ClientError as e:
-                exc = ProducerSendAsyncFailed(str(e), 14, "", 0, "ClientError")
-                if exception_callback is None:
-                    log.error("send_async failed: %s", exc)
-                else:
-                    _call_quietly(exception_callback, exc)
+        def done(ok: bool, payload: Any) -> None:
+            if ok:
+                if success_callback is not None:
+                    _call_quietly(success_callback, _send_result(payload))
                 return
-            if success_callback is not None:
-                _call_quietly(success_callback, result)
+            exc = ProducerSendAsyncFailed(payload, 14, "", 0, "ClientError")
+            if exception_callback is None:
+                log.error("send_async failed: %s", exc)
+            else:
+                _call_quietly(exception_callback, exc)
 
-        _async_pool().submit(run)
+        try:
+            native.send_async(*msg._wire(), done)
+        except _rocketmq.ClientError as e:
+            raise ProducerSendAsyncFailed(str(e), 14, "", 0, "ClientError") from None
 
 
-def _call_quietly(fn, *args) -> None:
+def _call_quietly(fn: Callable[..., Any], *args: Any) -> None:
     try:
         fn(*args)
     except BaseException:  # noqa: BLE001 - user callback errors are reported, not raised
         log.exception("exception in callback %r", fn)
-
-
-_async_executor = None
-_async_executor_lock = threading.Lock()
-
-
-def _async_pool():
-    global _async_executor
-    with _async_executor_lock:
-        if _async_executor is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _async_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rocketmq-async")
-        return _async_executor
 
 
 class MessageQueue:

@@ -2,6 +2,7 @@
 //! release the GIL around every blocking call, and hand back plain tuples that the
 //! pure-Python layer (`rocketmq.client`) turns into its public classes.
 
+pub mod completion;
 pub mod message;
 pub mod producer;
 pub mod pull;

@@ -1,5 +1,11 @@
 //! `NativeProducer`: the Rust producer behind `rocketmq.client.Producer`.
+//!
+//! `send_async` runs the send as a tokio task and hands its outcome to the send-callback
+//! dispatcher thread ([`super::completion`]); at most [`MAX_ASYNC_IN_FLIGHT`] async sends
+//! are in flight per producer (a further `send_async` waits, GIL released). `shutdown` waits
+//! for pending async sends and their callbacks (bounded) before closing connections.
 
+use super::completion::{dispatch, on_dispatcher_thread, Completion, PendingCallbacks};
 use super::{block_on, client_config, name_servers, Credentials};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
@@ -13,7 +19,10 @@ use std::time::Duration;
 type WireMessage = (String, Vec<u8>, i32, BTreeMap<String, String>);
 
 /// `(status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name)`.
-type SendTuple = (i32, String, String, i32, i64, String);
+pub type SendTuple = (i32, String, String, i32, i64, String);
+
+/// Async sends of one producer in flight at once; more wait for a slot (back pressure).
+pub const MAX_ASYNC_IN_FLIGHT: usize = 10_000;
 
 fn send_tuple(r: SendResult) -> SendTuple {
     (
@@ -38,6 +47,8 @@ fn message(topic: String, body: &[u8], flag: i32, properties: BTreeMap<String, S
 #[pyclass(module = "rocketmq._rocketmq", frozen)]
 pub struct NativeProducer {
     producer: Arc<Producer>,
+    pending: Arc<PendingCallbacks>,
+    async_slots: Arc<tokio::sync::Semaphore>,
 }
 
 #[pymethods]
@@ -92,6 +103,8 @@ impl NativeProducer {
         );
         Ok(NativeProducer {
             producer: Arc::new(producer),
+            pending: Arc::new(PendingCallbacks::default()),
+            async_slots: Arc::new(tokio::sync::Semaphore::new(MAX_ASYNC_IN_FLIGHT)),
         })
     }
 
@@ -107,6 +120,47 @@ impl NativeProducer {
         let msg = message(topic, body, flag, properties);
         let p = self.producer.clone();
         block_on(py, async move { p.send(&msg).await }).map(send_tuple)
+    }
+
+    /// Starts a send and returns at once; `callback(ok, payload)` is called later on the
+    /// send-callback thread with the send tuple (`ok` true) or the error text (`ok` false).
+    fn send_async(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        body: &[u8],
+        flag: i32,
+        properties: BTreeMap<String, String>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
+        let msg = message(topic, body, flag, properties);
+        let rt = super::runtime::runtime();
+        let permit = match self.async_slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let slots = self.async_slots.clone();
+                py.detach(|| rt.block_on(slots.acquire_owned()))
+                    .map_err(|_| super::ClientError::new_err("the producer is shut down"))?
+            }
+        };
+        self.pending.add();
+        let completion_parts = (callback, self.pending.clone());
+        let p = self.producer.clone();
+        rt.spawn(async move {
+            let outcome = p
+                .send(&msg)
+                .await
+                .map(send_tuple)
+                .map_err(|e| e.to_string());
+            drop(permit);
+            let (callback, pending) = completion_parts;
+            dispatch(Completion {
+                callback,
+                outcome,
+                pending,
+            });
+        });
+        Ok(())
     }
 
     /// Sends without waiting for the broker.
@@ -175,9 +229,21 @@ impl NativeProducer {
         self.producer.client.set_name_servers(name_servers(list));
     }
 
-    /// Stops the route refresh and closes the producer's connections.
-    fn shutdown(&self, py: Python<'_>) {
+    /// Waits (GIL released, bounded by `wait_ms`) until every async send has completed and
+    /// its callback has run (not when called from a callback), then stops the route refresh
+    /// and closes the producer's connections. Returns false when the wait timed out.
+    #[pyo3(signature = (wait_ms=None))]
+    fn shutdown(&self, py: Python<'_>, wait_ms: Option<u64>) -> bool {
         let p = self.producer.clone();
-        py.detach(|| p.client.shutdown());
+        let pending = self.pending.clone();
+        // Long enough for a send with every retry to finish on its own.
+        let attempts = u64::from(p.config.retry_times) + 1;
+        let default_wait = p.config.send_timeout.as_millis() as u64 * attempts + 1000;
+        let wait = Duration::from_millis(wait_ms.unwrap_or(default_wait));
+        py.detach(|| {
+            let idle = on_dispatcher_thread() || pending.wait_idle(wait);
+            p.client.shutdown();
+            idle
+        })
     }
 }

@@ -1,0 +1,140 @@
+//! Completions of asynchronous sends, handed to Python callbacks on one dispatcher thread.
+//!
+//! A send started by `NativeProducer.send_async` runs as a tokio task; when it finishes its
+//! [`Completion`] goes over a channel to the process's dispatcher thread
+//! (`rocketmq-send-callback`), which takes every completion waiting (up to
+//! [`MAX_BATCH`]), takes the GIL once for all of them and calls each callback as
+//! `callback(ok, payload)`.
+//!
+//! What must stay true:
+//! - no Rust lock is held while the GIL is taken or a callback runs;
+//! - every completion is counted in its producer's [`PendingCallbacks`] from the moment the
+//!   send starts until its callback has returned (or the completion was dropped), so that
+//!   shutdown can wait for them; the count is decremented by `Drop`, so it never leaks;
+//! - after `os.fork()` the child gets a new dispatcher thread (the parent's does not exist
+//!   there), found by the process id changing.
+
+use pyo3::prelude::*;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Completions handed to Python per GIL acquisition, at most.
+pub const MAX_BATCH: usize = 256;
+
+/// Sends of one producer whose callback has not finished yet.
+#[derive(Default)]
+pub struct PendingCallbacks {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl PendingCallbacks {
+    pub fn add(&self) {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    fn done(&self) {
+        let mut n = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until every callback has run or `timeout` passed; true when none is pending.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut n = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            n = self
+                .idle
+                .wait_timeout(n, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+/// The outcome of one send: the send tuple, or the error text.
+pub type Outcome = Result<super::producer::SendTuple, String>;
+
+pub struct Completion {
+    pub callback: Py<PyAny>,
+    pub outcome: Outcome,
+    pub pending: Arc<PendingCallbacks>,
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        self.pending.done();
+    }
+}
+
+static DISPATCHER: Mutex<Option<(u32, mpsc::Sender<Completion>)>> = Mutex::new(None);
+
+thread_local! {
+    static ON_DISPATCHER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on the dispatcher thread (a callback must not wait for callbacks to finish).
+pub fn on_dispatcher_thread() -> bool {
+    ON_DISPATCHER.with(|f| f.get())
+}
+
+/// Hands `completion` to the dispatcher thread, starting it first if this process has none.
+pub fn dispatch(completion: Completion) {
+    let pid = std::process::id();
+    let sender = {
+        let mut slot = DISPATCHER.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some((owner, tx)) if *owner == pid => tx.clone(),
+            _ => {
+                let (tx, rx) = mpsc::channel::<Completion>();
+                let started = std::thread::Builder::new()
+                    .name("rocketmq-send-callback".into())
+                    .spawn(move || dispatcher_loop(rx));
+                if let Err(e) = started {
+                    // The completion is dropped (its count released); say why.
+                    tracing::error!(target: "rocketmq.client.send_async", error = %e, "cannot start the send-callback thread");
+                    return;
+                }
+                *slot = Some((pid, tx.clone()));
+                tx
+            }
+        }
+    };
+    // A failure means the thread is gone; dropping the completion releases its count.
+    let _ = sender.send(completion);
+}
+
+fn dispatcher_loop(rx: mpsc::Receiver<Completion>) {
+    ON_DISPATCHER.with(|f| f.set(true));
+    let mut batch: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        Python::attach(|py| {
+            for c in batch.drain(..) {
+                let result = match &c.outcome {
+                    Ok(tuple) => c.callback.call1(py, (true, tuple.clone())),
+                    Err(text) => c.callback.call1(py, (false, text.as_str())),
+                };
+                if let Err(e) = result {
+                    // The library's own wrapper failed (user errors are handled there).
+                    e.write_unraisable(py, Some(c.callback.bind(py)));
+                }
+                // `c` is dropped here, with the GIL held, releasing its pending count.
+            }
+        });
+    }
+}
