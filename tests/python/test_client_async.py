@@ -3,6 +3,8 @@ thread, exactly once each, failures as ProducerSendAsyncFailed, shutdown waits f
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -147,3 +149,50 @@ def test_send_async_on_a_stopped_producer_raises():
     p = Producer(unique("ASYNC_STOPPED_PG"))
     with pytest.raises(ProducerSendAsyncFailed, match="not started"):
         p.send_async(message("T", b"x"), None, None)
+
+
+def test_a_script_exits_with_async_sends_pending_and_every_callback_fires(broker):
+    script = (
+        "import sys\n"
+        "from rocketmq.client import Producer, Message\n"
+        "p = Producer('async-exit-producer')\n"
+        "p.set_namesrv_addr(%r)\n"
+        "p.start()\n"
+        "def cb(r):\n"
+        "    sys.stdout.write('ok\\n')\n"
+        "for i in range(500):\n"
+        "    m = Message('AsyncExitTopic'); m.set_body(b'x'); p.send_async(m, cb, print)\n"
+        % broker.namesrv_addr
+    )
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], timeout=30, capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert time.monotonic() - started < 10
+    assert proc.stdout.decode().split() == ["ok"] * 500
+
+
+def test_a_forked_child_sends_async(broker):
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    p = Producer(unique("ASYNC_PARENT_PG"))
+    p.set_namesrv_addr(broker.namesrv_addr)
+    p.start()
+    parent_done = threading.Event()
+    p.send_async(message(unique("AsyncFork"), b"parent"), lambda r: parent_done.set(), None)
+    assert parent_done.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: the callback thread of the parent does not exist here
+        code = 1
+        try:
+            child = Producer(unique("ASYNC_CHILD_PG"))
+            child.set_namesrv_addr(broker.namesrv_addr)
+            child.start()
+            done = threading.Event()
+            child.send_async(message(unique("AsyncFork"), b"child"), lambda r: done.set(), None)
+            code = 0 if done.wait(10) else 2
+            child.shutdown()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    p.shutdown()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
