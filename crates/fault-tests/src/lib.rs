@@ -622,6 +622,8 @@ pub struct Pulled {
     pub queue_id: i32,
     pub queue_offset: i64,
     pub body: Bytes,
+    pub born_timestamp: i64,
+    pub store_timestamp: i64,
 }
 
 /// Creates (or updates) `topic` with `queues` read and write queues on the broker at `addr`.
@@ -742,6 +744,8 @@ pub async fn pull_all_verified(
                     queue_id,
                     queue_offset: m.queue_offset,
                     body: m.body.clone(),
+                    born_timestamp: m.born_timestamp,
+                    store_timestamp: m.store_timestamp,
                 });
                 buf = &buf[v.total_size as usize..];
             }
