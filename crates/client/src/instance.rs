@@ -92,7 +92,7 @@ pub struct ClientInstance {
     domain: Option<std::result::Result<HttpUrl, ClientError>>,
     maintenance_started: AtomicBool,
     shut_down: AtomicBool,
-    stop: Notify,
+    stop: Arc<Notify>,
 }
 
 impl ClientInstance {
@@ -115,7 +115,7 @@ impl ClientInstance {
             domain: config.namesrv_domain.as_deref().map(HttpUrl::parse),
             maintenance_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
-            stop: Notify::new(),
+            stop: Arc::new(Notify::new()),
             client_id,
             config,
         })
@@ -131,7 +131,9 @@ impl ClientInstance {
     }
 
     async fn maintenance(this: Weak<Self>) {
-        let (route_every, domain_every) = match this.upgrade() {
+        // The stop signal is held on its own so that no strong reference to the client is
+        // kept while sleeping: dropping the last client ends the task at its next wake-up.
+        let (route_every, domain_every, stop) = match this.upgrade() {
             Some(c) => (
                 c.config
                     .route_refresh_interval
@@ -139,6 +141,7 @@ impl ClientInstance {
                 c.config
                     .namesrv_refresh_interval
                     .max(Duration::from_millis(10)),
+                c.stop.clone(),
             ),
             None => return,
         };
@@ -163,17 +166,14 @@ impl ClientInstance {
                 next_routes = Instant::now() + route_every;
             }
             let wake = next_domain.min(next_routes);
-            let Some(c) = this.upgrade() else { return };
-            if c.shut_down.load(Ordering::SeqCst) {
-                return;
-            }
-            let stopped = c.stop.notified();
+            let stopped = stop.notified();
             tokio::pin!(stopped);
-            // Registers the waiter before the flag is read again, so a shutdown between the
-            // check above and the select below is not missed.
+            // Registers the waiter before the flag is read, so a shutdown between the check
+            // and the select below is not missed.
             stopped.as_mut().enable();
-            if c.shut_down.load(Ordering::SeqCst) {
-                return;
+            match this.upgrade() {
+                Some(c) if !c.shut_down.load(Ordering::SeqCst) => {}
+                _ => return,
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(wake.into()) => {}

@@ -221,3 +221,31 @@ fn lookup_errors_say_what_went_wrong() {
         assert!(e.contains("\"T\"") && e.contains("https"), "{e}");
     });
 }
+
+#[test]
+fn dropping_the_last_client_ends_the_refresh() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let served = answer("127.0.0.1:9876\n");
+        let http = http_server(served.clone()).await;
+        let client = ClientInstance::new(
+            ClientConfig {
+                namesrv_domain: Some(format!("http://{http}/ns")),
+                namesrv_refresh_interval: Duration::from_millis(100),
+                ..ClientConfig::default()
+            },
+            None,
+        );
+        client.start_maintenance(&tokio::runtime::Handle::current());
+        wait_for("three lookups", || {
+            served.requests.load(Ordering::SeqCst) >= 3
+        })
+        .await;
+        // No shutdown(): the task must notice that nobody holds the client any more.
+        drop(client);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after_drop = served.requests.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(served.requests.load(Ordering::SeqCst), after_drop);
+    });
+}
