@@ -404,6 +404,22 @@ fn a_full_disk_refuses_sends_clearly_keeps_data_and_recovers() {
             started.elapsed()
         );
     }
+    // A queue that has no file yet cannot get one either: refused the same way, at once.
+    let fresh_topic = "DiskFullFresh";
+    rt.block_on(create_topic(&client, &broker_addr, fresh_topic, 1));
+    let started = Instant::now();
+    let r = rt.block_on(producer.send(&Message::new(fresh_topic, random_body(&mut rng, 1024))));
+    match &r {
+        Err(ClientError::Remote { remark, .. }) if remark.to_lowercase().contains("disk") => {}
+        Err(other) => panic!("a send to a new queue on a full disk failed unclearly: {other}"),
+        Ok(_) => {}
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a send to a new queue on a full disk took {:?}",
+        started.elapsed()
+    );
+    let fresh_acked: Vec<String> = r.iter().map(|r| r.msg_id.clone()).collect();
     assert!(broker.process.alive(), "the broker died on a full disk");
 
     // Crash and restart on the full disk: every acknowledged message is intact.
@@ -424,6 +440,21 @@ fn a_full_disk_refuses_sends_clearly_keeps_data_and_recovers() {
             counts.get(id.as_str()),
             Some(&1),
             "acknowledged message {id} after restart"
+        );
+    }
+    if !fresh_acked.is_empty() {
+        let fresh = rt
+            .block_on(pull_all_verified(
+                &client,
+                &broker_addr,
+                fresh_topic,
+                1,
+                Duration::from_secs(30),
+            ))
+            .unwrap_or_else(|e| panic!("{fresh_topic} after restart: {e}"));
+        assert!(
+            fresh.iter().any(|m| m.uniq_key == fresh_acked[0]),
+            "the acknowledged send to {fresh_topic} is missing after the restart"
         );
     }
 
@@ -466,8 +497,9 @@ fn a_full_disk_refuses_sends_clearly_keeps_data_and_recovers() {
     }
     assert!(broker.stop(), "the broker did not shut down cleanly");
     eprintln!(
-        "disk full: {} messages fitted, refusal: {refusal}; {} more after freeing space",
+        "disk full: {} messages fitted, refusal: {refusal}; new queue on the full disk: {}; {} more after freeing space",
         acked.len(),
+        if fresh_acked.is_empty() { "refused" } else { "accepted" },
         after.len()
     );
 }
