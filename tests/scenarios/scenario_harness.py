@@ -214,6 +214,23 @@ class PushClient(Client):
         super().__init__(impl, "push", args, home)
         self.ready()
 
+    def diagnostics(self) -> str:
+        deliveries = [
+            (
+                m["properties"].get("seq"),
+                m["properties"].get("probe"),
+                m.get("failed"),
+                m["reconsume_times"],
+                m["queue_id"],
+                m["queue_offset"],
+            )
+            for m in self.lines("MSG")
+        ]
+        return (
+            f"{super().diagnostics()}\ndeliveries (seq, probe, failed, reconsume_times, queue, "
+            f"offset): {deliveries[-200:]}"
+        )
+
     def messages(self, probes: bool = False) -> List[dict]:
         """Deliveries of scenario messages (probes and the warm-up message left out)."""
         return [
