@@ -307,6 +307,7 @@ fn sends_over_a_faulty_link_succeed_or_fail_and_lose_nothing_acknowledged() {
         .count();
     assert_eq!(missing, 0, "acknowledged messages missing");
     // The consumer, whose pulls crossed the same faulty link, gets every one of them.
+    let consuming = Instant::now();
     let consumed_all = wait_for(Duration::from_secs(60), || {
         let seen = seen.0.lock().unwrap();
         l.acked.iter().all(|k| seen.contains(k))
@@ -319,6 +320,7 @@ fn sends_over_a_faulty_link_succeed_or_fail_and_lose_nothing_acknowledged() {
         consumed_all,
         "{not_consumed} acknowledged messages not consumed through the healed link"
     );
+    let consumed_in = consuming.elapsed();
     consumer.shutdown(Duration::from_secs(2));
     assert_eq!(
         background_panics(),
@@ -344,7 +346,7 @@ fn sends_over_a_faulty_link_succeed_or_fail_and_lose_nothing_acknowledged() {
         "the client never reconnected through the proxy"
     );
     eprintln!(
-        "proxy chaos: fault steps {kinds:?}; {} acked, {} failed, {} stored, {} connections, slowest send {:?}, recovered {:?} after healing",
+        "proxy chaos: fault steps {kinds:?}; {} acked, {} failed, {} stored, {} connections, slowest send {:?}, recovered {:?} after healing, consumer caught up in {consumed_in:?}",
         l.acked.len(),
         l.failed,
         stored.len(),
