@@ -298,24 +298,7 @@ impl BrokerProcess {
         n: usize,
         retry_for: Duration,
     ) -> Result<(ChildProcess, SocketAddr, SocketAddr), String> {
-        let mut args = vec![
-            "--store".to_string(),
-            o.store_dir.display().to_string(),
-            "--namesrv-port".into(),
-            namesrv_port.to_string(),
-            "--broker-port".into(),
-            broker_port.to_string(),
-            "--flush".into(),
-            if o.sync_flush { "sync" } else { "async" }.into(),
-            "--segment-size".into(),
-            o.segment_size.to_string(),
-        ];
-        if let Some(h) = &o.advertised_host {
-            args.extend(["--advertised-host".to_string(), h.clone()]);
-        }
-        if let Some(m) = o.max_message_size {
-            args.extend(["--max-message-size".to_string(), m.to_string()]);
-        }
+        let args = Self::args(o, namesrv_port, broker_port);
         let log = o
             .store_dir
             .parent()
@@ -359,6 +342,28 @@ impl BrokerProcess {
         }
     }
 
+    fn args(o: &BrokerOptions, namesrv_port: u16, broker_port: u16) -> Vec<String> {
+        let mut args = vec![
+            "--store".to_string(),
+            o.store_dir.display().to_string(),
+            "--namesrv-port".into(),
+            namesrv_port.to_string(),
+            "--broker-port".into(),
+            broker_port.to_string(),
+            "--flush".into(),
+            if o.sync_flush { "sync" } else { "async" }.into(),
+            "--segment-size".into(),
+            o.segment_size.to_string(),
+        ];
+        if let Some(h) = &o.advertised_host {
+            args.extend(["--advertised-host".to_string(), h.clone()]);
+        }
+        if let Some(m) = o.max_message_size {
+            args.extend(["--max-message-size".to_string(), m.to_string()]);
+        }
+        args
+    }
+
     /// SIGKILL: no shutdown, no flush, the `abort` marker stays.
     pub fn kill9(&mut self) {
         self.process.kill9();
@@ -380,6 +385,24 @@ impl BrokerProcess {
         assert_eq!(namesrv, self.namesrv, "restarted name server address");
         assert_eq!(broker, self.broker, "restarted broker address");
         self.process = process;
+        self.starts += 1;
+    }
+
+    /// Starts the broker on its store and ports and kills it with SIGKILL `after` the start
+    /// began, ready or not (a crash during recovery); the next [`BrokerProcess::restart`]
+    /// recovers from that.
+    pub fn start_and_kill_after(&mut self, after: Duration) {
+        let args = Self::args(&self.options, self.namesrv.port(), self.broker.port());
+        let log = self
+            .options
+            .store_dir
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!("broker-{}-killed-starting.log", self.starts));
+        let mut child = ChildProcess::spawn(&self.program, &args, &log)
+            .unwrap_or_else(|e| panic!("fault-broker did not spawn: {e}"));
+        std::thread::sleep(after);
+        child.kill9();
         self.starts += 1;
     }
 

@@ -12,6 +12,7 @@
 //!   allowed only for a message that was sent twice;
 //! - one producer sends batches of 8: an acknowledged batch is there whole;
 //! - commit-log segments are small (256 KiB), so kills also land around segment rolls;
+//! - in some rounds the broker is killed a second time while it starts (during recovery);
 //! - after the last round, the store directory itself opens and every record of every queue
 //!   passes a CRC check (`FileStore` opened in this process on the killed broker's files).
 
@@ -143,6 +144,11 @@ fn run_round(
     );
     broker.kill9();
     let at_kill = acked.load(Ordering::Acquire);
+    // Now and then a second crash while the broker is starting (during recovery).
+    let double_crash = rng.random_bool(0.4);
+    if double_crash {
+        broker.start_and_kill_after(Duration::from_millis(rng.random_range(0..300)));
+    }
     let started = Instant::now();
     broker.restart();
     let restart_took = started.elapsed();
@@ -189,7 +195,8 @@ fn run_round(
         );
     }
     eprintln!(
-        "{topic}: killed after {at_kill} acks, restart took {restart_took:?}; {} acked, {} failed sends, {} stored",
+        "{topic}: killed after {at_kill} acks{}, restart took {restart_took:?}; {} acked, {} failed sends, {} stored",
+        if double_crash { " and again while starting" } else { "" },
         ledger.acked.len(),
         ledger.failed,
         stored.len()
