@@ -8,7 +8,9 @@
 //!
 //! What must stay true: the `pending` lock is never held across an `.await`; a closed
 //! connection completes every pending request with `ConnectionClosed` at once (no request
-//! waits for its timeout on a dead socket); the pool replaces a closed connection on next use;
+//! waits for its timeout on a dead socket); the pool replaces a closed connection on next use,
+//! and closes a connection on which a request timed out with nothing read since it was sent
+//! (a peer that stopped answering, or a stream out of step), so the next request reconnects;
 //! with credentials set, the pool signs every request last, right before it is written.
 
 use crate::acl::SessionCredentials;
@@ -17,9 +19,9 @@ use bytes::{Bytes, BytesMut};
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -49,6 +51,10 @@ pub struct Connection {
     closed: Arc<AtomicBool>,
     /// Wakes the reader task so the socket closes when the last handle is dropped.
     close: Arc<tokio::sync::Notify>,
+    /// When the connection was made; `last_read_ms` counts from here.
+    born: Instant,
+    /// 1 + milliseconds after `born` when the reader last decoded a frame; 0: never.
+    last_read_ms: Arc<AtomicU64>,
 }
 
 impl Drop for Connection {
@@ -86,6 +92,8 @@ impl Connection {
         let pending: Arc<Pending> = Arc::new(Mutex::new(HashMap::new()));
         let closed = Arc::new(AtomicBool::new(false));
         let close = Arc::new(tokio::sync::Notify::new());
+        let born = Instant::now();
+        let last_read_ms = Arc::new(AtomicU64::new(0));
 
         // Writer: coalesce whatever is queued into one write, so that pipelined requests
         // cost one syscall per burst rather than one per frame.
@@ -116,6 +124,8 @@ impl Connection {
             pending: pending.clone(),
             closed: closed.clone(),
             close: close.clone(),
+            born,
+            last_read_ms: last_read_ms.clone(),
         });
         let addr_r = addr.to_string();
         tokio::spawn(async move {
@@ -124,6 +134,8 @@ impl Connection {
                 loop {
                     match frame::decode(&mut buf) {
                         Ok(Some(cmd)) => {
+                            last_read_ms
+                                .store(born.elapsed().as_millis() as u64 + 1, Ordering::Release);
                             if cmd.is_response() {
                                 let waiter = pending.lock().unwrap().remove(&cmd.opaque);
                                 if let Some(w) = waiter {
@@ -169,6 +181,22 @@ impl Connection {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire) || self.outbound.is_closed()
+    }
+
+    /// Closes the connection: pending requests fail with `ConnectionClosed` at once.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.close.notify_one();
+    }
+
+    /// Milliseconds since the connection was made (the clock of [`Self::read_since`]).
+    fn now_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
+    }
+
+    /// Whether a frame was read at or after `ms` (see [`Self::now_ms`]).
+    fn read_since(&self, ms: u64) -> bool {
+        self.last_read_ms.load(Ordering::Acquire) > ms
     }
 
     /// Sends `request` and waits for its response up to `timeout`.
@@ -274,7 +302,26 @@ impl ConnectionPool {
     ) -> Result<RemotingCommand> {
         self.sign(&mut request);
         let conn = self.get(addr).await?;
-        conn.invoke(request, timeout).await
+        let sent_at = conn.now_ms();
+        let result = conn.invoke(request, timeout).await;
+        if matches!(result, Err(ClientError::Timeout { .. })) && !conn.read_since(sent_at) {
+            // Nothing came back since the request went out: the peer stopped answering (or
+            // the stream is out of step). Replace the connection rather than reuse it forever.
+            tracing::warn!(target: LOG, addr = %addr, "no answer within the timeout and nothing read since; closing the connection");
+            self.discard(addr, &conn);
+        }
+        result
+    }
+
+    /// Removes `conn` from the pool (if it is still the one for `addr`) and closes it.
+    fn discard(&self, addr: &str, conn: &Arc<Connection>) {
+        {
+            let mut conns = self.conns.lock().unwrap();
+            if conns.get(addr).is_some_and(|c| Arc::ptr_eq(c, conn)) {
+                conns.remove(addr);
+            }
+        }
+        conn.close();
     }
 
     pub async fn invoke_oneway(&self, addr: &str, mut request: RemotingCommand) -> Result<()> {
