@@ -253,7 +253,7 @@ impl ConsumeQueue {
         if let Some(f) = files.get(keep_idx) {
             let pos = ((rel % self.entries_per_file) * CQ_ENTRY_SIZE) as usize;
             let len = f.size() as usize - pos;
-            let dirty = f.slice(pos, len).is_some_and(|s| s.iter().any(|b| *b != 0));
+            let dirty = f.slice(pos, len).is_some_and(|s| !is_all_zero(s));
             if dirty {
                 f.zero_tail(pos)?;
             }
@@ -300,5 +300,30 @@ impl ConsumeQueue {
         }
         self.flushed.fetch_max(to, Ordering::AcqRel);
         Ok(true)
+    }
+}
+
+/// Whether `bytes` holds only zeros. Compares page-sized blocks against a zero block, which
+/// the standard library turns into `memcmp`: opening a store checks the tail of every
+/// consume-queue file (6 MB each by default), so a byte-by-byte loop made restarts slow.
+fn is_all_zero(bytes: &[u8]) -> bool {
+    const ZEROS: [u8; 4096] = [0; 4096];
+    bytes.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_all_zero;
+
+    #[test]
+    fn zero_check_sees_a_byte_anywhere() {
+        let mut v = vec![0u8; 3 * 4096 + 17];
+        assert!(is_all_zero(&v));
+        assert!(is_all_zero(&[]));
+        for pos in [0, 4095, 4096, v.len() - 1] {
+            v[pos] = 1;
+            assert!(!is_all_zero(&v), "byte {pos}");
+            v[pos] = 0;
+        }
     }
 }
