@@ -222,12 +222,28 @@ async fn bind(host: &str, port: u16, what: &str) -> io::Result<TcpListener> {
     addrs.sort_by_key(|a| !a.is_ipv4());
     let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address");
     for addr in addrs {
-        match TcpListener::bind(addr).await {
+        match listen(addr) {
             Ok(l) => return Ok(l),
             Err(e) => last = e,
         }
     }
     Err(context(last))
+}
+
+/// Pending connections the kernel queues per listener. The default (128) made a burst of
+/// 1000 clients wait for SYN retransmits; the Java broker uses 1024 too.
+const LISTEN_BACKLOG: u32 = 1024;
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As TcpListener::bind does: a restarted broker can take its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 async fn run(
