@@ -55,16 +55,6 @@ pub fn rounds(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Whether tests that reproduce known, reported bugs should run (`FAULT_TESTS_KNOWN_BUGS=1`).
-/// When not, says loudly that `test` was skipped.
-pub fn known_bugs_enabled(test: &str) -> bool {
-    let on = std::env::var("FAULT_TESTS_KNOWN_BUGS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("SKIPPED {test}: it reproduces a known bug; run with FAULT_TESTS_KNOWN_BUGS=1");
-    }
-    on
-}
-
 static BACKGROUND_PANICS: AtomicU64 = AtomicU64::new(0);
 static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
 

@@ -356,15 +356,10 @@ fn sends_over_a_faulty_link_succeed_or_fail_and_lose_nothing_acknowledged() {
     );
 }
 
-/// Known failure (reported, not yet fixed in the client): a request timeout leaves the
-/// connection in the pool, so a connection whose peer stopped answering is reused for every
-/// later request and the client never recovers. Runs only with `FAULT_TESTS_KNOWN_BUGS=1`
-/// so that the default run stays green until the client closes a connection after a timeout.
+/// A connection whose peer stops answering must not be reused for ever: after a request
+/// timeout the client closes it and the next request opens a new one.
 #[test]
 fn a_connection_that_stops_answering_is_replaced() {
-    if !known_bugs_enabled("a_connection_that_stops_answering_is_replaced") {
-        return;
-    }
     let seed = seed("proxy_half_dead");
     let Some(s) = setup(seed) else { return };
     let rt = tokio::runtime::Builder::new_multi_thread()
