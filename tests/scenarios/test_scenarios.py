@@ -7,6 +7,11 @@ producer of one implementation in front of consumers of the other.
 
 Each test boots a LocalBroker in this process on ephemeral loopback ports, with a temporary
 store and short delay levels (a retry comes back after 200 ms).
+
+Run: ``ROCKETMQ_CPP_PYTHON=<reference venv>/bin/python python -m pytest tests/scenarios``
+(without that variable the reference cases fail, they are never skipped). Environment:
+SCENARIO_KNOWN_BUGS=1 also runs the cases that reproduce known bugs of ours;
+SCENARIO_LOG_LEVEL=debug makes every driver log to its stderr, which failure reports show.
 """
 
 from __future__ import annotations
