@@ -817,7 +817,14 @@ impl Inner {
                 max_msgs: self.config.pull_batch_size,
                 filter: filter.clone(),
                 suspend: Some(self.config.long_poll),
-                commit_offset: None,
+                // Clustering: every pull tells the broker how far this member got (the first
+                // unacknowledged offset), as the Java client does, so a member that takes the
+                // queue over resumes there instead of at the last periodic commit.
+                commit_offset: if self.config.broadcasting {
+                    None
+                } else {
+                    pq.commit_offset()
+                },
             };
             let result = tokio::select! {
                 r = self.client.pull(&req) => r,

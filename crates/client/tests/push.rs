@@ -327,3 +327,40 @@ fn orderly_consumption_keeps_queue_order_across_a_failure() {
     assert_eq!(q1, expected);
     c1.shutdown(Duration::from_secs(5));
 }
+
+#[test]
+fn pulls_report_the_consumed_position_to_the_broker() {
+    // With the periodic commit effectively off, the broker still learns how far the group got
+    // from the commit offset every pull carries: at most the last message per queue behind.
+    let dir = tempfile::tempdir().unwrap();
+    let c = cluster(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    send_all(&rt, &c, "PushCommit", &["warmup".to_string()]);
+    let r = recorder(None);
+    let consumer = consumer(&rt, &c, "CG_COMMIT", "PushCommit", r.clone(), |cfg| {
+        cfg.persist_interval = Duration::from_secs(3600);
+    });
+    wait_pulling(&[&consumer], "PushCommit");
+    let want: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+    send_all(&rt, &c, "PushCommit", &want);
+    wait_until("every message", Duration::from_secs(30), || {
+        r.seen.lock().unwrap().len() >= 41
+    });
+    let client = ClientInstance::new(client_config(&c), None);
+    let route = rt.block_on(client.fetch_route("PushCommit")).unwrap();
+    wait_until(
+        "the broker to know the position",
+        Duration::from_secs(20),
+        || {
+            route.subscribe.iter().all(|mq| {
+                let max = rt.block_on(client.max_offset(mq)).unwrap();
+                let committed = rt
+                    .block_on(client.query_consumer_offset("CG_COMMIT", mq))
+                    .unwrap()
+                    .unwrap_or(-1);
+                committed >= max - 1
+            })
+        },
+    );
+    consumer.shutdown(Duration::from_secs(5));
+}
