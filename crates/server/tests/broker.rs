@@ -582,6 +582,29 @@ fn silent_clients_expire_and_the_group_is_told() {
 }
 
 #[test]
+fn a_peer_that_half_closes_still_gets_every_answer() {
+    // Sync flush: answers come from tasks that wait for the group commit, after the peer's
+    // end of stream has been read.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.flush = rocketmq_server::FlushMode::Sync;
+    let cluster = EmbeddedCluster::start(cfg).expect("cluster starts");
+    let mut c = Client::connect(cluster.broker_addr());
+    assert_eq!(c.call(send_v1("HC", 0, b"first", "")).code, 0);
+    let opaques: Vec<i32> = (0..100)
+        .map(|i| c.send(send_v1("HC", 0, format!("{i}").as_bytes(), "")))
+        .collect();
+    c.finish_sending();
+    for o in opaques {
+        let r = c
+            .wait_response(o, WAIT)
+            .expect("answered after the half-close");
+        assert_eq!(r.code, 0);
+    }
+    cluster.shutdown();
+}
+
+#[test]
 fn pipelined_sends_keep_their_order_and_oneway_gets_no_answer() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = start(dir.path());

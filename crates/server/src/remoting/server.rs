@@ -5,6 +5,11 @@
 //! (responses and server-initiated requests such as NOTIFY_CONSUMER_IDS_CHANGED). Either task
 //! closing marks the connection closed (a `watch` flag both select on), after which the
 //! processor's [`RequestProcessor::connection_closed`] runs exactly once.
+//!
+//! A peer that half-closes (sends FIN) after pipelining requests still gets the answers to
+//! what it sent: the connection stays open for writing until the answers in progress are
+//! queued (bounded by [`EOF_ANSWER_GRACE`]), and the writer drains its queue before it shuts
+//! the socket down.
 
 use bytes::BytesMut;
 use rocketmq_protocol::code::response_code;
@@ -12,7 +17,7 @@ use rocketmq_protocol::command::{RemotingCommand, SerializeType, FLAG_ONEWAY};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +32,10 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 const OUTBOUND_QUEUE: usize = 4096;
 /// Bodies at least this large are written from their own buffer instead of being copied.
 const LARGE_BODY: usize = 64 * 1024;
+
+/// How long a connection whose peer stopped sending keeps answering requests in progress.
+/// Long enough for sync-flush waits (milliseconds); held pulls are not worth waiting for.
+const EOF_ANSWER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 /// Opaque counter for requests the server originates (NOTIFY_CONSUMER_IDS_CHANGED, ...).
@@ -53,6 +62,9 @@ struct ConnectionInner {
     peer: SocketAddr,
     tx: mpsc::Sender<RemotingCommand>,
     closed: watch::Sender<bool>,
+    /// Requests whose answer is being produced in a task of its own.
+    answering: AtomicUsize,
+    answered: tokio::sync::Notify,
 }
 
 /// A cheap clonable reference to one client connection: lets handlers push requests to the
@@ -83,6 +95,8 @@ impl ConnectionHandle {
                 peer,
                 tx,
                 closed,
+                answering: AtomicUsize::new(0),
+                answered: tokio::sync::Notify::new(),
             }),
         };
         (handle, rx)
@@ -166,23 +180,39 @@ async fn run_connection<P: RequestProcessor>(
             peer,
             tx,
             closed,
+            answering: AtomicUsize::new(0),
+            answered: tokio::sync::Notify::new(),
         }),
     };
     tracing::debug!(conn = handle.id(), %peer, "connection opened");
     let writer = tokio::spawn(write_loop(write_half, rx, handle.clone()));
-    read_loop(read_half, handle.clone(), processor.clone(), shutdown).await;
+    let peer_finished = read_loop(read_half, handle.clone(), processor.clone(), shutdown).await;
+    if peer_finished {
+        let answers_queued = async {
+            while handle.inner.answering.load(Ordering::Acquire) > 0 {
+                let answered = handle.inner.answered.notified();
+                if handle.inner.answering.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                answered.await;
+            }
+        };
+        let _ = tokio::time::timeout(EOF_ANSWER_GRACE, answers_queued).await;
+    }
     handle.close();
     let _ = writer.await;
     processor.connection_closed(&handle);
     tracing::debug!(conn = handle.id(), %peer, "connection closed");
 }
 
+/// Reads and dispatches requests until the connection ends. True when the peer finished
+/// sending (end of stream) rather than an error, a bad frame or a shutdown.
 async fn read_loop<P: RequestProcessor>(
     mut reader: tokio::net::tcp::OwnedReadHalf,
     handle: ConnectionHandle,
     processor: Arc<P>,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> bool {
     let mut closed = handle.inner.closed.subscribe();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
@@ -197,7 +227,7 @@ async fn read_loop<P: RequestProcessor>(
                         peer = %handle.peer(),
                         "closing connection after a bad frame: {e}"
                     );
-                    return;
+                    return false;
                 }
             }
         }
@@ -213,15 +243,15 @@ async fn read_loop<P: RequestProcessor>(
         buf.reserve(want.saturating_sub(buf.len()).max(16 * 1024));
         tokio::select! {
             n = reader.read_buf(&mut buf) => match n {
-                Ok(0) => return,
+                Ok(0) => return true,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::debug!(conn = handle.id(), "read error: {e}");
-                    return;
+                    return false;
                 }
             },
-            _ = crate::util::until_true(&mut closed) => return,
-            _ = crate::util::until_true(&mut shutdown) => return,
+            _ = crate::util::until_true(&mut closed) => return false,
+            _ = crate::util::until_true(&mut shutdown) => return false,
         }
     }
 }
@@ -271,6 +301,7 @@ fn dispatch<P: RequestProcessor>(
         },
         Poll::Pending => Box::pin(async move { finish(pending.await) }),
     };
+    handle.inner.answering.fetch_add(1, Ordering::AcqRel);
     tokio::spawn(async move {
         if let Some(response) = late_answer.await {
             if !handle.send(response).await {
@@ -281,6 +312,8 @@ fn dispatch<P: RequestProcessor>(
                 );
             }
         }
+        handle.inner.answering.fetch_sub(1, Ordering::AcqRel);
+        handle.inner.answered.notify_waiters();
     });
 }
 
@@ -297,7 +330,12 @@ async fn write_loop(
                 Some(cmd) => cmd,
                 None => break,
             },
-            _ = crate::util::until_true(&mut closed) => break,
+            // Closed: what is already queued still goes out (answers to a peer that
+            // half-closed), then the socket is shut down.
+            _ = crate::util::until_true(&mut closed) => match rx.try_recv() {
+                Ok(cmd) => cmd,
+                Err(_) => break,
+            },
         };
         let mut next = Some(first);
         // Coalesce whatever is already queued into one write.

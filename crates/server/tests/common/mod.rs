@@ -53,6 +53,13 @@ impl Client {
         }
     }
 
+    /// Half-closes: the server sees end of stream but can still answer.
+    pub fn finish_sending(&mut self) {
+        self.stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown write");
+    }
+
     pub fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes)
     }
