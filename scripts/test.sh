@@ -28,7 +28,7 @@ section "python environment .venv (our package)"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade "maturin==1.16.*" pytest pytest-timeout ruff
+.venv/bin/python -m pip install --quiet --upgrade "maturin==1.16.*" pytest pytest-timeout ruff mypy
 
 section "reference C++ client environment .venv-cpp (rocketmq==0.4.4)"
 if [ ! -x .venv-cpp/bin/python ]; then
@@ -53,6 +53,9 @@ cargo test --workspace
 section "build and install the rocketmq package (maturin develop --release)"
 VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" .venv/bin/maturin develop --release
 .venv/bin/python -c "import rocketmq, rocketmq._rocketmq; print('rocketmq', rocketmq.__version__)"
+
+section "type stubs (mypy.stubtest against the built module)"
+.venv/bin/python -m mypy.stubtest rocketmq
 
 section "pytest (python and interop tests)"
 status=0
