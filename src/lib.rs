@@ -158,6 +158,7 @@ impl PyEmbeddedCluster {
         cluster_name = None,
         broker_name = None,
         advertised_host = None,
+        namesrv_addr = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -173,6 +174,7 @@ impl PyEmbeddedCluster {
         cluster_name: Option<&Bound<'_, PyAny>>,
         broker_name: Option<&Bound<'_, PyAny>>,
         advertised_host: Option<&Bound<'_, PyAny>>,
+        namesrv_addr: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -231,6 +233,16 @@ impl PyEmbeddedCluster {
             }
             config.advertised_host = Some(advertised);
         }
+        // Broker only: register with an existing name server instead of starting one.
+        if let Some(addr) = str_arg(namesrv_addr, "namesrv_addr")? {
+            if addr.trim().is_empty() {
+                return Err(PyValueError::new_err(
+                    "namesrv_addr is empty: give the \"host:port\" of a running name server, \
+                     or None to start one",
+                ));
+            }
+            config.namesrv_addr = Some(addr);
+        }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(
                 "segment_size ({}) must exceed max_message_size ({}) by at least 4096 bytes",
@@ -272,6 +284,19 @@ impl PyEmbeddedCluster {
     #[getter]
     fn running(&self) -> PyResult<bool> {
         Ok(self.lock()?.is_some())
+    }
+
+    /// Stops as a crashed broker would look to the name server: connections drop and it
+    /// does not unregister (the store is still flushed). Calling it again does nothing.
+    fn kill(&self, py: Python<'_>) -> PyResult<()> {
+        let cluster = self.lock()?.take();
+        if let Some(cluster) = cluster {
+            py.detach(move || {
+                cluster.kill();
+                drop(cluster);
+            });
+        }
+        Ok(())
     }
 
     /// Stops both servers and flushes the store; returns when everything is on disk.

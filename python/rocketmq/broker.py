@@ -75,6 +75,11 @@ class LocalBroker:
         segment_size: size of each commit-log file in bytes; ``None`` means 1 GiB.
         advertised_host: address clients should use to reach the broker when it differs
             from ``host`` (e.g. when binding ``0.0.0.0``); ``None`` means the bound address.
+        broker_name: the broker's name in routes (``"broker-a"``); brokers sharing one name
+            server need different names.
+        namesrv_addr: ``"host:port"`` of a running name server (e.g. another LocalBroker's)
+            to register with; no name server is started then, and ``namesrv_addr`` of this
+            object is that one. ``None`` starts a name server here.
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -94,6 +99,8 @@ class LocalBroker:
         delay_levels: Optional[str] = None,
         segment_size: Optional[int] = None,
         advertised_host: Optional[str] = None,
+        broker_name: Optional[str] = None,
+        namesrv_addr: Optional[str] = None,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -110,6 +117,8 @@ class LocalBroker:
                 delay_levels=delay_levels,
                 segment_size=segment_size,
                 advertised_host=advertised_host,
+                broker_name=broker_name,
+                namesrv_addr=namesrv_addr,
             )
         except BaseException:
             if temp_dir is not None:
@@ -137,6 +146,13 @@ class LocalBroker:
     def running(self) -> bool:
         """True until `shutdown()` / `close()`."""
         return self._finalizer.alive and self._cluster.running
+
+    def kill(self) -> None:
+        """Stop abruptly, as a crashed broker looks to clients and the name server: no
+        unregistering (the store is still flushed, as the OS keeps a dead process's pages).
+        Idempotent; a temporary store is removed as on shutdown."""
+        self._cluster.kill()
+        self._finalizer()
 
     def shutdown(self) -> None:
         """Stop both servers and flush the store. Idempotent."""

@@ -1,0 +1,118 @@
+"""Two brokers under one name server, one killed while a producer sends: sends fail over
+to the survivor and every acknowledged message is consumed."""
+
+import threading
+import time
+
+from rocketmq.broker import LocalBroker
+from rocketmq.client import Message, Producer, PullConsumer
+from rocketmq.exceptions import ProducerSendSyncFailed
+
+
+class FreshPullConsumer(PullConsumer):
+    def __init__(self, group):
+        super().__init__(group)
+        self.offset_table = {}
+
+
+def read_all(namesrv, topic):
+    c = FreshPullConsumer("failover-reader-%d" % time.monotonic_ns())
+    c.set_namesrv_addr(namesrv)
+    c.start()
+    try:
+        return [m.id for m in c.pull(topic)]
+    finally:
+        c.shutdown()
+
+
+def test_sends_fail_over_when_a_broker_dies(tmp_path):
+    first = LocalBroker(store_dir=str(tmp_path / "a"), namesrv_port=0, broker_port=0)
+    second = LocalBroker(
+        store_dir=str(tmp_path / "b"),
+        namesrv_port=0,
+        broker_port=0,
+        broker_name="broker-b",
+        namesrv_addr=first.namesrv_addr,
+    )
+    assert second.namesrv_addr == first.namesrv_addr
+    topic = "FailoverTopic"
+    producer = Producer("failover-producers")
+    producer.set_namesrv_addr(first.namesrv_addr)
+    producer.start()
+    acked, failed = [], []
+    try:
+        # Create the topic on both brokers: auto-creation happens on the first send to each.
+        deadline = time.monotonic() + 20
+        brokers_used = set()
+        while brokers_used != {"broker-a", "broker-b"}:
+            assert time.monotonic() < deadline, "the topic never reached both brokers"
+            m = Message(topic)
+            m.set_body(b"warmup")
+            producer.send_sync(m)
+            brokers_used = set(b for _, b in _routes(first.namesrv_addr, topic))
+
+        stop = threading.Event()
+
+        def send_loop():
+            i = 0
+            while not stop.is_set() and i < 5000:
+                m = Message(topic)
+                m.set_body(b"m%d" % i)
+                try:
+                    acked.append(producer.send_sync(m).msg_id)
+                except ProducerSendSyncFailed as e:
+                    failed.append(str(e))
+                i += 1
+
+        sender = threading.Thread(target=send_loop)
+        sender.start()
+        wait_until(lambda: len(acked) >= 200, "sends before the kill")
+        second.kill()
+        killed_at = len(acked)
+        wait_until(lambda: len(acked) >= killed_at + 300, "sends after the kill")
+        stop.set()
+        sender.join(60)
+        assert not sender.is_alive()
+        # The producer fails over: at most a few sends in flight at the kill may fail.
+        assert len(failed) <= 5, failed[:5]
+
+        # Everything acknowledged by the survivor is there; restart the dead broker on its
+        # store and everything it acknowledged is there too.
+        second = LocalBroker(
+            store_dir=str(tmp_path / "b"),
+            namesrv_port=0,
+            broker_port=0,
+            broker_name="broker-b",
+            namesrv_addr=first.namesrv_addr,
+        )
+        ids = set()
+        deadline = time.monotonic() + 30
+        while not set(acked) <= ids:
+            assert time.monotonic() < deadline, "acknowledged messages missing: %d" % len(
+                set(acked) - ids
+            )
+            ids = set(read_all(first.namesrv_addr, topic))
+    finally:
+        producer.shutdown()
+        second.shutdown()
+        first.shutdown()
+
+
+def wait_until(cond, what, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out waiting for %s" % what
+        time.sleep(0.02)
+
+
+def _routes(namesrv, topic):
+    """(queue id, broker name) of the topic's readable queues, via a pull consumer."""
+    from rocketmq import _rocketmq
+
+    client = _rocketmq.NativePullClient("route-probe", namesrv)
+    try:
+        return [(q, b) for _, b, q in client.fetch_subscribe_queues(topic)]
+    except _rocketmq.ClientError:
+        return []
+    finally:
+        client.shutdown()
