@@ -39,6 +39,16 @@ pub struct ServerConfig {
     /// name server is started here (`namesrv_port` is ignored). `None` (the default): start a
     /// name server alongside the broker and register with it.
     pub namesrv_addr: Option<String>,
+    /// How often the transaction check-back service scans undecided half messages (Java
+    /// `transactionCheckInterval`, 30 s).
+    pub transaction_check_interval: Duration,
+    /// Age (since it was stored) after which an undecided half message is checked back with
+    /// its producer group (Java `transactionTimeOut`, 6 s). A message's own
+    /// `CHECK_IMMUNITY_TIME_IN_SECONDS` delays its first check further.
+    pub transaction_timeout: Duration,
+    /// Check-backs per half message before it is given up and moved to
+    /// `TRANS_CHECK_MAX_TIME_TOPIC` (Java `transactionCheckMax`, 15).
+    pub transaction_check_max: i32,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +69,9 @@ impl Default for ServerConfig {
             client_expiry: Duration::from_secs(120),
             advertised_host: None,
             namesrv_addr: None,
+            transaction_check_interval: Duration::from_secs(30),
+            transaction_timeout: Duration::from_secs(6),
+            transaction_check_max: 15,
         }
     }
 }

@@ -13,7 +13,7 @@
 //! [`broker`] (everything a client asks a broker), [`config`].
 //!
 //! Shutdown order (what must stay true): stop accepting and close connections (held pulls
-//! are answered), unregister from the name server, stop the delay service, then flush and
+//! are answered), unregister from the name server, stop the delay and transaction check-back services, then flush and
 //! shut down the store, then stop the runtime. Nothing acknowledged is lost.
 
 pub mod broker;
@@ -408,6 +408,9 @@ async fn run(
         Arc::new(move |topic: &str, queue_id: i32| wake.notify(topic, queue_id)),
     ));
     let schedule_thread = schedule.spawn(stop_schedule.clone());
+    let transaction_thread = broker
+        .clone()
+        .spawn_transaction_check(stop_schedule.clone());
 
     tracing::info!(%namesrv_addr, broker = %broker.store_host, "name server and broker started");
     let _ = ready.send(Ok((namesrv_addr, store_host)));
@@ -422,6 +425,7 @@ async fn run(
     }
     stop_schedule.store(true, std::sync::atomic::Ordering::Release);
     let _ = tokio::task::spawn_blocking(move || schedule_thread.join()).await;
+    let _ = tokio::task::spawn_blocking(move || transaction_thread.join()).await;
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }

@@ -93,6 +93,18 @@ impl ClientManager {
             .insert(channel.conn.id(), channel);
     }
 
+    /// One open connection of a producer group (the transaction check-back target): the one
+    /// with the most recent heartbeat. `None` when the group has no live producer.
+    pub fn producer_connection(&self, group: &str) -> Option<ConnectionHandle> {
+        self.lock()
+            .producers
+            .get(group)?
+            .values()
+            .filter(|c| !c.conn.is_closed())
+            .max_by_key(|c| c.last_heartbeat)
+            .map(|c| c.conn.clone())
+    }
+
     /// Registers (or refreshes) a consumer and replaces the group's subscriptions (`None`
     /// keeps them: a heartbeat sent "without subscriptions"). Returns a notification when the
     /// group's client id set changed.
@@ -306,6 +318,8 @@ mod tests {
         assert_eq!(n.len(), 1);
         assert_eq!(m.consumer_ids("G"), vec!["b".to_string()]);
         assert_eq!(m.producer_groups(), vec!["PG".to_string()]);
+        assert!(m.producer_connection("PG").is_some());
+        assert!(m.producer_connection("G").is_none());
         assert!(
             m.expire(
                 Instant::now() + Duration::from_secs(60),
@@ -315,5 +329,21 @@ mod tests {
                 == 1
         );
         assert!(m.producer_groups().is_empty());
+        assert!(m.producer_connection("PG").is_none());
+    }
+
+    #[test]
+    fn producer_connection_prefers_the_freshest_open_one() {
+        let m = ClientManager::default();
+        let (mut old, _ro) = channel("old");
+        let (new, _rn) = channel("new");
+        old.last_heartbeat = Instant::now() - Duration::from_secs(3);
+        m.register_producer("PG", old.clone());
+        m.register_producer("PG", new.clone());
+        assert_eq!(m.producer_connection("PG").unwrap().id(), new.conn.id());
+        new.conn.close();
+        assert_eq!(m.producer_connection("PG").unwrap().id(), old.conn.id());
+        old.conn.close();
+        assert!(m.producer_connection("PG").is_none());
     }
 }

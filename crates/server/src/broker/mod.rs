@@ -4,6 +4,7 @@
 //! - [`topic`]: topic configs over the store, auto-creation, name validation;
 //! - [`send`]: SEND_MESSAGE / V2 / batch; [`pull`]: PULL_MESSAGE with long polling;
 //! - [`consumer`]: heartbeats, offsets, locks, send-back; [`client`]: who is connected;
+//! - [`transaction`]: half messages, END_TRANSACTION and the check-back service;
 //! - [`notify`]: wake-ups of held pulls on every append; [`register`]: name-server
 //!   registration;
 //! - [`schedule`], [`retry`], [`rebalance_lock`], [`filter`]: delay levels, send-back
@@ -25,6 +26,7 @@ pub mod retry;
 pub mod schedule;
 pub mod send;
 pub mod topic;
+pub mod transaction;
 
 use crate::config::ServerConfig;
 use crate::remoting::server::{not_supported, BoxFuture};
@@ -62,6 +64,8 @@ pub struct Broker {
     pub started_at_millis: i64,
     /// Makes `UNIQ_KEY`s for messages sent without one.
     pub uniq_ids: UniqIdGenerator,
+    /// Decided transactions and check-back progress.
+    pub transactions: transaction::TransactionState,
 }
 
 impl Broker {
@@ -78,6 +82,7 @@ impl Broker {
             .map_err(|e| StoreError::MessageIllegal(format!("bad delay levels: {e}")))?;
         let topics_changed = Arc::new(Notify::new());
         let topics = TopicConfigManager::new(store.clone(), topics_changed.clone())?;
+        let transactions = transaction::TransactionState::load(&*store);
         Ok(Arc::new(Broker {
             broker_addr: format!("{}:{}", store_host.ip(), store_host.port()),
             store_host,
@@ -90,6 +95,7 @@ impl Broker {
             shutdown,
             topics_changed,
             started_at_millis: crate::util::now_millis(),
+            transactions,
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),
@@ -141,6 +147,7 @@ impl Broker {
             rc::UPDATE_AND_CREATE_TOPIC => self.update_topic(&req),
             rc::GET_ALL_TOPIC_CONFIG => self.all_topic_config(&req),
             rc::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
+            rc::END_TRANSACTION => self.end_transaction(&req),
             _ => not_supported(&req),
         };
         Some(response)

@@ -3,7 +3,8 @@
 //! Processing order follows Java's `SendMessageProcessor`: topic name and system-topic
 //! checks, auto-creation through the template topic, queue choice, message checks (size,
 //! properties), broker-added properties (`UNIQ_KEY`, `CLUSTER`), tags code, delayed-message
-//! rewrite, append, then (sync flush) waiting for durability.
+//! rewrite or half-message rewrite (transactions), append, then (sync flush) waiting for
+//! durability.
 //!
 //! What must stay true:
 //! - a body is a batch when the header says `batch` true/1 or the code is 320 (cpp sends its
@@ -16,6 +17,7 @@
 use super::retry::{DEFAULT_MAX_RECONSUME_TIMES, MAX_RECONSUME_TIMES_MIN_VERSION};
 use super::schedule::{requested_delay_level, to_scheduled};
 use super::topic::{validate_send_topic, AUTO_CREATE_TOPIC, RETRY_PREFIX};
+use super::transaction::{is_half_message, to_half, HALF_TOPIC};
 use super::Broker;
 use crate::util::now_millis;
 use bytes::Bytes;
@@ -347,8 +349,20 @@ impl Broker {
                 requested_queue = 0;
             }
         }
+        // The first phase of a transaction is stored as a half message, undelayed: a delay
+        // applies once it is committed.
+        let half = !batch
+            && !header.topic.starts_with(RETRY_PREFIX)
+            && is_half_message(&messages[0].properties, messages[0].reconsume_times);
+        if half {
+            if let Err(e) = self.topics.get_or_create(HALF_TOPIC, 1, 6) {
+                return Err(store_error(req, &e));
+            }
+            let m = messages.remove(0);
+            messages.push(to_half(m, &uniq_keys[0]));
+        }
         // Delay levels apply to single messages only (clients refuse delayed batches).
-        if !batch {
+        if !batch && !half {
             if let Some(level) = requested_delay_level(&messages[0].properties) {
                 let m = messages.remove(0);
                 requested_queue = m.queue_id;
