@@ -9,8 +9,7 @@ Each test boots a LocalBroker in this process on ephemeral loopback ports, with 
 store and short delay levels (a retry comes back after 200 ms).
 
 Run: ``ROCKETMQ_CPP_PYTHON=<reference venv>/bin/python python -m pytest tests/scenarios``
-(without that variable the reference cases fail, they are never skipped). Environment:
-SCENARIO_KNOWN_BUGS=1 also runs the cases that reproduce known bugs of ours;
+(without that variable the reference cases fail, they are never skipped).
 SCENARIO_LOG_LEVEL=debug makes every driver log to its stderr, which failure reports show.
 """
 
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 
 import pytest
 from scenario_harness import (
@@ -155,6 +153,8 @@ def _three_consumers_share_then_rebalance(producer_impl, consumer_impls, broker,
     counts = collections.Counter(s for c in consumers for s in c.seqs())
     assert all(counts[s] == 1 for s in first), {s: n for s, n in counts.items() if n != 1}
     assert all(c.seqs() for c in consumers), "all three consumers took part"
+    # One more message per queue: the pulls issued after it report positions past the 90.
+    probe_until(producer, consumers, topic, disjoint_cover(3))
 
     # One member leaves: its queues go to the other two, starting at its committed offsets.
     leaver, survivors = consumers[0], consumers[1:]
@@ -169,15 +169,11 @@ def _three_consumers_share_then_rebalance(producer_impl, consumer_impls, broker,
     for seq, copies in table.items():
         assert_same_content(copies[0], {**first, **second}[seq])
     assert not set(leaver.seqs()) & set(second), "the leaver consumed after it shut down"
-    # The leaver committed its offsets at shutdown, so whoever took over its queues resumed
-    # right after what it had consumed. (Queues that moved between the two survivors may
-    # repeat a few messages, at-least-once: see test_a_joining_member_resumes_...)
-    leaver_queues = {m["queue_id"] for m in leaver.messages()}
+    # The leaver committed its offsets at shutdown and the survivors reported theirs on every
+    # pull, so whoever took over a queue resumed right after what had been consumed.
     counts = collections.Counter(s for c in consumers for s in c.seqs())
-    redelivered = sorted(
-        s for s in first if counts[s] > 1 and table[s][0]["queue_id"] in leaver_queues
-    )
-    assert not redelivered, f"the leaver's consumed messages came again: {redelivered}"
+    redelivered = sorted(s for s in first if counts[s] > 1)
+    assert not redelivered, f"consumed messages came again after the rebalance: {redelivered}"
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
@@ -185,23 +181,15 @@ def test_three_push_consumers_share_a_group_and_rebalance(impl, broker, tmp_path
     _three_consumers_share_then_rebalance(impl, [impl] * 3, broker, tmp_path, clients)
 
 
-KNOWN_BUGS = os.environ.get("SCENARIO_KNOWN_BUGS") == "1"
-
-
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_a_joining_member_resumes_where_the_group_left_off(impl, broker, tmp_path, clients):
     """A second member joins a group whose only member has just consumed everything: the
     queues it takes over must resume at the consumed position, not replay them.
 
-    The reference piggybacks its consume position on every pull (PULL_MESSAGE commitOffset),
-    so the broker knows it at once. Known bug in ours: our pulls carry no commitOffset, the
-    position reaches the broker only through the 5 s commit or when the old owner releases
-    the queue, which races with the new owner's offset query, so the new member usually
-    replays everything the first one consumed in the last 5 s (every time in 10 runs, while
-    the reference passed 10 of 10). Runs for ours only with
-    SCENARIO_KNOWN_BUGS=1 until that is fixed."""
-    if impl == "ours" and not KNOWN_BUGS:
-        pytest.skip("reproduces a known bug of ours; run with SCENARIO_KNOWN_BUGS=1")
+    Both report their consume position to the broker on every pull (PULL_MESSAGE
+    commitOffset), so the broker knows it without waiting for the 5 s commit; the old owner's
+    release of the queue races with the new owner's offset query and cannot be relied on.
+    """
     topic, group = "ScenarioJoin", "CG_join"
     producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
     create_topic(producer, topic)
