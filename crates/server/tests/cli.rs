@@ -40,6 +40,12 @@ fn launch(store: &std::path::Path) -> (Program, SocketAddr, SocketAddr) {
             "1048576",
             "--delay-levels",
             "1s 2s",
+            "--transaction-check-interval-ms",
+            "500",
+            "--transaction-timeout-ms",
+            "1000",
+            "--transaction-check-max",
+            "3",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

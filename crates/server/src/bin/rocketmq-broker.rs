@@ -6,6 +6,7 @@ use clap::{Parser, ValueEnum};
 use rocketmq_server::{run_until_signal, FlushMode, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Flush {
@@ -45,6 +46,15 @@ struct Args {
     /// Commit-log segment file size in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     segment_size: u64,
+    /// Milliseconds between two scans for undecided transactional (half) messages.
+    #[arg(long, default_value_t = 30_000)]
+    transaction_check_interval_ms: u64,
+    /// Milliseconds after which an undecided half message is checked back with its producer.
+    #[arg(long, default_value_t = 6_000)]
+    transaction_timeout_ms: u64,
+    /// Check-backs per half message before it is given up (TRANS_CHECK_MAX_TIME_TOPIC).
+    #[arg(long, default_value_t = 15)]
+    transaction_check_max: i32,
 }
 
 fn default_store_dir() -> PathBuf {
@@ -78,6 +88,9 @@ fn main() -> ExitCode {
         delay_levels: args.delay_levels,
         commit_log_segment_size: args.segment_size,
         advertised_host: args.advertised_host,
+        transaction_check_interval: Duration::from_millis(args.transaction_check_interval_ms),
+        transaction_timeout: Duration::from_millis(args.transaction_timeout_ms),
+        transaction_check_max: args.transaction_check_max,
         ..ServerConfig::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.store_dir) {
