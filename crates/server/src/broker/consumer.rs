@@ -6,8 +6,10 @@
 //!   empty arrays; Java sends names); `codeSet` is never trusted;
 //! - a heartbeat creates `%RETRY%<group>` for each consumer group (so its route exists) and
 //!   notifies the group's consumers when membership changed;
-//! - QUERY_CONSUMER_OFFSET: committed offset, else 0 when the queue is non-empty and still
-//!   starts at 0 (a young queue), else QUERY_NOT_FOUND (22).
+//! - QUERY_CONSUMER_OFFSET: committed offset, else 0 when the queue still starts at 0 (a young
+//!   queue, empty or not, as 4.x brokers answer), else QUERY_NOT_FOUND (22). Answering 0 for an
+//!   empty queue matters: a new group that got 22 would ask for the max offset next, and a
+//!   message stored between the two requests would never reach it.
 
 use super::client::{ClientChannel, ConsumerGroupMeta, Subscription};
 use super::rebalance_lock::LockedQueue;
@@ -234,8 +236,7 @@ impl Broker {
         {
             Some(o) if o >= 0 => Some(o),
             _ => {
-                let young = self.store.min_offset(&h.topic, h.queue_id) <= 0
-                    && self.store.max_offset(&h.topic, h.queue_id) > 0;
+                let young = self.store.min_offset(&h.topic, h.queue_id) <= 0;
                 (young && h.set_zero_if_not_found != Some(false)).then_some(0)
             }
         };
