@@ -159,6 +159,9 @@ impl PyEmbeddedCluster {
         broker_name = None,
         advertised_host = None,
         namesrv_addr = None,
+        transaction_check_interval_ms = None,
+        transaction_timeout_ms = None,
+        transaction_check_max = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -175,6 +178,9 @@ impl PyEmbeddedCluster {
         broker_name: Option<&Bound<'_, PyAny>>,
         advertised_host: Option<&Bound<'_, PyAny>>,
         namesrv_addr: Option<&Bound<'_, PyAny>>,
+        transaction_check_interval_ms: Option<&Bound<'_, PyAny>>,
+        transaction_timeout_ms: Option<&Bound<'_, PyAny>>,
+        transaction_check_max: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -242,6 +248,21 @@ impl PyEmbeddedCluster {
                 ));
             }
             config.namesrv_addr = Some(addr);
+        }
+        let day_ms = 24 * 3600 * 1000;
+        if let Some(ms) = int_arg(
+            transaction_check_interval_ms,
+            "transaction_check_interval_ms",
+            1,
+            day_ms,
+        )? {
+            config.transaction_check_interval = std::time::Duration::from_millis(ms as u64);
+        }
+        if let Some(ms) = int_arg(transaction_timeout_ms, "transaction_timeout_ms", 0, day_ms)? {
+            config.transaction_timeout = std::time::Duration::from_millis(ms as u64);
+        }
+        if let Some(n) = int_arg(transaction_check_max, "transaction_check_max", 1, 1_000_000)? {
+            config.transaction_check_max = n as i32;
         }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(

@@ -41,6 +41,9 @@ class _EmbeddedCluster:
         broker_name: Optional[str] = None,
         advertised_host: Optional[str] = None,
         namesrv_addr: Optional[str] = None,
+        transaction_check_interval_ms: Optional[int] = None,
+        transaction_timeout_ms: Optional[int] = None,
+        transaction_check_max: Optional[int] = None,
     ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...

@@ -80,6 +80,10 @@ class LocalBroker:
         namesrv_addr: ``"host:port"`` of a running name server (e.g. another LocalBroker's)
             to register with; no name server is started then, and ``namesrv_addr`` of this
             object is that one. ``None`` starts a name server here.
+        transaction_check_interval_ms, transaction_timeout_ms, transaction_check_max: how
+            often undecided transactional (half) messages are checked back with their
+            producer, how old one must be first, and after how many checks it is discarded
+            (``None``: 30000, 6000, 15).
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -101,6 +105,9 @@ class LocalBroker:
         advertised_host: Optional[str] = None,
         broker_name: Optional[str] = None,
         namesrv_addr: Optional[str] = None,
+        transaction_check_interval_ms: Optional[int] = None,
+        transaction_timeout_ms: Optional[int] = None,
+        transaction_check_max: Optional[int] = None,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -119,6 +126,9 @@ class LocalBroker:
                 advertised_host=advertised_host,
                 broker_name=broker_name,
                 namesrv_addr=namesrv_addr,
+                transaction_check_interval_ms=transaction_check_interval_ms,
+                transaction_timeout_ms=transaction_timeout_ms,
+                transaction_check_max=transaction_check_max,
             )
         except BaseException:
             if temp_dir is not None:
