@@ -13,7 +13,9 @@
 use crate::code::LanguageCode;
 use crate::command::{RemotingCommand, SerializeType};
 use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -200,78 +202,295 @@ fn parse_header(
 
 // ---------------------------------------------------------------------------------------
 // JSON header
+//
+// The header is decoded in one pass by serde_json straight into the fields we need, with
+// strings borrowed from the frame where they contain no escapes; no `serde_json::Value` tree
+// is built except for the rare nested array/object value. The tolerance rules must stay those
+// of a `Value`-based decoder (spec 1.2): a key given twice means its last value, unknown keys
+// are skipped (still fully validated as JSON, with serde_json's nesting limit), extFields
+// values that are numbers, bools or nested JSON become their compact JSON text, null drops
+// the entry, and trailing whitespace after the object is allowed.
 
 fn bad_json(msg: impl Into<String>) -> FrameError {
     FrameError::BadJsonHeader(msg.into())
 }
 
-/// An int field that may arrive as a JSON number or a numeric string; must fit in i32.
-fn json_i32(v: &Value, key: &str) -> Result<i32, FrameError> {
-    let n = match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    n.and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| bad_json(format!("`{key}` is not a 32-bit integer")))
+/// A JSON string, borrowed from the header when it has no escapes.
+struct JsonText<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for JsonText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = JsonText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonText(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonText(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JsonText(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(TextVisitor)
+    }
 }
 
-/// Coerces an extFields value to the string fastjson would put in `HashMap<String,String>`.
-/// `None` for null (the entry is dropped).
-fn json_value_to_field(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
+/// Any JSON value of a header field. Scalars are kept as parsed (strings borrowed where
+/// possible); arrays and objects, which no known field uses, become a `Value`.
+enum JsonField<'a> {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(Cow<'a, str>),
+    Compound(Value),
+}
+
+struct JsonFieldVisitor;
+
+impl<'de> Visitor<'de> for JsonFieldVisitor {
+    type Value = JsonField<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
     }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(JsonField::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(JsonField::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(JsonField::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(JsonField::I64(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(JsonField::U64(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(JsonField::F64(v))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(JsonField::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(JsonField::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(JsonField::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            items.push(v);
+        }
+        Ok(JsonField::Compound(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            object.insert(k, v);
+        }
+        Ok(JsonField::Compound(Value::Object(object)))
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonField<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonFieldVisitor)
+    }
+}
+
+impl JsonField<'_> {
+    /// An int field that may arrive as a JSON number or a numeric string.
+    fn as_i64(&self) -> Option<i64> {
+        match self {
+            JsonField::I64(n) => Some(*n),
+            JsonField::U64(n) => i64::try_from(*n).ok(),
+            JsonField::Str(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        }
+    }
+
+    /// The string fastjson would put in `HashMap<String,String>` for an extFields value;
+    /// `None` for null (the entry is dropped).
+    fn into_field(self) -> Option<String> {
+        match self {
+            JsonField::Null => None,
+            JsonField::Str(s) => Some(s.into_owned()),
+            JsonField::Bool(b) => Some(if b { "true" } else { "false" }.to_owned()),
+            JsonField::I64(n) => Some(n.to_string()),
+            JsonField::U64(n) => Some(n.to_string()),
+            // serde_json's own formatting of a float, so the text is what a `Value` gave.
+            JsonField::F64(f) => serde_json::Number::from_f64(f).map(|n| n.to_string()),
+            JsonField::Compound(v) => Some(v.to_string()),
+        }
+    }
+}
+
+/// The `extFields` member: an object (pairs in input order, duplicates included), null, or
+/// anything else (an error, unless a later `extFields` key replaces it).
+enum JsonExtFields<'a> {
+    Null,
+    Object(Vec<(Cow<'a, str>, JsonField<'a>)>),
+    NotObject,
+}
+
+impl<'de> Deserialize<'de> for JsonExtFields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ExtVisitor;
+        impl<'de> Visitor<'de> for ExtVisitor {
+            type Value = JsonExtFields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(JsonExtFields::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(JsonExtFields::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(JsonExtFields::NotObject)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(JsonExtFields::NotObject)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(JsonExtFields::NotObject)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(JsonExtFields::NotObject)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(JsonExtFields::NotObject)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<JsonField>()?.is_some() {}
+                Ok(JsonExtFields::NotObject)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::with_capacity(16);
+                while let Some((k, v)) = map.next_entry::<JsonText, JsonField>()? {
+                    pairs.push((k.0, v));
+                }
+                Ok(JsonExtFields::Object(pairs))
+            }
+        }
+        d.deserialize_any(ExtVisitor)
+    }
+}
+
+/// The members of a JSON header we read, each as its last occurrence.
+#[derive(Default)]
+struct JsonHeader<'a> {
+    code: Option<JsonField<'a>>,
+    language: Option<JsonField<'a>>,
+    version: Option<JsonField<'a>>,
+    opaque: Option<JsonField<'a>>,
+    flag: Option<JsonField<'a>>,
+    remark: Option<JsonField<'a>>,
+    ext_fields: Option<JsonExtFields<'a>>,
+}
+
+impl<'de> Deserialize<'de> for JsonHeader<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct HeaderVisitor;
+        impl<'de> Visitor<'de> for HeaderVisitor {
+            type Value = JsonHeader<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut h = JsonHeader::default();
+                while let Some(key) = map.next_key::<JsonText>()? {
+                    let slot = match key.0.as_ref() {
+                        "code" => &mut h.code,
+                        "language" => &mut h.language,
+                        "version" => &mut h.version,
+                        "opaque" => &mut h.opaque,
+                        "flag" => &mut h.flag,
+                        "remark" => &mut h.remark,
+                        "extFields" => {
+                            h.ext_fields = Some(map.next_value()?);
+                            continue;
+                        }
+                        _ => {
+                            // Unknown key: validated and dropped.
+                            map.next_value::<JsonField>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_map(HeaderVisitor)
+    }
+}
+
+/// An int member that may arrive as a JSON number or a numeric string; must fit in i32.
+fn json_i32(v: &JsonField<'_>, key: &str) -> Result<i32, FrameError> {
+    v.as_i64()
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| bad_json(format!("`{key}` is not a 32-bit integer")))
 }
 
 /// Parses a JSON header (spec 1.2): trailing whitespace allowed, unknown keys ignored,
 /// `language` as name or integer, `remark` absent/null/"" all mean none.
 pub fn parse_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
-    let value: Value = serde_json::from_slice(header).map_err(|e| bad_json(e.to_string()))?;
-    let Value::Object(map) = value else {
-        return Err(bad_json("header is not a JSON object"));
-    };
+    let h: JsonHeader<'_> = serde_json::from_slice(header).map_err(|e| bad_json(e.to_string()))?;
     let mut cmd = RemotingCommand::default();
-    match map.get("code") {
+    match &h.code {
         Some(v) => cmd.code = json_i32(v, "code")?,
         None => return Err(bad_json("missing `code`")),
     }
-    cmd.language = match map.get("language") {
-        Some(Value::String(s)) => LanguageCode::from_name(s),
-        Some(Value::Number(n)) => n
-            .as_i64()
+    cmd.language = match &h.language {
+        Some(JsonField::Str(s)) => LanguageCode::from_name(s),
+        Some(JsonField::I64(n)) => LanguageCode::from_i64(*n),
+        Some(JsonField::U64(n)) => i64::try_from(*n)
             .map(LanguageCode::from_i64)
             .unwrap_or(LanguageCode::Other),
         _ => LanguageCode::Other,
     };
-    for (key, slot) in [
-        ("version", &mut cmd.version),
-        ("opaque", &mut cmd.opaque),
-        ("flag", &mut cmd.flag),
+    for (key, field, slot) in [
+        ("version", &h.version, &mut cmd.version),
+        ("opaque", &h.opaque, &mut cmd.opaque),
+        ("flag", &h.flag, &mut cmd.flag),
     ] {
-        *slot = match map.get(key) {
-            None | Some(Value::Null) => 0,
+        *slot = match field {
+            None | Some(JsonField::Null) => 0,
             Some(v) => json_i32(v, key)?,
         };
     }
-    cmd.remark = match map.get("remark") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+    cmd.remark = match h.remark {
+        Some(JsonField::Str(s)) if !s.is_empty() => Some(s.into_owned()),
         _ => None,
     };
-    match map.get("extFields") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(fields)) => {
-            for (k, v) in fields {
-                if let Some(s) = json_value_to_field(v) {
-                    cmd.ext_fields.insert(k.clone(), s);
+    match h.ext_fields {
+        None | Some(JsonExtFields::Null) => {}
+        Some(JsonExtFields::Object(pairs)) => {
+            for (k, v) in pairs {
+                // A repeated key means its last value; a last value of null drops it.
+                match v.into_field() {
+                    Some(s) => {
+                        cmd.ext_fields.insert(k.into_owned(), s);
+                    }
+                    None => {
+                        cmd.ext_fields.remove(k.as_ref());
+                    }
                 }
             }
         }
-        Some(_) => return Err(bad_json("`extFields` is not an object")),
+        Some(JsonExtFields::NotObject) => return Err(bad_json("`extFields` is not an object")),
     }
     Ok(cmd)
 }
@@ -500,4 +719,182 @@ pub fn try_encode(
 /// (over [`MAX_FRAME_LEN`]) is not written at all, since no peer could read it.
 pub(crate) fn encode_frame(cmd: &RemotingCommand, dst: &mut BytesMut, with_body: bool) {
     let _ = try_encode(cmd, dst, with_body);
+}
+
+#[cfg(test)]
+mod tests {
+    //! The one-pass JSON header decoder against the `serde_json::Value` decoder it replaced,
+    //! kept here as the reference: same command for every accepted header, and an error for
+    //! the same inputs.
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn reference_i32(v: &Value) -> Option<i32> {
+        let n = match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        n.and_then(|n| i32::try_from(n).ok())
+    }
+
+    fn reference_parse(header: &[u8]) -> Option<RemotingCommand> {
+        let Value::Object(map) = serde_json::from_slice(header).ok()? else {
+            return None;
+        };
+        let mut cmd = RemotingCommand {
+            code: reference_i32(map.get("code")?)?,
+            ..Default::default()
+        };
+        cmd.language = match map.get("language") {
+            Some(Value::String(s)) => LanguageCode::from_name(s),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(LanguageCode::from_i64)
+                .unwrap_or(LanguageCode::Other),
+            _ => LanguageCode::Other,
+        };
+        for (key, slot) in [
+            ("version", &mut cmd.version),
+            ("opaque", &mut cmd.opaque),
+            ("flag", &mut cmd.flag),
+        ] {
+            *slot = match map.get(key) {
+                None | Some(Value::Null) => 0,
+                Some(v) => reference_i32(v)?,
+            };
+        }
+        cmd.remark = match map.get("remark") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        match map.get("extFields") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(fields)) => {
+                for (k, v) in fields {
+                    let s = match v {
+                        Value::Null => continue,
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    cmd.ext_fields.insert(k.clone(), s);
+                }
+            }
+            Some(_) => return None,
+        }
+        Some(cmd)
+    }
+
+    const KEYS: &[&str] = &[
+        "code",
+        "language",
+        "version",
+        "opaque",
+        "flag",
+        "remark",
+        "extFields",
+        "serializeTypeCurrentRPC",
+        "topic",
+        "a\\u0062c",
+    ];
+
+    const SCALARS: &[&str] = &[
+        "0",
+        "1",
+        "-1",
+        "105",
+        "2147483648",
+        "-2147483649",
+        "9223372036854775808",
+        "18446744073709551615",
+        "1.5",
+        "1e3",
+        "-0.0",
+        "1E+2",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"CPP\"",
+        "\"JAVA\"",
+        "\" 42 \"",
+        "\"7\"",
+        "\"x\\\"y\\\\z\\/\"",
+        "\"\\u00e9\\uD83D\\uDE00\\n\\t\"",
+        "\"caf\u{e9}\"",
+        "[]",
+        "[1,\"a\",null,{\"k\":[true]}]",
+        "{}",
+        "{\"n\":{\"m\":1.25},\"b\":false}",
+    ];
+
+    fn random_value(rng: &mut StdRng, out: &mut String, depth: u32) {
+        if depth > 0 && rng.random_bool(0.3) {
+            random_object(rng, out, depth - 1);
+        } else {
+            out.push_str(SCALARS[rng.random_range(0..SCALARS.len())]);
+        }
+    }
+
+    fn random_object(rng: &mut StdRng, out: &mut String, depth: u32) {
+        out.push('{');
+        for i in 0..rng.random_range(0..8) {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(KEYS[rng.random_range(0..KEYS.len())]);
+            out.push_str("\":");
+            random_value(rng, out, depth);
+        }
+        out.push('}');
+    }
+
+    fn assert_same(header: &[u8]) {
+        let ours = parse_json_header(header).ok();
+        let reference = reference_parse(header);
+        assert_eq!(ours, reference, "{}", String::from_utf8_lossy(header));
+    }
+
+    #[test]
+    fn one_pass_decoder_matches_the_value_decoder() {
+        let fixed: &[&str] = &[
+            "{\"code\":1}",
+            "{\"code\":1} \n\t",
+            "{\"code\":1}x",
+            "{\"code\":\"12\",\"code\":13}",
+            "{\"code\":true,\"code\":13}",
+            "{\"code\":13,\"code\":null}",
+            "{\"code\":1,\"extFields\":{\"a\":\"x\",\"a\":null}}",
+            "{\"code\":1,\"extFields\":{\"a\":null,\"a\":\"y\"}}",
+            "{\"code\":1,\"extFields\":[1],\"extFields\":{\"k\":2}}",
+            "{\"code\":1,\"extFields\":{\"k\":2},\"extFields\":\"s\"}",
+            "{\"code\":1,\"extFields\":{\"f\":1.0e2,\"g\":-7,\"h\":true,\"i\":[1,{}]}}",
+            "{\"code\":1,\"language\":1,\"remark\":null,\"version\":\"\"}",
+            "{\"code\":1,\"language\":1.0,\"remark\":5}",
+            "{\"code\":1,\"extFields\":{\"s\":\"\\ud800\"}}",
+            "{\"code\":1,\"extFields\":{\"s\":\"\\uD83D\\uDE00\"}}",
+            "[1]",
+            "\"code\"",
+            "",
+        ];
+        for h in fixed {
+            assert_same(h.as_bytes());
+        }
+        let mut rng = StdRng::seed_from_u64(0x6a73_6f6e);
+        let mut text = String::new();
+        for _ in 0..20_000 {
+            text.clear();
+            random_object(&mut rng, &mut text, 2);
+            assert_same(text.as_bytes());
+            // The same header damaged at one byte.
+            let mut damaged = text.clone().into_bytes();
+            if !damaged.is_empty() {
+                let i = rng.random_range(0..damaged.len());
+                damaged[i] = b"{}[]:,\"\\ 0a"[rng.random_range(0..11)];
+                assert_same(&damaged);
+            }
+        }
+    }
 }
