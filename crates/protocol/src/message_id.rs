@@ -7,7 +7,6 @@
 //!   (4) + time (4) + counter (2). Peers must treat it as an opaque string.
 
 use std::fmt;
-use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -35,10 +34,15 @@ impl fmt::Display for MessageIdError {
 
 impl std::error::Error for MessageIdError {}
 
+/// Appends `bytes` as uppercase hex. A table lookup per nibble instead of `core::fmt`: ids
+/// are made for every stored and every received message, and `write!("{b:02X}")` per byte
+/// was 5-7% of the broker's CPU with batched sends.
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02X}");
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xF)] as char);
     }
 }
 
