@@ -9,8 +9,8 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
+from clienttools import message, pull_all, unique, wait_for
 
-from rocketmq.broker import LocalBroker
 from rocketmq.client import (
     ConsumeStatus,
     Message,
@@ -29,73 +29,12 @@ from rocketmq.exceptions import (
     RocketMQException,
 )
 
-FAST_LEVELS = " ".join(["200ms"] * 18)
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(
-        store_dir=str(tmp_path_factory.mktemp("store")),
-        namesrv_port=0,
-        broker_port=0,
-        delay_levels=FAST_LEVELS,
-        segment_size=64 << 20,
-    ) as b:
-        yield b
-
-
-_counter = [0]
-
-
-def unique(prefix):
-    _counter[0] += 1
-    return "%s_%d_%d" % (prefix, os.getpid(), _counter[0])
-
-
-def wait_for(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.02)
-
 
 def make_producer(broker, group=None, **kw):
     p = Producer(group or unique("PG"), **kw)
     p.set_namesrv_addr(broker.namesrv_addr)
     p.start()
     return p
-
-
-def message(topic, body, tags=None, keys=None, **props):
-    m = Message(topic)
-    m.set_body(body)
-    if tags:
-        m.set_tags(tags)
-    if keys:
-        m.set_keys(keys)
-    for k, v in props.items():
-        m.set_property(k, v)
-    return m
-
-
-class FreshPullConsumer(PullConsumer):
-    """Reads from the start: PullConsumer.offset_table is shared by every instance (as in
-    the original), so each helper call gets a table of its own."""
-
-    def __init__(self, group):
-        super().__init__(group)
-        self.offset_table = {}
-
-
-def pull_all(broker, topic, expression="*"):
-    c = FreshPullConsumer(unique("PullG"))
-    c.set_namesrv_addr(broker.namesrv_addr)
-    c.start()
-    try:
-        return list(c.pull(topic, expression))
-    finally:
-        c.shutdown()
 
 
 def start_push(broker, topic, callback, group, **kw):
@@ -154,8 +93,10 @@ def test_send_kinds_and_pull_back_byte_for_byte(broker):
         assert results[0].status == SendStatus.OK
         sent[results[0].msg_id] = b"async"
 
-        wait_for(lambda: len(pull_all(broker, topic)) == len(sent) + 1, what="all messages")
-        got = pull_all(broker, topic)
+        wait_for(
+            lambda: len(pull_all(broker.namesrv_addr, topic)) == len(sent) + 1, what="all messages"
+        )
+        got = pull_all(broker.namesrv_addr, topic)
         by_id = {m.id: m for m in got}
         for msg_id, body in sent.items():
             assert by_id[msg_id].body == body
@@ -166,7 +107,7 @@ def test_send_kinds_and_pull_back_byte_for_byte(broker):
         assert first.get_property("missing") == b""
         assert first.topic == topic and first.reconsume_times == 0
         assert {m.body for m in got if m.tags == b"TagB"} == {b"batch-%d" % i for i in range(5)}
-        assert sorted(m.body for m in pull_all(broker, topic, "TagB")) == sorted(
+        assert sorted(m.body for m in pull_all(broker.namesrv_addr, topic, "TagB")) == sorted(
             b"batch-%d" % i for i in range(5)
         )
     finally:
@@ -414,7 +355,7 @@ def test_forked_child_sends_and_consumes(broker):
             child = make_producer(broker, group=unique("ChildPG"))
             child.send_sync(message(topic, b"from-child"))
             child.shutdown()
-            bodies = {m.body for m in pull_all(broker, topic)}
+            bodies = {m.body for m in pull_all(broker.namesrv_addr, topic)}
             code = 0 if bodies == {b"from-parent", b"from-child"} else 2
         finally:
             os._exit(code)

@@ -6,46 +6,17 @@ import hashlib
 import hmac
 import http.server
 import json
-import os
 import socket
 import struct
 import threading
-import time
 
 import pytest
+from clienttools import unique, wait_for
 
-from rocketmq.broker import LocalBroker
 from rocketmq.client import Message, Producer, PullConsumer, PushConsumer
 from rocketmq.exceptions import ProducerSendSyncFailed, ProducerStartFailed
 
 from remoting import read_frame
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(
-        store_dir=str(tmp_path_factory.mktemp("store")),
-        namesrv_port=0,
-        broker_port=0,
-        segment_size=64 << 20,
-    ) as b:
-        yield b
-
-
-_counter = [0]
-
-
-def unique(prefix):
-    _counter[0] += 1
-    return "%s_%d_%d" % (prefix, os.getpid(), _counter[0])
-
-
-def wait_for(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.02)
 
 
 def encode_response(code, opaque, remark):

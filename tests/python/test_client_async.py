@@ -9,44 +9,11 @@ import threading
 import time
 
 import pytest
+from clienttools import message, unique, wait_for
 
 from rocketmq import _rocketmq
-from rocketmq.broker import LocalBroker
-from rocketmq.client import Message, Producer, PullConsumer, SendResult, SendStatus
+from rocketmq.client import Producer, PullConsumer, SendResult, SendStatus
 from rocketmq.exceptions import ProducerSendAsyncFailed
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(
-        store_dir=str(tmp_path_factory.mktemp("store")),
-        namesrv_port=0,
-        broker_port=0,
-        segment_size=64 << 20,
-    ) as b:
-        yield b
-
-
-_counter = [0]
-
-
-def unique(prefix):
-    _counter[0] += 1
-    return "%s_%d_%d" % (prefix, os.getpid(), _counter[0])
-
-
-def wait_for(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.02)
-
-
-def message(topic, body):
-    m = Message(topic)
-    m.set_body(body)
-    return m
 
 
 def test_many_async_sends_each_call_back_once_on_the_callback_thread(broker):

@@ -4,25 +4,11 @@ to the survivor and every acknowledged message is consumed."""
 import threading
 import time
 
+from clienttools import pull_all, wait_for
+
 from rocketmq.broker import LocalBroker
-from rocketmq.client import Message, Producer, PullConsumer
+from rocketmq.client import Message, Producer
 from rocketmq.exceptions import ProducerSendSyncFailed
-
-
-class FreshPullConsumer(PullConsumer):
-    def __init__(self, group):
-        super().__init__(group)
-        self.offset_table = {}
-
-
-def read_all(namesrv, topic):
-    c = FreshPullConsumer("failover-reader-%d" % time.monotonic_ns())
-    c.set_namesrv_addr(namesrv)
-    c.start()
-    try:
-        return [m.id for m in c.pull(topic)]
-    finally:
-        c.shutdown()
 
 
 def test_sends_fail_over_when_a_broker_dies(tmp_path):
@@ -66,10 +52,10 @@ def test_sends_fail_over_when_a_broker_dies(tmp_path):
 
         sender = threading.Thread(target=send_loop)
         sender.start()
-        wait_until(lambda: len(acked) >= 200, "sends before the kill")
+        wait_for(lambda: len(acked) >= 200, 60, "sends before the kill")
         second.kill()
         killed_at = len(acked)
-        wait_until(lambda: len(acked) >= killed_at + 300, "sends after the kill")
+        wait_for(lambda: len(acked) >= killed_at + 300, 60, "sends after the kill")
         stop.set()
         sender.join(60)
         assert not sender.is_alive()
@@ -91,18 +77,11 @@ def test_sends_fail_over_when_a_broker_dies(tmp_path):
             assert time.monotonic() < deadline, "acknowledged messages missing: %d" % len(
                 set(acked) - ids
             )
-            ids = set(read_all(first.namesrv_addr, topic))
+            ids = {m.id for m in pull_all(first.namesrv_addr, topic)}
     finally:
         producer.shutdown()
         second.shutdown()
         first.shutdown()
-
-
-def wait_until(cond, what, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out waiting for %s" % what
-        time.sleep(0.02)
 
 
 def _routes(namesrv, topic):
