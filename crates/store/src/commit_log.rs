@@ -203,12 +203,13 @@ impl CommitLog {
             let start = base + have as u64 * self.segment_size;
             let path = self.dir.join(segment_file_name(start));
             // Created outside the lock so readers are not blocked by the allocation.
-            let seg = MappedFile::create(&path, start, self.segment_size)?;
+            let seg = Arc::new(MappedFile::create(&path, start, self.segment_size)?);
             tracing::debug!("created commit log segment {}", path.display());
+            warm_in_background(&seg);
             self.segments
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(Arc::new(seg));
+                .push(seg);
         }
     }
 
@@ -289,5 +290,39 @@ impl CommitLog {
         }
         self.flushed.fetch_max(to, Ordering::AcqRel);
         Ok((to, true))
+    }
+}
+
+/// Bytes populated per `madvise` call by [`warm_in_background`]: small enough that the warm
+/// thread stays just ahead of a fast writer from the start, and that it notices soon when the
+/// segment is dropped.
+const WARM_CHUNK: usize = 16 << 20;
+
+/// Faults a new segment's pages in on a short-lived thread, front to back, so the appends
+/// that follow do not each take a page fault (with single 1 KiB messages those faults were
+/// ~20% of the broker's CPU). The thread holds only a weak reference between chunks, so a
+/// segment removed or a store closed meanwhile stops it; failures only cost the speed-up.
+fn warm_in_background(seg: &Arc<MappedFile>) {
+    let weak = Arc::downgrade(seg);
+    let size = seg.size() as usize;
+    let spawned = std::thread::Builder::new()
+        .name("commitlog-warm".into())
+        .spawn(move || {
+            let mut pos = 0;
+            while pos < size {
+                let Some(seg) = weak.upgrade() else { return };
+                let len = WARM_CHUNK.min(size - pos);
+                match seg.prefault(pos, len) {
+                    Ok(true) => pos += len,
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::debug!("warming {} stopped: {e}", seg.path().display());
+                        return;
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::debug!("no thread to warm the new commit log segment: {e}");
     }
 }
