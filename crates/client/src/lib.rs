@@ -6,6 +6,7 @@
 //! - [`instance`]: what a process's clients share: connections, name servers, routes;
 //! - [`producer`]: queue choice, retries across brokers, compression, batches;
 //! - [`pull`]: pulling a queue from an offset, and queue offsets;
+//! - [`transaction`]: half messages, END_TRANSACTION, answering the broker's check-back;
 //! - [`message`]: outgoing and received messages.
 //!
 //! The Python bindings drive these futures on one runtime and release the GIL while they wait.
@@ -25,6 +26,7 @@ pub mod push;
 pub mod rebalance;
 pub mod remoting;
 pub mod route;
+pub mod transaction;
 
 pub use acl::SessionCredentials;
 pub use error::{ClientError, Result};
@@ -32,3 +34,4 @@ pub use instance::{ClientConfig, ClientInstance};
 pub use message::{Message, MessageExt};
 pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
 pub use route::{MessageQueue, TopicRoute};
+pub use transaction::{TransactionChecker, TransactionState};

@@ -7,20 +7,26 @@
 //! than `compress_over` are zlib-compressed and flagged (never for batches, as the Java
 //! client does). Each message gets a `UNIQ_KEY` id before the first attempt, so that retries
 //! of one send carry the same id.
+//!
+//! Every producer heartbeats its group (`producerDataSet`) to each broker before its first
+//! send there and every `heartbeat_interval` to every broker it knows, so that a broker can
+//! find a live connection of the group for transaction check-backs; [`Producer::shutdown`]
+//! unregisters the group from those brokers.
 
 use crate::error::{ClientError, Result};
 use crate::instance::{ClientInstance, AUTO_CREATE_TOPIC, DEFAULT_TOPIC_QUEUE_NUMS};
 use crate::message::Message;
 use crate::route::MessageQueue;
 use bytes::Bytes;
+use rocketmq_protocol::body::heartbeat::{HeartbeatData, ProducerData};
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::header::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
 };
 use rocketmq_protocol::properties as prop;
 use rocketmq_protocol::{batch, compression, message_id, sysflag};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +46,8 @@ pub struct ProducerConfig {
     pub max_message_size: usize,
     /// How long later sends avoid a broker that could not be reached.
     pub fault_isolation: Duration,
+    /// How often the group is heartbeated to every known broker.
+    pub heartbeat_interval: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -52,6 +60,7 @@ impl Default for ProducerConfig {
             compress_level: 5,
             max_message_size: 4 * 1024 * 1024,
             fault_isolation: Duration::from_secs(30),
+            heartbeat_interval: Duration::from_secs(30),
         }
     }
 }
@@ -83,10 +92,23 @@ pub struct Producer {
     next_queue: AtomicUsize,
     /// Broker name -> until when sends avoid it (it could not be reached).
     isolated: Mutex<HashMap<String, Instant>>,
+    /// Broker addresses that acknowledged a heartbeat of this producer's group.
+    heartbeat_acked: Arc<Mutex<BTreeSet<String>>>,
+    /// The periodic heartbeat task, aborted at shutdown or drop.
+    heartbeat_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    shut_down: AtomicBool,
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if let Some(t) = self.heartbeat_task.lock().unwrap().take() {
+            t.abort();
+        }
+    }
 }
 
 /// A message encoded for the wire: what every attempt of one send reuses.
-struct Prepared {
+pub(crate) struct Prepared {
     topic: String,
     body: Bytes,
     properties: String,
@@ -101,15 +123,96 @@ impl Producer {
     /// maintenance task (route refresh) there; otherwise the owner calls
     /// [`ClientInstance::start_maintenance`].
     pub fn new(client: Arc<ClientInstance>, config: ProducerConfig) -> Producer {
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            client.start_maintenance(&handle);
-        }
-        Producer {
+        let producer = Producer {
             client,
             config,
             next_queue: AtomicUsize::new(rand::random::<u32>() as usize),
             isolated: Mutex::new(HashMap::new()),
+            heartbeat_acked: Arc::new(Mutex::new(BTreeSet::new())),
+            heartbeat_task: Mutex::new(None),
+            shut_down: AtomicBool::new(false),
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            producer.client.start_maintenance(&handle);
+            producer.start_heartbeats(&handle);
         }
+        producer
+    }
+
+    /// Starts the periodic heartbeat of this producer's group on `runtime` (done by
+    /// [`Producer::new`] when it runs inside a runtime). Calling it again does nothing.
+    pub fn start_heartbeats(&self, runtime: &tokio::runtime::Handle) {
+        let mut task = self.heartbeat_task.lock().unwrap();
+        if task.is_some() || self.shut_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let client = self.client.clone();
+        let acked = self.heartbeat_acked.clone();
+        let group = self.config.group.clone();
+        let every = self
+            .config
+            .heartbeat_interval
+            .max(Duration::from_millis(10));
+        *task = Some(runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if client.is_shut_down() {
+                    return;
+                }
+                for addr in client.all_broker_addrs() {
+                    heartbeat_to(&client, &group, &acked, &addr).await;
+                }
+            }
+        }));
+    }
+
+    /// Heartbeats the group to `addr` unless that broker already acknowledged one.
+    async fn ensure_heartbeat(&self, addr: &str) {
+        if self.heartbeat_acked.lock().unwrap().contains(addr) {
+            return;
+        }
+        heartbeat_to(
+            &self.client,
+            &self.config.group,
+            &self.heartbeat_acked,
+            addr,
+        )
+        .await;
+    }
+
+    /// Brokers that acknowledged a heartbeat of this producer's group, sorted.
+    pub fn heartbeat_brokers(&self) -> Vec<String> {
+        self.heartbeat_acked
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Stops the heartbeat, unregisters the group from every broker that knew it (each
+    /// bounded by the request timeout; failures are logged), then closes the client's
+    /// connections. Idempotent.
+    pub async fn shutdown(&self) {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(t) = self.heartbeat_task.lock().unwrap().take() {
+            t.abort();
+        }
+        let brokers: Vec<String> = std::mem::take(&mut *self.heartbeat_acked.lock().unwrap())
+            .into_iter()
+            .collect();
+        for addr in brokers {
+            if let Err(e) = self
+                .client
+                .unregister(&addr, Some(&self.config.group), None)
+                .await
+            {
+                tracing::debug!(target: LOG, broker = %addr, error = %e, "unregistering the producer failed");
+            }
+        }
+        self.client.shutdown();
     }
 
     /// Brokers that sends avoid now because they could not be reached recently.
@@ -159,7 +262,7 @@ impl Producer {
         Ok(())
     }
 
-    fn prepare(&self, msg: &Message) -> Result<Prepared> {
+    pub(crate) fn prepare(&self, msg: &Message) -> Result<Prepared> {
         Self::check_topic(&msg.topic)?;
         if msg.body.is_empty() {
             return Err(ClientError::IllegalArgument(
@@ -178,7 +281,13 @@ impl Producer {
             .entry(prop::UNIQ_KEY.to_string())
             .or_insert_with(|| message_id::global_uniq_id_generator().next_id())
             .clone();
-        let mut sys_flag = 0;
+        // A half message of a transaction (spec 5.5) is flagged by its TRAN_MSG property.
+        let mut sys_flag = if msg.properties.get(prop::TRAN_MSG).map(String::as_str) == Some("true")
+        {
+            sysflag::TRANSACTION_PREPARED_TYPE
+        } else {
+            0
+        };
         let mut body = msg.body.clone();
         if body.len() > self.config.compress_over {
             let packed = compression::deflate(&body, self.config.compress_level);
@@ -291,6 +400,7 @@ impl Producer {
                     name_servers: self.client.name_servers(),
                     cause: format!("no address for broker {}", mq.broker_name),
                 })?;
+        self.ensure_heartbeat(&addr).await;
         let req = self.request(p, mq.queue_id);
         let resp = self
             .client
@@ -354,7 +464,7 @@ impl Producer {
         queues[self.next_queue.fetch_add(1, Ordering::Relaxed) % n].clone()
     }
 
-    async fn send_prepared(&self, p: &Prepared) -> Result<SendResult> {
+    pub(crate) async fn send_prepared(&self, p: &Prepared) -> Result<SendResult> {
         let mut last_err = None;
         let mut avoid: Option<String> = None;
         for _attempt in 0..=self.config.retry_times {
@@ -471,10 +581,36 @@ impl Producer {
                     name_servers: self.client.name_servers(),
                     cause: format!("no address for broker {}", mq.broker_name),
                 })?;
+        self.ensure_heartbeat(&addr).await;
         self.client
             .pool
             .invoke_oneway(&addr, self.request(&p, mq.queue_id))
             .await
+    }
+}
+
+/// Sends one heartbeat of `group` to `addr` and records whether the broker acknowledged it.
+async fn heartbeat_to(
+    client: &ClientInstance,
+    group: &str,
+    acked: &Mutex<BTreeSet<String>>,
+    addr: &str,
+) {
+    let hb = HeartbeatData {
+        client_id: client.client_id.clone(),
+        producer_data_set: vec![ProducerData {
+            group_name: group.to_string(),
+        }],
+        ..HeartbeatData::default()
+    };
+    match client.send_heartbeat(addr, &hb).await {
+        Ok(()) => {
+            acked.lock().unwrap().insert(addr.to_string());
+        }
+        Err(e) => {
+            tracing::warn!(target: LOG, broker = %addr, group = %group, error = %e, "producer heartbeat failed");
+            acked.lock().unwrap().remove(addr);
+        }
     }
 }
 
