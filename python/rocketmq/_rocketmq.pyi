@@ -110,6 +110,7 @@ class NativeProducer:
         *,
         credentials: Optional[_Credentials] = None,
         namesrv_domain: Optional[str] = None,
+        checker: Optional[Callable[[_MessageTuple], int]] = None,
     ) -> "NativeProducer": ...
     def send(self, topic: str, body: bytes, flag: int, properties: _Properties) -> _SendTuple:
         """Sends and waits; returns a send tuple."""
@@ -139,11 +140,20 @@ class NativeProducer:
         """Sends to the writable queue at `index`, retrying on that queue only."""
     def send_batch(self, messages: List[Tuple[str, bytes, int, _Properties]]) -> _SendTuple:
         """Sends `(topic, body, flag, properties)` items as one batch."""
+    def send_half(
+        self, topic: str, body: bytes, flag: int, properties: _Properties
+    ) -> Tuple[_SendTuple, _Properties]:
+        """Sends the half message of a transaction; returns the send tuple and the half
+        message's properties (with its id)."""
+    def end_transaction(self, topic: str, result: _SendTuple, status: int) -> None:
+        """Ends the transaction of the half message `result` with a `TransactionStatus`
+        value (one-way)."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list (`"host:port;host:port"`)."""
     def shutdown(self, wait_ms: Optional[int] = None) -> bool:
-        """Waits for pending async sends and their callbacks (bounded), then closes the
-        producer's connections; false when the wait timed out."""
+        """Waits for pending async sends and their callbacks (bounded), unregisters the
+        producer group, then closes the producer's connections; false when the wait timed
+        out."""
 
 @final
 class NativePullClient:

@@ -26,6 +26,7 @@ from .exceptions import (  # noqa: F401 - some names are re-exported, as the ori
     ProducerSendOnewayFailed,
     ProducerSendOrderlyFailed,
     ProducerSendSyncFailed,
+    ProducerSendTransactionFailed,
     ProducerStartFailed,
     PullConsumerFetchMessageFailed,
     PullConsumerStartFailed,
@@ -41,6 +42,7 @@ __all__ = [
     "RecvMessage",
     "ReceivedMessage",
     "Producer",
+    "TransactionMQProducer",
     "PushConsumer",
     "PullConsumer",
     "ConsumeStatus",
@@ -339,6 +341,34 @@ def _java_string_hash(s: str) -> int:
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
+def _outgoing_view(
+    msg: "Message", msg_id: str = "", properties: Optional[Dict[str, str]] = None
+) -> "ReceivedMessage":
+    """A ReceivedMessage describing an outgoing message (for queue selectors and local
+    transactions): topic, tags, keys, body, properties and id; the numbers are 0."""
+    return ReceivedMessage(
+        (
+            msg.topic,
+            msg.tags.encode(),
+            msg.keys.encode(),
+            msg.body,
+            msg_id,
+            "",
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            dict(msg.properties if properties is None else properties),
+            "",
+            "",
+        )
+    )
+
+
 class _ClientConfig:
     """Settings shared by producers and consumers, collected before start()."""
 
@@ -502,6 +532,7 @@ class Producer(_ClientConfig):
                 self._compress_over,
                 self._max_message_size,
                 **self._native_client_options(),
+                **self._native_producer_options(),
             )
         except Exception as e:
             with Producer._groups_lock:
@@ -509,9 +540,14 @@ class Producer(_ClientConfig):
             raise ProducerStartFailed(str(e)) from e
         _keep_alive(self)
 
+    def _native_producer_options(self) -> Dict[str, Any]:
+        """Extra keyword arguments of the native producer (the transaction checker)."""
+        return {}
+
     def shutdown(self) -> None:
         """Waits for pending ``send_async`` callbacks (bounded by the send timeout), then
-        closes the producer's connections. Idempotent; fine before start()."""
+        unregisters the group from the brokers and closes the producer's connections.
+        Idempotent; fine before start()."""
         native, self._native = self._native, None
         if native is None:
             return
@@ -575,27 +611,7 @@ class Producer(_ClientConfig):
             n = native.queue_count(msg.topic)
         except _rocketmq.ClientError as e:
             raise exc(str(e)) from None
-        view = ReceivedMessage(
-            (
-                msg.topic,
-                msg.tags.encode(),
-                msg.keys.encode(),
-                msg.body,
-                "",
-                "",
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                msg.properties,
-                "",
-                "",
-            )
-        )
+        view = _outgoing_view(msg)
         try:
             index = queue_selector(n, view, arg)
         except Exception as e:  # noqa: BLE001 - a selector error fails the send
@@ -686,6 +702,114 @@ class Producer(_ClientConfig):
             native.send_async(*msg._wire(), done)
         except _rocketmq.ClientError as e:
             raise ProducerSendAsyncFailed(str(e), 14, "", 0, "ClientError") from None
+
+
+_TRANSACTION_STATUS_ERROR = (
+    "Transaction status error, please use enum 'TransactionStatus' as response"
+)
+
+
+def _transaction_verdict(callback: Callable[..., Any], what: str, *args: Any) -> int:
+    """Runs a local-transaction or check-back callback and returns its TransactionStatus
+    value. COMMIT, ROLLBACK, UNKNOWN (or 0, 1, 2) are used as they are; an exception or any
+    other value is logged with its traceback and gives UNKNOWN (the broker checks back)."""
+    try:
+        result = callback(*args)
+    except BaseException:  # noqa: BLE001 - a callback must never break the producer
+        log.exception("exception in %s %r; the transaction state is UNKNOWN", what, callback)
+        return int(TransactionStatus.UNKNOWN)
+    for status in TransactionStatus:
+        try:
+            if result == status:
+                return int(status)
+        except Exception:  # noqa: BLE001 - odd __eq__ implementations are invalid values
+            break
+    try:
+        raise ValueError(_TRANSACTION_STATUS_ERROR)
+    except ValueError:
+        log.exception("%s %r returned %r; the transaction state is UNKNOWN", what, callback, result)
+    return int(TransactionStatus.UNKNOWN)
+
+
+def _checker_wrapper(checker_callback: Callable[["ReceivedMessage"], Any]):
+    """The native check-back callback: builds the message and validates the answer. It holds
+    the user's callback only (not the producer), so that no reference cycle keeps a dropped
+    producer alive."""
+
+    def check(fields: Tuple[Any, ...]) -> int:
+        return _transaction_verdict(
+            checker_callback, "transaction checker", ReceivedMessage(fields)
+        )
+
+    return check
+
+
+class TransactionMQProducer(Producer):
+    """Sends transactional messages: a half message, the local transaction, then commit or
+    rollback. The broker checks back on half messages left UNKNOWN; ``checker_callback`` then
+    decides, on a library thread."""
+
+    def __init__(
+        self,
+        group_id: StrOrBytes,
+        checker_callback: Callable[["ReceivedMessage"], Any],
+        user_args: Any = None,
+        timeout: Optional[int] = None,
+        compress_level: Optional[int] = None,
+        max_message_size: Optional[int] = None,
+    ) -> None:
+        """``checker_callback(msg: ReceivedMessage) -> TransactionStatus`` answers the
+        broker's check-backs. ``user_args`` is accepted and ignored, as in the original."""
+        if not callable(checker_callback):
+            raise TypeError("checker_callback must be callable")
+        super().__init__(
+            group_id,
+            False,
+            timeout=timeout,
+            compress_level=compress_level,
+            max_message_size=max_message_size,
+        )
+        self._checker_callback = checker_callback
+        self._user_args = user_args
+
+    def _native_producer_options(self) -> Dict[str, Any]:
+        return {"checker": _checker_wrapper(self._checker_callback)}
+
+    def send_message_in_transaction(
+        self,
+        message: Message,
+        local_execute: Callable[["ReceivedMessage", Any], Any],
+        user_args: Any = None,
+    ) -> SendResult:
+        """Sends ``message`` as a half message; if the broker stored it (status OK), calls
+        ``local_execute(msg, user_args)`` on this thread, else the outcome is ROLLBACK; then
+        sends the outcome to the broker (one-way) and returns the half message's
+        SendResult. ``msg`` describes the outgoing message (with its id). An exception or a
+        value other than a TransactionStatus gives UNKNOWN (logged). A failed half-message
+        send raises ProducerSendTransactionFailed."""
+        self._check_message(message)
+        if not callable(local_execute):
+            raise TypeError("local_execute must be callable")
+        native = self._require(ProducerSendTransactionFailed)
+        try:
+            result, half_properties = native.send_half(*message._wire())
+        except _rocketmq.ClientError as e:
+            raise ProducerSendTransactionFailed(str(e)) from None
+        send_result = _send_result(result)
+        if send_result.status == SendStatus.OK:
+            view = _outgoing_view(message, send_result.msg_id, half_properties)
+            status = _transaction_verdict(local_execute, "local transaction", view, user_args)
+        else:
+            status = int(TransactionStatus.ROLLBACK)
+        try:
+            native.end_transaction(message.topic, result, status)
+        except _rocketmq.ClientError as e:
+            log.warning(
+                "cannot end transaction of message %s: %s; the broker will check back",
+                send_result.msg_id,
+                e,
+            )
+        return send_result
 
 
 def _call_quietly(fn: Callable[..., Any], *args: Any) -> None:

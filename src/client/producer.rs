@@ -3,14 +3,25 @@
 //! `send_async` runs the send as a tokio task and hands its outcome to the send-callback
 //! dispatcher thread ([`super::completion`]); at most [`MAX_ASYNC_IN_FLIGHT`] async sends
 //! are in flight per producer (a further `send_async` waits, GIL released). `shutdown` waits
-//! for pending async sends and their callbacks (bounded) before closing connections.
+//! for pending async sends and their callbacks (bounded), unregisters the producer group
+//! from the brokers, then closes connections.
+//!
+//! A producer made with a `checker` is transactional: `send_half` and `end_transaction` are
+//! the two wire steps around the local transaction (which the Python layer runs on the
+//! caller's thread), and the broker's check-backs call `checker(message_tuple)` on a
+//! blocking thread of the runtime, with the GIL taken for that call only; it returns the
+//! `TransactionStatus` value (0 commit, 1 rollback, anything else unknown).
 
 use super::completion::{dispatch, on_dispatcher_thread, Completion, PendingCallbacks};
 use super::{block_on, client_config, name_servers, Credentials};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rocketmq_client::{ClientInstance, Message, Producer, ProducerConfig, SendResult};
+use rocketmq_client::transaction::TransactionCheckHandler;
+use rocketmq_client::{
+    ClientInstance, Message, MessageExt, MessageQueue, Producer, ProducerConfig, SendResult,
+    SendStatus, TransactionChecker, TransactionState,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,17 +55,51 @@ fn message(topic: String, body: &[u8], flag: i32, properties: BTreeMap<String, S
     }
 }
 
+/// The Python `TransactionStatus` value as the outcome of a transaction.
+fn transaction_state(status: i32) -> TransactionState {
+    match status {
+        0 => TransactionState::Commit,
+        1 => TransactionState::Rollback,
+        _ => TransactionState::Unknown,
+    }
+}
+
+/// Calls the Python check-back wrapper with the half message.
+struct PyTransactionChecker {
+    callback: Py<PyAny>,
+}
+
+impl TransactionChecker for PyTransactionChecker {
+    fn check(&self, msg: &MessageExt) -> TransactionState {
+        Python::attach(|py| {
+            let outcome = super::message::message_tuple(py, msg)
+                .and_then(|t| self.callback.call1(py, (t,)))
+                .and_then(|r| r.extract::<i32>(py));
+            match outcome {
+                Ok(status) => transaction_state(status),
+                Err(e) => {
+                    // The library's own wrapper failed (user errors are handled there).
+                    e.write_unraisable(py, Some(self.callback.bind(py)));
+                    TransactionState::Unknown
+                }
+            }
+        })
+    }
+}
+
 #[pyclass(module = "rocketmq._rocketmq", frozen)]
 pub struct NativeProducer {
     producer: Arc<Producer>,
     pending: Arc<PendingCallbacks>,
     async_slots: Arc<tokio::sync::Semaphore>,
+    /// The check-back handler of a transactional producer.
+    check_handler: Option<Arc<TransactionCheckHandler>>,
 }
 
 #[pymethods]
 impl NativeProducer {
     #[new]
-    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=3000, retry_times=2, compress_level=5, compress_over=4096, max_message_size=4194304, *, credentials=None, namesrv_domain=None))]
+    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=3000, retry_times=2, compress_level=5, compress_over=4096, max_message_size=4194304, *, credentials=None, namesrv_domain=None, checker=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         group: String,
@@ -67,6 +112,7 @@ impl NativeProducer {
         max_message_size: usize,
         credentials: Option<Credentials>,
         namesrv_domain: Option<String>,
+        checker: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         if !(-1..=9).contains(&compress_level) {
             return Err(PyValueError::new_err(format!(
@@ -82,29 +128,42 @@ impl NativeProducer {
                 namesrv_domain,
             )?
         };
-        let client = ClientInstance::new(config, None);
-        client.start_maintenance(super::runtime::runtime().handle());
-        let producer = Producer::new(
-            client,
-            ProducerConfig {
-                group,
-                send_timeout: Duration::from_millis(timeout_ms),
-                retry_times,
-                compress_over,
-                // zlib's "default" level (-1) is 6.
-                compress_level: if compress_level < 0 {
-                    6
-                } else {
-                    compress_level as u32
-                },
-                max_message_size,
-                ..ProducerConfig::default()
+        let producer_config = ProducerConfig {
+            group,
+            send_timeout: Duration::from_millis(timeout_ms),
+            retry_times,
+            compress_over,
+            // zlib's "default" level (-1) is 6.
+            compress_level: if compress_level < 0 {
+                6
+            } else {
+                compress_level as u32
             },
-        );
+            max_message_size,
+            ..ProducerConfig::default()
+        };
+        let (producer, check_handler) = match checker {
+            Some(callback) => {
+                let (p, h) = Producer::new_transactional(
+                    config,
+                    producer_config,
+                    Arc::new(PyTransactionChecker { callback }),
+                );
+                (p, Some(h))
+            }
+            None => (
+                Producer::new(ClientInstance::new(config, None), producer_config),
+                None,
+            ),
+        };
+        let rt = super::runtime::runtime();
+        producer.client.start_maintenance(rt.handle());
+        producer.start_heartbeats(rt.handle());
         Ok(NativeProducer {
             producer: Arc::new(producer),
             pending: Arc::new(PendingCallbacks::default()),
             async_slots: Arc::new(tokio::sync::Semaphore::new(MAX_ASYNC_IN_FLIGHT)),
+            check_handler,
         })
     }
 
@@ -224,6 +283,57 @@ impl NativeProducer {
         block_on(py, async move { p.send_batch(&msgs).await }).map(send_tuple)
     }
 
+    /// Sends the message as the half message of a transaction (`TRAN_MSG`, `PGROUP`, prepared
+    /// flag). Returns the send tuple and the half message's properties (with its id).
+    fn send_half(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        body: &[u8],
+        flag: i32,
+        properties: BTreeMap<String, String>,
+    ) -> PyResult<(SendTuple, BTreeMap<String, String>)> {
+        let half = self
+            .producer
+            .half_message(&message(topic, body, flag, properties));
+        let p = self.producer.clone();
+        let result = block_on(py, async { p.send_half(&half).await })?;
+        Ok((send_tuple(result), half.properties))
+    }
+
+    /// Ends the transaction of the half message sent to `topic` with `result` (a send tuple
+    /// from `send_half`); `status` is a `TransactionStatus` value. One-way.
+    fn end_transaction(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        result: SendTuple,
+        status: i32,
+    ) -> PyResult<()> {
+        let (status_code, msg_id, offset_msg_id, queue_id, queue_offset, broker_name) = result;
+        let send_result = SendResult {
+            status: match status_code {
+                1 => SendStatus::FlushDiskTimeout,
+                2 => SendStatus::FlushSlaveTimeout,
+                3 => SendStatus::SlaveNotAvailable,
+                _ => SendStatus::Ok,
+            },
+            msg_id,
+            offset_msg_id,
+            queue: MessageQueue {
+                topic,
+                broker_name,
+                queue_id,
+            },
+            queue_offset,
+        };
+        let p = self.producer.clone();
+        block_on(py, async move {
+            p.end_transaction(&send_result, transaction_state(status))
+                .await
+        })
+    }
+
     /// Replaces the name-server list (`"host:port;host:port"`).
     fn set_name_servers(&self, list: &str) {
         self.producer.client.set_name_servers(name_servers(list));
@@ -240,9 +350,12 @@ impl NativeProducer {
         let attempts = u64::from(p.config.retry_times) + 1;
         let default_wait = p.config.send_timeout.as_millis() as u64 * attempts + 1000;
         let wait = Duration::from_millis(wait_ms.unwrap_or(default_wait));
+        if let Some(h) = &self.check_handler {
+            h.stop();
+        }
         py.detach(|| {
             let idle = on_dispatcher_thread() || pending.wait_idle(wait);
-            p.client.shutdown();
+            super::runtime::runtime().block_on(p.shutdown());
             idle
         })
     }
