@@ -28,8 +28,9 @@ pub struct CommitLog {
     /// Start offset of the first segment.
     base: AtomicU64,
     segments: RwLock<Vec<Arc<MappedFile>>>,
-    /// One past the last published byte.
-    max_offset: AtomicU64,
+    /// One past the last published byte. Shared with the segment warm-up threads, which
+    /// pace themselves by it.
+    max_offset: Arc<AtomicU64>,
     /// Everything below this is durable.
     flushed: AtomicU64,
 }
@@ -71,7 +72,7 @@ impl CommitLog {
             segment_size,
             base: AtomicU64::new(base),
             segments: RwLock::new(segments),
-            max_offset: AtomicU64::new(base),
+            max_offset: Arc::new(AtomicU64::new(base)),
             flushed: AtomicU64::new(base),
         })
     }
@@ -205,7 +206,7 @@ impl CommitLog {
             // Created outside the lock so readers are not blocked by the allocation.
             let seg = Arc::new(MappedFile::create(&path, start, self.segment_size)?);
             tracing::debug!("created commit log segment {}", path.display());
-            warm_in_background(&seg);
+            warm_in_background(&seg, Arc::clone(&self.max_offset));
             self.segments
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -293,24 +294,47 @@ impl CommitLog {
     }
 }
 
-/// Bytes populated per `madvise` call by [`warm_in_background`]: small enough that the warm
-/// thread stays just ahead of a fast writer from the start, and that it notices soon when the
-/// segment is dropped.
+/// Bytes populated per `madvise` call by [`warm_in_background`]: small enough that it
+/// notices soon when the segment is dropped.
 const WARM_CHUNK: usize = 16 << 20;
 
-/// Faults a new segment's pages in on a short-lived thread, front to back, so the appends
-/// that follow do not each take a page fault (with single 1 KiB messages those faults were
-/// ~20% of the broker's CPU). The thread holds only a weak reference between chunks, so a
-/// segment removed or a store closed meanwhile stops it; failures only cost the speed-up.
-fn warm_in_background(seg: &Arc<MappedFile>) {
+/// How far ahead of the written end the warm-up runs: far more than a fast writer appends
+/// between two looks (at most [`WARM_IDLE_MAX`] apart), while a quiet broker does not fill
+/// its page cache (and RSS) with a whole zeroed segment.
+const WARM_AHEAD: u64 = 64 << 20;
+
+/// Longest pause of a warm-up thread that is far enough ahead; it backs off from 1 ms up to
+/// this while the writer does not move.
+const WARM_IDLE_MAX: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Faults a new segment's pages in on a thread of its own, front to back, keeping
+/// [`WARM_AHEAD`] bytes ahead of the published end (`written_end`), so appends do not stall
+/// on page faults that zero-fill fresh pages (with single 1 KiB messages those faults were
+/// ~20% of the broker's CPU, and they lengthened the latency tail). The zeroing still costs
+/// CPU, on this thread instead of under the append lock. The thread holds only a weak
+/// reference to the segment between steps, so a segment removed or a store closed stops
+/// it; it also ends once the whole segment is warm. Failures only cost the speed-up.
+fn warm_in_background(seg: &Arc<MappedFile>, written_end: Arc<AtomicU64>) {
     let weak = Arc::downgrade(seg);
     let size = seg.size() as usize;
     let spawned = std::thread::Builder::new()
         .name("commitlog-warm".into())
         .spawn(move || {
             let mut pos = 0;
+            let mut idle = std::time::Duration::from_millis(1);
             while pos < size {
                 let Some(seg) = weak.upgrade() else { return };
+                let written = written_end
+                    .load(Ordering::Acquire)
+                    .saturating_sub(seg.start());
+                let target = written.saturating_add(WARM_AHEAD).min(size as u64) as usize;
+                if pos >= target {
+                    drop(seg);
+                    std::thread::sleep(idle);
+                    idle = (idle * 2).min(WARM_IDLE_MAX);
+                    continue;
+                }
+                idle = std::time::Duration::from_millis(1);
                 let len = WARM_CHUNK.min(size - pos);
                 match seg.prefault(pos, len) {
                     Ok(true) => pos += len,
