@@ -9,13 +9,14 @@ Scripts written for either original run unchanged. Differences, all supersets:
 * nothing is written under ``~/logs``; diagnostics go to the ``rocketmq`` logger.
 """
 
+import abc
 import atexit
 import logging
 import os
 import threading
 from collections import namedtuple
 from enum import IntEnum
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from . import _rocketmq
 from .consts import MessageProperty
@@ -369,8 +370,39 @@ def _outgoing_view(
     )
 
 
-class _ClientConfig:
-    """Settings shared by producers and consumers, collected before start()."""
+_ClientT = TypeVar("_ClientT", bound="_ClientConfig")
+
+
+class _ClientConfig(abc.ABC):
+    """Settings and the lifecycle shared by producers and consumers."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Starts the client."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Stops the client; idempotent."""
+
+    def destroy(self) -> None:
+        """Same as shutdown() (rocketmq-client-python 0.5 spelling)."""
+        self.shutdown()
+
+    def __enter__(self: _ClientT) -> _ClientT:
+        """Starts the client and returns it."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Shuts the client down."""
+        self.shutdown()
+
+    def _shut_down_quietly(self) -> None:
+        """Shuts down if still running; never raises (used as ``__del__``)."""
+        try:
+            self.shutdown()
+        except Exception:  # noqa: BLE001 - never raise from __del__
+            pass
 
     def _init_config(self, group_id) -> None:
         if group_id is None:
@@ -436,6 +468,7 @@ class _ClientConfig:
 
     def set_log_path(self, path: Any) -> None:
         """Accepted for compatibility; logs go to the ``rocketmq`` logger."""
+        log.debug("set_log_path(%r) ignored: logs go to the 'rocketmq' logger", path)
 
     def set_log_level(self, level: int) -> None:
         """Sets the level of the ``rocketmq`` logger from a ``_CLogLevel`` or int."""
@@ -444,6 +477,7 @@ class _ClientConfig:
 
     def set_log_file_num_and_size(self, num: int, size: int) -> None:
         """Accepted for compatibility; no log files are written."""
+        log.debug("set_log_file_num_and_size(%r, %r) ignored: no log files", num, size)
 
 
 class Producer(_ClientConfig):
@@ -557,25 +591,8 @@ class Producer(_ClientConfig):
             Producer._started_groups.discard(self._group)
         _release(self)
 
-    def destroy(self) -> None:
-        """Same as shutdown() (rocketmq-client-python 0.5 spelling)."""
-        self.shutdown()
-
-    def __enter__(self) -> "Producer":
-        """Starts the producer and returns it."""
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        """Shuts the producer down."""
-        self.shutdown()
-
-    def __del__(self) -> None:
-        """Shuts down quietly if still running (never raises)."""
-        try:
-            self.shutdown()
-        except Exception:  # noqa: BLE001 - never raise from __del__
-            pass
+    # In the class's own namespace: the originals' test suites `del PushConsumer.__del__`.
+    __del__ = _ClientConfig._shut_down_quietly
 
     def _require(self, exc: Callable[[str], Exception]) -> "_rocketmq.NativeProducer":
         if self._native is None:
@@ -879,25 +896,8 @@ class PullConsumer(_ClientConfig):
             native.shutdown()
             _release(self)
 
-    def destroy(self) -> None:
-        """Same as shutdown() (rocketmq-client-python 0.5 spelling)."""
-        self.shutdown()
-
-    def __enter__(self) -> "PullConsumer":
-        """Starts the consumer and returns it."""
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        """Shuts the consumer down."""
-        self.shutdown()
-
-    def __del__(self) -> None:
-        """Shuts down quietly if still running (never raises)."""
-        try:
-            self.shutdown()
-        except Exception:  # noqa: BLE001 - never raise from __del__
-            pass
+    # In the class's own namespace: the originals' test suites `del PushConsumer.__del__`.
+    __del__ = _ClientConfig._shut_down_quietly
 
     @staticmethod
     def _key(mq: MessageQueue) -> str:
@@ -1142,22 +1142,5 @@ class PushConsumer(_ClientConfig):
             PushConsumer._started_groups.discard((self._group, self._instance_name))
         _release(self)
 
-    def destroy(self) -> None:
-        """Same as shutdown() (rocketmq-client-python 0.5 spelling)."""
-        self.shutdown()
-
-    def __enter__(self) -> "PushConsumer":
-        """Starts the consumer and returns it."""
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        """Shuts the consumer down."""
-        self.shutdown()
-
-    def __del__(self) -> None:
-        """Shuts down quietly if still running (never raises)."""
-        try:
-            self.shutdown()
-        except Exception:  # noqa: BLE001 - never raise from __del__
-            pass
+    # In the class's own namespace: the originals' test suites `del PushConsumer.__del__`.
+    __del__ = _ClientConfig._shut_down_quietly
