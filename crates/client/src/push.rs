@@ -64,6 +64,10 @@ pub struct PushConsumerConfig {
     pub pull_batch_size: i32,
     /// Pulled but unacknowledged messages per queue before pulling pauses.
     pub max_cached_per_queue: usize,
+    /// Body bytes of pulled but unacknowledged messages per queue before pulling pauses
+    /// (Java's `pullThresholdSizeForQueue`). A queue with nothing in flight always pulls,
+    /// so one pull batch may pass the limit: a single huge message never stalls a queue.
+    pub max_cached_bytes_per_queue: usize,
     pub max_reconsume_times: i32,
     pub long_poll: Duration,
     pub rebalance_interval: Duration,
@@ -88,6 +92,7 @@ impl Default for PushConsumerConfig {
             batch_max_size: 1,
             pull_batch_size: 32,
             max_cached_per_queue: 1000,
+            max_cached_bytes_per_queue: 100 << 20,
             max_reconsume_times: 16,
             long_poll: Duration::from_secs(15),
             rebalance_interval: Duration::from_secs(20),
@@ -142,9 +147,13 @@ struct ConsumeTask {
     done: oneshot::Sender<ConsumeBatch>,
 }
 
-/// Pulled-but-unacknowledged offsets and the next pull offset, changed together.
+/// Pulled-but-unacknowledged offsets (with their body sizes), their byte total and the
+/// next pull offset, changed together.
 struct QueueProgress {
-    in_flight: BTreeSet<i64>,
+    /// Offset -> body size in bytes.
+    in_flight: BTreeMap<i64, usize>,
+    /// Sum of the sizes in `in_flight`.
+    in_flight_bytes: usize,
     next_offset: i64,
     /// Set once the initial offset is known; nothing is committed before.
     started: bool,
@@ -163,7 +172,8 @@ impl ProcessQueue {
             mq,
             dropped: AtomicBool::new(false),
             progress: Mutex::new(QueueProgress {
-                in_flight: BTreeSet::new(),
+                in_flight: BTreeMap::new(),
+                in_flight_bytes: 0,
                 next_offset: 0,
                 started: false,
             }),
@@ -171,8 +181,17 @@ impl ProcessQueue {
         })
     }
 
-    fn cached(&self) -> usize {
-        self.progress.lock().unwrap().in_flight.len()
+    /// Pulled but unacknowledged messages and their body bytes.
+    fn cached(&self) -> (usize, usize) {
+        let p = self.progress.lock().unwrap();
+        (p.in_flight.len(), p.in_flight_bytes)
+    }
+
+    /// Whether pulling must wait: either limit reached, and something is in flight (an
+    /// empty queue always pulls, whatever the size of the next message).
+    fn over_limits(&self, max_count: usize, max_bytes: usize) -> bool {
+        let (count, bytes) = self.cached();
+        count > 0 && (count >= max_count || bytes >= max_bytes)
     }
 
     /// The offset to commit: the first unacknowledged message, else the next pull offset.
@@ -181,12 +200,23 @@ impl ProcessQueue {
         if !p.started {
             return None;
         }
-        Some(p.in_flight.first().copied().unwrap_or(p.next_offset))
+        Some(
+            p.in_flight
+                .first_key_value()
+                .map(|(o, _)| *o)
+                .unwrap_or(p.next_offset),
+        )
     }
 
-    fn pulled(&self, offsets: impl Iterator<Item = i64>, next_offset: i64) {
+    fn pulled(&self, messages: &[MessageExt], next_offset: i64) {
         let mut p = self.progress.lock().unwrap();
-        p.in_flight.extend(offsets);
+        for m in messages {
+            let size = m.body.len();
+            if let Some(old) = p.in_flight.insert(m.queue_offset, size) {
+                p.in_flight_bytes -= old;
+            }
+            p.in_flight_bytes += size;
+        }
         p.next_offset = next_offset;
     }
 
@@ -194,7 +224,9 @@ impl ProcessQueue {
         {
             let mut p = self.progress.lock().unwrap();
             for o in offsets {
-                p.in_flight.remove(&o);
+                if let Some(size) = p.in_flight.remove(&o) {
+                    p.in_flight_bytes -= size;
+                }
             }
         }
         self.space.notify_waiters();
@@ -376,6 +408,27 @@ impl PushConsumer {
 
     pub fn client_id(&self) -> &str {
         &self.inner.client.client_id
+    }
+
+    /// Pulled but unacknowledged messages and their body bytes, per owned queue.
+    pub fn cached_per_queue(&self) -> Vec<(MessageQueue, usize, usize)> {
+        let queues: Vec<Arc<ProcessQueue>> = self
+            .inner
+            .queues
+            .lock()
+            .unwrap()
+            .values()
+            .cloned()
+            .collect();
+        let mut v: Vec<_> = queues
+            .iter()
+            .map(|pq| {
+                let (count, bytes) = pq.cached();
+                (pq.mq.clone(), count, bytes)
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     /// Queues this consumer owns now.
@@ -803,8 +856,12 @@ impl Inner {
             if pq.dropped.load(Ordering::Acquire) || self.stopping() {
                 return;
             }
-            // Flow control: wait while too many messages of this queue are unacknowledged.
-            while pq.cached() >= self.config.max_cached_per_queue {
+            // Flow control: wait while too many messages or bytes of this queue are
+            // unacknowledged.
+            while pq.over_limits(
+                self.config.max_cached_per_queue,
+                self.config.max_cached_bytes_per_queue,
+            ) {
                 if pq.dropped.load(Ordering::Acquire) || self.stopping() {
                     return;
                 }
@@ -848,7 +905,7 @@ impl Inner {
             match r.status {
                 PullStatus::Found => {
                     offset = r.next_begin_offset;
-                    pq.pulled(r.messages.iter().map(|m| m.queue_offset), offset);
+                    pq.pulled(&r.messages, offset);
                     if r.messages.is_empty() {
                         continue;
                     }
@@ -862,7 +919,7 @@ impl Inner {
                 }
                 PullStatus::NoNewMsg | PullStatus::NoMatchedMsg | PullStatus::OffsetIllegal => {
                     offset = r.next_begin_offset;
-                    pq.pulled(std::iter::empty(), offset);
+                    pq.pulled(&[], offset);
                 }
             }
         }
