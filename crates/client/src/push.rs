@@ -12,7 +12,14 @@
 //!  ack (tokio): success -> forget the offsets; failure -> send back (clustering) or drop
 //!     (broadcasting); orderly: retry the same message locally after a pause
 //!  offset persister (every 5 s and at shutdown): commits min(in-flight) or next offset
+//!  broker requests: NOTIFY_CONSUMER_IDS_CHANGED -> rebalance now;
+//!     GET_CONSUMER_RUNNING_INFO -> Java's ConsumerRunningInfo JSON (config, subscriptions,
+//!     per queue: in-flight count/bytes/offsets and the offset to commit)
 //! ```
+//!
+//! Flow control: a queue stops pulling while its unacknowledged messages reach
+//! `max_cached_per_queue` or their bodies `max_cached_bytes_per_queue`; a queue with
+//! nothing in flight always pulls.
 //!
 //! What must stay true:
 //! - the committed offset never passes a message that is pulled but not yet acknowledged:
@@ -220,6 +227,20 @@ impl ProcessQueue {
         p.next_offset = next_offset;
     }
 
+    /// This queue's line in a running-info answer.
+    fn info(&self) -> ProcessQueueInfo {
+        let p = self.progress.lock().unwrap();
+        let first = p.in_flight.first_key_value().map(|(o, _)| *o);
+        ProcessQueueInfo {
+            cached_msg_count: p.in_flight.len(),
+            cached_msg_max_offset: p.in_flight.last_key_value().map_or(0, |(o, _)| *o),
+            cached_msg_min_offset: first.unwrap_or(0),
+            cached_msg_size_in_mib: p.in_flight_bytes >> 20,
+            commit_offset: first.unwrap_or(p.next_offset),
+            dropped: self.dropped.load(Ordering::Acquire),
+        }
+    }
+
     fn acked(&self, offsets: impl Iterator<Item = i64>) {
         {
             let mut p = self.progress.lock().unwrap();
@@ -292,9 +313,13 @@ struct Inner {
     heartbeat_acked: Mutex<BTreeSet<String>>,
 }
 
-/// Wakes the rebalance when the broker says the group changed.
+/// Answers the broker: wakes the rebalance when the group changed, reports the consumer's
+/// state on GET_CONSUMER_RUNNING_INFO.
 struct ConsumerRequestHandler {
     rebalance_now: Arc<Notify>,
+    /// Set once the consumer exists; weak so that the client instance (which owns this
+    /// handler) does not keep the consumer alive.
+    inner: std::sync::OnceLock<std::sync::Weak<Inner>>,
 }
 
 impl RequestHandler for ConsumerRequestHandler {
@@ -304,11 +329,94 @@ impl RequestHandler for ConsumerRequestHandler {
                 self.rebalance_now.notify_one();
                 None
             }
+            request_code::GET_CONSUMER_RUNNING_INFO => Some(self.running_info(&request)),
             _ => Some(RemotingCommand::new_response(
                 rocketmq_protocol::code::response_code::REQUEST_CODE_NOT_SUPPORTED,
                 format!(" request type {} not supported", request.code),
             )),
         }
+    }
+}
+
+impl ConsumerRequestHandler {
+    fn running_info(&self, request: &RemotingCommand) -> RemotingCommand {
+        let error = |remark: String| {
+            RemotingCommand::new_response(
+                rocketmq_protocol::code::response_code::SYSTEM_ERROR,
+                remark,
+            )
+        };
+        let Some(inner) = self.inner.get().and_then(std::sync::Weak::upgrade) else {
+            return error("the consumer is not running".into());
+        };
+        // One consumer per client instance: another group's question is not ours to answer
+        // (Java answers the same way for a group it does not have).
+        if let Some(group) = request.ext_fields.get("consumerGroup") {
+            if *group != inner.config.group {
+                return error(format!(
+                    "The Consumer Group <{group}> not exist in this consumer"
+                ));
+            }
+        }
+        RemotingCommand::new_response(rocketmq_protocol::code::response_code::SUCCESS, "")
+            .with_body(inner.running_info().encode())
+    }
+}
+
+/// One owned queue in a running-info answer: Java's `ProcessQueueInfo`, the fields this
+/// consumer tracks (fastjson's key order: alphabetical).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProcessQueueInfo {
+    #[serde(rename = "cachedMsgCount")]
+    pub cached_msg_count: usize,
+    #[serde(rename = "cachedMsgMaxOffset")]
+    pub cached_msg_max_offset: i64,
+    #[serde(rename = "cachedMsgMinOffset")]
+    pub cached_msg_min_offset: i64,
+    #[serde(rename = "cachedMsgSizeInMiB")]
+    pub cached_msg_size_in_mib: usize,
+    /// What the consumer commits: the first unacknowledged offset, else the next pull offset.
+    #[serde(rename = "commitOffset")]
+    pub commit_offset: i64,
+    /// Java's spelling.
+    #[serde(rename = "droped")]
+    pub dropped: bool,
+}
+
+/// The answer to GET_CONSUMER_RUNNING_INFO (307), in the shape of Java's
+/// `ConsumerRunningInfo`: string properties, the subscriptions, one entry per owned queue.
+#[derive(Clone, Debug)]
+pub struct ConsumerRunningInfo {
+    pub properties: BTreeMap<String, String>,
+    pub subscription_set: Vec<SubscriptionData>,
+    pub mq_table: BTreeMap<MessageQueue, ProcessQueueInfo>,
+}
+
+impl ConsumerRunningInfo {
+    /// The JSON body as fastjson writes it: keys in alphabetical order and `mqTable` keyed
+    /// by the queue *object* (`{{"brokerName":..,"queueId":..,"topic":..}:{..}}`), which no
+    /// JSON library writes, hence by hand.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = String::from("{\"mqTable\":{");
+        for (i, (mq, info)) in self.mq_table.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let key = rocketmq_protocol::body::lock::MessageQueue::new(
+                mq.topic.clone(),
+                mq.broker_name.clone(),
+                mq.queue_id,
+            );
+            out.push_str(&serde_json::to_string(&key).unwrap_or_default());
+            out.push(':');
+            out.push_str(&serde_json::to_string(info).unwrap_or_default());
+        }
+        out.push_str("},\"properties\":");
+        out.push_str(&serde_json::to_string(&self.properties).unwrap_or_default());
+        out.push_str(",\"statusTable\":{},\"subscriptionSet\":");
+        out.push_str(&serde_json::to_string(&self.subscription_set).unwrap_or_default());
+        out.push('}');
+        out.into_bytes()
     }
 }
 
@@ -335,8 +443,9 @@ impl PushConsumer {
         let rebalance_now = Arc::new(Notify::new());
         let handler = Arc::new(ConsumerRequestHandler {
             rebalance_now: rebalance_now.clone(),
+            inner: std::sync::OnceLock::new(),
         });
-        let client = ClientInstance::new(client_config, Some(handler));
+        let client = ClientInstance::new(client_config, Some(handler.clone()));
         client.start_maintenance(&runtime);
         if !config.broadcasting {
             subscriptions.push(Subscription {
@@ -371,6 +480,7 @@ impl PushConsumer {
             heartbeat_acked: Mutex::new(BTreeSet::new()),
             config,
         });
+        let _ = handler.inner.set(Arc::downgrade(&inner));
 
         let rx = Arc::new(Mutex::new(rx));
         let mut dispatchers = Vec::new();
@@ -587,6 +697,60 @@ impl Inner {
 
     fn broker_addrs(&self) -> Vec<String> {
         self.client.all_broker_addrs()
+    }
+
+    /// This consumer's state for GET_CONSUMER_RUNNING_INFO. Takes each queue's lock briefly.
+    fn running_info(&self) -> ConsumerRunningInfo {
+        let c = &self.config;
+        let heartbeat = self.heartbeat();
+        let data = heartbeat.consumer_data_set.into_iter().next();
+        let mut properties = BTreeMap::new();
+        let mut prop = |k: &str, v: String| {
+            properties.insert(k.to_string(), v);
+        };
+        prop("clientId", self.client.client_id.clone());
+        prop("consumerGroup", c.group.clone());
+        prop("instanceName", self.client.config.instance_name.clone());
+        prop(
+            "messageModel",
+            if c.broadcasting {
+                "BROADCASTING"
+            } else {
+                "CLUSTERING"
+            }
+            .into(),
+        );
+        prop(
+            "consumeFromWhere",
+            match c.consume_from {
+                ConsumeFrom::LastOffset => "CONSUME_FROM_LAST_OFFSET",
+                ConsumeFrom::FirstOffset => "CONSUME_FROM_FIRST_OFFSET",
+            }
+            .into(),
+        );
+        prop("consumeMessageBatchMaxSize", c.batch_max_size.to_string());
+        prop("maxReconsumeTimes", c.max_reconsume_times.to_string());
+        prop("pullBatchSize", c.pull_batch_size.to_string());
+        prop("pullThresholdForQueue", c.max_cached_per_queue.to_string());
+        prop(
+            "pullThresholdSizeForQueue",
+            (c.max_cached_bytes_per_queue >> 20).to_string(),
+        );
+        prop("PROP_CONSUME_ORDERLY", c.orderly.to_string());
+        prop("PROP_CONSUME_TYPE", "CONSUME_PASSIVELY".into());
+        prop("PROP_THREADPOOL_CORE_SIZE", c.thread_count.to_string());
+        prop(
+            "PROP_NAMESERVER_ADDR",
+            self.client.config.name_servers.join(";"),
+        );
+        let queues: Vec<Arc<ProcessQueue>> =
+            self.queues.lock().unwrap().values().cloned().collect();
+        let mq_table = queues.iter().map(|pq| (pq.mq.clone(), pq.info())).collect();
+        ConsumerRunningInfo {
+            properties,
+            subscription_set: data.map(|d| d.subscription_data_set).unwrap_or_default(),
+            mq_table,
+        }
     }
 
     fn heartbeat(&self) -> HeartbeatData {
@@ -1127,5 +1291,175 @@ impl Inner {
                     .await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Idle;
+    impl MessageListener for Idle {
+        fn consume(&self, batches: &mut [ConsumeBatch]) {
+            for b in batches {
+                b.status = ConsumeStatus::Success;
+            }
+        }
+    }
+
+    fn queue(id: i32) -> MessageQueue {
+        MessageQueue {
+            topic: "T".into(),
+            broker_name: "b".into(),
+            queue_id: id,
+        }
+    }
+
+    #[test]
+    fn running_info_body_is_written_as_fastjson_writes_it() {
+        let mut info = ConsumerRunningInfo {
+            properties: BTreeMap::from([("consumerGroup".to_string(), "G".to_string())]),
+            subscription_set: vec![SubscriptionData {
+                topic: "T".into(),
+                sub_string: "*".into(),
+                sub_version: 7,
+                ..SubscriptionData::default()
+            }],
+            mq_table: BTreeMap::new(),
+        };
+        info.mq_table.insert(
+            queue(1),
+            ProcessQueueInfo {
+                cached_msg_count: 2,
+                cached_msg_max_offset: 11,
+                cached_msg_min_offset: 10,
+                cached_msg_size_in_mib: 0,
+                commit_offset: 10,
+                dropped: false,
+            },
+        );
+        let body = String::from_utf8(info.encode()).unwrap();
+        assert_eq!(
+            body,
+            concat!(
+                r#"{"mqTable":{{"brokerName":"b","queueId":1,"topic":"T"}:"#,
+                r#"{"cachedMsgCount":2,"cachedMsgMaxOffset":11,"cachedMsgMinOffset":10,"#,
+                r#""cachedMsgSizeInMiB":0,"commitOffset":10,"droped":false}},"#,
+                r#""properties":{"consumerGroup":"G"},"statusTable":{},"#,
+                r#""subscriptionSet":[{"classFilterMode":false,"codeSet":[],"#,
+                r#""expressionType":"TAG","subString":"*","subVersion":7,"tagsSet":[],"#,
+                r#""topic":"T"}]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn the_handler_answers_running_info_with_the_queues_in_flight() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let consumer = PushConsumer::start(
+            rt.handle().clone(),
+            crate::instance::ClientConfig {
+                // Nothing listens there: the consumer retries in the background, which
+                // this test does not need.
+                name_servers: vec!["127.0.0.1:1".into()],
+                ..crate::instance::ClientConfig::default()
+            },
+            PushConsumerConfig {
+                group: "G_INFO".into(),
+                orderly: true,
+                max_cached_bytes_per_queue: 3 << 20,
+                local_offset_dir: dir.path().to_path_buf(),
+                ..PushConsumerConfig::default()
+            },
+            vec![Subscription {
+                topic: "T".into(),
+                filter: TagFilter::parse("A || B"),
+            }],
+            Arc::new(Idle),
+        )
+        .expect("consumer starts");
+        // An owned queue with two messages in flight (2 MiB + 1 byte) and the next pull at 12.
+        let pq = ProcessQueue::new(queue(0));
+        {
+            let mut p = pq.progress.lock().unwrap();
+            p.in_flight.insert(10, 2 << 20);
+            p.in_flight.insert(11, 1);
+            p.in_flight_bytes = (2 << 20) + 1;
+            p.next_offset = 12;
+            p.started = true;
+        }
+        consumer
+            .inner
+            .queues
+            .lock()
+            .unwrap()
+            .insert(queue(0), pq.clone());
+        let handler = ConsumerRequestHandler {
+            rebalance_now: Arc::new(Notify::new()),
+            inner: std::sync::OnceLock::new(),
+        };
+        let mut request = RemotingCommand::new_request(request_code::GET_CONSUMER_RUNNING_INFO);
+        request
+            .ext_fields
+            .insert("consumerGroup".into(), "G_INFO".into());
+        // Before the consumer is attached there is nothing to report.
+        let resp = handler.handle("b", request.clone()).expect("an answer");
+        assert_eq!(
+            resp.code,
+            rocketmq_protocol::code::response_code::SYSTEM_ERROR
+        );
+        let _ = handler.inner.set(Arc::downgrade(&consumer.inner));
+
+        let resp = handler.handle("b", request.clone()).expect("an answer");
+        assert_eq!(resp.code, rocketmq_protocol::code::response_code::SUCCESS);
+        let body = String::from_utf8(resp.body.to_vec()).unwrap();
+        assert!(
+            body.contains(concat!(
+                r#"{"brokerName":"b","queueId":0,"topic":"T"}:{"cachedMsgCount":2,"#,
+                r#""cachedMsgMaxOffset":11,"cachedMsgMinOffset":10,"cachedMsgSizeInMiB":2,"#,
+                r#""commitOffset":10,"droped":false}"#
+            )),
+            "{body}"
+        );
+        // The rest is plain JSON once the object-keyed table is taken out.
+        let rest = format!("{{{}", &body[body.find("\"properties\"").unwrap()..]);
+        let v: serde_json::Value = serde_json::from_str(&rest).unwrap();
+        let props = &v["properties"];
+        assert_eq!(props["consumerGroup"], "G_INFO");
+        assert_eq!(props["clientId"], consumer.client_id());
+        assert_eq!(props["messageModel"], "CLUSTERING");
+        assert_eq!(props["consumeFromWhere"], "CONSUME_FROM_LAST_OFFSET");
+        assert_eq!(props["PROP_CONSUME_TYPE"], "CONSUME_PASSIVELY");
+        assert_eq!(props["PROP_CONSUME_ORDERLY"], "true");
+        assert_eq!(props["pullThresholdSizeForQueue"], "3");
+        let topics: Vec<&str> = v["subscriptionSet"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["topic"].as_str().unwrap())
+            .collect();
+        assert_eq!(topics, ["T", "%RETRY%G_INFO"]);
+        assert_eq!(
+            v["subscriptionSet"][0]["tagsSet"],
+            serde_json::json!(["A", "B"])
+        );
+
+        // Acknowledging one message moves the committed position in the answer.
+        pq.acked(std::iter::once(10));
+        let body = String::from_utf8(handler.handle("b", request).unwrap().body.to_vec()).unwrap();
+        assert!(body.contains(r#"{"cachedMsgCount":1,"cachedMsgMaxOffset":11,"cachedMsgMinOffset":11,"cachedMsgSizeInMiB":0,"commitOffset":11,"#), "{body}");
+
+        // Another group is not this consumer's to answer.
+        let mut other = RemotingCommand::new_request(request_code::GET_CONSUMER_RUNNING_INFO);
+        other
+            .ext_fields
+            .insert("consumerGroup".into(), "OTHER".into());
+        let resp = handler.handle("b", other).unwrap();
+        assert_eq!(
+            resp.code,
+            rocketmq_protocol::code::response_code::SYSTEM_ERROR
+        );
+        consumer.shutdown(Duration::from_secs(1));
     }
 }
