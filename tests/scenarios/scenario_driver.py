@@ -13,6 +13,11 @@ is ``READY {"impl": "ours"|"reference"}`` (pull: ``RESULT`` directly, with "impl
   A spec is ``{"topic", "tags", "keys", "body", "properties": {...}, "arg": int (orderly),
   "sharding_key": str}``. ``sharding_key`` needs ``send_orderly_with_sharding_key``, which only
   our package has.
+* ``stream {"namesrv", "group", "topic", "duration", "send_timeout_ms"}``: prints ``READY``,
+  then send_sync one message after another (property ``seq`` = 0, 1, ...) until end of input
+  on stdin or ``duration`` seconds; each acknowledged send prints ``ACK {"seq", "msg_id",
+  "offset"}``, each failed one ``FAIL {"seq", "error"}``; at the end ``DONE {"acked",
+  "failed"}``. For scenarios that do something to the broker while a producer is busy.
 * ``push {"namesrv", "group", "topic", "expression", "orderly", "broadcasting", "fail",
   "timeout"}``: prints ``READY``, then ``MSG {...}`` per delivery, until end of input on stdin
   (or the timeout); then shuts down and prints ``DONE {"deliveries": n}``. ``fail`` is
@@ -194,6 +199,41 @@ def run_producer(args):
         producer.shutdown()
 
 
+def run_stream(args):
+    producer = Producer(args["group"], timeout=int(args.get("send_timeout_ms", 3000)))
+    producer.set_namesrv_addr(args["namesrv"])
+    producer.start()
+    stop = threading.Event()
+
+    def wait_for_end_of_input():
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=wait_for_end_of_input, daemon=True).start()
+    deadline = time.monotonic() + float(args.get("duration", 120))
+    acked = failed = 0
+    seq = 0
+    try:
+        emit("READY", {"impl": IMPL})
+        while not stop.is_set() and time.monotonic() < deadline:
+            msg = build_message(
+                {"topic": args["topic"], "body": "stream %d" % seq, "properties": {"seq": str(seq)}}
+            )
+            try:
+                outcome = result_of(producer.send_sync(msg))
+            except Exception as exc:
+                outcome = None
+                failed += 1
+                emit("FAIL", {"seq": seq, "error": error_of(exc)["error"], "at": time.time()})
+            if outcome is not None:
+                acked += 1
+                emit("ACK", dict(outcome, seq=seq, at=time.time()))
+            seq += 1
+    finally:
+        producer.shutdown()
+    emit("DONE", {"acked": acked, "failed": failed})
+
+
 def run_push(args):
     model = MessageModel.BROADCASTING if args.get("broadcasting") else MessageModel.CLUSTERING
     consumer = PushConsumer(args["group"], orderly=bool(args.get("orderly")), message_model=model)
@@ -310,10 +350,11 @@ def main():
             format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s",
         )
     if len(sys.argv) != 3:
-        sys.exit("usage: scenario_driver.py producer|push|pull JSON-ARGS")
+        sys.exit("usage: scenario_driver.py producer|stream|push|pull JSON-ARGS")
     command, args = sys.argv[1], json.loads(sys.argv[2])
     started = time.monotonic()
-    {"producer": run_producer, "push": run_push, "pull": run_pull}[command](args)
+    commands = {"producer": run_producer, "stream": run_stream, "push": run_push, "pull": run_pull}
+    commands[command](args)
     sys.stderr.write(
         "scenario_driver %s (%s) took %.1fs\n" % (command, IMPL, time.monotonic() - started)
     )

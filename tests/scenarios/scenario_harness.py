@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional
 import pytest
 
 DRIVER = Path(__file__).resolve().parent / "scenario_driver.py"
-KEYWORDS = ("READY", "RESULT", "MSG", "DONE", "ERROR")
+KEYWORDS = ("READY", "RESULT", "MSG", "ACK", "FAIL", "DONE", "ERROR")
 IMPLEMENTATIONS = ("ours", "reference")
 QUEUES = 4  # topics auto-created by a first send get 4 queues
 
