@@ -205,6 +205,7 @@ class NativePushConsumer:
         max_reconsume_times: int = 16,
         consume_from_first: bool = False,
         max_cached_per_queue: int = 1000,
+        max_cached_mb_per_queue: int = 100,
         *,
         credentials: Optional[_Credentials] = None,
         namesrv_domain: Optional[str] = None,

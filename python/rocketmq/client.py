@@ -1008,6 +1008,7 @@ class PushConsumer(_ClientConfig):
         self._batch_max_size = 1
         self._max_reconsume_times = 16
         self._max_cached_per_queue = 1000
+        self._max_cached_mb_per_queue = 100
         self._consume_from_first = False
         self._subscriptions: Dict[str, str] = {}
         self._callbacks: Dict[str, Callable[[ReceivedMessage], Any]] = {}
@@ -1044,6 +1045,15 @@ class PushConsumer(_ClientConfig):
         if n <= 0:
             raise ValueError("size must be positive")
         self._max_cached_per_queue = n
+
+    def set_max_cache_message_size_in_mb(self, mb: int) -> None:
+        """Body megabytes (MiB) of unacknowledged messages kept per queue before pulling
+        pauses (100, at most 1024). A queue with nothing unacknowledged always pulls, so
+        one pull may pass the limit."""
+        n = _int(mb, "mb")
+        if not 1 <= n <= 1024:
+            raise ValueError("mb must be between 1 and 1024")
+        self._max_cached_mb_per_queue = n
 
     def set_consume_from_first_offset(self, first: bool = True) -> None:
         """A new group starts at the oldest message instead of the newest."""
@@ -1124,6 +1134,7 @@ class PushConsumer(_ClientConfig):
                 self._max_reconsume_times,
                 self._consume_from_first,
                 self._max_cached_per_queue,
+                self._max_cached_mb_per_queue,
                 **self._native_client_options(),
             )
         except Exception as e:

@@ -69,7 +69,7 @@ pub struct NativePushConsumer {
 impl NativePushConsumer {
     /// Starts consuming `subscriptions` (`[(topic, expression)]`) at once.
     #[new]
-    #[pyo3(signature = (group, name_servers_list, subscriptions, dispatch, instance_name="DEFAULT", broadcasting=false, orderly=false, thread_count=4, batch_max_size=1, max_reconsume_times=16, consume_from_first=false, max_cached_per_queue=1000, *, credentials=None, namesrv_domain=None))]
+    #[pyo3(signature = (group, name_servers_list, subscriptions, dispatch, instance_name="DEFAULT", broadcasting=false, orderly=false, thread_count=4, batch_max_size=1, max_reconsume_times=16, consume_from_first=false, max_cached_per_queue=1000, max_cached_mb_per_queue=100, *, credentials=None, namesrv_domain=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -85,6 +85,7 @@ impl NativePushConsumer {
         max_reconsume_times: i32,
         consume_from_first: bool,
         max_cached_per_queue: usize,
+        max_cached_mb_per_queue: usize,
         credentials: Option<Credentials>,
         namesrv_domain: Option<String>,
     ) -> PyResult<Self> {
@@ -107,6 +108,7 @@ impl NativePushConsumer {
             batch_max_size: if orderly { 1 } else { batch_max_size.max(1) },
             max_reconsume_times,
             max_cached_per_queue: max_cached_per_queue.max(1),
+            max_cached_bytes_per_queue: max_cached_mb_per_queue.clamp(1, 1024) << 20,
             ..PushConsumerConfig::default()
         };
         let subs = subscriptions
