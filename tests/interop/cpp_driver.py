@@ -242,7 +242,19 @@ def run_push(args):
     failed_lock = threading.Lock()
 
     def on_message(msg):
-        record = describe(msg, property_names)
+        try:
+            record = describe(msg, property_names)
+        except Exception as exc:  # noqa: BLE001 - reported with the delivery, not swallowed
+            # Reading the body through the std::string layout guess failed: still record the
+            # delivery (its seq and reconsume times come through the C API), so that the
+            # retry bookkeeping below sees every delivery the client made.
+            seq_value = msg.get_property("seq")
+            record = {
+                "properties": {"seq": text(seq_value)} if seq_value else {},
+                "reconsume_times": msg.reconsume_times,
+                "topic": msg.topic,
+                "describe_error": repr(exc),
+            }
         seq = record["properties"].get("seq")
         with failed_lock:
             deliveries[0] += 1

@@ -326,7 +326,7 @@ def test_failed_delivery_is_retried_with_reconsume_times(broker, home, cleanup):
     consumer.stop()
     for seq, copies in by_seq(consumer.messages()).items():
         first, retry = copies[0], next(m for m in copies if not m["failed"])
-        assert first["failed"] and first["reconsume_times"] == 0
+        assert first["failed"] and first["reconsume_times"] == 0, (seq, report())
         assert retry["reconsume_times"] >= 1, retry
         assert retry["topic"] == topic
         assert_same_content(retry, sent[seq])
