@@ -38,6 +38,11 @@ DEFAULT_DELAY_LEVELS: str = _rocketmq.DEFAULT_DELAY_LEVELS
 
 _FLUSH_MODES = ("async", "sync")
 
+#: Commit-log file size of a LocalBroker unless told otherwise.
+LOCAL_SEGMENT_SIZE = 64 * 1024 * 1024
+#: Commit-log file size of the rocketmq-broker program unless told otherwise.
+SERVER_SEGMENT_SIZE = 1024 * 1024 * 1024
+
 
 def default_store_dir() -> Path:
     """The per-user data directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""
@@ -72,7 +77,9 @@ class LocalBroker:
         max_message_size: largest accepted message body in bytes.
         delay_levels: space-separated durations (``"1s 5s 10s 30s 1m ..."``, units ms, s, m,
             h, d) for delay levels 1, 2, ...; ``None`` means the standard 18 levels.
-        segment_size: size of each commit-log file in bytes; ``None`` means 1 GiB.
+        segment_size: size of each commit-log file in bytes; ``None`` means 64 MiB, small
+            enough for test suites that start many brokers (each file is allocated on disk in
+            full when created). The ``rocketmq-broker`` program defaults to 1 GiB.
         advertised_host: address clients should use to reach the broker when it differs
             from ``host`` (e.g. when binding ``0.0.0.0``); ``None`` means the bound address.
         broker_name: the broker's name in routes (``"broker-a"``); brokers sharing one name
@@ -122,7 +129,7 @@ class LocalBroker:
                 flush=flush,
                 max_message_size=max_message_size,
                 delay_levels=delay_levels,
-                segment_size=segment_size,
+                segment_size=LOCAL_SEGMENT_SIZE if segment_size is None else segment_size,
                 advertised_host=advertised_host,
                 broker_name=broker_name,
                 namesrv_addr=namesrv_addr,
@@ -241,8 +248,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--segment-size",
         type=int,
-        default=None,
-        help="commit-log file size in bytes (default: 1 GiB)",
+        default=SERVER_SEGMENT_SIZE,
+        help="commit-log file size in bytes (default: %(default)s, 1 GiB)",
     )
     parser.add_argument(
         "--log-level",
