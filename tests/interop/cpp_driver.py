@@ -42,6 +42,13 @@ from rocketmq.ffi import MessageModel, _CConsumeStatus
 
 _OUT_LOCK = threading.Lock()
 
+# The protocol lines get a descriptor of their own and descriptor 1 becomes a copy of stderr:
+# anything librocketmq prints through C stdio (fully buffered on a pipe, flushed at arbitrary
+# points, not always at a line end) can then never glue itself to the front of a protocol line
+# and make the parent drop it as noise.
+_PROTOCOL = os.fdopen(os.dup(1), "w", encoding="utf-8")
+os.dup2(2, 1)
+
 # A second handle on the same library, so GetMessageBody can return a raw pointer instead of a
 # NUL-terminated bytes object (the wheel's RecvMessage.body stops at the first NUL byte).
 _RAW = ctypes.CDLL(ffi.dll._name)
@@ -52,8 +59,8 @@ _RAW.GetMessageBody.restype = ctypes.c_void_p
 def emit(keyword, value):
     line = keyword + " " + json.dumps(value, separators=(",", ":"))
     with _OUT_LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        _PROTOCOL.write(line + "\n")
+        _PROTOCOL.flush()
 
 
 def message_body(handle):
@@ -321,6 +328,7 @@ def main():
     started = time.monotonic()
     {"producer": run_producer, "push": run_push, "pull": run_pull}[command](args)
     sys.stderr.write("cpp_driver %s finished in %.1fs\n" % (command, time.monotonic() - started))
+    _PROTOCOL.flush()
     sys.stdout.flush()
     sys.stderr.flush()
     # The clients were shut down explicitly above (offsets committed, connections closed).

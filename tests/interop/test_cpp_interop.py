@@ -324,12 +324,26 @@ def test_failed_delivery_is_retried_with_reconsume_times(broker, home, cleanup):
             f"{exc}\ndeliveries (seq, failed, reconsume, topic): {report()}"
         ) from exc
     consumer.stop()
-    for seq, copies in by_seq(consumer.messages()).items():
+    # librocketmq 1.2.3 hands a whole pull result to the C listener as one batch and stops at
+    # the first failed message: the rest of that batch is sent back unseen. So a message's
+    # first shown delivery is usually its original (reconsume 0), but may already be its
+    # retry (reconsume 1) when a pull returned it behind a failed one. Either way it fails
+    # (fail_first), and every later delivery comes back from the retry topic.
+    table = by_seq(consumer.messages())
+    originals_seen = 0
+    for seq, copies in table.items():
         first, retry = copies[0], next(m for m in copies if not m["failed"])
-        assert first["failed"] and first["reconsume_times"] == 0, (seq, report())
+        assert first["failed"], (seq, report())
+        assert first["reconsume_times"] in (0, 1), (seq, report(), consumer.stderr_tail())
+        originals_seen += first["reconsume_times"] == 0
+        times = [m["reconsume_times"] for m in copies]
+        assert times == sorted(times) and len(set(times)) == len(times), (seq, times)
         assert retry["reconsume_times"] >= 1, retry
         assert retry["topic"] == topic
         assert_same_content(retry, sent[seq])
+    # The head of every pull result reaches the listener as the original, and the producer
+    # spread the 20 sends over every queue: at least one original per queue was shown.
+    assert originals_seen >= QUEUES, report()
 
 
 def test_message_failing_every_delivery_goes_to_the_dead_letter_queue(broker, home, cleanup):
