@@ -303,8 +303,15 @@ def rate(result, key="msgs", seconds="seconds"):
     return result[key] / result[seconds]
 
 
+# Case names to run (substrings, from --only); empty: every case.
+ONLY = []
+
+
 def safe(table, what, fn):
     """Runs one case; a failing case becomes a row saying so instead of ending the run."""
+    if ONLY and not any(word in what for word in ONLY):
+        log("%s skipped (--only)" % what)
+        return
     started = time.monotonic()
     log("%s ..." % what)
     try:
@@ -331,7 +338,13 @@ def main():
         help="messages stored before the backlog case (large run: 30000000)",
     )
     ap.add_argument("--json", help="also write every raw figure to this file")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated words: run only the cases whose name contains one (for profiling)",
+    )
     opts = ap.parse_args()
+    ONLY.extend(word.strip() for word in opts.only.split(",") if word.strip())
     if opts.duration > 20:
         ap.error("--duration must be at most 20 s (each case is bounded to 30 s)")
 
