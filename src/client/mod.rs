@@ -19,14 +19,16 @@ pyo3::create_exception!(
     "A client operation failed; the message says what and where."
 );
 
-/// Runs `fut` on the client runtime with the GIL released.
+/// Runs `fut` on the client runtime with the GIL released. Its requests wait for their
+/// answers on this thread's own blocking connections (see `rocketmq_client::blocking`): the
+/// thread waits anyway, and the answer then wakes it directly.
 pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     F: Future<Output = rocketmq_client::Result<T>> + Send,
     T: Send,
 {
     let rt = runtime::runtime();
-    py.detach(|| rt.block_on(fut))
+    py.detach(|| rocketmq_client::blocking::with_blocking_requests(|| rt.block_on(fut)))
         .map_err(|e| ClientError::new_err(e.to_string()))
 }
 

@@ -15,6 +15,7 @@
 //! `logging` (tracing's `log` feature + pyo3-log) they land under the `rocketmq` logger.
 
 pub mod acl;
+pub mod blocking;
 pub mod consumer_requests;
 pub mod error;
 pub mod instance;

@@ -12,19 +12,27 @@
 //! and closes a connection on which a request timed out with nothing read since it was sent
 //! (a peer that stopped answering, or a stream out of step), so the next request reconnects;
 //! with credentials set, the pool signs every request last, right before it is written.
+//!
+//! Writes: a caller writes its own frame with one non-blocking `try_write` when nothing is
+//! queued ahead of it, so a synchronous request costs no task wake-up on the way out. What the
+//! socket does not take at once goes to the connection's queue, which the writer task drains
+//! (coalescing whatever piles up meanwhile into one write). Frames never interleave: the queue
+//! lock is held across the `try_write`, and a caller writes directly only when the queue is
+//! empty and no drain is under way.
 
 use crate::acl::SessionCredentials;
+use crate::blocking::{blocking_allowed, takes_blocking_path, BlockingConnections};
 use crate::error::{ClientError, Result};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Notify};
 
 /// Log target: a child of the `rocketmq` logger once bridged to Python `logging`.
 const LOG: &str = "rocketmq.client.remoting";
@@ -43,24 +51,213 @@ pub trait RequestHandler: Send + Sync + 'static {
 
 type Pending = Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>;
 
-/// One multiplexed connection.
-pub struct Connection {
+/// A drained queue that grew past this is given back to the allocator.
+const QUEUE_KEEP_CAPACITY: usize = 4 << 20;
+
+/// The write side of one connection (see the module header for the protocol).
+struct FrameWriter {
+    half: OwnedWriteHalf,
+    queue: Mutex<WriteQueue>,
+    /// Wakes the writer task: bytes were queued, or the connection is closing.
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct WriteQueue {
+    bytes: BytesMut,
+    /// The writer task owns the queue until it finds it empty; callers only append meanwhile.
+    draining: bool,
+    /// A write failed: the socket is unusable.
+    failed: bool,
+}
+
+impl FrameWriter {
+    /// Writes `frame` now or queues it behind what is already queued. Errors once a write
+    /// failed.
+    fn write(&self, frame: &[u8]) -> std::result::Result<(), ()> {
+        let mut queue = self.queue.lock().unwrap();
+        if queue.failed {
+            return Err(());
+        }
+        if queue.draining {
+            queue.bytes.extend_from_slice(frame);
+            return Ok(());
+        }
+        match self.half.try_write(frame) {
+            Ok(n) if n == frame.len() => return Ok(()),
+            Ok(n) => queue.bytes.extend_from_slice(&frame[n..]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                queue.bytes.extend_from_slice(frame)
+            }
+            Err(_) => {
+                queue.failed = true;
+                return Err(());
+            }
+        }
+        queue.draining = true;
+        drop(queue);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The writer task: drains the queue whenever woken, until the connection closes or a
+    /// write fails. Returning drops its handle on the write half; the last handle's drop sends
+    /// FIN.
+    async fn drain(self: Arc<Self>, conn: Arc<Shared>) {
+        let closed = &conn.closed;
+        loop {
+            self.wake.notified().await;
+            loop {
+                if closed.load(Ordering::Acquire) {
+                    return;
+                }
+                // A peer that stops reading must not keep this task (and the socket) alive
+                // after the connection is closed: a close wakes this wait too.
+                let ready = tokio::select! {
+                    r = self.half.writable() => r,
+                    _ = self.wake.notified() => continue,
+                };
+                let mut queue = self.queue.lock().unwrap();
+                if ready.is_err() {
+                    queue.failed = true;
+                }
+                if queue.failed {
+                    break;
+                }
+                if queue.bytes.is_empty() {
+                    queue.draining = false;
+                    if queue.bytes.capacity() > QUEUE_KEEP_CAPACITY {
+                        queue.bytes = BytesMut::new();
+                    }
+                    break;
+                }
+                match self.half.try_write(&queue.bytes) {
+                    Ok(n) => queue.bytes.advance(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => queue.failed = true,
+                }
+            }
+            if self.queue.lock().unwrap().failed {
+                // Ends the reader as well, which completes every pending request at once.
+                conn.shut();
+                return;
+            }
+        }
+    }
+}
+
+/// What the connection's handle and its reader and writer tasks share.
+struct Shared {
     addr: String,
-    outbound: mpsc::UnboundedSender<Bytes>,
-    pending: Arc<Pending>,
-    closed: Arc<AtomicBool>,
+    writer: Arc<FrameWriter>,
+    read_half: OwnedReadHalf,
+    handler: Option<Arc<dyn RequestHandler>>,
+    pending: Pending,
+    closed: AtomicBool,
     /// Wakes the reader task so the socket closes when the last handle is dropped.
-    close: Arc<tokio::sync::Notify>,
+    close: Notify,
     /// When the connection was made; `last_read_ms` counts from here.
     born: Instant,
-    /// 1 + milliseconds after `born` when the reader last decoded a frame; 0: never.
-    last_read_ms: Arc<AtomicU64>,
+    /// 1 + milliseconds after `born` when a frame was last decoded; 0: never.
+    last_read_ms: AtomicU64,
+}
+
+/// Whether the socket is still worth reading after [`Shared::read_available`].
+#[derive(PartialEq, Eq)]
+enum ReadState {
+    Open,
+    Ended,
+}
+
+impl Shared {
+    /// Reads what the socket has now (never waits) and hands out every complete frame:
+    /// responses to their waiters, requests to the handler.
+    fn read_available(&self, buf: &mut BytesMut) -> ReadState {
+        loop {
+            if buf.capacity() - buf.len() < 16 * 1024 {
+                buf.reserve(64 * 1024);
+            }
+            match self.read_half.try_read_buf(buf) {
+                Ok(0) => return ReadState::Ended,
+                Ok(_) => {
+                    if self.dispatch_frames(buf) == ReadState::Ended {
+                        return ReadState::Ended;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return ReadState::Open,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return ReadState::Ended,
+            }
+        }
+    }
+
+    fn dispatch_frames(&self, buf: &mut BytesMut) -> ReadState {
+        loop {
+            match frame::decode(buf) {
+                Ok(Some(cmd)) => {
+                    self.last_read_ms.store(
+                        self.born.elapsed().as_millis() as u64 + 1,
+                        Ordering::Release,
+                    );
+                    if cmd.is_response() {
+                        let waiter = self.pending.lock().unwrap().remove(&cmd.opaque);
+                        if let Some(w) = waiter {
+                            let _ = w.send(cmd);
+                        }
+                    } else if let Some(h) = &self.handler {
+                        let oneway = cmd.is_oneway();
+                        let opaque = cmd.opaque;
+                        if let Some(mut resp) = h.handle(&self.addr, cmd) {
+                            if !oneway {
+                                resp.opaque = opaque;
+                                resp.set_response(true);
+                                let _ = self.writer.write(&resp.to_frame());
+                            }
+                        }
+                    }
+                }
+                Ok(None) => return ReadState::Open,
+                Err(e) => {
+                    tracing::warn!(target: LOG, addr = %self.addr, error = %e, "bad frame; closing connection");
+                    return ReadState::Ended;
+                }
+            }
+        }
+    }
+
+    /// Marks the connection closed and wakes both tasks; pending requests fail at once.
+    fn shut(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.close.notify_one();
+        self.writer.wake.notify_one();
+        // Dropping the senders wakes every waiter with ConnectionClosed.
+        self.pending.lock().unwrap().clear();
+    }
+
+    /// The reader task: check-then-parse frames whenever the socket is readable, until the
+    /// connection ends.
+    async fn read_loop(self: Arc<Self>) {
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        while self.read_available(&mut buf) == ReadState::Open
+            && !self.closed.load(Ordering::Acquire)
+        {
+            tokio::select! {
+                r = self.read_half.readable() => if r.is_err() { break },
+                _ = self.close.notified() => break,
+            }
+        }
+        self.shut();
+    }
+}
+
+/// One multiplexed connection.
+pub struct Connection {
+    shared: Arc<Shared>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.closed.store(true, Ordering::Release);
-        self.close.notify_one();
+        self.close();
     }
 }
 
@@ -87,116 +284,76 @@ impl Connection {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (mut reader, mut writer) = stream.into_split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-        let pending: Arc<Pending> = Arc::new(Mutex::new(HashMap::new()));
-        let closed = Arc::new(AtomicBool::new(false));
-        let close = Arc::new(tokio::sync::Notify::new());
-        let born = Instant::now();
-        let last_read_ms = Arc::new(AtomicU64::new(0));
-
-        // Writer: coalesce whatever is queued into one write, so that pipelined requests
-        // cost one syscall per burst rather than one per frame.
-        let closed_w = closed.clone();
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            while let Some(first) = rx.recv().await {
-                buf.extend_from_slice(&first);
-                while buf.len() < 1 << 20 {
-                    match rx.try_recv() {
-                        Ok(more) => buf.extend_from_slice(&more),
-                        Err(_) => break,
-                    }
-                }
-                if writer.write_all(&buf).await.is_err() {
-                    break;
-                }
-                buf.clear();
-            }
-            closed_w.store(true, Ordering::Release);
-            let _ = writer.shutdown().await;
+        let (read_half, write_half) = stream.into_split();
+        let writer = Arc::new(FrameWriter {
+            half: write_half,
+            queue: Mutex::new(WriteQueue {
+                bytes: BytesMut::with_capacity(64 * 1024),
+                ..WriteQueue::default()
+            }),
+            wake: Notify::new(),
         });
-
-        // Reader: check-then-parse frames; route responses to waiters, requests to the handler.
-        let conn = Arc::new(Connection {
+        let shared = Arc::new(Shared {
             addr: addr.to_string(),
-            outbound: tx.clone(),
-            pending: pending.clone(),
-            closed: closed.clone(),
-            close: close.clone(),
-            born,
-            last_read_ms: last_read_ms.clone(),
+            writer: writer.clone(),
+            read_half,
+            handler,
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            close: Notify::new(),
+            born: Instant::now(),
+            last_read_ms: AtomicU64::new(0),
         });
-        let addr_r = addr.to_string();
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            'read: loop {
-                loop {
-                    match frame::decode(&mut buf) {
-                        Ok(Some(cmd)) => {
-                            last_read_ms
-                                .store(born.elapsed().as_millis() as u64 + 1, Ordering::Release);
-                            if cmd.is_response() {
-                                let waiter = pending.lock().unwrap().remove(&cmd.opaque);
-                                if let Some(w) = waiter {
-                                    let _ = w.send(cmd);
-                                }
-                            } else if let Some(h) = &handler {
-                                let oneway = cmd.is_oneway();
-                                let opaque = cmd.opaque;
-                                if let Some(mut resp) = h.handle(&addr_r, cmd) {
-                                    if !oneway {
-                                        resp.opaque = opaque;
-                                        resp.set_response(true);
-                                        let _ = tx.send(resp.to_frame());
-                                    }
-                                }
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::warn!(target: LOG, addr = %addr_r, error = %e, "bad frame; closing connection");
-                            break 'read;
-                        }
-                    }
-                }
-                tokio::select! {
-                    r = reader.read_buf(&mut buf) => match r {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    },
-                    _ = close.notified() => break,
-                }
-            }
-            closed.store(true, Ordering::Release);
-            // Dropping the senders wakes every waiter with ConnectionClosed.
-            pending.lock().unwrap().clear();
-        });
-        Ok(conn)
+        tokio::spawn(writer.drain(shared.clone()));
+        tokio::spawn(shared.clone().read_loop());
+        Ok(Arc::new(Connection { shared }))
     }
 
     pub fn addr(&self) -> &str {
-        &self.addr
+        &self.shared.addr
     }
 
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire) || self.outbound.is_closed()
+        self.shared.closed.load(Ordering::Acquire)
     }
 
     /// Closes the connection: pending requests fail with `ConnectionClosed` at once.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.close.notify_one();
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.close.notify_one();
+        self.shared.writer.wake.notify_one();
+    }
+
+    fn closed_error(&self) -> ClientError {
+        ClientError::ConnectionClosed {
+            addr: self.shared.addr.clone(),
+        }
+    }
+
+    fn timeout_error(&self, timeout: Duration) -> ClientError {
+        ClientError::Timeout {
+            addr: self.shared.addr.clone(),
+            millis: timeout.as_millis() as u64,
+        }
+    }
+
+    /// Writes one frame; on failure the connection is closed and the error names it.
+    fn write_frame(&self, frame: &[u8]) -> Result<()> {
+        if self.is_closed() || self.shared.writer.write(frame).is_err() {
+            self.close();
+            return Err(self.closed_error());
+        }
+        Ok(())
     }
 
     /// Milliseconds since the connection was made (the clock of [`Self::read_since`]).
     fn now_ms(&self) -> u64 {
-        self.born.elapsed().as_millis() as u64
+        self.shared.born.elapsed().as_millis() as u64
     }
 
     /// Whether a frame was read at or after `ms` (see [`Self::now_ms`]).
     fn read_since(&self, ms: u64) -> bool {
-        self.last_read_ms.load(Ordering::Acquire) > ms
+        self.shared.last_read_ms.load(Ordering::Acquire) > ms
     }
 
     /// Sends `request` and waits for its response up to `timeout`.
@@ -205,28 +362,23 @@ impl Connection {
         mut request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
+        let deadline = Instant::now() + timeout;
         let opaque = next_opaque();
         request.opaque = opaque;
         request.set_oneway(false);
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap().insert(opaque, tx);
-        if self.is_closed() || self.outbound.send(request.to_frame()).is_err() {
-            self.pending.lock().unwrap().remove(&opaque);
-            return Err(ClientError::ConnectionClosed {
-                addr: self.addr.clone(),
-            });
+        // Registered before the write: the answer can arrive before `write_frame` returns.
+        self.shared.pending.lock().unwrap().insert(opaque, tx);
+        if let Err(e) = self.write_frame(&request.to_frame()) {
+            self.shared.pending.lock().unwrap().remove(&opaque);
+            return Err(e);
         }
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout_at(deadline.into(), rx).await {
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(_)) => Err(ClientError::ConnectionClosed {
-                addr: self.addr.clone(),
-            }),
+            Ok(Err(_)) => Err(self.closed_error()),
             Err(_) => {
-                self.pending.lock().unwrap().remove(&opaque);
-                Err(ClientError::Timeout {
-                    addr: self.addr.clone(),
-                    millis: timeout.as_millis() as u64,
-                })
+                self.shared.pending.lock().unwrap().remove(&opaque);
+                Err(self.timeout_error(timeout))
             }
         }
     }
@@ -235,18 +387,15 @@ impl Connection {
     pub fn invoke_oneway(&self, mut request: RemotingCommand) -> Result<()> {
         request.opaque = next_opaque();
         request.set_oneway(true);
-        if self.is_closed() || self.outbound.send(request.to_frame()).is_err() {
-            return Err(ClientError::ConnectionClosed {
-                addr: self.addr.clone(),
-            });
-        }
-        Ok(())
+        self.write_frame(&request.to_frame())
     }
 }
 
 /// Connections by address, replaced when closed.
 pub struct ConnectionPool {
     conns: Mutex<HashMap<String, Arc<Connection>>>,
+    /// For requests from threads that block on their answer (see [`crate::blocking`]).
+    blocking: BlockingConnections,
     connect_timeout: Duration,
     handler: Option<Arc<dyn RequestHandler>>,
     credentials: Option<SessionCredentials>,
@@ -256,6 +405,7 @@ impl ConnectionPool {
     pub fn new(connect_timeout: Duration, handler: Option<Arc<dyn RequestHandler>>) -> Self {
         ConnectionPool {
             conns: Mutex::new(HashMap::new()),
+            blocking: BlockingConnections::new(connect_timeout),
             connect_timeout,
             handler,
             credentials: None,
@@ -294,6 +444,8 @@ impl ConnectionPool {
     }
 
     /// Sends and waits; a transport failure drops the connection so the next call reconnects.
+    /// Inside [`crate::blocking::with_blocking_requests`], sends, pulls, offsets and routes
+    /// wait on a blocking connection of the calling thread's own.
     pub async fn invoke(
         &self,
         addr: &str,
@@ -301,6 +453,11 @@ impl ConnectionPool {
         timeout: Duration,
     ) -> Result<RemotingCommand> {
         self.sign(&mut request);
+        if takes_blocking_path(request.code) && blocking_allowed() {
+            request.opaque = next_opaque();
+            request.set_oneway(false);
+            return self.blocking.invoke(addr, &request, timeout);
+        }
         let conn = self.get(addr).await?;
         let sent_at = conn.now_ms();
         let result = conn.invoke(request, timeout).await;
@@ -344,5 +501,6 @@ impl ConnectionPool {
     /// Closes every connection (their tasks end when the sockets close).
     pub fn clear(&self) {
         self.conns.lock().unwrap().clear();
+        self.blocking.clear();
     }
 }

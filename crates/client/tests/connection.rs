@@ -1,35 +1,50 @@
 //! The connection pool against peers that misbehave: a connection whose peer stopped
 //! answering is closed after a timeout and replaced by the next request; a slow peer that
-//! still answers keeps its connection.
+//! still answers keeps its connection. The same for the blocking connections of
+//! `with_blocking_requests`, which carry sends, pulls, offsets and routes of a blocked thread
+//! (heartbeats stay on the multiplexed connection).
 
 use bytes::BytesMut;
+use rocketmq_client::blocking::with_blocking_requests;
 use rocketmq_client::remoting::ConnectionPool;
 use rocketmq_client::{ClientError, ClientInstance};
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Answers requests on connection number `n` (0-based) after `delay(n)`; `None`: never.
 async fn server(listener: TcpListener, delay: fn(usize) -> Option<Duration>) -> Arc<AtomicUsize> {
+    peer(listener, delay, |_| false).await.0
+}
+
+/// As [`server`]; a connection `n` with `close_after_answer(n)` closes after one answer.
+/// Also returns a flag set once such a connection is closed.
+async fn peer(
+    listener: TcpListener,
+    delay: fn(usize) -> Option<Duration>,
+    close_after_answer: fn(usize) -> bool,
+) -> (Arc<AtomicUsize>, Arc<AtomicBool>) {
     let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
+    let closed = Arc::new(AtomicBool::new(false));
+    let (count, closed_flag) = (accepted.clone(), closed.clone());
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else {
                 return;
             };
             let n = count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(serve(sock, delay(n)));
+            let once = close_after_answer(n).then(|| closed_flag.clone());
+            tokio::spawn(serve(sock, delay(n), once));
         }
     });
-    accepted
+    (accepted, closed)
 }
 
-async fn serve(mut sock: TcpStream, delay: Option<Duration>) {
+async fn serve(mut sock: TcpStream, delay: Option<Duration>, once: Option<Arc<AtomicBool>>) {
     let mut buf = BytesMut::new();
     loop {
         while let Ok(Some(req)) = frame::decode(&mut buf) {
@@ -39,6 +54,11 @@ async fn serve(mut sock: TcpStream, delay: Option<Duration>) {
             resp.opaque = req.opaque;
             resp.set_response(true);
             if sock.write_all(&resp.to_frame()).await.is_err() {
+                return;
+            }
+            if let Some(closed) = once {
+                drop(sock);
+                closed.store(true, Ordering::SeqCst);
                 return;
             }
         }
@@ -111,5 +131,93 @@ fn a_slow_peer_that_still_answers_keeps_its_connection() {
             .expect("answered");
         assert_eq!(third.code, 0);
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Runs `f` on a multi-thread runtime, from a thread allowed to block on its requests (as the
+/// Python bindings' synchronous calls do).
+fn blocking<F: std::future::Future>(f: impl FnOnce() -> F) -> F::Output {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    with_blocking_requests(|| rt.block_on(f()))
+}
+
+#[test]
+fn blocking_requests_take_a_connection_of_their_own_and_reuse_it() {
+    blocking(|| async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = server(listener, |_| Some(Duration::ZERO)).await;
+        let pool = ConnectionPool::new(Duration::from_secs(3), None);
+        let timeout = Duration::from_secs(5);
+        // A heartbeat ties the client to its connection: the multiplexed one.
+        let heartbeat = pool.invoke(&addr, ClientInstance::request(34), timeout);
+        assert_eq!(heartbeat.await.unwrap().code, 0);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.addrs(), vec![addr.clone()]);
+        // Sends go over a second connection, the same one each time.
+        for _ in 0..3 {
+            let resp = pool.invoke(&addr, ClientInstance::request(10), timeout);
+            assert_eq!(resp.await.unwrap().code, 0);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn a_blocking_request_that_timed_out_does_not_reuse_its_connection() {
+    blocking(|| async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = server(listener, |n| (n > 0).then_some(Duration::ZERO)).await;
+        let pool = ConnectionPool::new(Duration::from_secs(3), None);
+        let started = Instant::now();
+        let e = pool
+            .invoke(
+                &addr,
+                ClientInstance::request(10),
+                Duration::from_millis(300),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Timeout { .. }), "{e}");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
+        let resp = pool
+            .invoke(&addr, ClientInstance::request(10), Duration::from_secs(5))
+            .await
+            .expect("answered over a new connection");
+        assert_eq!(resp.code, 0);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn an_idle_blocking_connection_the_peer_closed_is_replaced_before_use() {
+    blocking(|| async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (accepted, closed) = peer(listener, |_| Some(Duration::ZERO), |n| n == 0).await;
+        let pool = ConnectionPool::new(Duration::from_secs(3), None);
+        let timeout = Duration::from_secs(5);
+        let first = pool.invoke(&addr, ClientInstance::request(10), timeout);
+        assert_eq!(first.await.unwrap().code, 0);
+        // Waits for the peer's close in a runtime task: this thread is the one that blocks.
+        let seen = tokio::spawn(async move {
+            for _ in 0..500 {
+                if closed.load(Ordering::SeqCst) {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            false
+        });
+        assert!(
+            seen.await.unwrap(),
+            "the peer never closed its first connection"
+        );
+        let second = pool.invoke(&addr, ClientInstance::request(10), timeout);
+        assert_eq!(second.await.expect("a fresh connection").code, 0);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     });
 }

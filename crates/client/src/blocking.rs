@@ -1,0 +1,314 @@
+//! Blocking connections for requests made by a thread that waits for the answer anyway.
+//!
+//! A synchronous call from Python runs in `Runtime::block_on` on the caller's thread. Through a
+//! multiplexed [`Connection`](crate::remoting::Connection) its answer takes two wake-ups on
+//! the way back: the kernel wakes the runtime worker that polls the socket, and the reader task
+//! then wakes the parked caller. On a small VM each cross-CPU wake-up costs tens of
+//! microseconds, as much as the broker's work. Here the caller writes the request and reads the
+//! answer itself on a plain socket, so the kernel wakes it directly.
+//!
+//! Only calls inside [`with_blocking_requests`] take this path (the Python bindings wrap their
+//! synchronous calls in it); tasks never do, since blocking a runtime worker would stall every
+//! other task on it. A blocking connection carries one request at a time and goes back to an
+//! idle list after a complete answer; any failure (timeout, end of stream, a frame out of
+//! step) drops it, so a connection in an unknown state is never reused. An idle connection
+//! the peer closed meanwhile is noticed before use (it polls readable) and replaced.
+//!
+//! What must stay true: only the request codes of [`takes_blocking_path`] go this way. Servers
+//! tie a client to the connection it sends heartbeats on (they address check-backs and
+//! rebalance notices to it, and a closed one unregisters the client), so heartbeats,
+//! unregistering and everything else stay on the multiplexed connection, and no
+//! server-initiated request ever arrives here. A stray frame that is not the awaited answer
+//! is skipped, never handed to a caller.
+
+use crate::error::{ClientError, Result};
+use bytes::BytesMut;
+use rocketmq_protocol::code::request_code;
+use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::frame;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const LOG: &str = "rocketmq.client.remoting";
+
+/// Idle connections kept per address; more concurrent callers connect and close their own.
+const MAX_IDLE_PER_ADDR: usize = 16;
+
+thread_local! {
+    static BLOCKING_ALLOWED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with requests allowed to block this thread on a socket of their own (see the
+/// module header). For a thread that only waits in `Runtime::block_on` for the duration.
+pub fn with_blocking_requests<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BLOCKING_ALLOWED.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(BLOCKING_ALLOWED.with(|b| b.replace(true)));
+    f()
+}
+
+/// Whether the current call may block its thread: inside [`with_blocking_requests`], not in
+/// a runtime task, and not in `block_on` of a current-thread runtime (whose tasks only run
+/// while that very thread polls them).
+pub(crate) fn blocking_allowed() -> bool {
+    BLOCKING_ALLOWED.with(|b| b.get())
+        && tokio::task::try_id().is_none()
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// Requests whose meaning does not depend on the connection they come on: sends, pulls,
+/// offsets, routes.
+pub(crate) fn takes_blocking_path(code: i32) -> bool {
+    matches!(
+        code,
+        request_code::SEND_MESSAGE
+            | request_code::SEND_MESSAGE_V2
+            | request_code::SEND_BATCH_MESSAGE
+            | request_code::PULL_MESSAGE
+            | request_code::QUERY_CONSUMER_OFFSET
+            | request_code::UPDATE_CONSUMER_OFFSET
+            | request_code::SEARCH_OFFSET_BY_TIMESTAMP
+            | request_code::GET_MAX_OFFSET
+            | request_code::GET_MIN_OFFSET
+            | request_code::GET_ROUTEINFO_BY_TOPIC
+            | request_code::CONSUMER_SEND_MSG_BACK
+    )
+}
+
+struct BlockingConnection {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// Idle blocking connections by address.
+pub(crate) struct BlockingConnections {
+    idle: Mutex<HashMap<String, Vec<BlockingConnection>>>,
+    connect_timeout: Duration,
+}
+
+impl BlockingConnections {
+    pub(crate) fn new(connect_timeout: Duration) -> Self {
+        BlockingConnections {
+            idle: Mutex::new(HashMap::new()),
+            connect_timeout,
+        }
+    }
+
+    /// Sends `request` (opaque already set) and waits for its answer up to `timeout`.
+    pub(crate) fn invoke(
+        &self,
+        addr: &str,
+        request: &RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand> {
+        let deadline = Instant::now() + timeout;
+        let mut conn = self.checkout(addr)?;
+        let closed = || ClientError::ConnectionClosed {
+            addr: addr.to_string(),
+        };
+        let timed_out = || ClientError::Timeout {
+            addr: addr.to_string(),
+            millis: timeout.as_millis() as u64,
+        };
+        let frame = request.to_frame();
+        conn.stream
+            .set_write_timeout(Some(remaining(deadline).ok_or_else(timed_out)?))
+            .map_err(|_| closed())?;
+        if let Err(e) = conn.stream.write_all(&frame) {
+            return Err(if is_timeout(&e) {
+                timed_out()
+            } else {
+                closed()
+            });
+        }
+        loop {
+            match frame::decode(&mut conn.buf) {
+                Ok(Some(cmd)) if cmd.is_response() && cmd.opaque == request.opaque => {
+                    self.checkin(addr, conn);
+                    return Ok(cmd);
+                }
+                Ok(Some(cmd)) => {
+                    tracing::debug!(target: LOG, addr, code = cmd.code, opaque = cmd.opaque, "skipping a frame that is not the awaited answer");
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(target: LOG, addr, error = %e, "bad frame; closing connection");
+                    return Err(closed());
+                }
+            }
+            let wait = remaining(deadline).ok_or_else(timed_out)?;
+            conn.stream
+                .set_read_timeout(Some(wait))
+                .map_err(|_| closed())?;
+            if conn.buf.capacity() - conn.buf.len() < 16 * 1024 {
+                conn.buf.reserve(64 * 1024);
+            }
+            let spare = conn.buf.spare_capacity_mut();
+            // SAFETY: `read` only writes initialized bytes into the slice, and only the `n`
+            // bytes it reports are marked initialized below.
+            let spare = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+            match conn.stream.read(spare) {
+                Ok(0) => return Err(closed()),
+                // SAFETY: `read` initialized the first `n` bytes of the spare capacity.
+                Ok(n) => unsafe { conn.buf.set_len(conn.buf.len() + n) },
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Err(timed_out()),
+                Err(_) => return Err(closed()),
+            }
+        }
+    }
+
+    /// An idle connection to `addr` still open, or a new one.
+    fn checkout(&self, addr: &str) -> Result<BlockingConnection> {
+        loop {
+            let conn = self
+                .idle
+                .lock()
+                .unwrap()
+                .get_mut(addr)
+                .and_then(|list| list.pop());
+            match conn {
+                Some(c) if !readable_now(&c.stream) => return Ok(c),
+                // Readable while idle: the peer closed it (or sent something unasked).
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        let connect_error = |cause: String| ClientError::Connect {
+            addr: addr.to_string(),
+            cause,
+        };
+        let addrs = addr
+            .to_socket_addrs()
+            .map_err(|e| connect_error(e.to_string()))?;
+        let mut last = connect_error("the address resolved to nothing".to_string());
+        for sa in addrs {
+            match TcpStream::connect_timeout(&sa, self.connect_timeout) {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(BlockingConnection {
+                        stream,
+                        buf: BytesMut::with_capacity(16 * 1024),
+                    });
+                }
+                Err(e) => last = connect_error(e.to_string()),
+            }
+        }
+        Err(last)
+    }
+
+    fn checkin(&self, addr: &str, conn: BlockingConnection) {
+        if !conn.buf.is_empty() {
+            return; // bytes beyond the answer: out of step, not reusable
+        }
+        let mut idle = self.idle.lock().unwrap();
+        let list = idle.entry(addr.to_string()).or_default();
+        if list.len() < MAX_IDLE_PER_ADDR {
+            list.push(conn);
+        }
+    }
+
+    /// Closes every idle connection.
+    pub(crate) fn clear(&self) {
+        self.idle.lock().unwrap().clear();
+    }
+}
+
+fn remaining(deadline: Instant) -> Option<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    (!left.is_zero()).then_some(left)
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// Whether `stream` has something to read (or hung up) right now, without waiting.
+fn readable_now(stream: &TcpStream) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd on a socket owned by `stream`; a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn multi_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn blocking_is_allowed_only_inside_the_scope_and_restored_after() {
+        let rt = multi_thread();
+        let allowed = || rt.block_on(async { blocking_allowed() });
+        assert!(!allowed());
+        with_blocking_requests(|| {
+            assert!(allowed());
+            with_blocking_requests(|| assert!(allowed()));
+            assert!(allowed());
+        });
+        assert!(!allowed());
+        let caught = std::panic::catch_unwind(|| with_blocking_requests(|| panic!("boom")));
+        assert!(caught.is_err());
+        assert!(!allowed());
+    }
+
+    #[test]
+    fn connection_bound_requests_stay_on_the_multiplexed_connection() {
+        assert!(takes_blocking_path(request_code::SEND_MESSAGE_V2));
+        assert!(takes_blocking_path(request_code::PULL_MESSAGE));
+        for code in [
+            request_code::HEART_BEAT,
+            request_code::UNREGISTER_CLIENT,
+            request_code::END_TRANSACTION,
+            request_code::LOCK_BATCH_MQ,
+            request_code::UNLOCK_BATCH_MQ,
+            request_code::GET_CONSUMER_LIST_BY_GROUP,
+        ] {
+            assert!(!takes_blocking_path(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn tasks_and_current_thread_runtimes_never_block_even_inside_the_scope() {
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        with_blocking_requests(|| {
+            // Outside any runtime: nothing to block in.
+            assert!(!blocking_allowed());
+            assert!(!current.block_on(async { blocking_allowed() }));
+            // A current-thread runtime runs its tasks on this very thread, flag set.
+            let in_task = current
+                .block_on(async { tokio::spawn(async { blocking_allowed() }).await.unwrap() });
+            assert!(!in_task);
+            let rt = multi_thread();
+            let in_worker =
+                rt.block_on(async { tokio::spawn(async { blocking_allowed() }).await.unwrap() });
+            assert!(!in_worker);
+        });
+    }
+}
