@@ -18,11 +18,14 @@
 //! - garbage from the network (bits flipped in the broker's answers) makes requests fail,
 //!   never panics a client thread, and the client works again once the garbage stops;
 //! - after the link heals, sends succeed again (the client reconnects after cuts);
+//! - all of the above for a producer on the multiplexed connection (runtime tasks) and for one
+//!   that blocks its thread on each answer (blocking connections, as send_sync from Python);
 //! - a connection that stops answering (half dead: new connections would work) is replaced
 //!   after timeouts instead of being reused forever.
 
 use bytes::Bytes;
 use rand::Rng;
+use rocketmq_client::blocking::with_blocking_requests;
 use rocketmq_client::pull::TagFilter;
 use rocketmq_client::push::{
     ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
@@ -176,6 +179,54 @@ struct Ledger {
     acked: Vec<String>,
     failed: usize,
     slowest: Duration,
+    /// Acknowledged sends of each producer.
+    acked_by: [usize; 4],
+}
+
+/// Producer `p` sends until `stop`, recording every attempt, acknowledgement and failure; a
+/// failed message is sent once more (a second copy may then be stored).
+async fn produce(
+    p: usize,
+    producer: Arc<Producer>,
+    ledger: Arc<Mutex<Ledger>>,
+    stop: Arc<AtomicBool>,
+) {
+    let topic = "ProxyChaos";
+    let mut seq = 0;
+    let mut resend: Option<Message> = None;
+    while !stop.load(Ordering::Acquire) {
+        let (msg, again) = match resend.take() {
+            Some(m) => (m, true),
+            None => {
+                seq += 1;
+                (message(topic, format!("producer {p} message {seq}")), false)
+            }
+        };
+        let key = msg.properties[UNIQ_KEY].clone();
+        *ledger
+            .lock()
+            .unwrap()
+            .attempts
+            .entry(key.clone())
+            .or_insert(0) += 1;
+        let started = Instant::now();
+        let r = producer.send(&msg).await;
+        let took = started.elapsed();
+        let mut l = ledger.lock().unwrap();
+        l.slowest = l.slowest.max(took);
+        match r {
+            Ok(_) => {
+                l.acked.push(key);
+                l.acked_by[p] += 1;
+            }
+            Err(_) => {
+                l.failed += 1;
+                if !again {
+                    resend = Some(msg);
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -201,44 +252,19 @@ fn sends_over_a_faulty_link_succeed_or_fail_and_lose_nothing_acknowledged() {
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = Arc::new(AtomicBool::new(false));
+    // Three producers in runtime tasks (multiplexed connection), and one on a thread of its
+    // own that blocks on each answer, as the Python bindings' send_sync does (blocking
+    // connections).
     let mut tasks = Vec::new();
     for p in 0..3 {
-        let (producer, ledger, stop) = (producer.clone(), ledger.clone(), stop.clone());
-        tasks.push(rt.spawn(async move {
-            let mut seq = 0;
-            let mut resend: Option<Message> = None;
-            while !stop.load(Ordering::Acquire) {
-                let (msg, again) = match resend.take() {
-                    Some(m) => (m, true),
-                    None => {
-                        seq += 1;
-                        (message(topic, format!("producer {p} message {seq}")), false)
-                    }
-                };
-                let key = msg.properties[UNIQ_KEY].clone();
-                *ledger
-                    .lock()
-                    .unwrap()
-                    .attempts
-                    .entry(key.clone())
-                    .or_insert(0) += 1;
-                let started = Instant::now();
-                let r = producer.send(&msg).await;
-                let took = started.elapsed();
-                let mut l = ledger.lock().unwrap();
-                l.slowest = l.slowest.max(took);
-                match r {
-                    Ok(_) => l.acked.push(key),
-                    Err(_) => {
-                        l.failed += 1;
-                        if !again {
-                            resend = Some(msg);
-                        }
-                    }
-                }
-            }
-        }));
+        let run = produce(p, producer.clone(), ledger.clone(), stop.clone());
+        tasks.push(rt.spawn(run));
     }
+    let blocking_producer = {
+        let run = produce(3, producer.clone(), ledger.clone(), stop.clone());
+        let handle = rt.handle().clone();
+        std::thread::spawn(move || with_blocking_requests(|| handle.block_on(run)))
+    };
 
     // The fault schedule: 40 random steps of 50..250 ms (a long hold now and then, so that
     // requests time out), each step one kind of fault.
@@ -288,6 +314,7 @@ fn sends_over_a_faulty_link_succeed_or_fail_and_lose_nothing_acknowledged() {
             t.await.expect("producer task");
         }
     });
+    blocking_producer.join().expect("blocking producer thread");
 
     let stored = rt
         .block_on(pull_all_verified(
@@ -342,12 +369,18 @@ fn sends_over_a_faulty_link_succeed_or_fail_and_lose_nothing_acknowledged() {
         "the faults made no send fail: the test proved nothing"
     );
     assert!(
+        l.acked_by.iter().all(|n| *n > 0),
+        "a producer got no acknowledgement at all: {:?}",
+        l.acked_by
+    );
+    assert!(
         s.proxy.connections() > 1,
         "the client never reconnected through the proxy"
     );
     eprintln!(
-        "proxy chaos: fault steps {kinds:?}; {} acked, {} failed, {} stored, {} connections, slowest send {:?}, recovered {:?} after healing, consumer caught up in {consumed_in:?}",
+        "proxy chaos: fault steps {kinds:?}; {} acked (by producer {:?}), {} failed, {} stored, {} connections, slowest send {:?}, recovered {:?} after healing, consumer caught up in {consumed_in:?}",
         l.acked.len(),
+        l.acked_by,
         l.failed,
         stored.len(),
         s.proxy.connections(),
