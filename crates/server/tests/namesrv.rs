@@ -287,3 +287,23 @@ fn advertised_host_is_what_routes_and_messages_carry() {
     let m = rocketmq_protocol::message::decode_stored_all(&r.body).unwrap();
     assert_eq!(m[0].store_host, cluster.broker_addr());
 }
+
+/// A send that auto-creates its topic is answered once the name server knows the topic (as
+/// Java registers synchronously when it creates a topic on send): a client that got the answer
+/// can look the route up at once, e.g. to start consuming.
+#[test]
+fn a_topic_created_by_a_send_is_routable_when_the_send_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut broker = Client::connect(cluster.broker_addr());
+    let mut namesrv = Client::connect(cluster.namesrv_addr());
+    for i in 0..20 {
+        let topic = format!("Announced{i}");
+        let sent = broker.call(send_v1(&topic, 0, b"x", ""));
+        assert_eq!(sent.code, 0, "{:?}", sent.remark);
+        let r = route(&mut namesrv, &topic);
+        assert_eq!(r.code, 0, "send {i}: {:?}", r.remark);
+        let body = std::str::from_utf8(&r.body).unwrap();
+        assert!(body.contains(r#""writeQueueNums":4"#), "{body}");
+    }
+}

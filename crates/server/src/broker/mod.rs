@@ -61,6 +61,8 @@ pub struct Broker {
     pub delay_levels: DelayLevels,
     pub shutdown: watch::Receiver<bool>,
     pub topics_changed: Arc<Notify>,
+    /// The highest topic data version a name server acknowledged (-1: none yet).
+    pub registered_version: watch::Sender<i64>,
     pub started_at_millis: i64,
     /// Makes `UNIQ_KEY`s for messages sent without one.
     pub uniq_ids: UniqIdGenerator,
@@ -94,6 +96,7 @@ impl Broker {
             delay_levels,
             shutdown,
             topics_changed,
+            registered_version: watch::Sender::new(-1),
             started_at_millis: crate::util::now_millis(),
             transactions,
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {

@@ -16,12 +16,15 @@ use std::time::Duration;
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Broker {
-    fn register_request(&self) -> RemotingCommand {
+    /// The registration request and the topic data version it carries (read before the
+    /// topic table, so the table holds every change up to it).
+    fn register_request(&self) -> (RemotingCommand, i64) {
+        let version = self.topics.data_version();
         let body = RegisterBrokerBody {
             filter_server_list: Vec::new(),
             topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
                 data_version: DataVersion {
-                    counter: self.topics.data_version(),
+                    counter: version,
                     state_version: 0,
                     timestamp: self.started_at_millis,
                 },
@@ -40,7 +43,7 @@ impl Broker {
             self.store_host.ip(),
             self.store_host.port().wrapping_add(1)
         );
-        RemotingCommand::new_request(request_code::REGISTER_BROKER)
+        let request = RemotingCommand::new_request(request_code::REGISTER_BROKER)
             .with_field("brokerName", &self.config.broker_name)
             .with_field("brokerAddr", &self.broker_addr)
             .with_field("clusterName", &self.config.cluster_name)
@@ -48,14 +51,15 @@ impl Broker {
             .with_field("brokerId", 0)
             .with_field("compressed", false)
             .with_field("bodyCrc32", crc)
-            .with_body(body)
+            .with_body(body);
+        (request, version)
     }
 
-    /// One registration round trip.
+    /// One registration round trip; on success, sends waiting for a topic they created to be
+    /// known (see `registered_version`) are released.
     pub async fn register_once(&self, client: &RemotingClient) -> io::Result<()> {
-        let resp = client
-            .invoke(self.register_request(), REGISTER_TIMEOUT)
-            .await?;
+        let (request, version) = self.register_request();
+        let resp = client.invoke(request, REGISTER_TIMEOUT).await?;
         if resp.code != response_code::SUCCESS {
             return Err(io::Error::other(format!(
                 "name server refused the registration: code {} {}",
@@ -63,6 +67,13 @@ impl Broker {
                 resp.remark.unwrap_or_default()
             )));
         }
+        self.registered_version.send_if_modified(|v| {
+            let newer = version > *v;
+            if newer {
+                *v = version;
+            }
+            newer
+        });
         Ok(())
     }
 

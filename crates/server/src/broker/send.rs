@@ -113,10 +113,18 @@ pub(crate) struct Stored {
     wait_for_flush: bool,
     requested_queue: i32,
     uniq_keys: Vec<String>,
+    /// The topic data version to see registered before answering (a topic this send created).
+    announce: Option<i64>,
 }
 
 /// How long a send waits for its sync-flush acknowledgement (Java `syncFlushTimeout`).
 pub const SYNC_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the answer to a send that created its topic waits for the name server to learn
+/// of the topic. As in Java (which registers synchronously in `createTopicInSendMessageMethod`),
+/// a client that got the answer can then look the topic up, e.g. to consume it. Well below the
+/// clients' send timeouts (3 s by default), so a name server that is down costs a delay, not a
+/// timed-out send and its resend.
+pub const TOPIC_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Java's default `MSG_REGION`.
 const DEFAULT_REGION: &str = "DefaultRegion";
 
@@ -166,7 +174,21 @@ impl Broker {
             wait_for_flush,
             requested_queue,
             uniq_keys,
+            announce,
         } = stored;
+        if let Some(version) = announce {
+            let mut registered = self.registered_version.subscribe();
+            let seen = tokio::time::timeout(
+                TOPIC_ANNOUNCE_TIMEOUT,
+                registered.wait_for(|v| *v >= version),
+            )
+            .await;
+            if !matches!(seen, Ok(Ok(_))) {
+                tracing::warn!(
+                    "a new topic is not registered with the name server after {TOPIC_ANNOUNCE_TIMEOUT:?}; answering the send anyway"
+                );
+            }
+        }
         let mut code = resp::SUCCESS;
         let mut remark = String::new();
         if let (Some(waiter), true) = (outcome.durable, wait_for_flush) {
@@ -226,6 +248,8 @@ impl Broker {
         if let Err(refusal) = validate_send_topic(&header.topic) {
             return Err(error(req, refusal.code, refusal.remark));
         }
+        // Set when this send created the topic: the answer waits for the name server to know it.
+        let mut announce = None;
         let topic_config = if header.topic.starts_with(RETRY_PREFIX) {
             self.topics.get_or_create(&header.topic, 1, 6)
         } else {
@@ -243,7 +267,10 @@ impl Broker {
                 .topics
                 .get_or_create_on_send(&header.topic, default_topic, queues)
             {
-                Ok(Some(c)) => Ok(c),
+                Ok(Some((c, version))) => {
+                    announce = version;
+                    Ok(c)
+                }
                 Ok(None) => {
                     return Err(error(
                         req,
@@ -442,6 +469,7 @@ impl Broker {
             wait_for_flush,
             requested_queue,
             uniq_keys,
+            announce,
         })
     }
 }

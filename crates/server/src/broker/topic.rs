@@ -141,11 +141,13 @@ impl TopicConfigManager {
 
     /// Counter for the registration body's `dataVersion`.
     pub fn data_version(&self) -> i64 {
-        self.data_version.load(Ordering::Relaxed)
+        self.data_version.load(Ordering::SeqCst)
     }
 
     fn touched(&self) {
-        self.data_version.fetch_add(1, Ordering::Relaxed);
+        // SeqCst with the load in `data_version`: a registration that reads version V then
+        // reads a topic table holding every change up to V.
+        self.data_version.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_one();
     }
 
@@ -159,19 +161,20 @@ impl TopicConfigManager {
 
     /// The config of `topic`, created from `default_topic` when it does not exist yet
     /// (Java `createTopicInSendMessageMethod`). `Ok(None)` when it cannot be created
-    /// (no such template, or the template does not allow inheriting).
+    /// (no such template, or the template does not allow inheriting). With the config comes,
+    /// for a topic created by this call, the data version whose registration announces it.
     pub fn get_or_create_on_send(
         &self,
         topic: &str,
         default_topic: &str,
         requested_queues: i32,
-    ) -> Result<Option<TopicConfig>, StoreError> {
+    ) -> Result<Option<(TopicConfig, Option<i64>)>, StoreError> {
         if let Some(c) = self.get(topic) {
-            return Ok(Some(c));
+            return Ok(Some((c, None)));
         }
         let _guard = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = self.get(topic) {
-            return Ok(Some(c));
+            return Ok(Some((c, None)));
         }
         let template = match self.get(default_topic) {
             Some(t) if t.perm & perm::INHERIT != 0 => t,
@@ -183,7 +186,7 @@ impl TopicConfigManager {
         self.store.put_topic_config(config.clone())?;
         self.touched();
         tracing::info!(topic, queues, "auto-created topic from {default_topic}");
-        Ok(Some(config))
+        Ok(Some((config, Some(self.data_version()))))
     }
 
     /// Creates `topic` with `queues` queues and `perm` unless it exists; returns the config.
