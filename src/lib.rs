@@ -389,6 +389,9 @@ mod _rocketmq {
     #[pymodule_export]
     use crate::client::ClientError;
 
+    #[pymodule_export]
+    use crate::client::message::ReceivedMessage;
+
     /// The standard 18 delay levels used when `delay_levels` is not given.
     #[pymodule_export]
     const DEFAULT_DELAY_LEVELS: &str = rocketmq_server::config::DEFAULT_DELAY_LEVELS;

@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple, Union, final
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, final
 
 __all__ = [
     "_EmbeddedCluster",
@@ -10,6 +10,7 @@ __all__ = [
     "NativePullClient",
     "NativePushConsumer",
     "ClientError",
+    "ReceivedMessage",
     "check_delay_levels",
     "reset_log_cache",
     "DEFAULT_DELAY_LEVELS",
@@ -65,6 +66,7 @@ _Credentials = Tuple[str, str, str]
 _Properties = Dict[str, str]
 # (status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name)
 _SendTuple = Tuple[int, str, str, int, int, str]
+# The fields of a ReceivedMessage, in the order of ReceivedMessage.fields():
 # (topic, tags, keys, body, id, offset_msg_id, queue_id, queue_offset, commit_log_offset,
 #  reconsume_times, store_size, born_timestamp, store_timestamp, prepared_transaction_offset,
 #  properties, born_host, store_host)
@@ -94,6 +96,79 @@ class ClientError(Exception):
     """A client operation failed; the message says what and where."""
 
 @final
+class ReceivedMessage:
+    """A received message (`rocketmq.client.ReceivedMessage`, also named `RecvMessage`).
+
+    Its fields are read-only and made into Python objects only when read. It stays valid
+    after the consumer callback returns.
+    """
+
+    def __new__(cls, fields: _MessageTuple) -> "ReceivedMessage":
+        """Built by the library from the 17 fields of `fields()`; not meant to be called."""
+    def fields(self) -> _MessageTuple:
+        """Every field as a tuple, in the order of `_MessageTuple`."""
+    def __reduce__(self) -> Tuple[Any, Tuple[_MessageTuple]]: ...
+    @property
+    def topic(self) -> str:
+        """The topic the message was sent to (a retried message's original topic)."""
+    @property
+    def tags(self) -> bytes:
+        """The ``TAGS`` property as bytes, ``b''`` when absent."""
+    @property
+    def keys(self) -> bytes:
+        """The ``KEYS`` property as bytes, ``b''`` when absent."""
+    @property
+    def body(self) -> bytes:
+        """The (decompressed) body."""
+    @property
+    def id(self) -> str:
+        """The message id (the producer's ``UNIQ_KEY``, else the offset id)."""
+    @property
+    def offset_msg_id(self) -> str:
+        """The broker's id: store host and commit-log offset, in hex."""
+    @property
+    def queue_id(self) -> int: ...
+    @property
+    def queue_offset(self) -> int: ...
+    @property
+    def commit_log_offset(self) -> int: ...
+    @property
+    def reconsume_times(self) -> int:
+        """How many times the message was delivered before this delivery."""
+    @property
+    def store_size(self) -> int: ...
+    @property
+    def born_timestamp(self) -> int:
+        """When the producer created it, in milliseconds since the epoch."""
+    @property
+    def store_timestamp(self) -> int:
+        """When the broker stored it, in milliseconds since the epoch."""
+    @property
+    def prepared_transaction_offset(self) -> int: ...
+    @property
+    def properties(self) -> Dict[str, str]:
+        """Every property, as a new dict."""
+    @property
+    def born_host(self) -> str:
+        """The producer's address, ``"ip:port"``."""
+    @property
+    def store_host(self) -> str:
+        """The broker's address, ``"ip:port"``."""
+    @property
+    def delay_time_level(self) -> int:
+        """The ``DELAY`` property as an int; 0 when absent or not a number."""
+    @property
+    def body_length(self) -> int:
+        """Length of the (decompressed) body in bytes."""
+    def get_property(self, prop: Any) -> bytes:
+        """A property's value as bytes (name as str, bytes or MessageProperty); ``b''`` when
+        absent."""
+    def __getitem__(self, key: Any, /) -> bytes:
+        """``msg[key]`` is ``msg.get_property(key)``."""
+    def __bytes__(self) -> bytes:
+        """The body."""
+
+@final
 class NativeProducer:
     """The Rust producer behind `rocketmq.client.Producer`."""
 
@@ -110,7 +185,7 @@ class NativeProducer:
         *,
         credentials: Optional[_Credentials] = None,
         namesrv_domain: Optional[str] = None,
-        checker: Optional[Callable[[_MessageTuple], int]] = None,
+        checker: Optional[Callable[[ReceivedMessage], int]] = None,
     ) -> "NativeProducer": ...
     def send(self, topic: str, body: bytes, flag: int, properties: _Properties) -> _SendTuple:
         """Sends and waits; returns a send tuple."""
@@ -179,7 +254,7 @@ class NativePullClient:
         expression: str,
         offset: int,
         max_num: int,
-    ) -> Tuple[int, int, int, int, List[_MessageTuple]]:
+    ) -> Tuple[int, int, int, int, List[ReceivedMessage]]:
         """One non-blocking pull: `(status, next_begin_offset, min_offset, max_offset,
         messages)`."""
     def set_name_servers(self, list: str) -> None:
@@ -196,7 +271,7 @@ class NativePushConsumer:
         group: str,
         name_servers_list: str,
         subscriptions: List[Tuple[str, str]],
-        dispatch: Callable[[List[List[_MessageTuple]]], List[bool]],
+        dispatch: Callable[[List[List[ReceivedMessage]]], List[bool]],
         instance_name: str = "DEFAULT",
         broadcasting: bool = False,
         orderly: bool = False,

@@ -19,7 +19,7 @@ from enum import IntEnum
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from . import _rocketmq
-from .consts import MessageProperty
+from .consts import MessageProperty  # noqa: F401 - re-exported, as the originals did
 from .exceptions import (  # noqa: F401 - some names are re-exported, as the originals did
     ConsumerException,
     NullPointerException,
@@ -237,94 +237,10 @@ class Message:
         return (self._topic, self._body, self._flag, dict(self._properties))
 
 
-class ReceivedMessage:
-    """A received message. Its data is copied: it stays valid after the callback returns."""
-
-    __slots__ = (
-        "topic",
-        "tags",
-        "keys",
-        "body",
-        "id",
-        "offset_msg_id",
-        "queue_id",
-        "queue_offset",
-        "commit_log_offset",
-        "reconsume_times",
-        "store_size",
-        "born_timestamp",
-        "store_timestamp",
-        "prepared_transaction_offset",
-        "properties",
-        "born_host",
-        "store_host",
-    )
-
-    def __init__(self, fields: Tuple[Any, ...]) -> None:
-        """Built by the library from the native message tuple; not meant to be called."""
-        (
-            self.topic,
-            self.tags,
-            self.keys,
-            self.body,
-            self.id,
-            self.offset_msg_id,
-            self.queue_id,
-            self.queue_offset,
-            self.commit_log_offset,
-            self.reconsume_times,
-            self.store_size,
-            self.born_timestamp,
-            self.store_timestamp,
-            self.prepared_transaction_offset,
-            self.properties,
-            self.born_host,
-            self.store_host,
-        ) = fields
-
-    @property
-    def delay_time_level(self) -> int:
-        """The ``DELAY`` property as an int; 0 when absent or not a number."""
-        try:
-            return int(self.properties.get("DELAY", 0))
-        except ValueError:
-            return 0
-
-    @property
-    def body_length(self) -> int:
-        """Length of the (decompressed) body in bytes."""
-        return len(self.body)
-
-    def get_property(self, prop: Union[MessageProperty, str, bytes]) -> bytes:
-        """A property's value as bytes; ``b''`` when absent."""
-        if isinstance(prop, MessageProperty):
-            name = prop.value
-        else:
-            name = _text(prop, "property name")
-        return self.properties.get(name, "").encode("utf-8")
-
-    def __getitem__(self, key: Union[MessageProperty, str, bytes]) -> bytes:
-        """``msg[key]`` is ``msg.get_property(key)``."""
-        return self.get_property(key)
-
-    def __str__(self) -> str:
-        """The body decoded as UTF-8 (raises UnicodeDecodeError for other bodies)."""
-        return self.body.decode("utf-8")
-
-    def __bytes__(self) -> bytes:
-        """The body."""
-        return self.body
-
-    def __repr__(self) -> str:
-        return "<%s topic=%r id=%r body=%r>" % (type(self).__name__, self.topic, self.id, self.body)
-
-    def __getstate__(self):
-        return tuple(getattr(self, s) for s in self.__slots__)
-
-    def __setstate__(self, state):
-        self.__init__(state)
-
-
+# The received-message class is native (src/client/message.rs): a lazy view that makes Python
+# objects only for the fields read. Its data is copied out of the consumer: it stays valid
+# after the callback returns.
+ReceivedMessage = _rocketmq.ReceivedMessage
 RecvMessage = ReceivedMessage
 
 
@@ -753,10 +669,8 @@ def _checker_wrapper(checker_callback: Callable[["ReceivedMessage"], Any]):
     the user's callback only (not the producer), so that no reference cycle keeps a dropped
     producer alive."""
 
-    def check(fields: Tuple[Any, ...]) -> int:
-        return _transaction_verdict(
-            checker_callback, "transaction checker", ReceivedMessage(fields)
-        )
+    def check(msg: "ReceivedMessage") -> int:
+        return _transaction_verdict(checker_callback, "transaction checker", msg)
 
     return check
 
@@ -945,8 +859,7 @@ class PullConsumer(_ClientConfig):
                 # The offset is saved before the batch is yielded, as the original did.
                 self.set_message_queue_offset(mq, next_offset)
                 if status == _PULL_FOUND:
-                    for fields in msgs:
-                        yield RecvMessage(fields)
+                    yield from msgs
                 elif status == _PULL_NO_NEW_MSG:
                     break
 
@@ -1084,8 +997,7 @@ class PushConsumer(_ClientConfig):
         callbacks = self._callbacks
         for batch in batches:
             ok = True
-            for fields in batch:
-                msg = RecvMessage(fields)
+            for msg in batch:
                 cb = callbacks.get(msg.topic)
                 if cb is None:
                     log.warning("no callback for topic %r; message %s dropped", msg.topic, msg.id)

@@ -1,6 +1,7 @@
 //! Bindings of the Rust client (`rocketmq-client`): thin wrappers that convert arguments,
 //! release the GIL around every blocking call, and hand back plain tuples that the
-//! pure-Python layer (`rocketmq.client`) turns into its public classes.
+//! pure-Python layer (`rocketmq.client`) turns into its public classes. Received messages are
+//! the exception: `ReceivedMessage` is native and public (see `message.rs`).
 
 pub mod completion;
 pub mod message;

@@ -72,8 +72,9 @@ struct PyTransactionChecker {
 impl TransactionChecker for PyTransactionChecker {
     fn check(&self, msg: &MessageExt) -> TransactionState {
         Python::attach(|py| {
-            let outcome = super::message::message_tuple(py, msg)
-                .and_then(|t| self.callback.call1(py, (t,)))
+            let view = super::message::ReceivedMessage::from_message(msg.clone());
+            let outcome = Py::new(py, view)
+                .and_then(|m| self.callback.call1(py, (m,)))
                 .and_then(|r| r.extract::<i32>(py));
             match outcome {
                 Ok(status) => transaction_state(status),

@@ -1,7 +1,7 @@
 //! `NativePullClient`: route lookups and single pulls for `rocketmq.client.PullConsumer`,
 //! whose offset bookkeeping stays in Python so that subclasses can override it.
 
-use super::message::message_tuple;
+use super::message::ReceivedMessage;
 use super::{block_on, client_config, name_servers, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -93,8 +93,8 @@ impl NativePullClient {
             PullStatus::OffsetIllegal => 3,
         };
         let msgs = PyList::empty(py);
-        for m in &r.messages {
-            msgs.append(message_tuple(py, m)?)?;
+        for m in r.messages {
+            msgs.append(Py::new(py, ReceivedMessage::from_message(m))?)?;
         }
         (
             status,

@@ -4,7 +4,7 @@
 //! waiting; it takes the GIL once for all of them and calls the Python-side dispatch
 //! function once, which runs the user's callbacks and returns one verdict per batch.
 
-use super::message::message_tuple;
+use super::message::ReceivedMessage;
 use super::{client_config, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 struct PyListener {
-    /// `dispatch(batches: list[list[tuple]]) -> list[bool]`.
+    /// `dispatch(batches: list[list[ReceivedMessage]]) -> list[bool]`.
     dispatch: Py<PyAny>,
 }
 
@@ -29,7 +29,7 @@ impl MessageListener for PyListener {
                 for b in batches.iter() {
                     let inner = PyList::empty(py);
                     for m in &b.messages {
-                        inner.append(message_tuple(py, m)?)?;
+                        inner.append(Py::new(py, ReceivedMessage::from_shared(m.clone()))?)?;
                     }
                     outer.append(inner)?;
                 }

@@ -3,7 +3,7 @@
 import os
 import time
 
-from rocketmq.client import Message, PullConsumer
+from rocketmq.client import Message, Producer, PullConsumer
 
 #: 18 short delay levels, so that retries come back in a fraction of a second.
 FAST_LEVELS = " ".join(["200ms"] * 18)
@@ -24,6 +24,14 @@ def wait_for(cond, timeout=30.0, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for %s" % what)
         time.sleep(0.02)
+
+
+def make_producer(broker, group=None, **kw):
+    """A started producer on `broker`'s name server."""
+    p = Producer(group or unique("PG"), **kw)
+    p.set_namesrv_addr(broker.namesrv_addr)
+    p.start()
+    return p
 
 
 def message(topic, body, tags=None, keys=None, **props):

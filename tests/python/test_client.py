@@ -9,7 +9,7 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
-from clienttools import message, pull_all, unique, wait_for
+from clienttools import make_producer, message, pull_all, unique, wait_for
 
 from rocketmq.client import (
     ConsumeStatus,
@@ -28,13 +28,6 @@ from rocketmq.exceptions import (
     PushConsumerStartFailed,
     RocketMQException,
 )
-
-
-def make_producer(broker, group=None, **kw):
-    p = Producer(group or unique("PG"), **kw)
-    p.set_namesrv_addr(broker.namesrv_addr)
-    p.start()
-    return p
 
 
 def start_push(broker, topic, callback, group, **kw):

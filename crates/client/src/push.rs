@@ -132,7 +132,9 @@ pub enum ConsumeStatus {
 #[derive(Debug)]
 pub struct ConsumeBatch {
     pub queue: MessageQueue,
-    pub messages: Vec<MessageExt>,
+    /// Shared, so a listener can keep a message (the Python bindings hand it out as a lazy
+    /// object) while the consumer still acknowledges or sends it back.
+    pub messages: Vec<Arc<MessageExt>>,
     pub status: ConsumeStatus,
 }
 
@@ -1123,6 +1125,7 @@ impl Inner {
     /// One task per pull result, not per batch: spawning and scheduling a task per message
     /// was a tenth of the consumer's CPU with single-message batches.
     fn dispatch_concurrently(self: &Arc<Self>, pq: &Arc<ProcessQueue>, messages: Vec<MessageExt>) {
+        let messages = messages.into_iter().map(Arc::new).collect();
         let inner = self.clone();
         let pq = pq.clone();
         self.runtime
@@ -1136,7 +1139,7 @@ impl Inner {
     async fn consume_concurrently(
         self: Arc<Self>,
         pq: Arc<ProcessQueue>,
-        messages: Vec<MessageExt>,
+        messages: Vec<Arc<MessageExt>>,
     ) {
         let size = self.config.batch_max_size.max(1);
         let mut pending = messages;
@@ -1197,7 +1200,7 @@ impl Inner {
                 return;
             }
             for m in &mut retry_locally {
-                m.reconsume_times += 1;
+                Arc::make_mut(m).reconsume_times += 1;
             }
             pending = retry_locally;
         }
@@ -1206,7 +1209,8 @@ impl Inner {
     /// Consumes messages of an orderly queue one at a time; a failure pauses and retries the
     /// same message. Returns false when the consumer stops or drops the queue.
     async fn consume_orderly(&self, pq: &Arc<ProcessQueue>, messages: Vec<MessageExt>) -> bool {
-        for mut m in messages {
+        for m in messages {
+            let mut m = Arc::new(m);
             loop {
                 if pq.dropped.load(Ordering::Acquire) || self.stopping() {
                     return false;
@@ -1227,7 +1231,8 @@ impl Inner {
                     }
                     ConsumeStatus::NotRun => return false,
                     ConsumeStatus::ReconsumeLater => {
-                        m.reconsume_times += 1;
+                        // Copies the message only if the listener kept the previous delivery.
+                        Arc::make_mut(&mut m).reconsume_times += 1;
                         if self.pause(self.config.orderly_retry_pause).await {
                             return false;
                         }

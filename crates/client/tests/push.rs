@@ -25,7 +25,7 @@ impl MessageListener for Recorder {
         for b in batches {
             let mut status = ConsumeStatus::Success;
             for m in &b.messages {
-                self.seen.lock().unwrap().push(m.clone());
+                self.seen.lock().unwrap().push((**m).clone());
                 if let Some(prefix) = self.fail_first {
                     if m.body.starts_with(prefix.as_bytes()) && m.reconsume_times == 0 {
                         status = ConsumeStatus::ReconsumeLater;
