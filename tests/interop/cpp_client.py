@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import pytest
+from driverprocess import DriverProcess
 
 DRIVER = Path(__file__).resolve().parent / "cpp_driver.py"
 _KEYWORDS = ("READY", "RESULT", "MSG", "DONE")
@@ -81,110 +80,15 @@ def assert_same_content(received: Dict[str, object], sent: Dict[str, object]) ->
         assert received["properties"].get(name) == value, f"property {name} of seq {seq}"
 
 
-class DriverProcess:
-    """One cpp_driver.py subprocess; collects its keyword lines as they arrive."""
+class CppDriver(DriverProcess):
+    """One cpp_driver.py subprocess under the reference client's interpreter."""
 
     def __init__(self, command: str, args: Dict[str, object], home: Path) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        self.home = home
-        self._stderr = open(home / f"driver-{command}-{id(self)}.stderr", "w+")
-        env = dict(os.environ, HOME=str(home))
-        self.proc = subprocess.Popen(
-            [cpp_python(), str(DRIVER), command, json.dumps(args)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            env=env,
-        )
-        self._lines: Dict[str, List[dict]] = {}
-        self._other: List[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            keyword, _, payload = line.partition(" ")
-            try:
-                value = json.loads(payload) if keyword in _KEYWORDS else None
-            except ValueError:
-                value = None
-            with self._changed:
-                if value is None:
-                    # Anything else on stdout (the C++ library may print) is kept for reports.
-                    self._other.append(line.rstrip("\n")[:500])
-                else:
-                    self._lines.setdefault(keyword, []).append(value)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    def lines(self, keyword: str) -> List[dict]:
-        with self._changed:
-            return list(self._lines.get(keyword, []))
-
-    def stderr_tail(self, limit: int = 3000) -> str:
-        """The end of the driver's stderr plus any unexpected stdout lines, for reports."""
-        self._stderr.flush()
-        self._stderr.seek(0)
-        other = "\n".join(self._other[-20:])
-        return f"stderr: {self._stderr.read()[-limit:]}\nother stdout: {other}"
-
-    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not condition():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out waiting for {what}\n{self.stderr_tail()}")
-                if self.proc.poll() is not None and not self._reader.is_alive():
-                    if condition():
-                        return
-                    raise AssertionError(
-                        f"driver exited ({self.proc.returncode}) while waiting for {what}\n"
-                        f"{self.stderr_tail()}"
-                    )
-                self._changed.wait(min(remaining, 0.5))
-
-    def wait_for(self, keyword: str, count: int = 1, timeout: float = 60) -> List[dict]:
-        self.wait_until(
-            lambda: len(self._lines.get(keyword, [])) >= count, timeout, f"{count} {keyword}"
-        )
-        return self.lines(keyword)
-
-    def send_line(self, value: object) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(value) + "\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout: float = 60) -> int:
-        """Closes stdin (the driver's signal to shut down) and waits for the exit status."""
-        try:
-            if self.proc.stdin is not None and not self.proc.stdin.closed:
-                self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            status = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            raise AssertionError(
-                f"driver did not exit in {timeout}s\n{self.stderr_tail()}"
-            ) from exc
-        self._reader.join(timeout=10)
-        return status
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._stderr.close()
+        argv = [cpp_python(), str(DRIVER), command, json.dumps(args)]
+        super().__init__(argv, _KEYWORDS, home, f"cpp {command}")
 
 
-class CppProducer(DriverProcess):
+class CppProducer(CppDriver):
     def __init__(self, namesrv: str, home: Path, group: str = "PG_interop") -> None:
         super().__init__("producer", {"namesrv": namesrv, "group": group}, home)
         self.wait_for("READY", timeout=60)
@@ -203,7 +107,7 @@ class CppProducer(DriverProcess):
         return results[self._requests - 1]["results"]
 
 
-class CppPushConsumer(DriverProcess):
+class CppPushConsumer(CppDriver):
     def __init__(
         self,
         namesrv: str,
@@ -243,11 +147,11 @@ class CppPushConsumer(DriverProcess):
 
     def stop(self, timeout: float = 60) -> None:
         status = self.finish(timeout)
-        assert status == 0, f"push consumer exited {status}\n{self.stderr_tail()}"
+        assert status == 0, f"push consumer exited {status}\n{self.diagnostics()}"
 
 
 def pull_all(namesrv: str, home: Path, group: str, topic: str, expression: str = "*") -> List[dict]:
-    driver = DriverProcess(
+    driver = CppDriver(
         "pull",
         {
             "namesrv": namesrv,
@@ -260,7 +164,7 @@ def pull_all(namesrv: str, home: Path, group: str, topic: str, expression: str =
     )
     try:
         result = driver.wait_for("RESULT", timeout=120)[0]
-        assert driver.finish() == 0, driver.stderr_tail()
+        assert driver.finish() == 0, driver.diagnostics()
         return result["messages"]
     finally:
         driver.kill()

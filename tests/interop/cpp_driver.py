@@ -28,6 +28,12 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
+
+# The helpers shared with the scenario driver (stdlib only): result lines on a descriptor of
+# their own, result and error records.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
+from driverlib import emit, error_of, flush, result_of, text, wait_for_end_of_input  # noqa: E402
 
 from rocketmq import ffi
 from rocketmq.client import (
@@ -40,27 +46,11 @@ from rocketmq.client import (
 from rocketmq.exceptions import ffi_check
 from rocketmq.ffi import MessageModel, _CConsumeStatus
 
-_OUT_LOCK = threading.Lock()
-
-# The protocol lines get a descriptor of their own and descriptor 1 becomes a copy of stderr:
-# anything librocketmq prints through C stdio (fully buffered on a pipe, flushed at arbitrary
-# points, not always at a line end) can then never glue itself to the front of a protocol line
-# and make the parent drop it as noise.
-_PROTOCOL = os.fdopen(os.dup(1), "w", encoding="utf-8")
-os.dup2(2, 1)
-
 # A second handle on the same library, so GetMessageBody can return a raw pointer instead of a
 # NUL-terminated bytes object (the wheel's RecvMessage.body stops at the first NUL byte).
 _RAW = ctypes.CDLL(ffi.dll._name)
 _RAW.GetMessageBody.argtypes = [ctypes.c_void_p]
 _RAW.GetMessageBody.restype = ctypes.c_void_p
-
-
-def emit(keyword, value):
-    line = keyword + " " + json.dumps(value, separators=(",", ":"))
-    with _OUT_LOCK:
-        _PROTOCOL.write(line + "\n")
-        _PROTOCOL.flush()
 
 
 def message_body(handle):
@@ -83,14 +73,6 @@ def message_body(handle):
     if body[-1:] != b"\0" or len(ctypes.string_at(pointer)) > length:
         raise RuntimeError("unexpected std::string layout: body is not NUL-terminated at length")
     return body[:-1]
-
-
-def text(value):
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return value
 
 
 def describe(msg, property_names):
@@ -131,18 +113,6 @@ def build_message(spec):
     if spec.get("delay_level"):
         msg.set_delay_time_level(spec["delay_level"])
     return msg
-
-
-def result_of(send_result):
-    return {
-        "status": int(send_result.status),
-        "msg_id": send_result.msg_id,
-        "offset": send_result.offset,
-    }
-
-
-def error_of(exc):
-    return {"error": "%s: %s" % (type(exc).__name__, exc)}
 
 
 def queue_by_arg(mq_size, msg, arg):
@@ -292,14 +262,7 @@ def run_push(args):
     consumer._register_callback(native_callback)
     consumer.start()
     emit("READY", {})
-    stop = threading.Event()
-
-    def wait_for_end_of_input():
-        sys.stdin.read()
-        stop.set()
-
-    threading.Thread(target=wait_for_end_of_input, daemon=True).start()
-    stop.wait(float(args.get("timeout", 120)))
+    wait_for_end_of_input(float(args.get("timeout", 120)))
     consumer.shutdown()
     emit("DONE", {"deliveries": deliveries[0]})
 
@@ -328,7 +291,7 @@ def main():
     started = time.monotonic()
     {"producer": run_producer, "push": run_push, "pull": run_pull}[command](args)
     sys.stderr.write("cpp_driver %s finished in %.1fs\n" % (command, time.monotonic() - started))
-    _PROTOCOL.flush()
+    flush()
     sys.stdout.flush()
     sys.stderr.flush()
     # The clients were shut down explicitly above (offsets committed, connections closed).

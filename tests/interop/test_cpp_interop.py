@@ -334,7 +334,7 @@ def test_failed_delivery_is_retried_with_reconsume_times(broker, home, cleanup):
     for seq, copies in table.items():
         first, retry = copies[0], next(m for m in copies if not m["failed"])
         assert first["failed"], (seq, report())
-        assert first["reconsume_times"] in (0, 1), (seq, report(), consumer.stderr_tail())
+        assert first["reconsume_times"] in (0, 1), (seq, report(), consumer.diagnostics())
         originals_seen += first["reconsume_times"] == 0
         times = [m["reconsume_times"] for m in copies]
         assert times == sorted(times) and len(set(times)) == len(times), (seq, times)

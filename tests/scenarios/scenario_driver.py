@@ -39,6 +39,12 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
+
+# The helpers shared with the interop driver (stdlib only): result lines on a descriptor of
+# their own, result and error records.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
+from driverlib import emit, error_of, flush, result_of, text, wait_for_end_of_input  # noqa: E402
 
 import rocketmq.client
 from rocketmq.client import Message, MessageModel, Producer, PullConsumer, PushConsumer
@@ -50,21 +56,6 @@ IMPL = "ours" if hasattr(rocketmq.client, "ReceivedMessage") else "reference"
 
 # User properties the scenarios set; consumers report them.
 PROPERTY_NAMES = ("seq", "probe", "stream", "key", "note")
-
-_OUT_LOCK = threading.Lock()
-
-
-def emit(keyword, value):
-    line = keyword + " " + json.dumps(value, separators=(",", ":"))
-    with _OUT_LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-
-def text(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return value
 
 
 def describe(msg):
@@ -98,18 +89,6 @@ def build_message(spec):
     for key, value in (spec.get("properties") or {}).items():
         msg.set_property(key, value)
     return msg
-
-
-def result_of(send_result):
-    return {
-        "status": int(send_result.status),
-        "msg_id": send_result.msg_id,
-        "offset": send_result.offset,
-    }
-
-
-def error_of(exc):
-    return {"error": "%s: %s" % (type(exc).__name__, exc)}
 
 
 def send_async_all(producer, specs, timeout):
@@ -269,14 +248,7 @@ def run_push(args):
     consumer.subscribe(args["topic"], on_message, args.get("expression", "*"))
     consumer.start()
     emit("READY", {"impl": IMPL})
-    stop = threading.Event()
-
-    def wait_for_end_of_input():
-        sys.stdin.read()
-        stop.set()
-
-    threading.Thread(target=wait_for_end_of_input, daemon=True).start()
-    stop.wait(float(args.get("timeout", 150)))
+    wait_for_end_of_input(float(args.get("timeout", 150)))
     consumer.shutdown()
     emit("DONE", {"deliveries": deliveries[0]})
 
@@ -358,6 +330,7 @@ def main():
     sys.stderr.write(
         "scenario_driver %s (%s) took %.1fs\n" % (command, IMPL, time.monotonic() - started)
     )
+    flush()
     sys.stdout.flush()
     sys.stderr.flush()
     if IMPL == "reference":

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import pytest
+from driverprocess import DriverProcess
 
 DRIVER = Path(__file__).resolve().parent / "scenario_driver.py"
 KEYWORDS = ("READY", "RESULT", "MSG", "ACK", "FAIL", "DONE", "ERROR")
@@ -63,111 +62,23 @@ def assert_same_content(received: Dict[str, object], sent: Dict[str, object]) ->
         assert received["properties"].get(name) == value, f"property {name} of seq {seq}"
 
 
-class Client:
-    """One scenario_driver.py subprocess; collects its keyword lines as they arrive."""
+class Client(DriverProcess):
+    """One scenario_driver.py subprocess under one implementation's interpreter."""
 
     def __init__(self, impl: str, command: str, args: Dict[str, object], home: Path) -> None:
-        home.mkdir(parents=True, exist_ok=True)
         self.impl = impl
-        self.name = f"{impl} {command}"
-        self._stderr = open(home / f"{command}-{id(self)}.stderr", "w+")
-        self.proc = subprocess.Popen(
-            [interpreter(impl), str(DRIVER), command, json.dumps(args)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            env=dict(os.environ, HOME=str(home)),
-        )
-        self._lines: Dict[str, List[dict]] = {}
-        self._other: List[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            keyword, _, payload = line.partition(" ")
-            try:
-                value = json.loads(payload) if keyword in KEYWORDS else None
-            except ValueError:
-                value = None
-            with self._changed:
-                if value is None:
-                    self._other.append(line.rstrip("\n")[:300])
-                else:
-                    self._lines.setdefault(keyword, []).append(value)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    def lines(self, keyword: str) -> List[dict]:
-        with self._changed:
-            return list(self._lines.get(keyword, []))
-
-    def diagnostics(self) -> str:
-        self._stderr.flush()
-        self._stderr.seek(0)
-        errors = self.lines("ERROR")
-        other = "\n".join(self._other[-10:])
-        return (
-            f"[{self.name}] errors: {errors}\nstderr: {self._stderr.read()[-3000:]}\n"
-            f"other stdout: {other}"
-        )
-
-    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not condition():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out waiting for {what}\n{self.diagnostics()}")
-                if self.proc.poll() is not None and not self._reader.is_alive():
-                    if condition():
-                        return
-                    raise AssertionError(
-                        f"{self.name} exited ({self.proc.returncode}) while waiting for {what}"
-                        f"\n{self.diagnostics()}"
-                    )
-                self._changed.wait(min(remaining, 0.5))
-
-    def wait_for(self, keyword: str, count: int = 1, timeout: float = 60) -> List[dict]:
-        self.wait_until(
-            lambda: len(self._lines.get(keyword, [])) >= count, timeout, f"{count} {keyword}"
-        )
-        return self.lines(keyword)
+        argv = [interpreter(impl), str(DRIVER), command, json.dumps(args)]
+        super().__init__(argv, KEYWORDS, home, f"{impl} {command}")
 
     def ready(self, timeout: float = 60) -> None:
         info = self.wait_for("READY", timeout=timeout)[0]
         assert info["impl"] == self.impl, f"{self.name} runs {info['impl']}"
 
-    def send_line(self, value: object) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(value) + "\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout: float = 60) -> None:
+    def finish(self, timeout: float = 60) -> int:
         """Closes stdin (the driver's signal to shut down); the driver must exit 0 in time."""
-        try:
-            if self.proc.stdin is not None and not self.proc.stdin.closed:
-                self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            status = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            self.kill()
-            raise AssertionError(
-                f"{self.name} did not exit in {timeout}s\n{self.diagnostics()}"
-            ) from exc
-        self._reader.join(timeout=10)
+        status = super().finish(timeout)
         assert status == 0, f"{self.name} exited {status}\n{self.diagnostics()}"
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        return status
 
 
 class ProducerClient(Client):
