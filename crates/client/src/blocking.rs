@@ -12,7 +12,10 @@
 //! other task on it. A blocking connection carries one request at a time and goes back to an
 //! idle list after a complete answer; any failure (timeout, end of stream, a frame out of
 //! step) drops it, so a connection in an unknown state is never reused. An idle connection
-//! the peer closed meanwhile is noticed before use (it polls readable) and replaced.
+//! the peer closed meanwhile is noticed before use (it polls readable) and replaced. At most
+//! [`MAX_OPEN_PER_ADDR`] exist per address, idle or busy: a thread that finds them all busy
+//! uses the multiplexed connection, so a hundred sending threads cost the broker a bounded
+//! number of connections and nobody connects and closes per request.
 //!
 //! What must stay true: only the request codes of [`takes_blocking_path`] go this way. Servers
 //! tie a client to the connection it sends heartbeats on (they address check-backs and
@@ -31,13 +34,14 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const LOG: &str = "rocketmq.client.remoting";
 
-/// Idle connections kept per address; more concurrent callers connect and close their own.
-const MAX_IDLE_PER_ADDR: usize = 16;
+/// Blocking connections per address, idle or busy; callers beyond use the multiplexed one.
+pub(crate) const MAX_OPEN_PER_ADDR: usize = 16;
 
 thread_local! {
     static BLOCKING_ALLOWED: Cell<bool> = const { Cell::new(false) };
@@ -88,31 +92,67 @@ pub(crate) fn takes_blocking_path(code: i32) -> bool {
 struct BlockingConnection {
     stream: TcpStream,
     buf: BytesMut,
+    /// The open-connection count of its address, decremented when this connection closes.
+    open: Arc<AtomicUsize>,
 }
 
-/// Idle blocking connections by address.
+impl Drop for BlockingConnection {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[derive(Default)]
+struct AddrConnections {
+    idle: Vec<BlockingConnection>,
+    /// Idle and busy connections of this address.
+    open: Arc<AtomicUsize>,
+}
+
+/// Blocking connections by address.
 pub(crate) struct BlockingConnections {
-    idle: Mutex<HashMap<String, Vec<BlockingConnection>>>,
+    by_addr: Mutex<HashMap<String, AddrConnections>>,
     connect_timeout: Duration,
+}
+
+/// What [`BlockingConnections::checkout`] found.
+enum Checkout {
+    Connection(BlockingConnection),
+    /// Every connection allowed for the address is busy.
+    AllBusy,
 }
 
 impl BlockingConnections {
     pub(crate) fn new(connect_timeout: Duration) -> Self {
         BlockingConnections {
-            idle: Mutex::new(HashMap::new()),
+            by_addr: Mutex::new(HashMap::new()),
             connect_timeout,
         }
     }
 
-    /// Sends `request` (opaque already set) and waits for its answer up to `timeout`.
+    /// Sends `request` (opaque already set) and waits for its answer up to `timeout`. `None`
+    /// when every blocking connection to `addr` is busy: send it on the multiplexed one.
     pub(crate) fn invoke(
         &self,
         addr: &str,
         request: &RemotingCommand,
         timeout: Duration,
+    ) -> Option<Result<RemotingCommand>> {
+        match self.checkout(addr) {
+            Ok(Checkout::Connection(conn)) => Some(self.exchange(addr, conn, request, timeout)),
+            Ok(Checkout::AllBusy) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn exchange(
+        &self,
+        addr: &str,
+        mut conn: BlockingConnection,
+        request: &RemotingCommand,
+        timeout: Duration,
     ) -> Result<RemotingCommand> {
         let deadline = Instant::now() + timeout;
-        let mut conn = self.checkout(addr)?;
         let closed = || ClientError::ConnectionClosed {
             addr: addr.to_string(),
         };
@@ -169,22 +209,32 @@ impl BlockingConnections {
         }
     }
 
-    /// An idle connection to `addr` still open, or a new one.
-    fn checkout(&self, addr: &str) -> Result<BlockingConnection> {
-        loop {
-            let conn = self
-                .idle
-                .lock()
-                .unwrap()
-                .get_mut(addr)
-                .and_then(|list| list.pop());
-            match conn {
-                Some(c) if !readable_now(&c.stream) => return Ok(c),
-                // Readable while idle: the peer closed it (or sent something unasked).
-                Some(_) => continue,
-                None => break,
+    /// An idle connection to `addr` still open, or a new one if fewer than
+    /// [`MAX_OPEN_PER_ADDR`] exist.
+    fn checkout(&self, addr: &str) -> Result<Checkout> {
+        let open = {
+            let mut by_addr = self.by_addr.lock().unwrap();
+            if !by_addr.contains_key(addr) {
+                by_addr.insert(addr.to_string(), AddrConnections::default());
             }
-        }
+            let entry = by_addr.get_mut(addr).expect("inserted above");
+            loop {
+                match entry.idle.pop() {
+                    Some(c) if !readable_now(&c.stream) => return Ok(Checkout::Connection(c)),
+                    // Readable while idle: the peer closed it (or sent something unasked).
+                    Some(_) => continue,
+                    None => break,
+                }
+            }
+            if entry.open.load(Ordering::Acquire) >= MAX_OPEN_PER_ADDR {
+                return Ok(Checkout::AllBusy);
+            }
+            // Counted before connecting (under the lock), so concurrent callers cannot
+            // overshoot; a failed connect gives the slot back when `slot` drops.
+            entry.open.fetch_add(1, Ordering::AcqRel);
+            entry.open.clone()
+        };
+        let slot = OpenSlot(Some(open));
         let connect_error = |cause: String| ClientError::Connect {
             addr: addr.to_string(),
             cause,
@@ -197,10 +247,11 @@ impl BlockingConnections {
             match TcpStream::connect_timeout(&sa, self.connect_timeout) {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
-                    return Ok(BlockingConnection {
+                    return Ok(Checkout::Connection(BlockingConnection {
                         stream,
                         buf: BytesMut::with_capacity(16 * 1024),
-                    });
+                        open: slot.into_counter(),
+                    }));
                 }
                 Err(e) => last = connect_error(e.to_string()),
             }
@@ -212,16 +263,35 @@ impl BlockingConnections {
         if !conn.buf.is_empty() {
             return; // bytes beyond the answer: out of step, not reusable
         }
-        let mut idle = self.idle.lock().unwrap();
-        let list = idle.entry(addr.to_string()).or_default();
-        if list.len() < MAX_IDLE_PER_ADDR {
-            list.push(conn);
+        // The entry exists: `checkout` made it, and `clear` keeps entries.
+        if let Some(entry) = self.by_addr.lock().unwrap().get_mut(addr) {
+            entry.idle.push(conn);
         }
     }
 
     /// Closes every idle connection.
     pub(crate) fn clear(&self) {
-        self.idle.lock().unwrap().clear();
+        for entry in self.by_addr.lock().unwrap().values_mut() {
+            entry.idle.clear();
+        }
+    }
+}
+
+/// A counted slot for a connection being made: given back on drop unless the connection took
+/// it over.
+struct OpenSlot(Option<Arc<AtomicUsize>>);
+
+impl OpenSlot {
+    fn into_counter(mut self) -> Arc<AtomicUsize> {
+        self.0.take().expect("a slot is taken over once")
+    }
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        if let Some(open) = &self.0 {
+            open.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 

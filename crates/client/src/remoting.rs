@@ -391,9 +391,14 @@ impl Connection {
     }
 }
 
+type ConnectGate = Arc<tokio::sync::Mutex<Option<(Instant, String)>>>;
+
 /// Connections by address, replaced when closed.
 pub struct ConnectionPool {
     conns: Mutex<HashMap<String, Arc<Connection>>>,
+    /// One connect at a time per address (an async lock, held across the connect), with the
+    /// time and cause of the last failed connect.
+    connecting: Mutex<HashMap<String, ConnectGate>>,
     /// For requests from threads that block on their answer (see [`crate::blocking`]).
     blocking: BlockingConnections,
     connect_timeout: Duration,
@@ -405,6 +410,7 @@ impl ConnectionPool {
     pub fn new(connect_timeout: Duration, handler: Option<Arc<dyn RequestHandler>>) -> Self {
         ConnectionPool {
             conns: Mutex::new(HashMap::new()),
+            connecting: Mutex::new(HashMap::new()),
             blocking: BlockingConnections::new(connect_timeout),
             connect_timeout,
             handler,
@@ -424,23 +430,60 @@ impl ConnectionPool {
         }
     }
 
-    /// The live connection to `addr`, connecting if there is none.
+    /// The live connection to `addr`, connecting if there is none. Concurrent callers wait
+    /// for one connect instead of each opening a connection of their own; those that waited
+    /// for a connect that failed get its error at once rather than trying again in turn.
     pub async fn get(&self, addr: &str) -> Result<Arc<Connection>> {
-        if let Some(c) = self.conns.lock().unwrap().get(addr) {
-            if !c.is_closed() {
-                return Ok(c.clone());
+        if let Some(c) = self.live(addr) {
+            return Ok(c);
+        }
+        let gate = self
+            .connecting
+            .lock()
+            .unwrap()
+            .entry(addr.to_string())
+            .or_default()
+            .clone();
+        let asked = Instant::now();
+        let mut last_failure = gate.lock().await;
+        if let Some(c) = self.live(addr) {
+            return Ok(c);
+        }
+        if let Some((at, cause)) = &*last_failure {
+            if *at >= asked {
+                return Err(ClientError::Connect {
+                    addr: addr.to_string(),
+                    cause: cause.clone(),
+                });
             }
         }
-        let fresh = Connection::connect(addr, self.connect_timeout, self.handler.clone()).await?;
-        let mut conns = self.conns.lock().unwrap();
-        // Another task may have connected meanwhile; keep the first live one.
-        match conns.get(addr) {
-            Some(existing) if !existing.is_closed() => Ok(existing.clone()),
-            _ => {
-                conns.insert(addr.to_string(), fresh.clone());
+        match Connection::connect(addr, self.connect_timeout, self.handler.clone()).await {
+            Ok(fresh) => {
+                *last_failure = None;
+                self.conns
+                    .lock()
+                    .unwrap()
+                    .insert(addr.to_string(), fresh.clone());
                 Ok(fresh)
             }
+            Err(e) => {
+                let cause = match &e {
+                    ClientError::Connect { cause, .. } => cause.clone(),
+                    other => other.to_string(),
+                };
+                *last_failure = Some((Instant::now(), cause));
+                Err(e)
+            }
         }
+    }
+
+    fn live(&self, addr: &str) -> Option<Arc<Connection>> {
+        self.conns
+            .lock()
+            .unwrap()
+            .get(addr)
+            .filter(|c| !c.is_closed())
+            .cloned()
     }
 
     /// Sends and waits; a transport failure drops the connection so the next call reconnects.
@@ -456,7 +499,9 @@ impl ConnectionPool {
         if takes_blocking_path(request.code) && blocking_allowed() {
             request.opaque = next_opaque();
             request.set_oneway(false);
-            return self.blocking.invoke(addr, &request, timeout);
+            if let Some(result) = self.blocking.invoke(addr, &request, timeout) {
+                return result;
+            }
         }
         let conn = self.get(addr).await?;
         let sent_at = conn.now_ms();

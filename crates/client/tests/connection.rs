@@ -221,3 +221,72 @@ fn an_idle_blocking_connection_the_peer_closed_is_replaced_before_use() {
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     });
 }
+
+#[test]
+fn blocking_connections_are_capped_and_further_callers_use_the_multiplexed_one() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (addr, accepted) = rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        // Slow answers keep every caller's connection busy while the others arrive.
+        let accepted = server(listener, |_| Some(Duration::from_millis(300))).await;
+        (addr, accepted)
+    });
+    let pool = Arc::new(ConnectionPool::new(Duration::from_secs(3), None));
+    let callers = 24;
+    let threads: Vec<_> = (0..callers)
+        .map(|_| {
+            let (pool, addr, handle) = (pool.clone(), addr.clone(), rt.handle().clone());
+            std::thread::spawn(move || {
+                with_blocking_requests(|| {
+                    handle.block_on(pool.invoke(
+                        &addr,
+                        ClientInstance::request(10),
+                        Duration::from_secs(20),
+                    ))
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().expect("answered").code, 0);
+    }
+    // 16 blocking connections at most, plus the multiplexed one for the callers beyond.
+    let connections = accepted.load(Ordering::SeqCst);
+    assert!(connections <= 17, "{connections} connections");
+    assert_eq!(
+        pool.addrs(),
+        vec![addr.clone()],
+        "no caller used the multiplexed connection"
+    );
+    // The blocking connections stay for reuse: another round opens none.
+    let again = with_blocking_requests(|| {
+        rt.block_on(pool.invoke(&addr, ClientInstance::request(10), Duration::from_secs(5)))
+    });
+    assert_eq!(again.expect("answered").code, 0);
+    assert_eq!(accepted.load(Ordering::SeqCst), connections);
+}
+
+#[test]
+fn concurrent_first_requests_share_one_new_connection() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = server(listener, |_| Some(Duration::ZERO)).await;
+        let pool = Arc::new(ConnectionPool::new(Duration::from_secs(3), None));
+        let requests: Vec<_> = (0..20)
+            .map(|_| {
+                let (pool, addr) = (pool.clone(), addr.clone());
+                tokio::spawn(async move {
+                    pool.invoke(&addr, ClientInstance::request(10), Duration::from_secs(5))
+                        .await
+                })
+            })
+            .collect();
+        for r in requests {
+            assert_eq!(r.await.unwrap().expect("answered").code, 0);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    });
+}
