@@ -1,11 +1,21 @@
-"""asyncio API: sends that are awaited instead of blocking a thread.
+"""asyncio API: sends that are awaited instead of blocking a thread, and consumer callbacks
+that are coroutines.
 
-    from rocketmq.asyncio import Producer
+    from rocketmq.asyncio import Producer, PushConsumer
     from rocketmq.client import Message
 
     async with Producer("my-producers", namesrv_addr="127.0.0.1:9876") as producer:
         result = await producer.send(msg)               # a SendResult, or raises
         results = await producer.send_many(messages)    # concurrently, results in order
+
+    async def on_message(msg):                          # runs on the event loop
+        ...                                             # None: consumed; raise: redelivered
+
+    consumer = PushConsumer("my-consumers", namesrv_addr="127.0.0.1:9876")
+    consumer.subscribe("OrderEvents", on_message)
+    await consumer.start()
+    ...
+    await consumer.shutdown()
 
 A send never blocks the event loop: it starts on the library's own threads, and its outcome
 comes back to the loop. Outcomes that arrive together resolve their futures in one loop
@@ -16,13 +26,19 @@ callback, not one wake-up each. At most ``max_in_flight`` sends run at once; fur
 
 import asyncio
 import collections
+import concurrent.futures
+import inspect
+import logging
 import threading
-from typing import Any, Callable, Deque, Iterable, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
-from .client import Message, SendResult, StrOrBytes
+from .client import Message, MessageModel, ReceivedMessage, SendResult, StrOrBytes, _verdict_of
 from .client import Producer as _ThreadProducer
+from .client import PushConsumer as _ThreadPushConsumer
 
-__all__ = ["Producer"]
+__all__ = ["Producer", "PushConsumer"]
+
+log = logging.getLogger("rocketmq")
 
 
 class _Outcomes:
@@ -145,3 +161,115 @@ class Producer:
                 raise outcome
             results.append(outcome)
         return results
+
+
+class _LoopPushConsumer(_ThreadPushConsumer):
+    """The thread API's push consumer, with callbacks that are coroutines: each dispatcher call
+    hands its batches to the event loop and waits (GIL released) for their verdicts. Batches
+    run concurrently on the loop; the messages of one batch run in order, up to the first
+    failure, as in the thread API."""
+
+    _loop: Optional[asyncio.AbstractEventLoop] = None
+    _coroutines: Dict[str, Callable[[ReceivedMessage], Awaitable[Any]]]
+
+    def _dispatch(self, batches: List[List[ReceivedMessage]]) -> List[bool]:
+        loop = self._loop
+        if loop is None:
+            return [False] * len(batches)
+        try:
+            fut = asyncio.run_coroutine_threadsafe(self._consume(batches), loop)
+        except RuntimeError:  # the loop is closed: redelivered later
+            return [False] * len(batches)
+        while True:
+            try:
+                return fut.result(timeout=1.0)
+            except concurrent.futures.TimeoutError:
+                if loop.is_closed() or not loop.is_running():
+                    fut.cancel()
+                    log.warning("the event loop of an asyncio consumer stopped; redelivering")
+                    return [False] * len(batches)
+            except BaseException:  # noqa: BLE001 - cancelled with the loop, or a library bug
+                return [False] * len(batches)
+
+    async def _consume(self, batches: List[List[ReceivedMessage]]) -> List[bool]:
+        return list(await asyncio.gather(*(self._consume_batch(b) for b in batches)))
+
+    async def _consume_batch(self, batch: List[ReceivedMessage]) -> bool:
+        for msg in batch:
+            callback = self._coroutines.get(msg.topic)
+            if callback is None:
+                log.warning("no callback for topic %r; message %s dropped", msg.topic, msg.id)
+                continue
+            try:
+                result = await callback(msg)
+            except Exception:  # noqa: BLE001 - a callback must never kill the consumer
+                log.exception(
+                    "exception in consumer callback for message %s; it will be redelivered",
+                    msg.id,
+                )
+                return False
+            if not _verdict_of(result, msg):
+                return False
+        return True
+
+
+class PushConsumer:
+    """A push consumer whose callbacks are coroutine functions, run on the event loop that
+    started it. A callback returns None (or ``ConsumeStatus.CONSUME_SUCCESS``) when done;
+    ``RECONSUME_LATER`` or an exception has the message delivered again later. Configure it
+    with the ``set_*`` methods of ``rocketmq.client.PushConsumer`` before ``start()``, and stop
+    it with ``await shutdown()`` (a blocking shutdown on the loop's thread would wait for
+    callbacks that need that very loop)."""
+
+    def __init__(
+        self,
+        group_id: StrOrBytes,
+        *,
+        namesrv_addr: Optional[StrOrBytes] = None,
+        orderly: bool = False,
+        message_model: Union[MessageModel, int] = MessageModel.CLUSTERING,
+    ) -> None:
+        self._consumer = _LoopPushConsumer(group_id, orderly, message_model)
+        self._consumer._coroutines = {}
+        if namesrv_addr is not None:
+            self._consumer.set_namesrv_addr(namesrv_addr)
+
+    def __getattr__(self, name: str) -> Any:
+        # The configuration methods of rocketmq.client.PushConsumer (set_namesrv_addr,
+        # set_thread_count, set_message_batch_max_size, ...), called before start().
+        if name.startswith("set_"):
+            return getattr(self._consumer, name)
+        raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
+
+    def subscribe(
+        self,
+        topic: StrOrBytes,
+        callback: Callable[[ReceivedMessage], Awaitable[Any]],
+        expression: StrOrBytes = "*",
+    ) -> None:
+        """Delivers ``topic``'s messages matching ``expression`` to the coroutine function
+        ``callback``."""
+        if not inspect.iscoroutinefunction(callback):
+            raise TypeError("callback must be a coroutine function (async def)")
+        self._consumer.subscribe(topic, callback, expression)
+        # The thread API keys callbacks by the topic as it stores it (str).
+        for name, registered in self._consumer._callbacks.items():
+            if registered is callback:
+                self._consumer._coroutines[name] = callback
+
+    async def start(self) -> None:
+        """Starts consuming; callbacks run on the event loop running this call."""
+        loop = asyncio.get_running_loop()
+        self._consumer._loop = loop
+        await loop.run_in_executor(None, self._consumer.start)
+
+    async def shutdown(self) -> None:
+        """Stops consuming (callbacks in progress finish first); idempotent."""
+        await asyncio.get_running_loop().run_in_executor(None, self._consumer.shutdown)
+
+    async def __aenter__(self) -> "PushConsumer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.shutdown()

@@ -878,6 +878,11 @@ def _consume_verdict(callback, message: ReceivedMessage) -> bool:
             "exception in consumer callback for message %s; it will be redelivered", message.id
         )
         return False
+    return _verdict_of(result, message)
+
+
+def _verdict_of(result: Any, message: ReceivedMessage) -> bool:
+    """What a callback's return value means (see ``_consume_verdict``)."""
     if result is None:
         return True
     try:

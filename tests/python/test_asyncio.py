@@ -1,12 +1,15 @@
-"""rocketmq.asyncio.Producer: awaited sends against the bundled broker, without blocking the
-event loop; failures, cancellation and the in-flight bound."""
+"""rocketmq.asyncio: awaited sends against the bundled broker, without blocking the event
+loop (failures, cancellation, the in-flight bound), and push consumers with coroutine
+callbacks run on the loop (redelivery after a failure)."""
 
 import asyncio
+import threading
 
 import pytest
-from clienttools import message, pull_all, unique
+from clienttools import make_producer, message, pull_all, unique
 
 from rocketmq.asyncio import Producer
+from rocketmq.asyncio import PushConsumer as AsyncPushConsumer
 from rocketmq.client import SendStatus
 from rocketmq.exceptions import ProducerSendAsyncFailed
 
@@ -117,3 +120,52 @@ def test_configuration_and_argument_errors():
     producer.set_timeout(5000)
     with pytest.raises(AttributeError):
         producer.send_sync  # noqa: B018 - the blocking calls are not part of this API
+
+
+def test_coroutine_callbacks_consume_on_the_loop_and_failures_are_redelivered(broker):
+    topic = unique("AioPush")
+    sent = [b"m-%d" % i for i in range(30)]
+    producer = make_producer(broker)
+    try:
+        for body in sent:
+            producer.send_sync(message(topic, body))
+    finally:
+        producer.shutdown()
+
+    async def main():
+        loop_thread = threading.get_ident()
+        deliveries = []
+        failed_once = set()
+
+        async def on_message(msg):
+            assert threading.get_ident() == loop_thread
+            await asyncio.sleep(0.001)
+            deliveries.append((msg.body, msg.reconsume_times))
+            if msg.body == b"m-7" and msg.body not in failed_once:
+                failed_once.add(msg.body)
+                raise RuntimeError("fail the first delivery")
+            return None
+
+        consumer = AsyncPushConsumer(unique("CG"), namesrv_addr=broker.namesrv_addr)
+        consumer.subscribe(topic, on_message)
+        async with consumer:
+            for _ in range(3000):
+                consumed = {b for b, _ in deliveries}
+                if set(sent) <= consumed and any(b == b"m-7" and r >= 1 for b, r in deliveries):
+                    break
+                await asyncio.sleep(0.01)
+        return deliveries
+
+    deliveries = run(main())
+    assert set(sent) <= {b for b, _ in deliveries}
+    retried = [r for b, r in deliveries if b == b"m-7"]
+    assert retried[0] == 0 and max(retried) >= 1, retried
+
+
+def test_async_consumer_arguments():
+    consumer = AsyncPushConsumer("CG")
+    with pytest.raises(TypeError, match="coroutine"):
+        consumer.subscribe("T", lambda msg: None)
+    consumer.set_thread_count(2)  # the set_* methods of the thread API
+    with pytest.raises(AttributeError):
+        consumer.start_consuming  # noqa: B018
