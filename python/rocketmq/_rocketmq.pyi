@@ -199,6 +199,13 @@ class NativeProducer:
     ) -> None:
         """Starts a send; `callback(ok, send tuple or error text)` runs later on the
         send-callback thread."""
+    def send_many_async(
+        self,
+        messages: List[Tuple[str, bytes, int, _Properties]],
+        callback: Callable[[bool, List[Tuple[bool, Union[_SendTuple, str]]]], object],
+    ) -> None:
+        """Starts every send at once; `callback(True, [(ok, send tuple or error text), ...])`
+        runs once on the send-callback thread when all have finished, in message order."""
     def send_oneway(self, topic: str, body: bytes, flag: int, properties: _Properties) -> None:
         """Sends without waiting for the broker."""
     def queue_count(self, topic: str) -> int:

@@ -32,9 +32,19 @@ import logging
 import threading
 from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
-from .client import Message, MessageModel, ReceivedMessage, SendResult, StrOrBytes, _verdict_of
+from . import _rocketmq
+from .client import (
+    Message,
+    MessageModel,
+    ReceivedMessage,
+    SendResult,
+    StrOrBytes,
+    _send_result,
+    _verdict_of,
+)
 from .client import Producer as _ThreadProducer
 from .client import PushConsumer as _ThreadPushConsumer
+from .exceptions import ProducerSendAsyncFailed
 
 __all__ = ["Producer", "PushConsumer"]
 
@@ -102,7 +112,9 @@ class Producer:
         if namesrv_addr is not None:
             self._producer.set_namesrv_addr(namesrv_addr)
         self._max_in_flight = max_in_flight
-        self._bound: Optional[Tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, _Outcomes]] = None
+        self._bound: Optional[
+            Tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, _Outcomes, asyncio.Lock]
+        ] = None
 
     def __getattr__(self, name: str) -> Any:
         # The configuration methods of rocketmq.client.Producer (set_namesrv_addr,
@@ -111,12 +123,21 @@ class Producer:
             return getattr(self._producer, name)
         raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
 
-    def _loop_state(self) -> Tuple[asyncio.Semaphore, _Outcomes]:
+    def _group_state(self) -> Tuple[asyncio.Semaphore, _Outcomes, asyncio.Lock]:
         loop = asyncio.get_running_loop()
         if self._bound is None or self._bound[0] is not loop:
-            # A semaphore belongs to one loop: made here, inside it.
-            self._bound = (loop, asyncio.Semaphore(self._max_in_flight), _Outcomes(loop))
-        return self._bound[1], self._bound[2]
+            # Semaphores and locks belong to one loop: made here, inside it.
+            self._bound = (
+                loop,
+                asyncio.Semaphore(self._max_in_flight),
+                _Outcomes(loop),
+                asyncio.Lock(),
+            )
+        return self._bound[1], self._bound[2], self._bound[3]
+
+    def _loop_state(self) -> Tuple[asyncio.Semaphore, _Outcomes]:
+        slots, outcomes, _ = self._group_state()
+        return slots, outcomes
 
     async def start(self) -> None:
         """Starts the producer (connections are made on the first send)."""
@@ -153,14 +174,56 @@ class Producer:
 
     async def send_many(self, msgs: Iterable[Message]) -> List[SendResult]:
         """Sends every message concurrently; returns their SendResults in the same order.
-        The first failure is raised once every send has finished."""
-        outcomes = await asyncio.gather(*(self.send(m) for m in msgs), return_exceptions=True)
+        The first failure is raised once every send has finished. Messages go to the library
+        in groups of up to ``max_in_flight``, one call and one outcome callback per group."""
+        messages = list(msgs)
+        for msg in messages:
+            _ThreadProducer._check_message(msg)
+        native = self._producer._require(ProducerSendAsyncFailed)
+        groups = [
+            messages[i : i + self._max_in_flight]
+            for i in range(0, len(messages), self._max_in_flight)
+        ]
         results: List[SendResult] = []
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            results.append(outcome)
+        for outcomes in await asyncio.gather(*(self._send_group(native, g) for g in groups)):
+            for ok, payload in outcomes:
+                if not ok:
+                    raise ProducerSendAsyncFailed(payload, 14, "", 0, "ClientError")
+                results.append(_send_result(payload))
         return results
+
+    async def _send_group(self, native: Any, group: List[Message]) -> List[Tuple[bool, Any]]:
+        slots, outcomes, turn = self._group_state()
+        taken = 0
+        try:
+            # One group takes its slots at a time: two groups each holding part of the slots
+            # they need would wait for each other for ever.
+            async with turn:
+                for _ in group:
+                    await slots.acquire()
+                    taken += 1
+        except BaseException:
+            for _ in range(taken):
+                slots.release()
+            raise
+        fut: "asyncio.Future[List[Tuple[bool, Any]]]" = asyncio.get_running_loop().create_future()
+
+        def release() -> None:
+            for _ in range(taken):
+                slots.release()
+
+        def done(_ok: bool, results: List[Tuple[bool, Any]]) -> None:
+            outcomes.deliver(release, fut, results, None)
+
+        try:
+            native.send_many_async([m._wire() for m in group], done)
+        except _rocketmq.ClientError as e:
+            release()
+            raise ProducerSendAsyncFailed(str(e), 14, "", 0, "ClientError") from None
+        except BaseException:
+            release()
+            raise
+        return await fut
 
 
 class _LoopPushConsumer(_ThreadPushConsumer):

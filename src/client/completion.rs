@@ -4,7 +4,7 @@
 //! [`Completion`] goes over a channel to the process's dispatcher thread
 //! (`rocketmq-send-callback`), which takes every completion waiting (up to
 //! [`MAX_BATCH`]), takes the GIL once for all of them and calls each callback as
-//! `callback(ok, payload)`.
+//! `callback(ok, payload)`, or once per group for `send_many_async` (see [`Payload`]).
 //!
 //! What must stay true:
 //! - no Rust lock is held while the GIL is taken or a callback runs;
@@ -15,6 +15,7 @@
 //!   there), found by the process id changing.
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -63,10 +64,24 @@ impl PendingCallbacks {
 /// The outcome of one send: the send tuple, or the error text.
 pub type Outcome = Result<super::producer::SendTuple, String>;
 
+/// What a callback gets: `callback(ok, payload)` for one send, `callback(True, [(ok,
+/// payload), ...])` for a group of sends started together.
+pub enum Payload {
+    One(Outcome),
+    Many(Vec<Outcome>),
+}
+
 pub struct Completion {
     pub callback: Py<PyAny>,
-    pub outcome: Outcome,
+    pub payload: Payload,
     pub pending: Arc<PendingCallbacks>,
+}
+
+fn outcome_args<'py>(py: Python<'py>, outcome: &Outcome) -> PyResult<Bound<'py, PyTuple>> {
+    match outcome {
+        Ok(tuple) => (true, tuple.clone()).into_pyobject(py),
+        Err(text) => (false, text.as_str()).into_pyobject(py),
+    }
 }
 
 impl Drop for Completion {
@@ -125,9 +140,15 @@ fn dispatcher_loop(rx: mpsc::Receiver<Completion>) {
         }
         Python::attach(|py| {
             for c in batch.drain(..) {
-                let result = match &c.outcome {
-                    Ok(tuple) => c.callback.call1(py, (true, tuple.clone())),
-                    Err(text) => c.callback.call1(py, (false, text.as_str())),
+                let result = match &c.payload {
+                    Payload::One(outcome) => {
+                        outcome_args(py, outcome).and_then(|args| c.callback.call1(py, args))
+                    }
+                    Payload::Many(outcomes) => outcomes
+                        .iter()
+                        .map(|o| outcome_args(py, o))
+                        .collect::<PyResult<Vec<_>>>()
+                        .and_then(|list| c.callback.call1(py, (true, list))),
                 };
                 if let Err(e) = result {
                     // The library's own wrapper failed (user errors are handled there).

@@ -12,7 +12,7 @@
 //! blocking thread of the runtime, with the GIL taken for that call only; it returns the
 //! `TransactionStatus` value (0 commit, 1 rollback, anything else unknown).
 
-use super::completion::{dispatch, on_dispatcher_thread, Completion, PendingCallbacks};
+use super::completion::{dispatch, on_dispatcher_thread, Completion, Payload, PendingCallbacks};
 use super::{block_on, client_config, name_servers, Credentials};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
@@ -216,7 +216,71 @@ impl NativeProducer {
             let (callback, pending) = completion_parts;
             dispatch(Completion {
                 callback,
-                outcome,
+                payload: Payload::One(outcome),
+                pending,
+            });
+        });
+        Ok(())
+    }
+
+    /// Starts sending every message at once (each one as `send_async` would) and returns;
+    /// `callback(True, [(ok, payload), ...])` is called once, on the send-callback thread, when
+    /// all have finished, with one entry per message in order (the send tuple, or the error
+    /// text). One Python call per group instead of per message.
+    fn send_many_async(
+        &self,
+        py: Python<'_>,
+        messages: Vec<WireMessage>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
+        let count = messages.len();
+        if count == 0 || count > MAX_ASYNC_IN_FLIGHT {
+            return Err(PyValueError::new_err(format!(
+                "send_many_async takes 1 to {MAX_ASYNC_IN_FLIGHT} messages, got {count}"
+            )));
+        }
+        let msgs: Vec<Message> = messages
+            .into_iter()
+            .map(|(topic, body, flag, properties)| message(topic, &body, flag, properties))
+            .collect();
+        let rt = super::runtime::runtime();
+        let permits = match self
+            .async_slots
+            .clone()
+            .try_acquire_many_owned(count as u32)
+        {
+            Ok(p) => p,
+            Err(_) => {
+                let slots = self.async_slots.clone();
+                py.detach(|| rt.block_on(slots.acquire_many_owned(count as u32)))
+                    .map_err(|_| super::ClientError::new_err("the producer is shut down"))?
+            }
+        };
+        self.pending.add();
+        let completion_parts = (callback, self.pending.clone());
+        let p = self.producer.clone();
+        rt.spawn(async move {
+            let sends: Vec<_> = msgs
+                .into_iter()
+                .map(|m| {
+                    let p = p.clone();
+                    tokio::spawn(async move {
+                        p.send(&m).await.map(send_tuple).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            let mut outcomes = Vec::with_capacity(sends.len());
+            for send in sends {
+                outcomes.push(
+                    send.await
+                        .unwrap_or_else(|e| Err(format!("the send failed: {e}"))),
+                );
+            }
+            drop(permits);
+            let (callback, pending) = completion_parts;
+            dispatch(Completion {
+                callback,
+                payload: Payload::Many(outcomes),
                 pending,
             });
         });

@@ -169,3 +169,24 @@ def test_async_consumer_arguments():
     consumer.set_thread_count(2)  # the set_* methods of the thread API
     with pytest.raises(AttributeError):
         consumer.start_consuming  # noqa: B018
+
+
+def test_send_many_raises_the_first_failure_and_frees_every_slot(broker):
+    topic = unique("AioMany")
+
+    async def main():
+        async with Producer(
+            unique("PG"), namesrv_addr=broker.namesrv_addr, max_in_flight=8
+        ) as producer:
+            assert await producer.send_many([]) == []
+            with pytest.raises(TypeError):
+                await producer.send_many([message(topic, b"ok"), "not a message"])
+            mixed = [message(topic, b"ok-%d" % i) for i in range(20)]
+            mixed[13] = message("bad topic name", b"x")
+            with pytest.raises(ProducerSendAsyncFailed):
+                await producer.send_many(mixed)
+            # Every slot came back: 8 more sends in one group go through.
+            return await producer.send_many(message(topic, b"after") for _ in range(8))
+
+    after = run(main())
+    assert len(after) == 8 and all(r.status == SendStatus.OK for r in after)
