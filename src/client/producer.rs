@@ -55,6 +55,16 @@ fn message(topic: String, body: &[u8], flag: i32, properties: BTreeMap<String, S
     }
 }
 
+/// A message of a list argument; its body (already copied out of Python) is not copied again.
+fn wire_message((topic, body, flag, properties): WireMessage) -> Message {
+    Message {
+        topic,
+        flag,
+        properties,
+        body: Bytes::from(body),
+    }
+}
+
 /// The Python `TransactionStatus` value as the outcome of a transaction.
 fn transaction_state(status: i32) -> TransactionState {
     match status {
@@ -95,6 +105,21 @@ pub struct NativeProducer {
     async_slots: Arc<tokio::sync::Semaphore>,
     /// The check-back handler of a transactional producer.
     check_handler: Option<Arc<TransactionCheckHandler>>,
+}
+
+impl NativeProducer {
+    /// `n` of the async-send slots, waiting (GIL released) while too many sends are in flight.
+    fn async_permits(&self, py: Python<'_>, n: u32) -> PyResult<tokio::sync::OwnedSemaphorePermit> {
+        match self.async_slots.clone().try_acquire_many_owned(n) {
+            Ok(p) => Ok(p),
+            Err(_) => {
+                let slots = self.async_slots.clone();
+                let rt = super::runtime::runtime();
+                py.detach(|| rt.block_on(slots.acquire_many_owned(n)))
+                    .map_err(|_| super::ClientError::new_err("the producer is shut down"))
+            }
+        }
+    }
 }
 
 #[pymethods]
@@ -195,14 +220,7 @@ impl NativeProducer {
     ) -> PyResult<()> {
         let msg = message(topic, body, flag, properties);
         let rt = super::runtime::runtime();
-        let permit = match self.async_slots.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                let slots = self.async_slots.clone();
-                py.detach(|| rt.block_on(slots.acquire_owned()))
-                    .map_err(|_| super::ClientError::new_err("the producer is shut down"))?
-            }
-        };
+        let permit = self.async_permits(py, 1)?;
         self.pending.add();
         let completion_parts = (callback, self.pending.clone());
         let p = self.producer.clone();
@@ -239,23 +257,9 @@ impl NativeProducer {
                 "send_many_async takes 1 to {MAX_ASYNC_IN_FLIGHT} messages, got {count}"
             )));
         }
-        let msgs: Vec<Message> = messages
-            .into_iter()
-            .map(|(topic, body, flag, properties)| message(topic, &body, flag, properties))
-            .collect();
+        let msgs: Vec<Message> = messages.into_iter().map(wire_message).collect();
         let rt = super::runtime::runtime();
-        let permits = match self
-            .async_slots
-            .clone()
-            .try_acquire_many_owned(count as u32)
-        {
-            Ok(p) => p,
-            Err(_) => {
-                let slots = self.async_slots.clone();
-                py.detach(|| rt.block_on(slots.acquire_many_owned(count as u32)))
-                    .map_err(|_| super::ClientError::new_err("the producer is shut down"))?
-            }
-        };
+        let permits = self.async_permits(py, count as u32)?;
         self.pending.add();
         let completion_parts = (callback, self.pending.clone());
         let p = self.producer.clone();
@@ -335,15 +339,7 @@ impl NativeProducer {
 
     /// Sends `(topic, body, flag, properties)` items as one batch.
     fn send_batch(&self, py: Python<'_>, messages: Vec<WireMessage>) -> PyResult<SendTuple> {
-        let msgs: Vec<Message> = messages
-            .into_iter()
-            .map(|(t, b, f, p)| Message {
-                topic: t,
-                flag: f,
-                properties: p,
-                body: Bytes::from(b),
-            })
-            .collect();
+        let msgs: Vec<Message> = messages.into_iter().map(wire_message).collect();
         let p = self.producer.clone();
         block_on(py, async move { p.send_batch(&msgs).await }).map(send_tuple)
     }
