@@ -40,6 +40,7 @@ from .client import (
     SendResult,
     StrOrBytes,
     _send_result,
+    _text,
     _verdict_of,
 )
 from .client import Producer as _ThreadProducer
@@ -314,11 +315,9 @@ class PushConsumer:
         ``callback``."""
         if not inspect.iscoroutinefunction(callback):
             raise TypeError("callback must be a coroutine function (async def)")
-        self._consumer.subscribe(topic, callback, expression)
-        # The thread API keys callbacks by the topic as it stores it (str).
-        for name, registered in self._consumer._callbacks.items():
-            if registered is callback:
-                self._consumer._coroutines[name] = callback
+        name = _text(topic, "topic")
+        self._consumer.subscribe(name, callback, expression)
+        self._consumer._coroutines[name] = callback
 
     async def start(self) -> None:
         """Starts consuming; callbacks run on the event loop running this call."""
