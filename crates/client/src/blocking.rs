@@ -31,7 +31,7 @@ use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -194,14 +194,9 @@ impl BlockingConnections {
             if conn.buf.capacity() - conn.buf.len() < 16 * 1024 {
                 conn.buf.reserve(64 * 1024);
             }
-            let spare = conn.buf.spare_capacity_mut();
-            // SAFETY: `read` only writes initialized bytes into the slice, and only the `n`
-            // bytes it reports are marked initialized below.
-            let spare = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-            match conn.stream.read(spare) {
+            match read_into_spare(&conn.stream, &mut conn.buf) {
                 Ok(0) => return Err(closed()),
-                // SAFETY: `read` initialized the first `n` bytes of the spare capacity.
-                Ok(n) => unsafe { conn.buf.set_len(conn.buf.len() + n) },
+                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => return Err(timed_out()),
                 Err(_) => return Err(closed()),
@@ -293,6 +288,23 @@ impl Drop for OpenSlot {
             open.fetch_sub(1, Ordering::AcqRel);
         }
     }
+}
+
+/// One `read(2)` into the spare capacity of `buf` (no zeroing first); the bytes read become
+/// part of `buf`. The socket's receive timeout applies (EAGAIN when it expires).
+fn read_into_spare(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: read(2) writes at most `spare.len()` bytes into memory `buf` owns (raw pointer,
+    // no reference to uninitialised bytes is made); the descriptor stays open while `stream`
+    // is borrowed.
+    let n = unsafe { libc::read(stream.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
 }
 
 fn remaining(deadline: Instant) -> Option<Duration> {
