@@ -2,12 +2,12 @@
 commit, rollback, UNKNOWN settled by the checker, callback errors, and send failures."""
 
 import logging
-import os
 import threading
 import time
 from collections import Counter
 
 import pytest
+from clienttools import unique, wait_for
 
 import rocketmq.client
 from rocketmq.broker import LocalBroker
@@ -37,22 +37,6 @@ def broker(tmp_path_factory):
         transaction_timeout_ms=300,
     ) as b:
         yield b
-
-
-_counter = [0]
-
-
-def unique(prefix):
-    _counter[0] += 1
-    return "%s_%d_%d" % (prefix, os.getpid(), _counter[0])
-
-
-def wait_for(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.02)
 
 
 def message(topic, body):
