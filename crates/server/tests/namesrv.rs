@@ -288,11 +288,11 @@ fn advertised_host_is_what_routes_and_messages_carry() {
     assert_eq!(m[0].store_host, cluster.broker_addr());
 }
 
-/// A send that auto-creates its topic is answered once the name server knows the topic (as
-/// Java registers synchronously when it creates a topic on send): a client that got the answer
-/// can look the route up at once, e.g. to start consuming.
+/// A send that auto-creates its topic, and UPDATE_AND_CREATE_TOPIC, are answered once the name
+/// server knows the topic (Java registers synchronously in both): a client that got the
+/// answer can look the route up at once, e.g. to start consuming or to send to its queues.
 #[test]
-fn a_topic_created_by_a_send_is_routable_when_the_send_is_answered() {
+fn a_topic_created_by_a_request_is_routable_when_the_request_is_answered() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = start(dir.path());
     let mut broker = Client::connect(cluster.broker_addr());
@@ -305,5 +305,19 @@ fn a_topic_created_by_a_send_is_routable_when_the_send_is_answered() {
         assert_eq!(r.code, 0, "send {i}: {:?}", r.remark);
         let body = std::str::from_utf8(&r.body).unwrap();
         assert!(body.contains(r#""writeQueueNums":4"#), "{body}");
+
+        let topic = format!("Made{i}");
+        let create = RemotingCommand::new_request(17)
+            .with_field("topic", &topic)
+            .with_field("defaultTopic", "TBW102")
+            .with_field("readQueueNums", 1)
+            .with_field("writeQueueNums", 1)
+            .with_field("perm", 6)
+            .with_field("topicFilterType", "SINGLE_TAG");
+        assert_eq!(broker.call(create).code, 0);
+        let r = route(&mut namesrv, &topic);
+        assert_eq!(r.code, 0, "create {i}: {:?}", r.remark);
+        let body = std::str::from_utf8(&r.body).unwrap();
+        assert!(body.contains(r#""writeQueueNums":1"#), "{body}");
     }
 }

@@ -46,6 +46,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use topic::TopicConfigManager;
 
+/// How long the answer to a request that created or changed a topic waits for the name
+/// server to learn of it (see [`Broker::announced`]). Well below the clients' send timeouts
+/// (3 s by default), so a name server that is down costs a delay, not a timed-out send and its
+/// resend.
+pub const TOPIC_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub struct Broker {
     pub config: ServerConfig,
     /// The address clients use, stored in every message as its store host.
@@ -107,6 +113,24 @@ impl Broker {
         }))
     }
 
+    /// Waits until a name server acknowledged a registration carrying topic data `version`,
+    /// at most [`TOPIC_ANNOUNCE_TIMEOUT`]. A topic created or changed by a request (an
+    /// auto-creating send, UPDATE_AND_CREATE_TOPIC) is answered only then, as the Java broker
+    /// registers synchronously in both: a client that got the answer can look the topic up.
+    pub(crate) async fn announced(&self, version: i64) {
+        let mut registered = self.registered_version.subscribe();
+        let seen = tokio::time::timeout(
+            TOPIC_ANNOUNCE_TIMEOUT,
+            registered.wait_for(|v| *v >= version),
+        )
+        .await;
+        if !matches!(seen, Ok(Ok(_))) {
+            tracing::warn!(
+                "a topic change is not registered with the name server after {TOPIC_ANNOUNCE_TIMEOUT:?}; answering anyway"
+            );
+        }
+    }
+
     /// Drops clients that stopped sending heartbeats, until shutdown.
     pub async fn run_client_expiry(self: Arc<Self>) {
         let expiry = self.config.client_expiry;
@@ -147,7 +171,7 @@ impl Broker {
             rc::LOCK_BATCH_MQ => self.lock_batch(&req),
             rc::UNLOCK_BATCH_MQ => self.unlock_batch(&req),
             rc::VIEW_MESSAGE_BY_ID => self.view_message(&req),
-            rc::UPDATE_AND_CREATE_TOPIC => self.update_topic(&req),
+            rc::UPDATE_AND_CREATE_TOPIC => self.update_topic(&req).await,
             rc::GET_ALL_TOPIC_CONFIG => self.all_topic_config(&req),
             rc::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
             rc::END_TRANSACTION => self.end_transaction(&req),
@@ -170,7 +194,7 @@ impl Broker {
         }
     }
 
-    fn update_topic(&self, req: &RemotingCommand) -> RemotingCommand {
+    async fn update_topic(&self, req: &RemotingCommand) -> RemotingCommand {
         let h: CreateTopicRequestHeader = match req.decode_header() {
             Ok(h) => h,
             Err(e) => {
@@ -209,7 +233,10 @@ impl Broker {
         config.topic_sys_flag = h.topic_sys_flag.unwrap_or(0);
         config.order = h.order;
         match self.topics.put(config) {
-            Ok(()) => RemotingCommand::response_to(req),
+            Ok(version) => {
+                self.announced(version).await;
+                RemotingCommand::response_to(req)
+            }
             Err(e) => send::store_error(req, &e),
         }
     }

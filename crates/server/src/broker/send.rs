@@ -119,12 +119,6 @@ pub(crate) struct Stored {
 
 /// How long a send waits for its sync-flush acknowledgement (Java `syncFlushTimeout`).
 pub const SYNC_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the answer to a send that created its topic waits for the name server to learn
-/// of the topic. As in Java (which registers synchronously in `createTopicInSendMessageMethod`),
-/// a client that got the answer can then look the topic up, e.g. to consume it. Well below the
-/// clients' send timeouts (3 s by default), so a name server that is down costs a delay, not a
-/// timed-out send and its resend.
-pub const TOPIC_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Java's default `MSG_REGION`.
 const DEFAULT_REGION: &str = "DefaultRegion";
 
@@ -177,17 +171,7 @@ impl Broker {
             announce,
         } = stored;
         if let Some(version) = announce {
-            let mut registered = self.registered_version.subscribe();
-            let seen = tokio::time::timeout(
-                TOPIC_ANNOUNCE_TIMEOUT,
-                registered.wait_for(|v| *v >= version),
-            )
-            .await;
-            if !matches!(seen, Ok(Ok(_))) {
-                tracing::warn!(
-                    "a new topic is not registered with the name server after {TOPIC_ANNOUNCE_TIMEOUT:?}; answering the send anyway"
-                );
-            }
+            self.announced(version).await;
         }
         let mut code = resp::SUCCESS;
         let mut remark = String::new();

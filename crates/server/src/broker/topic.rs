@@ -151,12 +151,13 @@ impl TopicConfigManager {
         self.changed.notify_one();
     }
 
-    /// Stores a config (admin create/update) and announces it.
-    pub fn put(&self, config: TopicConfig) -> Result<(), StoreError> {
+    /// Stores a config (admin create/update) and announces it; returns the data version whose
+    /// registration carries it.
+    pub fn put(&self, config: TopicConfig) -> Result<i64, StoreError> {
         let _guard = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.store.put_topic_config(config)?;
         self.touched();
-        Ok(())
+        Ok(self.data_version())
     }
 
     /// The config of `topic`, created from `default_topic` when it does not exist yet
