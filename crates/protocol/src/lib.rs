@@ -13,9 +13,11 @@
 //! - [`body`]: JSON bodies (route data, heartbeat, locks, broker registration, ...).
 //! - [`message`], [`properties`], [`tag`], [`sysflag`]: the stored/pulled message layout.
 //! - [`batch`], [`compression`], [`message_id`]: batch bodies, zlib bodies, message ids.
+//! - [`clock`]: milliseconds since the epoch, the one clock every timestamp is read from.
 
 pub mod batch;
 pub mod body;
+pub mod clock;
 pub mod code;
 pub mod command;
 pub mod compression;

@@ -33,6 +33,7 @@ use crate::{
     TopicConfig,
 };
 use bytes::Bytes;
+use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{
     encode_record, pos_store_timestamp, RecordParts, POS_PHYSICAL_OFFSET, POS_QUEUE_OFFSET,
     POS_SYS_FLAG,
@@ -75,13 +76,6 @@ pub struct FileStore {
     /// The group-commit thread and the maintenance thread.
     threads: Mutex<Vec<JoinHandle<()>>>,
     recovery: RecoveryStats,
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A topic name usable as a consume-queue directory name.

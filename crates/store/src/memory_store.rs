@@ -9,6 +9,7 @@ use crate::{
     TopicConfig,
 };
 use bytes::Bytes;
+use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{encode_record, peek_store_timestamp, RecordParts};
 use rocketmq_protocol::sysflag;
 use std::collections::{BTreeMap, HashMap};
@@ -60,13 +61,6 @@ impl MemoryStore {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn record_of(st: &State, e: &QueueEntry) -> Option<Bytes> {
