@@ -8,6 +8,7 @@
 
 use crate::code::{response_code, version, LanguageCode};
 use crate::header::{CommandHeader, HeaderError};
+use crate::lenient::parse_bool;
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
 
@@ -249,12 +250,6 @@ impl RemotingCommand {
         self.encode(&mut dst);
         dst.freeze()
     }
-}
-
-/// The protocol's boolean rule: `true` in any case or `1` is true, everything else false.
-pub fn parse_bool(v: &str) -> bool {
-    let v = v.trim();
-    v.eq_ignore_ascii_case("true") || v == "1"
 }
 
 #[cfg(test)]

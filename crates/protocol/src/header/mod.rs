@@ -109,7 +109,7 @@ impl HeaderValue for i64 {
 
 impl HeaderValue for bool {
     fn parse_field(text: &str) -> Option<Self> {
-        Some(crate::command::parse_bool(text))
+        Some(crate::lenient::parse_bool(text))
     }
     fn render_field(&self) -> String {
         if *self { "true" } else { "false" }.to_string()
