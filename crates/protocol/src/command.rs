@@ -2,12 +2,12 @@
 //!
 //! A command is a small fixed header (code, language, version, opaque, flag, remark), a
 //! string map `ext_fields` (the "custom header", see [`crate::header`]) and an opaque body.
-//! Encoding to a frame lives in [`crate::frame`]; this file only holds the value and its
-//! accessors. Invariant: a command built by [`RemotingCommand::response_to`] always carries the
+//! This file only holds the value and its accessors; the layers built on it add their
+//! methods where they live: typed headers in [`crate::header`], frame encoding in
+//! [`crate::frame`]. It uses neither of them, so the dependencies run one way. Invariant: a command built by [`RemotingCommand::response_to`] always carries the
 //! request's `opaque` and the response bit, so the peer can match it.
 
 use crate::code::{response_code, version, LanguageCode};
-use crate::header::{CommandHeader, HeaderError};
 use crate::lenient::parse_bool;
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
@@ -212,22 +212,6 @@ impl RemotingCommand {
     /// (cpp sends `"1"`/`"0"`, Java `"true"`/`"false"`). `None` if absent.
     pub fn field_bool(&self, key: &str) -> Option<bool> {
         self.field(key).map(parse_bool)
-    }
-
-    /// Decodes the typed header `H` from `ext_fields`.
-    pub fn decode_header<H: CommandHeader>(&self) -> Result<H, HeaderError> {
-        H::decode(&self.ext_fields)
-    }
-
-    /// Writes the fields of `header` into `ext_fields` (other keys are kept).
-    pub fn set_header<H: CommandHeader>(&mut self, header: &H) {
-        header.encode(&mut self.ext_fields);
-    }
-
-    /// Builder form of [`RemotingCommand::set_header`].
-    pub fn with_header<H: CommandHeader>(mut self, header: &H) -> Self {
-        self.set_header(header);
-        self
     }
 
     /// Writes the whole frame (length prefix, header, body) in `serialize_type`.

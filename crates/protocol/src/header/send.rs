@@ -4,7 +4,7 @@
 //! The broker works on V1 only: [`SendMessageRequestHeader::from_command`] picks the right
 //! form by request code and converts V2 to V1, as Java's `parseRequestHeader` does.
 
-use super::{CommandHeader, HeaderError};
+use super::codec::{CommandHeader, HeaderError};
 use crate::code::request_code;
 use crate::command::RemotingCommand;
 use crate::command_header;
