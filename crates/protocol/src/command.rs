@@ -9,7 +9,7 @@
 
 use crate::code::{response_code, version, LanguageCode};
 use crate::lenient::parse_bool;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::collections::BTreeMap;
 
 /// Flag bit 0: the command is a response.
@@ -212,27 +212,6 @@ impl RemotingCommand {
     /// (cpp sends `"1"`/`"0"`, Java `"true"`/`"false"`). `None` if absent.
     pub fn field_bool(&self, key: &str) -> Option<bool> {
         self.field(key).map(parse_bool)
-    }
-
-    /// Writes the whole frame (length prefix, header, body) in `serialize_type`.
-    ///
-    /// A ROCKETMQ binary header cannot hold a code outside `i16` or a key longer than
-    /// 65535 bytes; such commands are written as JSON instead so encoding never fails.
-    pub fn encode(&self, dst: &mut BytesMut) {
-        crate::frame::encode_frame(self, dst, true);
-    }
-
-    /// Writes the frame without the body bytes (the length prefix still counts the body), so
-    /// a large body can be written separately without copying it.
-    pub fn encode_without_body(&self, dst: &mut BytesMut) {
-        crate::frame::encode_frame(self, dst, false);
-    }
-
-    /// The whole frame as one buffer.
-    pub fn to_frame(&self) -> Bytes {
-        let mut dst = BytesMut::new();
-        self.encode(&mut dst);
-        dst.freeze()
     }
 }
 

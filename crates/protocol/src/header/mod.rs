@@ -1,6 +1,6 @@
 //! Typed request/response headers carried in a command's `extFields` (spec sec 3).
 //!
-//! Each header is declared with [`command_header!`]: one line per field giving the Rust
+//! Each header is declared with [`command_header!`](crate::command_header): one line per field giving the Rust
 //! field, its type and its wire key. Decoding rules (spec 3.0), which every header shares:
 //! - a plain-typed field is required: missing or unparseable -> [`HeaderError`] naming it;
 //! - `Option<T>` is optional: missing, empty or unparseable -> `None` (Java logs and skips);

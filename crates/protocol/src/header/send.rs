@@ -111,7 +111,7 @@ impl SendMessageRequestHeader {
         }
     }
 
-    /// Whether the body is a batch (spec 3.2 [ours]): code 320, or `batch` true/1.
+    /// Whether the body is a batch (spec 3.2 \[ours\]): code 320, or `batch` true/1.
     pub fn is_batch(&self, request_code: i32) -> bool {
         request_code == request_code::SEND_BATCH_MESSAGE || self.batch == Some(true)
     }

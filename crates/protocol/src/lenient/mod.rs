@@ -3,9 +3,9 @@
 //!
 //! Peers (fastjson, the cpp client) write things serde_json would reject or mistype. Reading
 //! them is split by where the quirk sits:
-//! - [`keys`]: object keys, i.e. fastjson's unquoted numeric map keys
+//! - `keys`: object keys, i.e. fastjson's unquoted numeric map keys
 //!   ([`quote_numeric_keys`]), applied to every JSON body before parsing;
-//! - [`values`]: field values, i.e. numbers as strings, booleans as `0`/`1` or strings
+//! - `values`: field values, i.e. numbers as strings, booleans as `0`/`1` or strings
 //!   ([`parse_bool`], the one boolean rule of headers and bodies), enums as names or ordinals
 //!   (the [`name_or_ordinal_enum!`](crate::name_or_ordinal_enum) macro).
 //!
