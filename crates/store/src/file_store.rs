@@ -21,6 +21,9 @@ use crate::config::{FlushMode, StoreConfig};
 use crate::consume_queue::{queue_dir, valid_queue_topic, ConsumeQueue};
 use crate::error::StoreError;
 use crate::flush::{FlushTarget, GroupCommit, Maintenance, StopMode};
+use crate::message_store::{
+    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, PutResult, QueueEntry,
+};
 use crate::offsets::ConsumerOffsets;
 use crate::queue_read;
 use crate::recovery::{
@@ -28,11 +31,8 @@ use crate::recovery::{
     RecoveryStats,
 };
 use crate::topics::TopicConfigs;
-use crate::{
-    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, PutResult, QueueEntry,
-    TopicConfig,
-};
 use bytes::Bytes;
+use rocketmq_protocol::body::topic_config::TopicConfig;
 use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{
     encode_record, pos_store_timestamp, RecordParts, POS_PHYSICAL_OFFSET, POS_QUEUE_OFFSET,

@@ -3,12 +3,12 @@
 //! store; it passes the same contract suite.
 
 use crate::error::StoreError;
-use crate::queue_read;
-use crate::{
+use crate::message_store::{
     GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, PutResult, QueueEntry,
-    TopicConfig,
 };
+use crate::queue_read;
 use bytes::Bytes;
+use rocketmq_protocol::body::topic_config::TopicConfig;
 use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{encode_record, peek_store_timestamp, RecordParts};
 use rocketmq_protocol::sysflag;

@@ -18,7 +18,7 @@ use crate::atomic_file::{read_optional, write_atomic};
 use crate::commit_log::CommitLog;
 use crate::consume_queue::ConsumeQueue;
 use crate::error::StoreError;
-use crate::QueueEntry;
+use crate::message_store::QueueEntry;
 use rocketmq_protocol::message::{
     record_header, view_record, RecordHeader, RecordView, StoredMessage,
 };
