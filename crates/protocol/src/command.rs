@@ -2,13 +2,14 @@
 //!
 //! A command is a small fixed header (code, language, version, opaque, flag, remark), a
 //! string map `ext_fields` (the "custom header", see [`crate::header`]) and an opaque body.
-//! Encoding to a frame lives in [`crate::frame`]; this file only holds the value and its
-//! accessors. Invariant: a command built by [`RemotingCommand::response_to`] always carries the
+//! This file only holds the value and its accessors; the layers built on it add their
+//! methods where they live: typed headers in [`crate::header`], frame encoding in
+//! [`crate::frame`]. It uses neither of them, so the dependencies run one way. Invariant: a command built by [`RemotingCommand::response_to`] always carries the
 //! request's `opaque` and the response bit, so the peer can match it.
 
 use crate::code::{response_code, version, LanguageCode};
-use crate::header::{CommandHeader, HeaderError};
-use bytes::{Bytes, BytesMut};
+use crate::lenient::parse_bool;
+use bytes::Bytes;
 use std::collections::BTreeMap;
 
 /// Flag bit 0: the command is a response.
@@ -212,49 +213,6 @@ impl RemotingCommand {
     pub fn field_bool(&self, key: &str) -> Option<bool> {
         self.field(key).map(parse_bool)
     }
-
-    /// Decodes the typed header `H` from `ext_fields`.
-    pub fn decode_header<H: CommandHeader>(&self) -> Result<H, HeaderError> {
-        H::decode(&self.ext_fields)
-    }
-
-    /// Writes the fields of `header` into `ext_fields` (other keys are kept).
-    pub fn set_header<H: CommandHeader>(&mut self, header: &H) {
-        header.encode(&mut self.ext_fields);
-    }
-
-    /// Builder form of [`RemotingCommand::set_header`].
-    pub fn with_header<H: CommandHeader>(mut self, header: &H) -> Self {
-        self.set_header(header);
-        self
-    }
-
-    /// Writes the whole frame (length prefix, header, body) in `serialize_type`.
-    ///
-    /// A ROCKETMQ binary header cannot hold a code outside `i16` or a key longer than
-    /// 65535 bytes; such commands are written as JSON instead so encoding never fails.
-    pub fn encode(&self, dst: &mut BytesMut) {
-        crate::frame::encode_frame(self, dst, true);
-    }
-
-    /// Writes the frame without the body bytes (the length prefix still counts the body), so
-    /// a large body can be written separately without copying it.
-    pub fn encode_without_body(&self, dst: &mut BytesMut) {
-        crate::frame::encode_frame(self, dst, false);
-    }
-
-    /// The whole frame as one buffer.
-    pub fn to_frame(&self) -> Bytes {
-        let mut dst = BytesMut::new();
-        self.encode(&mut dst);
-        dst.freeze()
-    }
-}
-
-/// The protocol's boolean rule: `true` in any case or `1` is true, everything else false.
-pub fn parse_bool(v: &str) -> bool {
-    let v = v.trim();
-    v.eq_ignore_ascii_case("true") || v == "1"
 }
 
 #[cfg(test)]

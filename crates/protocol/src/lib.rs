@@ -11,17 +11,21 @@
 //!   (JSON and ROCKETMQ binary headers).
 //! - [`header`]: typed request/response headers carried in `extFields`.
 //! - [`body`]: JSON bodies (route data, heartbeat, locks, broker registration, ...).
+//! - [`lenient`]: how non-standard input (fastjson keys, numbers as strings, ordinals) is
+//!   read.
 //! - [`message`], [`properties`], [`tag`], [`sysflag`]: the stored/pulled message layout.
 //! - [`batch`], [`compression`], [`message_id`]: batch bodies, zlib bodies, message ids.
+//! - [`clock`]: milliseconds since the epoch, the one clock every timestamp is read from.
 
 pub mod batch;
 pub mod body;
+pub mod clock;
 pub mod code;
 pub mod command;
 pub mod compression;
 pub mod frame;
 pub mod header;
-pub mod lenient_json;
+pub mod lenient;
 pub mod message;
 pub mod message_id;
 pub mod properties;

@@ -11,7 +11,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MessageIdError {
@@ -136,10 +135,8 @@ impl UniqIdGenerator {
 
     /// The next id: 32 uppercase hex characters.
     pub fn next_id(&self) -> String {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u32)
-            .unwrap_or(0);
+        // The low 32 bits of the time, as the id layout has room for.
+        let millis = crate::clock::now_millis() as u32;
         let count = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut id = String::with_capacity(32);
         id.push_str(&self.prefix);

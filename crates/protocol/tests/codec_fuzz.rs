@@ -17,7 +17,7 @@ use rocketmq_protocol::code::LanguageCode;
 use rocketmq_protocol::command::{RemotingCommand, SerializeType};
 use rocketmq_protocol::frame::{self, FrameError};
 use rocketmq_protocol::header::*;
-use rocketmq_protocol::lenient_json::quote_numeric_keys;
+use rocketmq_protocol::lenient::quote_numeric_keys;
 use rocketmq_protocol::message_id::decode_offset_msg_id;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -165,7 +165,7 @@ impl Drop for EmbeddedCluster {
 
 /// Tags code of a record re-dispatched by store recovery: schedule-topic entries hold the
 /// delivery time, every other entry the tag hash.
-fn recovery_tags_code(levels: DelayLevels) -> rocketmq_store::config::TagsCodeFn {
+fn recovery_tags_code(levels: DelayLevels) -> rocketmq_store::TagsCodeFn {
     Arc::new(move |msg: &StoredMessage| {
         if msg.topic == SCHEDULE_TOPIC {
             let level = get_property(&msg.properties, DELAY)
@@ -174,7 +174,7 @@ fn recovery_tags_code(levels: DelayLevels) -> rocketmq_store::config::TagsCodeFn
             let delay = levels.delay_of(levels.clamp(level)).as_millis() as i64;
             msg.store_timestamp.saturating_add(delay)
         } else {
-            rocketmq_store::recovery::default_tags_code_of(msg)
+            rocketmq_store::default_tags_code_of(msg)
         }
     })
 }

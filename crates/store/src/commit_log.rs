@@ -77,10 +77,6 @@ impl CommitLog {
         })
     }
 
-    pub fn segment_size(&self) -> u64 {
-        self.segment_size
-    }
-
     /// Start offset of the first segment.
     pub fn min_offset(&self) -> u64 {
         self.base.load(Ordering::Acquire)

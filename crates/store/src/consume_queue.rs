@@ -11,7 +11,7 @@
 
 use crate::error::StoreError;
 use crate::mapped_file::{list_segment_files, segment_file_name, sync_dir, MappedFile};
-use crate::QueueEntry;
+use crate::message_store::QueueEntry;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -271,14 +271,6 @@ impl ConsumeQueue {
         self.max_offset.store(new_max, Ordering::Release);
         self.flushed.fetch_min(new_max, Ordering::AcqRel);
         Ok(())
-    }
-
-    /// Recovery: the last entry before `max` (unpublished reads allowed).
-    pub fn last_entry(&self) -> Option<QueueEntry> {
-        let max = self.max_offset();
-        (max > self.min_offset())
-            .then(|| self.read_unpublished(max - 1))
-            .flatten()
     }
 
     /// Flushes entries written since the last flush. Returns whether anything was flushed.

@@ -19,7 +19,7 @@
 //! waiters are completed.
 
 use crate::error::StoreError;
-use crate::DurableWaiter;
+use crate::message_store::DurableWaiter;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

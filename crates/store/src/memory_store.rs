@@ -3,12 +3,13 @@
 //! store; it passes the same contract suite.
 
 use crate::error::StoreError;
-use crate::queue_read;
-use crate::{
+use crate::message_store::{
     GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, PutResult, QueueEntry,
-    TopicConfig,
 };
+use crate::queue_read;
 use bytes::Bytes;
+use rocketmq_protocol::body::topic_config::TopicConfig;
+use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{encode_record, peek_store_timestamp, RecordParts};
 use rocketmq_protocol::sysflag;
 use std::collections::{BTreeMap, HashMap};
@@ -60,13 +61,6 @@ impl MemoryStore {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn record_of(st: &State, e: &QueueEntry) -> Option<Bytes> {

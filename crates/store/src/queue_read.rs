@@ -1,7 +1,7 @@
 //! Read-path logic shared by [`crate::FileStore`] and [`crate::MemoryStore`], so both give the
 //! same statuses, offsets and limits (spec 3.3, "Store status -> response code").
 
-use crate::{GetRequest, GetResult, GetStatus, QueueEntry};
+use crate::message_store::{GetRequest, GetResult, GetStatus, QueueEntry};
 use bytes::Bytes;
 
 /// Consume-queue entries one read scans at most (Java: max(16000 bytes, maxMsgNums * 20) of

@@ -18,7 +18,7 @@ use crate::atomic_file::{read_optional, write_atomic};
 use crate::commit_log::CommitLog;
 use crate::consume_queue::ConsumeQueue;
 use crate::error::StoreError;
-use crate::QueueEntry;
+use crate::message_store::QueueEntry;
 use rocketmq_protocol::message::{
     record_header, view_record, RecordHeader, RecordView, StoredMessage,
 };
@@ -218,7 +218,8 @@ pub fn default_tags_code(properties: &str) -> i64 {
     tags_code(get_property(properties, TAGS))
 }
 
-/// Same as [`default_tags_code`] for an owned message (for use inside recovery hooks).
+/// The tags code recovery writes for `msg` when no hook is configured (the hash of its TAGS
+/// property); a recovery hook calls it for the records it does not special-case.
 pub fn default_tags_code_of(msg: &StoredMessage) -> i64 {
     default_tags_code(&msg.properties)
 }

@@ -3,7 +3,7 @@
 
 use crate::atomic_file::{read_optional, write_atomic};
 use crate::error::StoreError;
-use crate::TopicConfig;
+use rocketmq_protocol::body::topic_config::TopicConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -249,7 +249,7 @@ fn stale_consume_queue_entries_past_the_log_are_dropped() {
 fn redispatch_uses_the_tags_code_hook() {
     use rocketmq_protocol::properties::{get_property, DELAY};
     use rocketmq_protocol::tag::tags_code;
-    use rocketmq_store::recovery::default_tags_code_of;
+    use rocketmq_store::default_tags_code_of;
     use std::sync::Arc;
 
     const SCHEDULE: &str = "SCHEDULE_TOPIC_XXXX";

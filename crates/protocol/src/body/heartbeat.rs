@@ -4,7 +4,7 @@
 //! `subVersion` as a string, and `codeSet` is garbage (it is never read back: the broker
 //! must recompute tag hashes from `subString`).
 
-use super::lenient::{bool_any, i64_any};
+use crate::lenient::{bool_any, i64_any};
 use crate::name_or_ordinal_enum;
 use serde::{Deserialize, Serialize};
 

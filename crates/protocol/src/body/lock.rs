@@ -1,6 +1,6 @@
 //! Queue identity, ordered-consumption lock bodies and the consumer-list body (spec 4.4).
 
-use super::lenient::{bool_any, i32_any};
+use crate::lenient::{bool_any, i32_any};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;

@@ -2,7 +2,7 @@
 //!
 //! Bodies are written as compact standard JSON (numeric map keys quoted, keys in fastjson's
 //! alphabetical order by field declaration) and read leniently: every decode goes through
-//! [`crate::lenient_json::quote_numeric_keys`] (fastjson's unquoted numeric keys), trailing
+//! [`crate::lenient::quote_numeric_keys`] (fastjson's unquoted numeric keys), trailing
 //! whitespace/NUL is accepted, unknown keys are ignored, and the fields old clients send in
 //! other shapes (numbers as strings, enums as ordinals) are coerced.
 
@@ -13,7 +13,6 @@ use std::fmt;
 
 pub mod admin;
 pub mod heartbeat;
-pub mod lenient;
 pub mod lock;
 pub mod register;
 pub mod reset_offset;
@@ -72,6 +71,6 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, BodyError> {
         .iter()
         .rposition(|b| !matches!(b, 0 | b' ' | b'\t' | b'\n' | b'\r'))
         .map_or(0, |p| p + 1);
-    let text = crate::lenient_json::quote_numeric_keys(&body[..end]);
+    let text = crate::lenient::quote_numeric_keys(&body[..end]);
     serde_json::from_slice(&text).map_err(|e| BodyError::Json(e.to_string()))
 }

@@ -7,10 +7,10 @@
 //! 5.x mapping entries (ignored on read, written as count 0). Every length and count is
 //! checked against the inflated data before use.
 
-use super::lenient::i64_any;
 use super::topic_config::TopicConfig;
 use super::BodyError;
 use crate::compression;
+use crate::lenient::i64_any;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

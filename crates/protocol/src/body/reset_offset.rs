@@ -6,8 +6,8 @@
 //! (language CPP) get `ResetOffsetBodyForC`, a plain array. The Java form is written by
 //! hand here because no JSON library produces object keys.
 
-use super::lenient::{i32_any, i64_any};
 use super::lock::MessageQueue;
+use crate::lenient::{i32_any, i64_any};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! does; `brokerAddrs` is a map keyed by broker id, written with quoted keys
 //! (`{"0":"ip:port"}`) and read quoted or not.
 
-use super::lenient::{bool_any, i32_any};
+use crate::lenient::{bool_any, i32_any};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,7 +4,7 @@
 //! The broker works on V1 only: [`SendMessageRequestHeader::from_command`] picks the right
 //! form by request code and converts V2 to V1, as Java's `parseRequestHeader` does.
 
-use super::{CommandHeader, HeaderError};
+use super::codec::{CommandHeader, HeaderError};
 use crate::code::request_code;
 use crate::command::RemotingCommand;
 use crate::command_header;
@@ -111,7 +111,7 @@ impl SendMessageRequestHeader {
         }
     }
 
-    /// Whether the body is a batch (spec 3.2 [ours]): code 320, or `batch` true/1.
+    /// Whether the body is a batch (spec 3.2 \[ours\]): code 320, or `batch` true/1.
     pub fn is_batch(&self, request_code: i32) -> bool {
         request_code == request_code::SEND_BATCH_MESSAGE || self.batch == Some(true)
     }

@@ -1,5 +1,6 @@
-//! serde helpers for fields that peers send in more than one shape: integers as strings
-//! (cpp `subVersion`), booleans as 0/1 or strings, enums as names or ordinals.
+//! Values that peers send in more than one shape: integers as strings (cpp `subVersion`),
+//! booleans as 0/1 or strings, enums as names or ordinals. serde helpers for JSON bodies, and
+//! the one boolean rule that headers, `extFields` and bodies share.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
@@ -14,6 +15,13 @@ fn value_to_i64(v: &Value) -> Option<i64> {
         Value::Bool(b) => Some(i64::from(*b)),
         _ => None,
     }
+}
+
+/// The protocol's boolean rule: `true` in any case or `1` is true, everything else false
+/// (cpp sends `"1"`/`"0"`, Java `"true"`/`"false"`). Surrounding whitespace is ignored.
+pub fn parse_bool(v: &str) -> bool {
+    let v = v.trim();
+    v.eq_ignore_ascii_case("true") || v == "1"
 }
 
 /// An i64 from a number or numeric string; null becomes 0.
@@ -36,7 +44,7 @@ pub fn bool_any<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match Value::deserialize(d)? {
         Value::Bool(b) => Ok(b),
         Value::Null => Ok(false),
-        Value::String(s) => Ok(crate::command::parse_bool(&s)),
+        Value::String(s) => Ok(parse_bool(&s)),
         Value::Number(n) => Ok(n.as_i64().is_some_and(|i| i != 0)),
         v => Err(D::Error::custom(format!("expected a boolean, got {v}"))),
     }

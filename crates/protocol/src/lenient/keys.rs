@@ -1,4 +1,4 @@
-//! Makes fastjson's non-standard JSON parseable by serde_json.
+//! Object keys: makes fastjson's non-standard JSON parseable by serde_json.
 //!
 //! fastjson writes maps with integer keys without quotes (`{"brokerAddrs":{0:"ip:port"}}`),
 //! which is invalid JSON. [`quote_numeric_keys`] rewrites every such key to a quoted one
