@@ -113,6 +113,8 @@ pub struct SubscriptionData {
     pub sub_version: i64,
     #[serde(default)]
     pub tags_set: Vec<String>,
+    /// Read as empty when missing (CHECK_CLIENT_CONFIG bodies may name no topic).
+    #[serde(default)]
     pub topic: String,
 }
 
