@@ -10,7 +10,7 @@ use super::notify::QueueNotifier;
 use super::rebalance_lock::RebalanceLockManager;
 use super::schedule::DelayLevels;
 use super::topic::TopicConfigManager;
-use super::transaction::TransactionState;
+use super::transaction::state::TransactionState;
 use crate::config::ServerConfig;
 use rocketmq_protocol::message_id::UniqIdGenerator;
 use rocketmq_store::{MessageStore, StoreError};

@@ -34,7 +34,7 @@
 mod check;
 mod end;
 mod rules;
-mod state;
+pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 
