@@ -2,9 +2,9 @@
 //! transactions and delayed delivery.
 //!
 //! Layout, from the bottom up:
-//! - shared services: [`services`] (the [`Broker`] that holds them all), [`topic`] (topic
+//! - shared services: `services` (the [`Broker`] that holds them all), `topic` (topic
 //!   configs over the store), [`client`] (who is connected), [`rebalance_lock`] (queue
-//!   locks), [`notify`] (wake-ups of held pulls on every append), [`register`] (name-server
+//!   locks), [`notify`] (wake-ups of held pulls on every append), `register` (name-server
 //!   registration);
 //! - pure rules: [`filter`] (tag filters), [`retry`] (send-back decisions), the levels of
 //!   [`schedule`] and the rewrites of [`transaction`];
@@ -29,11 +29,11 @@ pub mod notify;
 pub mod ops;
 mod processor;
 pub mod rebalance_lock;
-pub mod register;
+mod register;
 pub mod retry;
 pub mod schedule;
-pub mod services;
-pub mod topic;
+mod services;
+mod topic;
 pub mod transaction;
 
 pub use services::{Broker, TOPIC_ANNOUNCE_TIMEOUT};

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 /// How long the answer to a request that created or changed a topic waits for the name
-/// server to learn of it (see [`Broker::announced`]). Well below the clients' send timeouts
+/// server to learn of it (see `Broker::announced`). Well below the clients' send timeouts
 /// (3 s by default), so a name server that is down costs a delay, not a timed-out send and its
 /// resend.
 pub const TOPIC_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);

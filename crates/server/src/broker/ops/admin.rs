@@ -3,7 +3,7 @@
 //!
 //! What must stay true: system topics and the template topic cannot be changed; a created or
 //! changed topic is reported done only after the name server knows it (at most
-//! [`crate::broker::services::TOPIC_ANNOUNCE_TIMEOUT`]); only TAG filtering is accepted.
+//! [`crate::broker::TOPIC_ANNOUNCE_TIMEOUT`]); only TAG filtering is accepted.
 
 use crate::broker::error::OpError;
 use crate::broker::services::Broker;

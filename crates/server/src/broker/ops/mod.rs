@@ -16,7 +16,7 @@
 //!
 //! How a front end plugs in: it decodes its own request into these types, calls the
 //! operation on the shared `Arc<Broker>`, and encodes the result or the `OpError` in its own
-//! answer. The remoting front end is [`crate::broker::processor`] (one thin processor per
+//! answer. The remoting front end is `broker::processor` (one thin processor per
 //! concern); a second one (gRPC) does the same with its own messages. Two things are still
 //! tied to a remoting connection and need a counterpart there: a heartbeat names the
 //! `ConnectionHandle` that server pushes (membership changes, transaction check-backs) go

@@ -5,8 +5,8 @@
 //! plus the level's delay) as the consume-queue tags code. [`ScheduleService`] walks each level
 //! queue in order and, once an entry is due, appends a copy to the real topic/queue.
 //!
-//! - [`levels`]: the delay levels and the rewrite into the schedule topic (pure, no store);
-//! - [`service`]: the delivery service over the store and its persisted offsets.
+//! - `levels`: the delay levels and the rewrite into the schedule topic (pure, no store);
+//! - `service`: the delivery service over the store and its persisted offsets.
 //!
 //! What must stay true:
 //! - a message never appears in its real topic before its delivery time, and within one level

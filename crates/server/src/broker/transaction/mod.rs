@@ -1,9 +1,9 @@
 //! Transactional messages (spec 5.5): half messages, END_TRANSACTION (37) and the check-back
 //! service that sends CHECK_TRANSACTION_STATE (39) to producers.
 //!
-//! - [`rules`]: the pure rewrites (send -> half, half -> committed copy, op record, re-appended
+//! - `rules`: the pure rewrites (send -> half, half -> committed copy, op record, re-appended
 //!   copy) and the system topics;
-//! - [`state`]: which transactions are decided and how far the check-back got;
+//! - `state`: which transactions are decided and how far the check-back got;
 //! - `end`: the END_TRANSACTION operation ([`crate::broker::Broker::end_transaction`]);
 //! - `check`: the check-back service ([`crate::broker::Broker::transaction_check_pass`]).
 //!
