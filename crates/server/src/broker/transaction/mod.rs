@@ -7,6 +7,7 @@
 //! - `end`: the END_TRANSACTION operation ([`crate::broker::Broker::end_transaction`]);
 //! - `check`: the check-back service ([`crate::broker::Broker::transaction_check_pass`]).
 //!
+//! How it works:
 //! - A send with `TRAN_MSG=true` is stored by [`to_half`] in [`HALF_TOPIC`] queue 0 with its
 //!   real topic/queue in `REAL_TOPIC`/`REAL_QID`, `__transactionId__` = `UNIQ_KEY`, and the
 //!   transaction bits reset so that the half queue indexes it.
