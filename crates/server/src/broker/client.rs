@@ -12,7 +12,9 @@
 //! - the mutex is never held across an await.
 
 use crate::remoting::ConnectionHandle;
-use rocketmq_protocol::code::LanguageCode;
+use rocketmq_protocol::body::{ConsumeFromWhere, ConsumeType, MessageModel};
+use rocketmq_protocol::code::{request_code, LanguageCode};
+use rocketmq_protocol::command::RemotingCommand;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -39,11 +41,10 @@ pub struct Subscription {
 /// Consumer-group attributes from the heartbeat (kept for admin queries and broadcasting).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConsumerGroupMeta {
-    /// 0 = pull (`CONSUME_ACTIVELY`), 1 = push.
-    pub consume_type: i32,
-    /// 0 = broadcasting, 1 = clustering.
-    pub message_model: i32,
-    pub consume_from_where: i32,
+    /// Pull (`CONSUME_ACTIVELY`) or push.
+    pub consume_type: ConsumeType,
+    pub message_model: MessageModel,
+    pub consume_from_where: ConsumeFromWhere,
 }
 
 #[derive(Default)]
@@ -73,6 +74,23 @@ struct Inner {
 pub struct Notification {
     pub group: String,
     pub connections: Vec<ConnectionHandle>,
+}
+
+impl Notification {
+    /// Pushes NOTIFY_CONSUMER_IDS_CHANGED (one-way) to every connection of the group.
+    pub fn push(self) {
+        for conn in self.connections {
+            let cmd = RemotingCommand::new_request(request_code::NOTIFY_CONSUMER_IDS_CHANGED)
+                .with_field("consumerGroup", &self.group);
+            if !conn.send_oneway_request(cmd) {
+                tracing::debug!(
+                    group = self.group,
+                    conn = conn.id(),
+                    "could not notify consumer"
+                );
+            }
+        }
+    }
 }
 
 #[derive(Default)]

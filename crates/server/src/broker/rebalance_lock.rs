@@ -10,33 +10,13 @@
 //! - time comes in as an argument (`now`), so tests drive expiry without sleeping; a `now`
 //!   earlier than a lock's last renewal counts as age zero, never as a panic.
 
-use serde::{Deserialize, Serialize};
+use rocketmq_protocol::body::MessageQueue;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Java `rocketmq.broker.rebalance.lockMaxLiveTime` default.
 pub const DEFAULT_LOCK_MAX_LIVE: Duration = Duration::from_secs(60);
-
-/// One message queue as the lock bodies name it. Serializes like the Java `MessageQueue`
-/// JSON (`{"brokerName":"b","queueId":0,"topic":"T"}`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LockedQueue {
-    pub broker_name: String,
-    pub queue_id: i32,
-    pub topic: String,
-}
-
-impl LockedQueue {
-    pub fn new(topic: impl Into<String>, broker_name: impl Into<String>, queue_id: i32) -> Self {
-        LockedQueue {
-            broker_name: broker_name.into(),
-            queue_id,
-            topic: topic.into(),
-        }
-    }
-}
 
 #[derive(Debug)]
 struct LockEntry {
@@ -59,7 +39,7 @@ impl LockEntry {
 #[derive(Debug)]
 pub struct RebalanceLockManager {
     lock_max_live: Duration,
-    groups: Mutex<HashMap<String, HashMap<LockedQueue, LockEntry>>>,
+    groups: Mutex<HashMap<String, HashMap<MessageQueue, LockEntry>>>,
 }
 
 impl Default for RebalanceLockManager {
@@ -80,7 +60,9 @@ impl RebalanceLockManager {
         self.lock_max_live
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<LockedQueue, LockEntry>>> {
+    fn table(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<MessageQueue, LockEntry>>> {
         // A panic elsewhere while holding the lock cannot leave an entry half-written (every
         // update is a single insert or field store), so a poisoned table is still usable.
         self.groups.lock().unwrap_or_else(|e| e.into_inner())
@@ -93,13 +75,13 @@ impl RebalanceLockManager {
         &self,
         group: &str,
         client_id: &str,
-        mqs: &[LockedQueue],
+        mqs: &[MessageQueue],
         now: Instant,
-    ) -> Vec<LockedQueue> {
+    ) -> Vec<MessageQueue> {
         let max_live = self.lock_max_live;
         let mut groups = self.table();
         let table = groups.entry(group.to_string()).or_default();
-        let mut granted: Vec<LockedQueue> = Vec::with_capacity(mqs.len());
+        let mut granted: Vec<MessageQueue> = Vec::with_capacity(mqs.len());
         for mq in mqs {
             if granted.contains(mq) {
                 continue;
@@ -148,7 +130,7 @@ impl RebalanceLockManager {
     }
 
     /// Releases the given queues, but only where `client_id` is the holder (expired or not).
-    pub fn unlock_batch(&self, group: &str, client_id: &str, mqs: &[LockedQueue]) {
+    pub fn unlock_batch(&self, group: &str, client_id: &str, mqs: &[MessageQueue]) {
         let mut groups = self.table();
         if let Some(table) = groups.get_mut(group) {
             for mq in mqs {
@@ -167,7 +149,7 @@ impl RebalanceLockManager {
         &self,
         group: &str,
         client_id: &str,
-        mq: &LockedQueue,
+        mq: &MessageQueue,
         now: Instant,
     ) -> bool {
         self.table()
@@ -177,7 +159,7 @@ impl RebalanceLockManager {
     }
 
     /// The client holding an unexpired lock on `mq`, if any.
-    pub fn holder(&self, group: &str, mq: &LockedQueue, now: Instant) -> Option<String> {
+    pub fn holder(&self, group: &str, mq: &MessageQueue, now: Instant) -> Option<String> {
         self.table()
             .get(group)
             .and_then(|t| t.get(mq))
@@ -212,9 +194,9 @@ impl RebalanceLockManager {
 mod tests {
     use super::*;
 
-    fn qs(ids: &[i32]) -> Vec<LockedQueue> {
+    fn qs(ids: &[i32]) -> Vec<MessageQueue> {
         ids.iter()
-            .map(|&i| LockedQueue::new("T", "broker-a", i))
+            .map(|&i| MessageQueue::new("T", "broker-a", i))
             .collect()
     }
 
@@ -305,7 +287,7 @@ mod tests {
 
     #[test]
     fn queue_json_matches_java() {
-        let q = LockedQueue::new("T", "b", 3);
+        let q = MessageQueue::new("T", "b", 3);
         assert_eq!(
             serde_json::to_string(&q).unwrap(),
             r#"{"brokerName":"b","queueId":3,"topic":"T"}"#
@@ -324,7 +306,7 @@ mod tests {
                 })
             })
             .collect();
-        let mut all: Vec<LockedQueue> = handles
+        let mut all: Vec<MessageQueue> = handles
             .into_iter()
             .flat_map(|h| h.join().expect("locker thread"))
             .collect();

@@ -2,7 +2,7 @@
 //! `register_interval`, over one long-lived connection (the name server drops a broker whose
 //! registering connection closes).
 
-use super::Broker;
+use super::services::Broker;
 use crate::remoting::client::RemotingClient;
 use rocketmq_protocol::body::register::{
     DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper,

@@ -8,7 +8,7 @@
 //!
 //! A peer that half-closes (sends FIN) after pipelining requests still gets the answers to
 //! what it sent: the connection stays open for writing until the answers in progress are
-//! queued (bounded by [`EOF_ANSWER_GRACE`]), and the writer drains its queue before it shuts
+//! queued (bounded by `EOF_ANSWER_GRACE`), and the writer drains its queue before it shuts
 //! the socket down.
 
 use bytes::BytesMut;

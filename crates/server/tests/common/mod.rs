@@ -5,6 +5,7 @@
 use bytes::BytesMut;
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
+use rocketmq_protocol::message::{decode_stored_all, StoredMessage};
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -262,4 +263,35 @@ pub fn wait_route(namesrv: SocketAddr, topic: &str) -> RemotingCommand {
         assert!(Instant::now() < deadline, "no route for {topic}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+pub fn messages(r: &RemotingCommand) -> Vec<StoredMessage> {
+    decode_stored_all(&r.body).expect("pulled records decode")
+}
+
+pub fn assert_pull_header(r: &RemotingCommand) {
+    for key in [
+        "suggestWhichBrokerId",
+        "nextBeginOffset",
+        "minOffset",
+        "maxOffset",
+    ] {
+        assert!(
+            r.field(key).is_some_and(|v| v.parse::<i64>().is_ok()),
+            "pull answer {} lacks {key}: {:?}",
+            r.code,
+            r.ext_fields
+        );
+    }
+}
+
+/// Pulls everything from offset 0 of one queue with subscription `*` (no suspend).
+pub fn pull_all(c: &mut Client, topic: &str, queue: i32) -> Vec<StoredMessage> {
+    let r = c.call(pull("G", topic, queue, 0, 4, "*", 0));
+    assert_pull_header(&r);
+    if r.code == 19 {
+        return Vec::new();
+    }
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    messages(&r)
 }

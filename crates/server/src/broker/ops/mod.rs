@@ -1,0 +1,41 @@
+//! The broker's operations, apart from any transport: what a client can ask of the broker,
+//! as methods of [`Broker`](crate::broker::Broker) that take and return plain Rust values
+//! (protocol header and body structs where they fit, typed results) and fail with an
+//! [`OpError`] (response code + remark). No operation sees a `RemotingCommand`.
+//!
+//! - [`send`]: sends, single and batch, including half messages, in two phases
+//!   (`send_store`, never waiting, then `send_finish`);
+//! - [`pull`]: pulls with long polling (`pull` holds until data, the suspend time, shutdown
+//!   or the caller going away);
+//! - [`offsets`]: consumer offsets and queue bounds;
+//! - [`clients`]: heartbeats, unregistering, consumer lists;
+//! - [`locks`]: queue locks of orderly consumers;
+//! - [`send_back`]: messages given back by consumers (retry or dead letter);
+//! - [`admin`]: topics, message lookup, client config checks;
+//! - END_TRANSACTION is [`crate::broker::transaction`]'s `end_transaction`.
+//!
+//! How a front end plugs in: it decodes its own request into these types, calls the
+//! operation on the shared `Arc<Broker>`, and encodes the result or the `OpError` in its own
+//! answer. The remoting front end is `broker::processor` (one thin processor per
+//! concern); a second one (gRPC) does the same with its own messages. Two things are still
+//! tied to a remoting connection and need a counterpart there: a heartbeat names the
+//! `ConnectionHandle` that server pushes (membership changes, transaction check-backs) go
+//! to, and the client table forgets a client when that connection closes
+//! (`connection_gone`). A pull takes any future as "the caller went away".
+//!
+//! What must stay true: operations never block a runtime thread on I/O other than the store's
+//! appends; the only ones that wait are `send_finish`, `pull`, `consumer_send_back` and
+//! `update_topic`, and they wait asynchronously.
+
+pub mod admin;
+pub mod clients;
+pub mod locks;
+pub mod offsets;
+pub mod pull;
+pub mod send;
+pub mod send_back;
+mod send_properties;
+
+pub use super::error::OpError;
+#[cfg(test)]
+mod tests;

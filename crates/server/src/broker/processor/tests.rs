@@ -1,0 +1,51 @@
+//! Tests of the remoting front end over a detached connection.
+
+use crate::broker::notify::{NotifyingStore, QueueNotifier};
+use crate::broker::services::Broker;
+use crate::remoting::{ConnectionHandle, RequestProcessor};
+use rocketmq_protocol::code::response_code as resp;
+use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_store::{MemoryStore, MessageStore};
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_refuses_writes_gets_an_error_answer_not_a_hang() {
+    let notifier = Arc::new(QueueNotifier::default());
+    let memory = Arc::new(MemoryStore::new());
+    let store: Arc<dyn MessageStore> =
+        Arc::new(NotifyingStore::new(memory.clone(), notifier.clone()));
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let broker = Broker::new(
+        crate::ServerConfig::default(),
+        "127.0.0.1:10911".parse().unwrap(),
+        store,
+        notifier,
+        shutdown,
+    )
+    .unwrap();
+    let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
+    let send = || {
+        RemotingCommand::new_request(10)
+            .with_field("producerGroup", "PG")
+            .with_field("topic", "T")
+            .with_field("defaultTopic", "TBW102")
+            .with_field("defaultTopicQueueNums", 4)
+            .with_field("queueId", 0)
+            .with_field("sysFlag", 0)
+            .with_field("bornTimestamp", 1)
+            .with_field("flag", 0)
+            .with_body(b"x".to_vec())
+    };
+    let ok = broker.clone().process(conn.clone(), send()).await.unwrap();
+    assert_eq!(ok.code, resp::SUCCESS, "{:?}", ok.remark);
+    memory.shutdown();
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        broker.clone().process(conn, send()),
+    )
+    .await
+    .expect("answered promptly")
+    .unwrap();
+    assert_eq!(answer.code, resp::SERVICE_NOT_AVAILABLE);
+    assert!(answer.remark.unwrap().contains("shut down"));
+}
