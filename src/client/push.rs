@@ -4,8 +4,10 @@
 //! waiting; it takes the GIL once for all of them and calls the Python-side dispatch
 //! function once, which runs the user's callbacks and returns one verdict per batch.
 
+use super::error::ClientError;
 use super::message::ReceivedMessage;
-use super::{client_config, Credentials};
+use super::runtime::runtime;
+use super::settings::{client_config, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rocketmq_client::pull::TagFilter;
@@ -119,12 +121,12 @@ impl NativePushConsumer {
             })
             .collect();
         let listener = Arc::new(PyListener { dispatch });
-        let rt = super::runtime::runtime();
+        let rt = runtime();
         let consumer = py
             .detach(|| {
                 PushConsumer::start(rt.handle().clone(), client_config, config, subs, listener)
             })
-            .map_err(|e| super::ClientError::new_err(e.to_string()))?;
+            .map_err(|e| ClientError::new_err(e.to_string()))?;
         Ok(NativePushConsumer { consumer })
     }
 
