@@ -153,6 +153,11 @@ def _shutdown_all() -> None:
             log.exception("shutting down %r at exit failed", c)
 
 
+# Further attempts of a failed synchronous or asynchronous send, each on another broker when
+# the topic has one (the originals' default).
+SEND_RETRY_TIMES = 2
+
+
 def _name_servers_from_env() -> str:
     return os.environ.get("NAMESRV_ADDR", "")
 
@@ -264,7 +269,7 @@ def _outgoing_view(
     """A ReceivedMessage describing an outgoing message (for queue selectors and local
     transactions): topic, tags, keys, body, properties and id; the numbers are 0."""
     return ReceivedMessage(
-        (
+        fields=(
             msg.topic,
             msg.tags.encode(),
             msg.keys.encode(),
@@ -330,8 +335,15 @@ class _ClientConfig(abc.ABC):
         self._namesrv_domain: Optional[str] = None
 
     def _native_client_options(self) -> Dict[str, Any]:
-        """Keyword arguments every native client takes: credentials and name-server domain."""
-        return {"credentials": self._credentials, "namesrv_domain": self._namesrv_domain}
+        """Keyword arguments every native client takes: group, name servers, instance name,
+        credentials and name-server domain."""
+        return {
+            "group": self._group,
+            "name_servers_list": self._namesrv,
+            "instance_name": self._instance_name,
+            "credentials": self._credentials,
+            "namesrv_domain": self._namesrv_domain,
+        }
 
     def set_group(self, group_name: StrOrBytes) -> None:
         """Changes the group; takes effect at the next ``start()``."""
@@ -473,14 +485,11 @@ class Producer(_ClientConfig):
             Producer._started_groups.add(self._group)
         try:
             self._native = _rocketmq.NativeProducer(
-                self._group,
-                self._namesrv,
-                self._instance_name,
-                self._timeout,
-                2,
-                self._compress_level,
-                self._compress_over,
-                self._max_message_size,
+                timeout_ms=self._timeout,
+                retry_times=SEND_RETRY_TIMES,
+                compress_level=self._compress_level,
+                compress_over=self._compress_over,
+                max_message_size=self._max_message_size,
                 **self._native_client_options(),
                 **self._native_producer_options(),
             )
@@ -796,9 +805,7 @@ class PullConsumer(_ClientConfig):
         if not self._group.strip():
             raise PullConsumerStartFailed("the specified group is blank")
         try:
-            self._native = _rocketmq.NativePullClient(
-                self._group, self._namesrv, self._instance_name, **self._native_client_options()
-            )
+            self._native = _rocketmq.NativePullClient(**self._native_client_options())
         except Exception as e:
             raise PullConsumerStartFailed(str(e)) from e
         _keep_alive(self)
@@ -1039,19 +1046,16 @@ class PushConsumer(_ClientConfig):
             PushConsumer._started_groups.add(key)
         try:
             self._native = _rocketmq.NativePushConsumer(
-                self._group,
-                self._namesrv,
-                list(self._subscriptions.items()),
-                self._dispatch,
-                self._instance_name,
-                self._message_model == MessageModel.BROADCASTING,
-                self._orderly,
-                self._thread_count,
-                self._batch_max_size,
-                self._max_reconsume_times,
-                self._consume_from_first,
-                self._max_cached_per_queue,
-                self._max_cached_mb_per_queue,
+                subscriptions=list(self._subscriptions.items()),
+                dispatch=self._dispatch,
+                broadcasting=self._message_model == MessageModel.BROADCASTING,
+                orderly=self._orderly,
+                thread_count=self._thread_count,
+                batch_max_size=self._batch_max_size,
+                max_reconsume_times=self._max_reconsume_times,
+                consume_from_first=self._consume_from_first,
+                max_cached_per_queue=self._max_cached_per_queue,
+                max_cached_mb_per_queue=self._max_cached_mb_per_queue,
                 **self._native_client_options(),
             )
         except Exception as e:

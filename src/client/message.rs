@@ -7,13 +7,14 @@
 //! `properties` returns a fresh dict each time.
 //!
 //! `rocketmq.client.ReceivedMessage` (and `RecvMessage`) is this class. The library also
-//! builds it from a field tuple (see [`ReceivedMessage::new`]) to describe outgoing messages to
-//! queue selectors and local-transaction callbacks, and pickles it the same way.
+//! builds it from a field tuple, passed by keyword (`ReceivedMessage(fields=...)`, see
+//! [`ReceivedMessage::new`]), to describe outgoing messages to queue selectors and
+//! local-transaction callbacks, and pickles it the same way.
 
 use pyo3::exceptions::{PyTypeError, PyUnicodeDecodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use rocketmq_client::MessageExt;
 use rocketmq_protocol::properties as prop;
 use std::collections::BTreeMap;
@@ -97,6 +98,7 @@ impl ReceivedMessage {
     /// Built by the library from the 17-field tuple of [`Self::fields`]; not meant to be
     /// called by applications.
     #[new]
+    #[pyo3(signature = (*, fields))]
     fn new(fields: &Bound<'_, PyTuple>) -> PyResult<Self> {
         if fields.len() != FIELD_COUNT {
             return Err(PyValueError::new_err(format!(
@@ -169,12 +171,23 @@ impl ReceivedMessage {
         PyTuple::new(py, items)
     }
 
-    /// Pickles as the field tuple.
+    /// Pickles as the field tuple, given back to the constructor by keyword:
+    /// `copyreg.__newobj_ex__(cls, (), {"fields": fields})`.
+    #[allow(clippy::type_complexity)]
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyTuple>,))> {
-        let fields = slf.get().fields(slf.py())?;
-        Ok((slf.get_type().into_any(), (fields,)))
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (Bound<'py, PyType>, Bound<'py, PyTuple>, Bound<'py, PyDict>),
+    )> {
+        let py = slf.py();
+        let new_with_keywords = py.import("copyreg")?.getattr("__newobj_ex__")?;
+        let keywords = PyDict::new(py);
+        keywords.set_item("fields", slf.get().fields(py)?)?;
+        Ok((
+            new_with_keywords,
+            (slf.get_type(), PyTuple::empty(py), keywords),
+        ))
     }
 
     /// The topic the message was sent to (a retried message's original topic).

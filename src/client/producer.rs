@@ -116,7 +116,20 @@ impl NativeProducer {
 #[pymethods]
 impl NativeProducer {
     #[new]
-    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=3000, retry_times=2, compress_level=5, compress_over=4096, max_message_size=4194304, *, credentials=None, namesrv_domain=None, checker=None))]
+    #[pyo3(signature = (
+        *,
+        group,
+        name_servers_list,
+        instance_name = "DEFAULT",
+        timeout_ms = 3000,
+        retry_times = 2,
+        compress_level = 5,
+        compress_over = 4096,
+        max_message_size = 4194304,
+        credentials = None,
+        namesrv_domain = None,
+        checker = None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         group: String,

@@ -20,7 +20,15 @@ pub struct NativePullClient {
 #[pymethods]
 impl NativePullClient {
     #[new]
-    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=10000, *, credentials=None, namesrv_domain=None))]
+    #[pyo3(signature = (
+        *,
+        group,
+        name_servers_list,
+        instance_name = "DEFAULT",
+        timeout_ms = 10000,
+        credentials = None,
+        namesrv_domain = None,
+    ))]
     fn new(
         group: String,
         name_servers_list: &str,

@@ -71,7 +71,24 @@ pub struct NativePushConsumer {
 impl NativePushConsumer {
     /// Starts consuming `subscriptions` (`[(topic, expression)]`) at once.
     #[new]
-    #[pyo3(signature = (group, name_servers_list, subscriptions, dispatch, instance_name="DEFAULT", broadcasting=false, orderly=false, thread_count=4, batch_max_size=1, max_reconsume_times=16, consume_from_first=false, max_cached_per_queue=1000, max_cached_mb_per_queue=100, *, credentials=None, namesrv_domain=None))]
+    #[pyo3(signature = (
+        *,
+        group,
+        name_servers_list,
+        subscriptions,
+        dispatch,
+        instance_name = "DEFAULT",
+        broadcasting = false,
+        orderly = false,
+        thread_count = 4,
+        batch_max_size = 1,
+        max_reconsume_times = 16,
+        consume_from_first = false,
+        max_cached_per_queue = 1000,
+        max_cached_mb_per_queue = 100,
+        credentials = None,
+        namesrv_domain = None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
