@@ -7,6 +7,7 @@ import threading
 import pytest
 from clienttools import make_producer, message, unique, wait_for
 
+from rocketmq._messages import MESSAGE_FIELDS
 from rocketmq.client import (
     ConsumeStatus,
     MessageProperty,
@@ -113,3 +114,11 @@ def test_the_field_tuple_is_passed_by_name_and_pickles_at_every_protocol():
         copy = pickle.loads(pickle.dumps(view, protocol=protocol))
         assert type(copy) is ReceivedMessage
         assert copy.fields() == view.fields()
+
+
+def test_message_fields_name_the_getters_in_tuple_order():
+    fields = ("T", b"TagX", b"K", b"b", "id", "oid", 1, 2, 3, 4, 5, 6, 7, 8, {"p": "v"}, "h", "s")
+    view = ReceivedMessage(fields=fields)
+    assert len(MESSAGE_FIELDS) == len(fields)
+    for name, value in zip(MESSAGE_FIELDS, view.fields()):
+        assert getattr(view, name) == value, name
