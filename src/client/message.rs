@@ -24,6 +24,12 @@ use std::sync::Arc;
 /// The number of fields of the tuple form (see [`ReceivedMessage::fields`]).
 const FIELD_COUNT: usize = 17;
 
+/// What `__reduce__` returns: `copyreg.__newobj_ex__` and its `(cls, args, kwargs)`.
+type KeywordReduce<'py> = (
+    Bound<'py, PyAny>,
+    (Bound<'py, PyType>, Bound<'py, PyTuple>, Bound<'py, PyDict>),
+);
+
 #[pyclass(module = "rocketmq.client", name = "ReceivedMessage", frozen)]
 pub struct ReceivedMessage {
     msg: Arc<MessageExt>,
@@ -173,13 +179,7 @@ impl ReceivedMessage {
 
     /// Pickles as the field tuple, given back to the constructor by keyword:
     /// `copyreg.__newobj_ex__(cls, (), {"fields": fields})`.
-    #[allow(clippy::type_complexity)]
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(
-        Bound<'py, PyAny>,
-        (Bound<'py, PyType>, Bound<'py, PyTuple>, Bound<'py, PyDict>),
-    )> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<KeywordReduce<'py>> {
         let py = slf.py();
         let new_with_keywords = py.import("copyreg")?.getattr("__newobj_ex__")?;
         let keywords = PyDict::new(py);
