@@ -11,6 +11,7 @@
 //!   (`rocketmq_server.…`, `rocketmq_store.…`). Nothing is written to stderr by Rust.
 
 mod client;
+mod logging;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -367,9 +368,6 @@ impl Drop for PyEmbeddedCluster {
     }
 }
 
-/// Handle to clear pyo3-log's cache of Python logger levels; set once, at first import.
-static LOG_RESET: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
-
 #[pymodule(gil_used = false)]
 mod _rocketmq {
     use super::*;
@@ -378,19 +376,9 @@ mod _rocketmq {
     use super::PyEmbeddedCluster;
 
     #[pymodule_export]
-    use crate::client::producer::NativeProducer;
-
-    #[pymodule_export]
-    use crate::client::pull::NativePullClient;
-
-    #[pymodule_export]
-    use crate::client::push::NativePushConsumer;
-
-    #[pymodule_export]
-    use crate::client::ClientError;
-
-    #[pymodule_export]
-    use crate::client::message::ReceivedMessage;
+    use crate::client::{
+        ClientError, NativeProducer, NativePullClient, NativePushConsumer, ReceivedMessage,
+    };
 
     /// The standard 18 delay levels used when `delay_levels` is not given.
     #[pymodule_export]
@@ -402,23 +390,13 @@ mod _rocketmq {
         super::check_delay_levels(levels).map_err(PyValueError::new_err)
     }
 
-    /// Makes Rust logging pick up a changed Python logging configuration (levels are cached
-    /// so that disabled levels never take the GIL).
-    #[pyfunction]
-    fn reset_log_cache() {
-        if let Some(handle) = LOG_RESET.get() {
-            handle.reset();
-        }
-    }
+    #[pymodule_export]
+    use crate::logging::reset_log_cache;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-        // A second import in the same process (sub-interpreters, reload) finds a logger already
-        // installed; keeping the first one is correct.
-        if let Ok(handle) = pyo3_log::try_init() {
-            let _ = LOG_RESET.set(handle);
-        }
+        crate::logging::install();
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union, final
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union, final
 
 __all__ = [
     "_EmbeddedCluster",
@@ -103,11 +103,14 @@ class ReceivedMessage:
     after the consumer callback returns.
     """
 
-    def __new__(cls, fields: _MessageTuple) -> "ReceivedMessage":
+    def __new__(cls, *, fields: _MessageTuple) -> "ReceivedMessage":
         """Built by the library from the 17 fields of `fields()`; not meant to be called."""
     def fields(self) -> _MessageTuple:
         """Every field as a tuple, in the order of `_MessageTuple`."""
-    def __reduce__(self) -> Tuple[Any, Tuple[_MessageTuple]]: ...
+    def __reduce__(
+        self,
+    ) -> Tuple[Any, Tuple[Type["ReceivedMessage"], Tuple[()], Dict[str, _MessageTuple]]]:
+        """Pickles as `copyreg.__newobj_ex__(cls, (), {"fields": fields})`."""
     @property
     def topic(self) -> str:
         """The topic the message was sent to (a retried message's original topic)."""
@@ -174,6 +177,7 @@ class NativeProducer:
 
     def __new__(
         cls,
+        *,
         group: str,
         name_servers_list: str,
         instance_name: str = "DEFAULT",
@@ -182,7 +186,6 @@ class NativeProducer:
         compress_level: int = 5,
         compress_over: int = 4096,
         max_message_size: int = 4194304,
-        *,
         credentials: Optional[_Credentials] = None,
         namesrv_domain: Optional[str] = None,
         checker: Optional[Callable[[ReceivedMessage], int]] = None,
@@ -243,11 +246,11 @@ class NativePullClient:
 
     def __new__(
         cls,
+        *,
         group: str,
         name_servers_list: str,
         instance_name: str = "DEFAULT",
         timeout_ms: int = 10000,
-        *,
         credentials: Optional[_Credentials] = None,
         namesrv_domain: Optional[str] = None,
     ) -> "NativePullClient": ...
@@ -275,6 +278,7 @@ class NativePushConsumer:
 
     def __new__(
         cls,
+        *,
         group: str,
         name_servers_list: str,
         subscriptions: List[Tuple[str, str]],
@@ -288,7 +292,6 @@ class NativePushConsumer:
         consume_from_first: bool = False,
         max_cached_per_queue: int = 1000,
         max_cached_mb_per_queue: int = 100,
-        *,
         credentials: Optional[_Credentials] = None,
         namesrv_domain: Optional[str] = None,
     ) -> "NativePushConsumer": ...

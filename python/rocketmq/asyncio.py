@@ -33,23 +33,28 @@ import threading
 from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _rocketmq
-from .client import (
-    Message,
-    MessageModel,
-    ReceivedMessage,
-    SendResult,
-    StrOrBytes,
-    _send_result,
-    _text,
-    _verdict_of,
-)
-from .client import Producer as _ThreadProducer
-from .client import PushConsumer as _ThreadPushConsumer
+from ._arguments import StrOrBytes, as_int, as_text
+from ._callbacks import verdict_of
+from ._consumers import PushConsumer as _ThreadPushConsumer
+from ._messages import Message, ReceivedMessage, check_message
+from ._producers import Producer as _ThreadProducer
+from ._producers import send_async_failed
+from ._results import SendResult, send_result
 from .exceptions import ProducerSendAsyncFailed
+from .ffi import MessageModel
 
 __all__ = ["Producer", "PushConsumer"]
 
 log = logging.getLogger("rocketmq")
+
+# Sends of one producer in flight at once unless the constructor says otherwise.
+DEFAULT_MAX_IN_FLIGHT = 4096
+# The native producer's own bound on async sends in flight (MAX_ASYNC_IN_FLIGHT in
+# src/client/producer.rs): one group of send_many never asks for more.
+MAX_IN_FLIGHT_LIMIT = 10000
+# How long a consumer dispatcher thread waits for the loop before it checks that the loop
+# still runs, in seconds.
+LOOP_CHECK_INTERVAL = 1.0
 
 
 class _Outcomes:
@@ -102,13 +107,12 @@ class Producer:
         group_id: StrOrBytes,
         *,
         namesrv_addr: Optional[StrOrBytes] = None,
-        max_in_flight: int = 4096,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         timeout: Optional[int] = None,
     ) -> None:
-        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
-            raise TypeError("max_in_flight must be an int")
-        if not 1 <= max_in_flight <= 10000:
-            raise ValueError("max_in_flight must be between 1 and 10000")
+        as_int(max_in_flight, "max_in_flight")
+        if not 1 <= max_in_flight <= MAX_IN_FLIGHT_LIMIT:
+            raise ValueError("max_in_flight must be between 1 and %d" % MAX_IN_FLIGHT_LIMIT)
         self._producer = _ThreadProducer(group_id, timeout=timeout)
         if namesrv_addr is not None:
             self._producer.set_namesrv_addr(namesrv_addr)
@@ -179,7 +183,7 @@ class Producer:
         in groups of up to ``max_in_flight``, one call and one outcome callback per group."""
         messages = list(msgs)
         for msg in messages:
-            _ThreadProducer._check_message(msg)
+            check_message(msg)
         native = self._producer._require(ProducerSendAsyncFailed)
         groups = [
             messages[i : i + self._max_in_flight]
@@ -189,8 +193,8 @@ class Producer:
         for outcomes in await asyncio.gather(*(self._send_group(native, g) for g in groups)):
             for ok, payload in outcomes:
                 if not ok:
-                    raise ProducerSendAsyncFailed(payload, 14, "", 0, "ClientError")
-                results.append(_send_result(payload))
+                    raise send_async_failed(payload)
+                results.append(send_result(payload))
         return results
 
     async def _send_group(self, native: Any, group: List[Message]) -> List[Tuple[bool, Any]]:
@@ -220,7 +224,7 @@ class Producer:
             native.send_many_async([m._wire() for m in group], done)
         except _rocketmq.ClientError as e:
             release()
-            raise ProducerSendAsyncFailed(str(e), 14, "", 0, "ClientError") from None
+            raise send_async_failed(str(e)) from None
         except BaseException:
             release()
             raise
@@ -246,7 +250,7 @@ class _LoopPushConsumer(_ThreadPushConsumer):
             return [False] * len(batches)
         while True:
             try:
-                return fut.result(timeout=1.0)
+                return fut.result(timeout=LOOP_CHECK_INTERVAL)
             except concurrent.futures.TimeoutError:
                 if loop.is_closed() or not loop.is_running():
                     fut.cancel()
@@ -272,7 +276,7 @@ class _LoopPushConsumer(_ThreadPushConsumer):
                     msg.id,
                 )
                 return False
-            if not _verdict_of(result, msg):
+            if not verdict_of(result, msg):
                 return False
         return True
 
@@ -315,7 +319,7 @@ class PushConsumer:
         ``callback``."""
         if not inspect.iscoroutinefunction(callback):
             raise TypeError("callback must be a coroutine function (async def)")
-        name = _text(topic, "topic")
+        name = as_text(topic, "topic")
         self._consumer.subscribe(name, callback, expression)
         self._consumer._coroutines[name] = callback
 

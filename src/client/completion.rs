@@ -14,6 +14,7 @@
 //! - after `os.fork()` the child gets a new dispatcher thread (the parent's does not exist
 //!   there), found by the process id changing.
 
+use super::send_result::SendTuple;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -62,7 +63,7 @@ impl PendingCallbacks {
 }
 
 /// The outcome of one send: the send tuple, or the error text.
-pub type Outcome = Result<super::producer::SendTuple, String>;
+pub type Outcome = Result<SendTuple, String>;
 
 /// What a callback gets: `callback(ok, payload)` for one send, `callback(True, [(ok,
 /// payload), ...])` for a group of sends started together.

@@ -7,13 +7,14 @@
 //! `properties` returns a fresh dict each time.
 //!
 //! `rocketmq.client.ReceivedMessage` (and `RecvMessage`) is this class. The library also
-//! builds it from a field tuple (see [`ReceivedMessage::new`]) to describe outgoing messages to
-//! queue selectors and local-transaction callbacks, and pickles it the same way.
+//! builds it from a field tuple, passed by keyword (`ReceivedMessage(fields=...)`, see
+//! [`ReceivedMessage::new`]), to describe outgoing messages to queue selectors and
+//! local-transaction callbacks, and pickles it the same way.
 
 use pyo3::exceptions::{PyTypeError, PyUnicodeDecodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use rocketmq_client::MessageExt;
 use rocketmq_protocol::properties as prop;
 use std::collections::BTreeMap;
@@ -22,6 +23,12 @@ use std::sync::Arc;
 
 /// The number of fields of the tuple form (see [`ReceivedMessage::fields`]).
 const FIELD_COUNT: usize = 17;
+
+/// What `__reduce__` returns: `copyreg.__newobj_ex__` and its `(cls, args, kwargs)`.
+type KeywordReduce<'py> = (
+    Bound<'py, PyAny>,
+    (Bound<'py, PyType>, Bound<'py, PyTuple>, Bound<'py, PyDict>),
+);
 
 #[pyclass(module = "rocketmq.client", name = "ReceivedMessage", frozen)]
 pub struct ReceivedMessage {
@@ -97,6 +104,7 @@ impl ReceivedMessage {
     /// Built by the library from the 17-field tuple of [`Self::fields`]; not meant to be
     /// called by applications.
     #[new]
+    #[pyo3(signature = (*, fields))]
     fn new(fields: &Bound<'_, PyTuple>) -> PyResult<Self> {
         if fields.len() != FIELD_COUNT {
             return Err(PyValueError::new_err(format!(
@@ -169,12 +177,17 @@ impl ReceivedMessage {
         PyTuple::new(py, items)
     }
 
-    /// Pickles as the field tuple.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyTuple>,))> {
-        let fields = slf.get().fields(slf.py())?;
-        Ok((slf.get_type().into_any(), (fields,)))
+    /// Pickles as the field tuple, given back to the constructor by keyword:
+    /// `copyreg.__newobj_ex__(cls, (), {"fields": fields})`.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<KeywordReduce<'py>> {
+        let py = slf.py();
+        let new_with_keywords = py.import("copyreg")?.getattr("__newobj_ex__")?;
+        let keywords = PyDict::new(py);
+        keywords.set_item("fields", slf.get().fields(py)?)?;
+        Ok((
+            new_with_keywords,
+            (slf.get_type(), PyTuple::empty(py), keywords),
+        ))
     }
 
     /// The topic the message was sent to (a retried message's original topic).

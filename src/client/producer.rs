@@ -8,19 +8,24 @@
 //!
 //! A producer made with a `checker` is transactional: `send_half` and `end_transaction` are
 //! the two wire steps around the local transaction (which the Python layer runs on the
-//! caller's thread), and the broker's check-backs call `checker(message_tuple)` on a
-//! blocking thread of the runtime, with the GIL taken for that call only; it returns the
-//! `TransactionStatus` value (0 commit, 1 rollback, anything else unknown).
+//! caller's thread), and the broker's check-backs call `checker(message)` with a
+//! `ReceivedMessage` on a blocking thread of the runtime, with the GIL taken for that call
+//! only; it returns the `TransactionStatus` value (0 commit, 1 rollback, anything else
+//! unknown).
 
 use super::completion::{dispatch, on_dispatcher_thread, Completion, Payload, PendingCallbacks};
-use super::{block_on, client_config, name_servers, Credentials};
+use super::error::ClientError;
+use super::message::ReceivedMessage;
+use super::runtime::{block_on, runtime};
+use super::send_result::{send_result, send_tuple, SendTuple};
+use super::settings::{client_config, name_servers, Credentials};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rocketmq_client::transaction::TransactionCheckHandler;
 use rocketmq_client::{
-    ClientInstance, Message, MessageExt, MessageQueue, Producer, ProducerConfig, SendResult,
-    SendStatus, TransactionChecker, TransactionState,
+    ClientInstance, Message, MessageExt, Producer, ProducerConfig, TransactionChecker,
+    TransactionState,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,22 +34,8 @@ use std::time::Duration;
 /// One message of a batch as Python passes it: `(topic, body, flag, properties)`.
 type WireMessage = (String, Vec<u8>, i32, BTreeMap<String, String>);
 
-/// `(status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name)`.
-pub type SendTuple = (i32, String, String, i32, i64, String);
-
 /// Async sends of one producer in flight at once; more wait for a slot (back pressure).
 pub const MAX_ASYNC_IN_FLIGHT: usize = 10_000;
-
-fn send_tuple(r: SendResult) -> SendTuple {
-    (
-        r.status as i32,
-        r.msg_id,
-        r.offset_msg_id,
-        r.queue.queue_id,
-        r.queue_offset,
-        r.queue.broker_name,
-    )
-}
 
 fn message(topic: String, body: &[u8], flag: i32, properties: BTreeMap<String, String>) -> Message {
     Message {
@@ -82,7 +73,7 @@ struct PyTransactionChecker {
 impl TransactionChecker for PyTransactionChecker {
     fn check(&self, msg: &MessageExt) -> TransactionState {
         Python::attach(|py| {
-            let view = super::message::ReceivedMessage::from_message(msg.clone());
+            let view = ReceivedMessage::from_message(msg.clone());
             let outcome = Py::new(py, view)
                 .and_then(|m| self.callback.call1(py, (m,)))
                 .and_then(|r| r.extract::<i32>(py));
@@ -114,9 +105,9 @@ impl NativeProducer {
             Ok(p) => Ok(p),
             Err(_) => {
                 let slots = self.async_slots.clone();
-                let rt = super::runtime::runtime();
+                let rt = runtime();
                 py.detach(|| rt.block_on(slots.acquire_many_owned(n)))
-                    .map_err(|_| super::ClientError::new_err("the producer is shut down"))
+                    .map_err(|_| ClientError::new_err("the producer is shut down"))
             }
         }
     }
@@ -125,7 +116,20 @@ impl NativeProducer {
 #[pymethods]
 impl NativeProducer {
     #[new]
-    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=3000, retry_times=2, compress_level=5, compress_over=4096, max_message_size=4194304, *, credentials=None, namesrv_domain=None, checker=None))]
+    #[pyo3(signature = (
+        *,
+        group,
+        name_servers_list,
+        instance_name = "DEFAULT",
+        timeout_ms = 3000,
+        retry_times = 2,
+        compress_level = 5,
+        compress_over = 4096,
+        max_message_size = 4194304,
+        credentials = None,
+        namesrv_domain = None,
+        checker = None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         group: String,
@@ -182,7 +186,7 @@ impl NativeProducer {
                 None,
             ),
         };
-        let rt = super::runtime::runtime();
+        let rt = runtime();
         producer.client.start_maintenance(rt.handle());
         producer.start_heartbeats(rt.handle());
         Ok(NativeProducer {
@@ -219,7 +223,7 @@ impl NativeProducer {
         callback: Py<PyAny>,
     ) -> PyResult<()> {
         let msg = message(topic, body, flag, properties);
-        let rt = super::runtime::runtime();
+        let rt = runtime();
         let permit = self.async_permits(py, 1)?;
         self.pending.add();
         let completion_parts = (callback, self.pending.clone());
@@ -258,7 +262,7 @@ impl NativeProducer {
             )));
         }
         let msgs: Vec<Message> = messages.into_iter().map(wire_message).collect();
-        let rt = super::runtime::runtime();
+        let rt = runtime();
         let permits = self.async_permits(py, count as u32)?;
         self.pending.add();
         let completion_parts = (callback, self.pending.clone());
@@ -371,26 +375,10 @@ impl NativeProducer {
         result: SendTuple,
         status: i32,
     ) -> PyResult<()> {
-        let (status_code, msg_id, offset_msg_id, queue_id, queue_offset, broker_name) = result;
-        let send_result = SendResult {
-            status: match status_code {
-                1 => SendStatus::FlushDiskTimeout,
-                2 => SendStatus::FlushSlaveTimeout,
-                3 => SendStatus::SlaveNotAvailable,
-                _ => SendStatus::Ok,
-            },
-            msg_id,
-            offset_msg_id,
-            queue: MessageQueue {
-                topic,
-                broker_name,
-                queue_id,
-            },
-            queue_offset,
-        };
+        let half_result = send_result(topic, result);
         let p = self.producer.clone();
         block_on(py, async move {
-            p.end_transaction(&send_result, transaction_state(status))
+            p.end_transaction(&half_result, transaction_state(status))
                 .await
         })
     }
@@ -416,7 +404,7 @@ impl NativeProducer {
         }
         py.detach(|| {
             let idle = on_dispatcher_thread() || pending.wait_idle(wait);
-            super::runtime::runtime().block_on(p.shutdown());
+            runtime().block_on(p.shutdown());
             idle
         })
     }

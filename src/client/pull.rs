@@ -2,7 +2,8 @@
 //! whose offset bookkeeping stays in Python so that subclasses can override it.
 
 use super::message::ReceivedMessage;
-use super::{block_on, client_config, name_servers, Credentials};
+use super::runtime::{block_on, runtime};
+use super::settings::{client_config, name_servers, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
@@ -19,7 +20,15 @@ pub struct NativePullClient {
 #[pymethods]
 impl NativePullClient {
     #[new]
-    #[pyo3(signature = (group, name_servers_list, instance_name="DEFAULT", timeout_ms=10000, *, credentials=None, namesrv_domain=None))]
+    #[pyo3(signature = (
+        *,
+        group,
+        name_servers_list,
+        instance_name = "DEFAULT",
+        timeout_ms = 10000,
+        credentials = None,
+        namesrv_domain = None,
+    ))]
     fn new(
         group: String,
         name_servers_list: &str,
@@ -38,7 +47,7 @@ impl NativePullClient {
             )?
         };
         let client = ClientInstance::new(config, None);
-        client.start_maintenance(super::runtime::runtime().handle());
+        client.start_maintenance(runtime().handle());
         Ok(NativePullClient { client, group })
     }
 

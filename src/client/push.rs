@@ -4,8 +4,10 @@
 //! waiting; it takes the GIL once for all of them and calls the Python-side dispatch
 //! function once, which runs the user's callbacks and returns one verdict per batch.
 
+use super::error::ClientError;
 use super::message::ReceivedMessage;
-use super::{client_config, Credentials};
+use super::runtime::runtime;
+use super::settings::{client_config, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rocketmq_client::pull::TagFilter;
@@ -69,7 +71,24 @@ pub struct NativePushConsumer {
 impl NativePushConsumer {
     /// Starts consuming `subscriptions` (`[(topic, expression)]`) at once.
     #[new]
-    #[pyo3(signature = (group, name_servers_list, subscriptions, dispatch, instance_name="DEFAULT", broadcasting=false, orderly=false, thread_count=4, batch_max_size=1, max_reconsume_times=16, consume_from_first=false, max_cached_per_queue=1000, max_cached_mb_per_queue=100, *, credentials=None, namesrv_domain=None))]
+    #[pyo3(signature = (
+        *,
+        group,
+        name_servers_list,
+        subscriptions,
+        dispatch,
+        instance_name = "DEFAULT",
+        broadcasting = false,
+        orderly = false,
+        thread_count = 4,
+        batch_max_size = 1,
+        max_reconsume_times = 16,
+        consume_from_first = false,
+        max_cached_per_queue = 1000,
+        max_cached_mb_per_queue = 100,
+        credentials = None,
+        namesrv_domain = None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -119,12 +138,12 @@ impl NativePushConsumer {
             })
             .collect();
         let listener = Arc::new(PyListener { dispatch });
-        let rt = super::runtime::runtime();
+        let rt = runtime();
         let consumer = py
             .detach(|| {
                 PushConsumer::start(rt.handle().clone(), client_config, config, subs, listener)
             })
-            .map_err(|e| super::ClientError::new_err(e.to_string()))?;
+            .map_err(|e| ClientError::new_err(e.to_string()))?;
         Ok(NativePushConsumer { consumer })
     }
 

@@ -1,9 +1,15 @@
-//! The tokio runtime every client of this process runs on.
+//! The tokio runtime every client of this process runs on, and [`block_on`], the one way a
+//! Python call waits for it.
 //!
 //! Created lazily on first use. After `os.fork()` the child has no runtime threads, so the
 //! runtime is rebuilt when the process id changes; the parent's runtime is leaked in the child
 //! (dropping it there would try to join threads that do not exist).
+//!
+//! What must stay true: [`block_on`] releases the GIL for the whole wait.
 
+use super::error::ClientError;
+use pyo3::prelude::*;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::runtime::Runtime;
 
@@ -30,4 +36,17 @@ pub fn runtime() -> Arc<Runtime> {
     );
     *slot = Some((pid, rt.clone()));
     rt
+}
+
+/// Runs `fut` on the client runtime with the GIL released. Its requests wait for their
+/// answers on this thread's own blocking connections (see `rocketmq_client::blocking`): the
+/// thread waits anyway, and the answer then wakes it directly.
+pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = rocketmq_client::Result<T>> + Send,
+    T: Send,
+{
+    let rt = runtime();
+    py.detach(|| rocketmq_client::blocking::with_blocking_requests(|| rt.block_on(fut)))
+        .map_err(|e| ClientError::new_err(e.to_string()))
 }

@@ -91,7 +91,7 @@ def _routes(namesrv, topic):
     """(queue id, broker name) of the topic's readable queues, via a pull consumer."""
     from rocketmq import _rocketmq
 
-    client = _rocketmq.NativePullClient("route-probe", namesrv)
+    client = _rocketmq.NativePullClient(group="route-probe", name_servers_list=namesrv)
     try:
         return [(q, b) for _, b, q in client.fetch_subscribe_queues(topic)]
     except _rocketmq.ClientError:

@@ -7,6 +7,7 @@ import threading
 import pytest
 from clienttools import make_producer, message, unique, wait_for
 
+from rocketmq._messages import MESSAGE_FIELDS
 from rocketmq.client import (
     ConsumeStatus,
     MessageProperty,
@@ -82,7 +83,7 @@ def test_a_kept_message_has_every_field_after_the_consumer_is_gone(broker):
 
 def test_a_body_that_is_not_utf8_raises_on_str_only():
     view = ReceivedMessage(
-        ("T", b"", b"", b"\xff\xfe", "id", "", 0, 0, 0, 0, 0, 0, 0, 0, {}, "", "")
+        fields=("T", b"", b"", b"\xff\xfe", "id", "", 0, 0, 0, 0, 0, 0, 0, 0, {}, "", "")
     )
     assert bytes(view) == b"\xff\xfe"
     with pytest.raises(UnicodeDecodeError):
@@ -91,12 +92,33 @@ def test_a_body_that_is_not_utf8_raises_on_str_only():
 
 def test_the_field_tuple_is_checked():
     with pytest.raises(ValueError, match="17 fields"):
-        ReceivedMessage(("T", b""))
+        ReceivedMessage(fields=("T", b""))
     with pytest.raises(TypeError):
-        ReceivedMessage(("T", b"", b"", "not bytes", "id", "", 0, 0, 0, 0, 0, 0, 0, 0, {}, "", ""))
+        ReceivedMessage(
+            fields=("T", b"", b"", "not bytes", "id", "", 0, 0, 0, 0, 0, 0, 0, 0, {}, "", "")
+        )
     view = ReceivedMessage(
-        ("T", b"TagX", b"K", b"b", "id", "", 1, 2, 3, 4, 5, 6, 7, 8, {"DELAY": "3"}, "", "")
+        fields=("T", b"TagX", b"K", b"b", "id", "", 1, 2, 3, 4, 5, 6, 7, 8, {"DELAY": "3"}, "", "")
     )
     assert view.tags == b"TagX" and view.properties["TAGS"] == "TagX"
     assert (view.queue_id, view.queue_offset, view.reconsume_times) == (1, 2, 4)
     assert view.delay_time_level == 3 and view.born_host == "" and view.store_host == ""
+
+
+def test_the_field_tuple_is_passed_by_name_and_pickles_at_every_protocol():
+    fields = ("T", b"TagX", b"K", b"b", "id", "oid", 1, 2, 3, 4, 5, 6, 7, 8, {"p": "v"}, "h", "s")
+    with pytest.raises(TypeError):
+        ReceivedMessage(fields)
+    view = ReceivedMessage(fields=fields)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        copy = pickle.loads(pickle.dumps(view, protocol=protocol))
+        assert type(copy) is ReceivedMessage
+        assert copy.fields() == view.fields()
+
+
+def test_message_fields_name_the_getters_in_tuple_order():
+    fields = ("T", b"TagX", b"K", b"b", "id", "oid", 1, 2, 3, 4, 5, 6, 7, 8, {"p": "v"}, "h", "s")
+    view = ReceivedMessage(fields=fields)
+    assert len(MESSAGE_FIELDS) == len(fields)
+    for name, value in zip(MESSAGE_FIELDS, view.fields()):
+        assert getattr(view, name) == value, name

@@ -452,7 +452,7 @@ FAILOVER_MAX_FAILED_SENDS = 5
 
 def _route_broker_names(namesrv, topic):
     """Names of the brokers holding readable queues of `topic`, as the name server says."""
-    client = _rocketmq.NativePullClient("CG_route_probe", namesrv)
+    client = _rocketmq.NativePullClient(group="CG_route_probe", name_servers_list=namesrv)
     try:
         return {broker for _, broker, _ in client.fetch_subscribe_queues(topic)}
     except _rocketmq.ClientError:

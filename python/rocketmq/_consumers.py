@@ -1,0 +1,322 @@
+"""Consumers: ``PushConsumer``, ``PullConsumer`` and the ``MessageQueue`` their offset hooks
+receive (private; public through ``rocketmq.client``).
+
+What must stay true: a push consumer's callbacks run on the native dispatcher threads and
+their failures become redeliveries, never exceptions in those threads; one push consumer
+per group and instance name is started in this process at a time; a pull consumer's
+offsets live in Python (``get/set_message_queue_offset``), so subclasses can keep them
+elsewhere.
+"""
+
+import logging
+import os
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+
+from . import _rocketmq
+from ._arguments import StrOrBytes, as_int, as_text, maybe_decode
+from ._callbacks import consume_verdict
+from ._lifecycle import ClientLifecycle, keep_alive, release
+from ._messages import ReceivedMessage
+from .exceptions import (
+    NullPointerException,
+    PullConsumerFetchMessageFailed,
+    PullConsumerStartFailed,
+    PushConsumerStartFailed,
+    _PullConsumerFetchQueuesFailed,
+)
+from .ffi import MessageModel, _CPullStatus
+
+log = logging.getLogger("rocketmq")
+
+# Push consumer settings until a set_* method changes them (those of the originals).
+DEFAULT_BATCH_MAX_SIZE = 1
+DEFAULT_MAX_RECONSUME_TIMES = 16
+DEFAULT_MAX_CACHED_PER_QUEUE = 1000
+DEFAULT_MAX_CACHED_MB_PER_QUEUE = 100
+# Callback threads when the number of CPUs is unknown.
+FALLBACK_THREAD_COUNT = 4
+
+
+class MessageQueue:
+    """A queue of a topic on one broker, as ``PullConsumer`` offset hooks receive it."""
+
+    __module__ = "rocketmq.client"
+    __slots__ = ("topic", "brokerName", "queueId")
+
+    def __init__(self, topic: bytes, brokerName: bytes, queueId: int) -> None:  # noqa: N803
+        """A queue; attribute names are those of the original ctypes structure."""
+        self.topic = topic
+        self.brokerName = brokerName
+        self.queueId = queueId
+
+    def __repr__(self) -> str:
+        return "MessageQueue(topic=%r, brokerName=%r, queueId=%r)" % (
+            self.topic,
+            self.brokerName,
+            self.queueId,
+        )
+
+
+class PullConsumer(ClientLifecycle):
+    """Reads every queue of a topic from offsets it keeps in ``offset_table``.
+
+    Override :meth:`get_message_queue_offset`/:meth:`set_message_queue_offset` to keep offsets
+    elsewhere. ``pull()`` never waits for new messages: it stops once every queue is drained.
+    """
+
+    __module__ = "rocketmq.client"
+
+    offset_table: Dict[str, int] = {}
+
+    #: Attempts on a failing broker before pull() raises PullConsumerFetchMessageFailed.
+    pull_retry_times = 3
+
+    def __init__(self, group_id: StrOrBytes) -> None:
+        """A pull consumer of ``group_id`` (``None`` raises NullPointerException)."""
+        self._init_config(group_id)
+        self._native: Optional[_rocketmq.NativePullClient] = None
+
+    def start(self) -> None:
+        """Starts the consumer; raises PullConsumerStartFailed for a blank group."""
+        if self._native is not None:
+            return
+        if not self._group.strip():
+            raise PullConsumerStartFailed("the specified group is blank")
+        try:
+            self._native = _rocketmq.NativePullClient(**self._native_client_options())
+        except Exception as e:
+            raise PullConsumerStartFailed(str(e)) from e
+        keep_alive(self)
+
+    def shutdown(self) -> None:
+        """Closes the consumer's connections. Idempotent; fine before start()."""
+        native, self._native = self._native, None
+        if native is not None:
+            native.shutdown()
+            release(self)
+
+    # In the class's own namespace: the originals' test suites `del PushConsumer.__del__`.
+    __del__ = ClientLifecycle._shut_down_quietly
+
+    @staticmethod
+    def _key(mq: MessageQueue) -> str:
+        return "%s@%s@%s" % (maybe_decode(mq.topic), maybe_decode(mq.brokerName), mq.queueId)
+
+    def get_message_queue_offset(self, mq: MessageQueue) -> int:
+        """The offset ``pull()`` starts ``mq`` at: ``offset_table``'s entry, else 0.
+        Override to keep offsets elsewhere."""
+        return self.offset_table.get(self._key(mq), 0)
+
+    def set_message_queue_offset(self, mq: MessageQueue, offset: int) -> None:
+        """Records the next offset of ``mq`` (called before a batch is yielded). Override
+        together with get_message_queue_offset()."""
+        self.offset_table[self._key(mq)] = offset
+
+    def pull(
+        self, topic: StrOrBytes, expression: StrOrBytes = "*", max_num: int = 32
+    ) -> Iterator[ReceivedMessage]:
+        """Yields the messages of every queue from its stored offset, then stops."""
+        topic = as_text(topic, "topic")
+        expression = as_text(expression, "expression")
+        max_num = as_int(max_num, "max_num")
+        if self._native is None:
+            raise PullConsumerFetchMessageFailed("pull consumer not started (call start() first)")
+        native = self._native
+        try:
+            queues = native.fetch_subscribe_queues(topic)
+        except _rocketmq.ClientError as e:
+            raise _PullConsumerFetchQueuesFailed(str(e)) from None
+        for q_topic, broker, queue_id in queues:
+            mq = MessageQueue(q_topic.encode(), broker.encode(), queue_id)
+            failures = 0
+            while True:
+                offset = self.get_message_queue_offset(mq)
+                try:
+                    status, next_offset, _min, _max, msgs = native.pull(
+                        q_topic, broker, queue_id, expression, offset, max_num
+                    )
+                except _rocketmq.ClientError as e:
+                    failures += 1
+                    if failures >= self.pull_retry_times:
+                        raise PullConsumerFetchMessageFailed(str(e)) from None
+                    continue
+                failures = 0
+                # The offset is saved before the batch is yielded, as the original did.
+                self.set_message_queue_offset(mq, next_offset)
+                if status == _CPullStatus.FOUND:
+                    yield from msgs
+                elif status == _CPullStatus.NO_NEW_MSG:
+                    break
+
+
+class PushConsumer(ClientLifecycle):
+    """Receives messages pushed to callbacks, one callback per subscribed topic.
+
+    Callbacks run on the consumer's threads. Return ``None``/``ConsumeStatus.CONSUME_SUCCESS``
+    when done, ``ConsumeStatus.RECONSUME_LATER`` (or raise) to have the message delivered
+    again later.
+    """
+
+    __module__ = "rocketmq.client"
+
+    _started_groups: Set[Tuple[str, str]] = set()
+    _groups_lock = threading.Lock()
+
+    def __init__(
+        self,
+        group_id: StrOrBytes,
+        orderly: bool = False,
+        message_model: Union[MessageModel, int] = MessageModel.CLUSTERING,
+    ) -> None:
+        """A push consumer of ``group_id``; ``orderly`` consumes each queue one message at
+        a time, in order."""
+        self._init_config(group_id)
+        self._orderly = bool(orderly)
+        self._thread_count = os.cpu_count() or FALLBACK_THREAD_COUNT
+        self._batch_max_size = DEFAULT_BATCH_MAX_SIZE
+        self._max_reconsume_times = DEFAULT_MAX_RECONSUME_TIMES
+        self._max_cached_per_queue = DEFAULT_MAX_CACHED_PER_QUEUE
+        self._max_cached_mb_per_queue = DEFAULT_MAX_CACHED_MB_PER_QUEUE
+        self._consume_from_first = False
+        self._subscriptions: Dict[str, str] = {}
+        self._callbacks: Dict[str, Callable[[ReceivedMessage], Any]] = {}
+        self._native: Optional[_rocketmq.NativePushConsumer] = None
+        self.set_message_model(message_model)
+
+    def set_message_model(self, model: Union[MessageModel, int]) -> None:
+        """``MessageModel.CLUSTERING`` (default) or ``MessageModel.BROADCASTING``."""
+        self._message_model = int(model)
+
+    def set_thread_count(self, thread_count: int) -> None:
+        """Threads that run callbacks (default: the number of CPUs)."""
+        n = as_int(thread_count, "thread_count")
+        if n == 0:
+            raise NullPointerException("thread_count must be at least 1")
+        if n > 0:
+            self._thread_count = n
+
+    def set_message_batch_max_size(self, max_size: int) -> None:
+        """Messages handed over together (the callback still gets one at a time)."""
+        n = as_int(max_size, "max_size")
+        if n == 0:
+            raise NullPointerException("max_size must be at least 1")
+        if n > 0:
+            self._batch_max_size = n
+
+    def set_max_reconsume_times(self, times: int) -> None:
+        """Deliveries of a failing message before it goes to the dead-letter queue (16)."""
+        self._max_reconsume_times = as_int(times, "times")
+
+    def set_max_cache_message_size(self, size: int) -> None:
+        """Unacknowledged messages kept per queue before pulling pauses (1000)."""
+        n = as_int(size, "size")
+        if n <= 0:
+            raise ValueError("size must be positive")
+        self._max_cached_per_queue = n
+
+    def set_max_cache_message_size_in_mb(self, mb: int) -> None:
+        """Body megabytes (MiB) of unacknowledged messages kept per queue before pulling
+        pauses (100, at most 1024). A queue with nothing unacknowledged always pulls, so
+        one pull may pass the limit."""
+        n = as_int(mb, "mb")
+        if not 1 <= n <= 1024:
+            raise ValueError("mb must be between 1 and 1024")
+        self._max_cached_mb_per_queue = n
+
+    def set_consume_from_first_offset(self, first: bool = True) -> None:
+        """A new group starts at the oldest message instead of the newest."""
+        self._consume_from_first = bool(first)
+
+    def subscribe(
+        self,
+        topic: StrOrBytes,
+        callback: Callable[[ReceivedMessage], Any],
+        expression: StrOrBytes = "*",
+    ) -> None:
+        """Delivers ``topic``'s messages matching ``expression`` (``*`` or ``A || B``)."""
+        topic = as_text(topic, "topic")
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        self._subscriptions[topic] = as_text(expression, "expression")
+        self._callbacks[topic] = callback
+
+    def _register_callback(self, callback: Callable[[ReceivedMessage], Any]) -> None:
+        for topic in self._callbacks:
+            self._callbacks[topic] = callback
+
+    def _unregister_callback(self) -> None:
+        """Kept for compatibility; callbacks stay until shutdown."""
+
+    def _dispatch(self, batches: List[List[ReceivedMessage]]) -> List[bool]:
+        verdicts = []
+        callbacks = self._callbacks
+        for batch in batches:
+            ok = True
+            for msg in batch:
+                cb = callbacks.get(msg.topic)
+                if cb is None:
+                    log.warning("no callback for topic %r; message %s dropped", msg.topic, msg.id)
+                    continue
+                if not consume_verdict(cb, msg):
+                    ok = False
+                    break
+            verdicts.append(ok)
+        return verdicts
+
+    def start(self) -> None:
+        """Starts consuming; raises PushConsumerStartFailed without a subscription, for a
+        blank or reserved group, an invalid message model or a group already started here.
+        An unreachable name server is not a start failure (it is retried)."""
+        if self._native is not None:
+            return
+        if not self._subscriptions:
+            raise PushConsumerStartFailed("messageListener is null (call subscribe() first)")
+        if not self._group.strip():
+            raise PushConsumerStartFailed("the specified group is blank")
+        if self._group == "DEFAULT_CONSUMER":
+            raise PushConsumerStartFailed("consumerGroup can not equal DEFAULT_CONSUMER")
+        if self._message_model not in (MessageModel.BROADCASTING, MessageModel.CLUSTERING):
+            raise PushConsumerStartFailed("messageModel is valid ")
+        # One consumer per group and instance name, as in the original client instance;
+        # several members of a group in one process need distinct instance names.
+        key = (self._group, self._instance_name)
+        with PushConsumer._groups_lock:
+            if key in PushConsumer._started_groups:
+                raise PushConsumerStartFailed(
+                    "The cousumer group[%s] has been created before, specify another name "
+                    "please (or another instance name)." % self._group
+                )
+            PushConsumer._started_groups.add(key)
+        try:
+            self._native = _rocketmq.NativePushConsumer(
+                subscriptions=list(self._subscriptions.items()),
+                dispatch=self._dispatch,
+                broadcasting=self._message_model == MessageModel.BROADCASTING,
+                orderly=self._orderly,
+                thread_count=self._thread_count,
+                batch_max_size=self._batch_max_size,
+                max_reconsume_times=self._max_reconsume_times,
+                consume_from_first=self._consume_from_first,
+                max_cached_per_queue=self._max_cached_per_queue,
+                max_cached_mb_per_queue=self._max_cached_mb_per_queue,
+                **self._native_client_options(),
+            )
+        except Exception as e:
+            with PushConsumer._groups_lock:
+                PushConsumer._started_groups.discard(key)
+            raise PushConsumerStartFailed(str(e)) from e
+        keep_alive(self)
+
+    def shutdown(self) -> None:
+        """Stops, waits for running callbacks, commits offsets. Idempotent."""
+        native, self._native = self._native, None
+        if native is None:
+            return
+        native.shutdown()
+        with PushConsumer._groups_lock:
+            PushConsumer._started_groups.discard((self._group, self._instance_name))
+        release(self)
+
+    # In the class's own namespace: the originals' test suites `del PushConsumer.__del__`.
+    __del__ = ClientLifecycle._shut_down_quietly

@@ -1,0 +1,152 @@
+"""Messages: the outgoing ``Message`` and the native ``ReceivedMessage`` (private; public
+through ``rocketmq.client``).
+
+What must stay true: a ``Message`` may be sent many times, from several threads; what goes
+on the wire is a fresh copy (``Message.wire()``) taken at send time.
+"""
+
+from typing import Any, Dict, Optional, Tuple, Union
+
+from . import _rocketmq
+from ._arguments import StrOrBytes, as_int, as_property_text, as_text
+
+# The received-message class is native (src/client/message.rs): a lazy view that makes Python
+# objects only for the fields read. Its data is copied out of the consumer: it stays valid
+# after the callback returns.
+ReceivedMessage = _rocketmq.ReceivedMessage
+RecvMessage = ReceivedMessage
+
+# The field order of ``ReceivedMessage.fields()``, which its constructor takes back.
+MESSAGE_FIELDS = (
+    "topic",
+    "tags",
+    "keys",
+    "body",
+    "id",
+    "offset_msg_id",
+    "queue_id",
+    "queue_offset",
+    "commit_log_offset",
+    "reconsume_times",
+    "store_size",
+    "born_timestamp",
+    "store_timestamp",
+    "prepared_transaction_offset",
+    "properties",
+    "born_host",
+    "store_host",
+)
+
+# (topic, body, flag, properties): a message as the native producer takes it.
+WireMessage = Tuple[str, bytes, int, Dict[str, str]]
+
+
+class Message:
+    """An outgoing message. It may be sent many times, from several threads."""
+
+    __module__ = "rocketmq.client"
+
+    def __init__(self, topic: Optional[StrOrBytes]) -> None:
+        """A message for ``topic`` (``str`` or UTF-8 ``bytes``; ``None`` leaves it empty,
+        which fails at send time)."""
+        self._topic = "" if topic is None else as_text(topic, "topic")
+        self._body = b""
+        self._flag = 0
+        self._properties: Dict[str, str] = {}
+
+    def set_keys(self, keys: StrOrBytes) -> None:
+        """Sets the ``KEYS`` property (several keys separated by a space)."""
+        if isinstance(keys, (list, tuple)):
+            keys = " ".join(as_property_text(k, "keys") for k in keys)
+        self._set("KEYS", as_property_text(keys, "keys"))
+
+    def set_tags(self, tags: StrOrBytes) -> None:
+        """Sets the ``TAGS`` property (one tag per message)."""
+        self._set("TAGS", as_property_text(tags, "tags"))
+
+    def set_body(self, body: Union[str, bytes, bytearray, memoryview]) -> None:
+        """The body: ``str`` is encoded as UTF-8; bytes-like values are sent byte for byte."""
+        if isinstance(body, str):
+            self._body = body.encode("utf-8")
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            self._body = bytes(body)
+        else:
+            raise TypeError("body must be str or bytes, got %s" % type(body).__name__)
+
+    def set_property(self, key: StrOrBytes, value: StrOrBytes) -> None:
+        """A user property; key and value must not contain ``\\x01``/``\\x02``."""
+        self._set(as_property_text(key, "property key"), as_property_text(value, "property value"))
+
+    def set_delay_time_level(self, delay_time_level: int) -> None:
+        """Delay level 1..18 (1s 5s 10s 30s 1m ... 2h with the default levels); 0: none."""
+        level = as_int(delay_time_level, "delay_time_level")
+        if level <= 0:
+            self._properties.pop("DELAY", None)
+        else:
+            self._properties["DELAY"] = str(level)
+
+    def destroy(self) -> None:
+        """Kept for rocketmq-client-python 0.5 scripts; nothing to free."""
+
+    def _set(self, key: str, value: str) -> None:
+        if value:
+            self._properties[key] = value
+        else:
+            self._properties.pop(key, None)
+
+    @property
+    def topic(self) -> str:
+        """The topic the message is sent to."""
+        return self._topic
+
+    @property
+    def body(self) -> bytes:
+        """The body as set (uncompressed)."""
+        return self._body
+
+    @property
+    def tags(self) -> str:
+        """The ``TAGS`` property, ``""`` when unset."""
+        return self._properties.get("TAGS", "")
+
+    @property
+    def keys(self) -> str:
+        """The ``KEYS`` property, ``""`` when unset."""
+        return self._properties.get("KEYS", "")
+
+    @property
+    def properties(self) -> Dict[str, str]:
+        """A copy of every property set so far."""
+        return dict(self._properties)
+
+    def _wire(self) -> WireMessage:
+        return (self._topic, self._body, self._flag, dict(self._properties))
+
+
+def check_message(msg: Any) -> Message:
+    """``msg`` if it is a Message; a TypeError otherwise."""
+    if not isinstance(msg, Message):
+        raise TypeError("expected a Message, got %s" % type(msg).__name__)
+    return msg
+
+
+def outgoing_view(
+    msg: Message, msg_id: str = "", properties: Optional[Dict[str, str]] = None
+) -> ReceivedMessage:
+    """A ReceivedMessage describing an outgoing message (for queue selectors and local
+    transactions): topic, tags, keys, body, properties and id; the numbers are 0 and the
+    hosts empty, as nothing has been stored yet."""
+    described: Dict[str, Any] = dict.fromkeys(MESSAGE_FIELDS, 0)
+    described.update(
+        topic=msg.topic,
+        tags=msg.tags.encode(),
+        keys=msg.keys.encode(),
+        body=msg.body,
+        id=msg_id,
+        offset_msg_id="",
+        properties=dict(msg.properties if properties is None else properties),
+        born_host="",
+        store_host="",
+    )
+    fields: Any = tuple(described[name] for name in MESSAGE_FIELDS)
+    return ReceivedMessage(fields=fields)
