@@ -1483,6 +1483,39 @@ mod tests {
             serde_json::json!(["A", "B"])
         );
 
+        // The whole answer, byte for byte; only the client id and the subscription versions
+        // (a timestamp taken when the answer is built) vary from run to run.
+        let sub_version = v["subscriptionSet"][0]["subVersion"].as_i64().unwrap();
+        assert_eq!(
+            v["subscriptionSet"][1]["subVersion"].as_i64(),
+            Some(sub_version)
+        );
+        let expected = format!(
+            concat!(
+                r#"{{"mqTable":{{{{"brokerName":"b","queueId":0,"topic":"T"}}:"#,
+                r#"{{"cachedMsgCount":2,"cachedMsgMaxOffset":11,"cachedMsgMinOffset":10,"#,
+                r#""cachedMsgSizeInMiB":2,"commitOffset":10,"droped":false}}}},"#,
+                r#""properties":{{"PROP_CONSUME_ORDERLY":"true","#,
+                r#""PROP_CONSUME_TYPE":"CONSUME_PASSIVELY","#,
+                r#""PROP_NAMESERVER_ADDR":"127.0.0.1:1","PROP_THREADPOOL_CORE_SIZE":"4","#,
+                r#""clientId":"{client_id}","consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","#,
+                r#""consumeMessageBatchMaxSize":"1","consumerGroup":"G_INFO","#,
+                r#""instanceName":"DEFAULT","maxReconsumeTimes":"16","#,
+                r#""messageModel":"CLUSTERING","pullBatchSize":"32","#,
+                r#""pullThresholdForQueue":"1000","pullThresholdSizeForQueue":"3"}},"#,
+                r#""statusTable":{{}},"subscriptionSet":["#,
+                r#"{{"classFilterMode":false,"codeSet":[65,66],"expressionType":"TAG","#,
+                r#""subString":"A || B","subVersion":{sub_version},"tagsSet":["A","B"],"#,
+                r#""topic":"T"}},"#,
+                r#"{{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","#,
+                r#""subString":"*","subVersion":{sub_version},"tagsSet":[],"#,
+                r#""topic":"%RETRY%G_INFO"}}]}}"#
+            ),
+            client_id = consumer.client_id(),
+            sub_version = sub_version,
+        );
+        assert_eq!(body, expected);
+
         // Acknowledging one message moves the committed position in the answer.
         pq.acked(std::iter::once(10));
         let body = String::from_utf8(handler.handle("b", request).unwrap().body.to_vec()).unwrap();
