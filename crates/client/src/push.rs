@@ -38,6 +38,7 @@ use crate::route::MessageQueue;
 use rocketmq_protocol::body::heartbeat::{
     ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, SubscriptionData,
 };
+use rocketmq_protocol::body::running_info::{ConsumerRunningInfo, ProcessQueueInfo};
 use rocketmq_protocol::code::request_code;
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::tag::java_string_hash;
@@ -234,10 +235,10 @@ impl ProcessQueue {
         let p = self.progress.lock().unwrap();
         let first = p.in_flight.first_key_value().map(|(o, _)| *o);
         ProcessQueueInfo {
-            cached_msg_count: p.in_flight.len(),
+            cached_msg_count: p.in_flight.len() as u64,
             cached_msg_max_offset: p.in_flight.last_key_value().map_or(0, |(o, _)| *o),
             cached_msg_min_offset: first.unwrap_or(0),
-            cached_msg_size_in_mib: p.in_flight_bytes >> 20,
+            cached_msg_size_in_mib: (p.in_flight_bytes >> 20) as u64,
             commit_offset: first.unwrap_or(p.next_offset),
             dropped: self.dropped.load(Ordering::Acquire),
         }
@@ -362,63 +363,6 @@ impl ConsumerRequestHandler {
         }
         RemotingCommand::new_response(rocketmq_protocol::code::response_code::SUCCESS, "")
             .with_body(inner.running_info().encode())
-    }
-}
-
-/// One owned queue in a running-info answer: Java's `ProcessQueueInfo`, the fields this
-/// consumer tracks (fastjson's key order: alphabetical).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ProcessQueueInfo {
-    #[serde(rename = "cachedMsgCount")]
-    pub cached_msg_count: usize,
-    #[serde(rename = "cachedMsgMaxOffset")]
-    pub cached_msg_max_offset: i64,
-    #[serde(rename = "cachedMsgMinOffset")]
-    pub cached_msg_min_offset: i64,
-    #[serde(rename = "cachedMsgSizeInMiB")]
-    pub cached_msg_size_in_mib: usize,
-    /// What the consumer commits: the first unacknowledged offset, else the next pull offset.
-    #[serde(rename = "commitOffset")]
-    pub commit_offset: i64,
-    /// Java's spelling.
-    #[serde(rename = "droped")]
-    pub dropped: bool,
-}
-
-/// The answer to GET_CONSUMER_RUNNING_INFO (307), in the shape of Java's
-/// `ConsumerRunningInfo`: string properties, the subscriptions, one entry per owned queue.
-#[derive(Clone, Debug)]
-pub struct ConsumerRunningInfo {
-    pub properties: BTreeMap<String, String>,
-    pub subscription_set: Vec<SubscriptionData>,
-    pub mq_table: BTreeMap<MessageQueue, ProcessQueueInfo>,
-}
-
-impl ConsumerRunningInfo {
-    /// The JSON body as fastjson writes it: keys in alphabetical order and `mqTable` keyed
-    /// by the queue *object* (`{{"brokerName":..,"queueId":..,"topic":..}:{..}}`), which no
-    /// JSON library writes, hence by hand.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = String::from("{\"mqTable\":{");
-        for (i, (mq, info)) in self.mq_table.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let key = rocketmq_protocol::body::lock::MessageQueue::new(
-                mq.topic.clone(),
-                mq.broker_name.clone(),
-                mq.queue_id,
-            );
-            out.push_str(&serde_json::to_string(&key).unwrap_or_default());
-            out.push(':');
-            out.push_str(&serde_json::to_string(info).unwrap_or_default());
-        }
-        out.push_str("},\"properties\":");
-        out.push_str(&serde_json::to_string(&self.properties).unwrap_or_default());
-        out.push_str(",\"statusTable\":{},\"subscriptionSet\":");
-        out.push_str(&serde_json::to_string(&self.subscription_set).unwrap_or_default());
-        out.push('}');
-        out.into_bytes()
     }
 }
 
@@ -1351,44 +1295,6 @@ mod tests {
             broker_name: "b".into(),
             queue_id: id,
         }
-    }
-
-    #[test]
-    fn running_info_body_is_written_as_fastjson_writes_it() {
-        let mut info = ConsumerRunningInfo {
-            properties: BTreeMap::from([("consumerGroup".to_string(), "G".to_string())]),
-            subscription_set: vec![SubscriptionData {
-                topic: "T".into(),
-                sub_string: "*".into(),
-                sub_version: 7,
-                ..SubscriptionData::default()
-            }],
-            mq_table: BTreeMap::new(),
-        };
-        info.mq_table.insert(
-            queue(1),
-            ProcessQueueInfo {
-                cached_msg_count: 2,
-                cached_msg_max_offset: 11,
-                cached_msg_min_offset: 10,
-                cached_msg_size_in_mib: 0,
-                commit_offset: 10,
-                dropped: false,
-            },
-        );
-        let body = String::from_utf8(info.encode()).unwrap();
-        assert_eq!(
-            body,
-            concat!(
-                r#"{"mqTable":{{"brokerName":"b","queueId":1,"topic":"T"}:"#,
-                r#"{"cachedMsgCount":2,"cachedMsgMaxOffset":11,"cachedMsgMinOffset":10,"#,
-                r#""cachedMsgSizeInMiB":0,"commitOffset":10,"droped":false}},"#,
-                r#""properties":{"consumerGroup":"G"},"statusTable":{},"#,
-                r#""subscriptionSet":[{"classFilterMode":false,"codeSet":[],"#,
-                r#""expressionType":"TAG","subString":"*","subVersion":7,"tagsSet":[],"#,
-                r#""topic":"T"}]}"#
-            )
-        );
     }
 
     #[test]
