@@ -24,7 +24,6 @@ pub mod namesrv_domain;
 pub mod producer;
 pub mod pull;
 pub mod push;
-pub mod rebalance;
 pub mod remoting;
 pub mod route;
 pub mod transaction;
