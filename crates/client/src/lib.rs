@@ -2,6 +2,7 @@
 //!
 //! - [`remoting`]: multiplexed connections, responses matched by opaque;
 //! - [`acl`]: request signing with session credentials;
+//! - [`config`]: where the name servers are, timeouts, credentials;
 //! - [`namesrv_domain`]: the name-server list fetched over HTTP;
 //! - [`instance`]: what a process's clients share: connections, name servers, routes;
 //! - [`producer`]: queue choice, retries across brokers, compression, batches;
@@ -16,6 +17,7 @@
 
 pub mod acl;
 pub mod blocking;
+pub mod config;
 pub mod consumer_requests;
 pub mod error;
 pub mod instance;
@@ -29,8 +31,9 @@ pub mod route;
 pub mod transaction;
 
 pub use acl::SessionCredentials;
+pub use config::ClientConfig;
 pub use error::{ClientError, Result};
-pub use instance::{ClientConfig, ClientInstance};
+pub use instance::ClientInstance;
 pub use message::{Message, MessageExt};
 pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
 pub use route::{MessageQueue, TopicRoute};

@@ -38,11 +38,11 @@ fn the_handler_answers_running_info_with_the_queues_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let consumer = PushConsumer::start(
         rt.handle().clone(),
-        crate::instance::ClientConfig {
+        crate::config::ClientConfig {
             // Nothing listens there: the consumer retries in the background, which
             // this test does not need.
             name_servers: vec!["127.0.0.1:1".into()],
-            ..crate::instance::ClientConfig::default()
+            ..crate::config::ClientConfig::default()
         },
         PushConsumerConfig {
             group: "G_INFO".into(),
