@@ -29,7 +29,7 @@ where
     T: Send,
 {
     let rt = runtime::runtime();
-    py.detach(|| rocketmq_client::blocking::with_blocking_requests(|| rt.block_on(fut)))
+    py.detach(|| rocketmq_client::with_blocking_requests(|| rt.block_on(fut)))
         .map_err(|e| ClientError::new_err(e.to_string()))
 }
 
@@ -51,7 +51,7 @@ pub fn client_config(
     namesrv_domain: Option<String>,
 ) -> PyResult<rocketmq_client::ClientConfig> {
     if let Some(url) = &namesrv_domain {
-        rocketmq_client::namesrv_domain::HttpUrl::parse(url)
+        rocketmq_client::HttpUrl::parse(url)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     }
     Ok(rocketmq_client::ClientConfig {

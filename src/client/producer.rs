@@ -17,10 +17,9 @@ use super::{block_on, client_config, name_servers, Credentials};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rocketmq_client::transaction::TransactionCheckHandler;
 use rocketmq_client::{
     ClientInstance, Message, MessageExt, MessageQueue, Producer, ProducerConfig, SendResult,
-    SendStatus, TransactionChecker, TransactionState,
+    SendStatus, TransactionCheckHandler, TransactionChecker, TransactionState,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,8 +5,7 @@ use super::message::ReceivedMessage;
 use super::{block_on, client_config, name_servers, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
-use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
-use rocketmq_client::{ClientInstance, MessageQueue};
+use rocketmq_client::{ClientInstance, MessageQueue, PullRequest, PullStatus, TagFilter};
 use std::sync::Arc;
 use std::time::Duration;
 
