@@ -5,8 +5,8 @@
 //!
 //! What must stay true: shutdown stops pulls first, lets running listener calls finish (up
 //! to the grace period), then commits offsets, unlocks and unregisters; it never joins the
-//! thread it runs on (a listener may call shutdown) and blocks no runtime worker (called
-//! inside the runtime, it finishes in the background).
+//! thread it runs on (a listener may call shutdown), and called inside the runtime it does
+//! not `block_on` (that part finishes in the background).
 
 use super::broker_requests::ConsumerRequestHandler;
 use super::config::{PushConsumerConfig, Subscription};
