@@ -4,24 +4,25 @@
 //! Shape of the data flow:
 //!
 //! ```text
-//!  rebalance (start, every 20 s, on NOTIFY_CONSUMER_IDS_CHANGED)     rebalance.rs
-//!     -> one ProcessQueue + pull task per owned queue            process_queue.rs, pull_loop.rs
-//!  pull task --(batch over a channel)--> dispatcher threads      dispatch.rs
+//!  rebalance (start, every 20 s, on NOTIFY_CONSUMER_IDS_CHANGED)       rebalance.rs
+//!     -> one ProcessQueue + pull task per owned queue          process_queue.rs, pull_loop.rs
+//!  pull task --(batch over a channel)--> dispatcher threads             dispatch.rs
 //!     dispatcher: takes every batch waiting (up to 64) and hands them to the listener in
 //!     one call, so that a Python listener takes the GIL once per wake-up, not per message
-//!  ack (tokio): success -> forget the offsets; failure -> send back (clustering) or drop
-//!     (broadcasting)                                             concurrent.rs
-//!     orderly: retry the same message locally after a pause      orderly.rs
-//!  offset persister (every 5 s and at shutdown): commits min(in-flight) or next offset
-//!                                                                offsets.rs, offset_store.rs
-//!  broker requests: NOTIFY_CONSUMER_IDS_CHANGED -> rebalance now;   broker_requests.rs
-//!     GET_CONSUMER_RUNNING_INFO -> Java's ConsumerRunningInfo   running_info.rs
+//!  ack (tokio): success -> forget the offsets; failure -> send back
+//!     (clustering) or drop (broadcasting)                               concurrent.rs
+//!     orderly: retry the same message locally after a pause             orderly.rs
+//!  offset persister (every 5 s and at shutdown): commits the first
+//!     unacknowledged offset, else the next pull offset         offsets.rs, offset_store.rs
+//!  broker requests: NOTIFY_CONSUMER_IDS_CHANGED -> rebalance now        broker_requests.rs
+//!     GET_CONSUMER_RUNNING_INFO -> Java's ConsumerRunningInfo           running_info.rs
 //! ```
 //!
-//! The files: `consumer.rs` is the caller's handle ([`PushConsumer`]); `consumer_core.rs` holds the
-//! state its tasks share (`ConsumerCore`), whose methods live in the files of their concern
-//! above; `config.rs`, `listener.rs`, `process_queue.rs`, `offset_store.rs`, `dispatch.rs`
-//! and `allocate.rs` are leaves that know nothing of the core.
+//! The files: `consumer.rs` is the caller's handle ([`PushConsumer`]); `consumer_core.rs`
+//! holds the state its tasks share (`ConsumerCore`), whose methods live in the files of
+//! their concern above; `config.rs`, `listener.rs`, `process_queue.rs`, `offset_store.rs`,
+//! `dispatch.rs` and `allocate.rs` are leaves that know nothing of the core. No file imports
+//! this one.
 //!
 //! What must stay true:
 //! - the committed offset never passes a message that is pulled but not yet acknowledged:
