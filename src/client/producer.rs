@@ -22,10 +22,9 @@ use super::settings::{client_config, name_servers, Credentials};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rocketmq_client::transaction::TransactionCheckHandler;
 use rocketmq_client::{
-    ClientInstance, Message, MessageExt, Producer, ProducerConfig, TransactionChecker,
-    TransactionState,
+    ClientInstance, Message, MessageExt, Producer, ProducerConfig, TransactionCheckHandler,
+    TransactionChecker, TransactionState,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;

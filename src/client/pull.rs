@@ -6,8 +6,7 @@ use super::runtime::{block_on, runtime};
 use super::settings::{client_config, name_servers, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
-use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
-use rocketmq_client::{ClientInstance, MessageQueue};
+use rocketmq_client::{ClientInstance, MessageQueue, PullRequest, PullStatus, TagFilter};
 use std::sync::Arc;
 use std::time::Duration;
 

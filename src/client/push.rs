@@ -10,10 +10,9 @@ use super::runtime::runtime;
 use super::settings::{client_config, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use rocketmq_client::pull::TagFilter;
-use rocketmq_client::push::{
+use rocketmq_client::{
     ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
-    Subscription,
+    Subscription, TagFilter,
 };
 use std::sync::Arc;
 use std::time::Duration;

@@ -39,7 +39,7 @@ pub fn runtime() -> Arc<Runtime> {
 }
 
 /// Runs `fut` on the client runtime with the GIL released. Its requests wait for their
-/// answers on this thread's own blocking connections (see `rocketmq_client::blocking`): the
+/// answers on this thread's own blocking connections (see `rocketmq_client::with_blocking_requests`): the
 /// thread waits anyway, and the answer then wakes it directly.
 pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
@@ -47,6 +47,6 @@ where
     T: Send,
 {
     let rt = runtime();
-    py.detach(|| rocketmq_client::blocking::with_blocking_requests(|| rt.block_on(fut)))
+    py.detach(|| rocketmq_client::with_blocking_requests(|| rt.block_on(fut)))
         .map_err(|e| ClientError::new_err(e.to_string()))
 }

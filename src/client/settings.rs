@@ -23,7 +23,7 @@ pub fn client_config(
     namesrv_domain: Option<String>,
 ) -> PyResult<rocketmq_client::ClientConfig> {
     if let Some(url) = &namesrv_domain {
-        rocketmq_client::namesrv_domain::HttpUrl::parse(url)
+        rocketmq_client::HttpUrl::parse(url)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     }
     Ok(rocketmq_client::ClientConfig {

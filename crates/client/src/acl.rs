@@ -67,13 +67,13 @@ impl SessionCredentials {
                 .insert(SECURITY_TOKEN.to_string(), token.clone());
         }
         cmd.ext_fields.remove(SIGNATURE);
-        let signature = signature(&self.secret_key, &cmd.ext_fields, &cmd.body);
+        let signature = request_signature(&self.secret_key, &cmd.ext_fields, &cmd.body);
         cmd.ext_fields.insert(SIGNATURE.to_string(), signature);
     }
 }
 
 /// Base64(HMAC-SHA1(`secret`, values of `fields` except `Signature` in key order + `body`)).
-pub fn signature(
+pub fn request_signature(
     secret: &str,
     fields: &std::collections::BTreeMap<String, String>,
     body: &[u8],
@@ -129,11 +129,11 @@ mod tests {
     fn signature_changes_with_body_and_fields() {
         let mut fields = BTreeMap::new();
         fields.insert("a".to_string(), "1".to_string());
-        let base = signature("k", &fields, b"x");
-        assert_ne!(base, signature("k", &fields, b"y"));
-        assert_ne!(base, signature("other", &fields, b"x"));
+        let base = request_signature("k", &fields, b"x");
+        assert_ne!(base, request_signature("k", &fields, b"y"));
+        assert_ne!(base, request_signature("other", &fields, b"x"));
         fields.insert(SIGNATURE.to_string(), "ignored".to_string());
-        assert_eq!(base, signature("k", &fields, b"x"));
+        assert_eq!(base, request_signature("k", &fields, b"x"));
     }
 
     #[test]

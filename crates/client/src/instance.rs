@@ -11,7 +11,7 @@
 //! What must stay true: the maintenance task holds only a `Weak` reference (dropping the last
 //! client ends it) and stops at [`ClientInstance::shutdown`]; no lock is held across `.await`.
 
-use crate::acl::SessionCredentials;
+use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
 use crate::namesrv_domain::{fetch_name_servers, HttpUrl};
 use crate::remoting::{ConnectionPool, RequestHandler};
@@ -35,51 +35,6 @@ pub const AUTO_CREATE_TOPIC: &str = "TBW102";
 pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
 /// The version ordinal we announce (V4_9_4): Java name servers answer it with strict JSON.
 pub const CLIENT_VERSION: i32 = 401;
-
-#[derive(Clone, Debug)]
-pub struct ClientConfig {
-    /// `host:port` of each name server.
-    pub name_servers: Vec<String>,
-    pub instance_name: String,
-    /// Timeout of each request to a name server or broker.
-    pub request_timeout: Duration,
-    pub connect_timeout: Duration,
-    /// ACL credentials; when set every request is signed (spec 5.12).
-    pub credentials: Option<SessionCredentials>,
-    /// `http://host[:port]/path` answering the name-server list (`set_namesrv_domain`).
-    pub namesrv_domain: Option<String>,
-    /// How often the maintenance task re-fetches every cached route.
-    pub route_refresh_interval: Duration,
-    /// How often the maintenance task re-fetches the list from `namesrv_domain`.
-    pub namesrv_refresh_interval: Duration,
-}
-
-impl ClientConfig {
-    /// Parses `"host:port;host2:port2"`; a leading `http://` is stripped, blanks ignored.
-    pub fn parse_name_servers(list: &str) -> Vec<String> {
-        list.split(';')
-            .map(|s| s.trim())
-            .map(|s| s.strip_prefix("http://").unwrap_or(s))
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            name_servers: Vec::new(),
-            instance_name: "DEFAULT".into(),
-            request_timeout: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(3),
-            credentials: None,
-            namesrv_domain: None,
-            route_refresh_interval: Duration::from_secs(30),
-            namesrv_refresh_interval: Duration::from_secs(120),
-        }
-    }
-}
 
 pub struct ClientInstance {
     pub config: ClientConfig,

@@ -1,38 +1,55 @@
-//! The RocketMQ client core: async (tokio), no Python.
+//! The RocketMQ client core: async (tokio), no Python. Everything a user names is
+//! re-exported here; the modules are private.
 //!
-//! - [`remoting`]: multiplexed connections, responses matched by opaque;
-//! - [`acl`]: request signing with session credentials;
-//! - [`namesrv_domain`]: the name-server list fetched over HTTP;
-//! - [`instance`]: what a process's clients share: connections, name servers, routes;
-//! - [`producer`]: queue choice, retries across brokers, compression, batches;
-//! - [`pull`]: pulling a queue from an offset, and queue offsets;
-//! - [`transaction`]: half messages, END_TRANSACTION, answering the broker's check-back;
-//! - [`message`]: outgoing and received messages.
+//! - `remoting`: multiplexed connections, responses matched by opaque; `blocking`: the
+//!   per-thread blocking connections the Python bindings' synchronous calls use;
+//! - `acl`: request signing with session credentials;
+//! - `config`, `instance`, `namesrv_domain`, `route`: what a process's clients share:
+//!   connections, name servers (listed, or fetched over HTTP), routes;
+//! - `producer`: queue choice, retries across brokers, compression, batches;
+//! - `pull`: pulling a queue from an offset, and queue offsets; `consumer_requests`: the
+//!   consumer's other broker requests (heartbeat, members, send-back, locks);
+//! - `push`: the push consumer (rebalance, pull loops, listener threads, offsets);
+//! - `transaction`: half messages, END_TRANSACTION, answering the broker's check-back;
+//! - `message`: outgoing and received messages; `error`: the client's errors.
+//!
+//! What must stay true: files inside the crate name each other by module path
+//! (`crate::error::Result`), never through the re-exports below, so that no file depends
+//! on this one; no two modules use each other.
 //!
 //! The Python bindings drive these futures on one runtime and release the GIL while they wait.
 //!
 //! Log events use targets `rocketmq.client.<module>`, so that once bridged to Python
 //! `logging` (tracing's `log` feature + pyo3-log) they land under the `rocketmq` logger.
 
-pub mod acl;
-pub mod blocking;
-pub mod consumer_requests;
-pub mod error;
-pub mod instance;
-pub mod message;
-pub mod namesrv_domain;
-pub mod producer;
-pub mod pull;
-pub mod push;
-pub mod rebalance;
-pub mod remoting;
-pub mod route;
-pub mod transaction;
+mod acl;
+mod blocking;
+mod config;
+mod consumer_requests;
+mod error;
+mod instance;
+mod message;
+mod namesrv_domain;
+mod producer;
+mod pull;
+mod push;
+mod remoting;
+mod route;
+mod transaction;
 
-pub use acl::SessionCredentials;
+pub use acl::{request_signature, SessionCredentials, ACCESS_KEY, ONS_CHANNEL, SIGNATURE};
+pub use blocking::with_blocking_requests;
+pub use config::ClientConfig;
 pub use error::{ClientError, Result};
-pub use instance::{ClientConfig, ClientInstance};
+pub use instance::ClientInstance;
 pub use message::{Message, MessageExt};
+pub use namesrv_domain::{fetch_name_servers, HttpUrl};
 pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
+pub use pull::{PullRequest, PullResult, PullStatus, TagFilter};
+pub use push::{
+    ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
+    Subscription,
+};
+pub use remoting::{Connection, ConnectionPool, RequestHandler};
 pub use route::{MessageQueue, TopicRoute};
-pub use transaction::{TransactionChecker, TransactionState};
+pub use transaction::{TransactionCheckHandler, TransactionChecker, TransactionState};

@@ -111,7 +111,7 @@ pub async fn fetch_name_servers(url: &HttpUrl, timeout: Duration) -> Result<Vec<
         })??;
     let text = String::from_utf8_lossy(&body);
     let first_line = text.trim().lines().next().unwrap_or("").trim();
-    let servers = crate::instance::ClientConfig::parse_name_servers(first_line);
+    let servers = crate::config::ClientConfig::parse_name_servers(first_line);
     if servers.is_empty() {
         return Err(ClientError::Protocol(format!(
             "{url} answered no name-server address (body {:?})",

@@ -14,8 +14,9 @@
 //! reader, which must keep reading), then sends END_TRANSACTION marked `fromTransactionCheck`
 //! to the broker that asked, copying its offsets and message id.
 
+use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
-use crate::instance::{ClientConfig, ClientInstance};
+use crate::instance::ClientInstance;
 use crate::message::{Message, MessageExt};
 use crate::producer::{Producer, ProducerConfig, SendResult, SendStatus};
 use crate::remoting::RequestHandler;

@@ -3,10 +3,11 @@
 //! signed producer works against the bundled broker (which ignores the fields).
 
 use bytes::{Bytes, BytesMut};
-use rocketmq_client::acl::{self, SessionCredentials};
-use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
-use rocketmq_client::remoting::ConnectionPool;
-use rocketmq_client::{ClientConfig, ClientInstance, Message, Producer, ProducerConfig};
+use rocketmq_client::{
+    request_signature, ClientConfig, ClientInstance, ConnectionPool, Message, Producer,
+    ProducerConfig, PullRequest, PullStatus, SessionCredentials, TagFilter, ACCESS_KEY,
+    ONS_CHANNEL, SIGNATURE,
+};
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
@@ -22,10 +23,10 @@ async fn verifying_server(listener: TcpListener, secret: &'static str) {
     let mut buf = BytesMut::new();
     loop {
         while let Ok(Some(req)) = frame::decode(&mut buf) {
-            let verdict = match req.field(acl::SIGNATURE) {
+            let verdict = match req.field(SIGNATURE) {
                 None => Err("no Signature".to_string()),
                 Some(sig) => {
-                    let expected = acl::signature(secret, &req.ext_fields, &req.body);
+                    let expected = request_signature(secret, &req.ext_fields, &req.body);
                     if sig == expected {
                         Ok(())
                     } else {
@@ -38,7 +39,7 @@ async fn verifying_server(listener: TcpListener, secret: &'static str) {
                 Err(e) => RemotingCommand::new_response(1, e),
             };
             // Echo the credential fields back so the test can look at them.
-            for k in [acl::ACCESS_KEY, acl::ONS_CHANNEL] {
+            for k in [ACCESS_KEY, ONS_CHANNEL] {
                 if let Some(v) = req.field(k) {
                     resp.set_field(k, v);
                 }
@@ -80,8 +81,8 @@ fn every_request_is_signed_and_verifies() {
                 .await
                 .expect("answer");
             assert_eq!(resp.code, 0, "{:?}", resp.remark);
-            assert_eq!(resp.field(acl::ACCESS_KEY), Some("myAccessKey"));
-            assert_eq!(resp.field(acl::ONS_CHANNEL), Some("ALIYUN"));
+            assert_eq!(resp.field(ACCESS_KEY), Some("myAccessKey"));
+            assert_eq!(resp.field(ONS_CHANNEL), Some("ALIYUN"));
         }
         drop(pool);
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;

@@ -5,9 +5,7 @@
 //! (heartbeats stay on the multiplexed connection).
 
 use bytes::BytesMut;
-use rocketmq_client::blocking::with_blocking_requests;
-use rocketmq_client::remoting::ConnectionPool;
-use rocketmq_client::{ClientError, ClientInstance};
+use rocketmq_client::{with_blocking_requests, ClientError, ClientInstance, ConnectionPool};
 use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -4,8 +4,10 @@
 //! read back from the surviving broker and from the dead one restarted on its store.
 
 use bytes::Bytes;
-use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
-use rocketmq_client::{ClientConfig, ClientInstance, Message, Producer, ProducerConfig};
+use rocketmq_client::{
+    ClientConfig, ClientInstance, Message, Producer, ProducerConfig, PullRequest, PullStatus,
+    TagFilter,
+};
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

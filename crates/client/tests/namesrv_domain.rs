@@ -3,9 +3,9 @@
 //! tiny one on 127.0.0.1:0 inside the test.
 
 use bytes::Bytes;
-use rocketmq_client::namesrv_domain::{fetch_name_servers, HttpUrl};
 use rocketmq_client::{
-    ClientConfig, ClientError, ClientInstance, Message, Producer, ProducerConfig,
+    fetch_name_servers, ClientConfig, ClientError, ClientInstance, HttpUrl, Message, Producer,
+    ProducerConfig,
 };
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::BTreeMap;

@@ -2,9 +2,9 @@
 //! selected queue, compressed), then pull everything back byte for byte.
 
 use bytes::Bytes;
-use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
 use rocketmq_client::{
-    ClientConfig, ClientInstance, Message, Producer, ProducerConfig, SendStatus,
+    ClientConfig, ClientInstance, Message, Producer, ProducerConfig, PullRequest, PullStatus,
+    SendStatus, TagFilter,
 };
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::BTreeMap;

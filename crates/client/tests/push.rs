@@ -2,12 +2,10 @@
 //! through the retry topic, broadcasting, orderly per queue.
 
 use bytes::Bytes;
-use rocketmq_client::pull::TagFilter;
-use rocketmq_client::push::{
-    ConsumeBatch, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig, Subscription,
-};
 use rocketmq_client::{
-    ClientConfig, ClientInstance, Message, MessageExt, Producer, ProducerConfig,
+    ClientConfig, ClientInstance, ConsumeBatch, ConsumeStatus, Message, MessageExt,
+    MessageListener, Producer, ProducerConfig, PushConsumer, PushConsumerConfig, Subscription,
+    TagFilter,
 };
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::BTreeSet;
@@ -254,7 +252,7 @@ fn broadcasting_gives_every_consumer_every_message() {
     let (r1, r2) = (recorder(None), recorder(None));
     let bc = |cfg: &mut PushConsumerConfig| {
         cfg.broadcasting = true;
-        cfg.consume_from = rocketmq_client::push::ConsumeFrom::FirstOffset;
+        cfg.consume_from = rocketmq_client::ConsumeFrom::FirstOffset;
     };
     let c1 = consumer(&rt, &c, "BG", "BcT", r1.clone(), bc);
     let c2 = consumer(&rt, &c, "BG", "BcT", r2.clone(), bc);

@@ -6,8 +6,9 @@
 //! the end of this file.
 
 use bytes::{Bytes, BytesMut};
-use rocketmq_client::transaction::TransactionState;
-use rocketmq_client::{ClientConfig, Message, MessageExt, Producer, ProducerConfig, SendStatus};
+use rocketmq_client::{
+    ClientConfig, Message, MessageExt, Producer, ProducerConfig, SendStatus, TransactionState,
+};
 use rocketmq_protocol::body::heartbeat::HeartbeatData;
 use rocketmq_protocol::body::route::{BrokerData, QueueData, TopicRouteData};
 use rocketmq_protocol::body::{decode_json, encode_json};
@@ -460,7 +461,7 @@ async fn a_plain_producer_heartbeats_periodically_and_unregisters() {
 
 /// Pulls every queue of `topic` from offset 0 to its end; returns the bodies, in any order.
 async fn drain_bodies(client: &rocketmq_client::ClientInstance, topic: &str) -> Vec<String> {
-    use rocketmq_client::pull::{PullRequest, PullStatus, TagFilter};
+    use rocketmq_client::{PullRequest, PullStatus, TagFilter};
     let Ok(route) = client.fetch_route(topic).await else {
         return Vec::new();
     };

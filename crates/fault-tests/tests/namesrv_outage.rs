@@ -11,12 +11,11 @@
 //! server is back a fresh client gets routes and everything sent in all phases is consumed.
 
 use bytes::Bytes;
-use rocketmq_client::pull::TagFilter;
-use rocketmq_client::push::{
-    ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
-    Subscription,
+use rocketmq_client::{
+    ClientConfig, ClientInstance, ConsumeBatch, ConsumeFrom, ConsumeStatus, Message,
+    MessageListener, Producer, ProducerConfig, PushConsumer, PushConsumerConfig, Subscription,
+    TagFilter,
 };
-use rocketmq_client::{ClientConfig, ClientInstance, Message, Producer, ProducerConfig};
 use rocketmq_fault_tests::*;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::BTreeSet;

@@ -25,13 +25,11 @@
 
 use bytes::Bytes;
 use rand::Rng;
-use rocketmq_client::blocking::with_blocking_requests;
-use rocketmq_client::pull::TagFilter;
-use rocketmq_client::push::{
-    ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
-    Subscription,
+use rocketmq_client::{
+    with_blocking_requests, ClientConfig, ClientInstance, ConsumeBatch, ConsumeFrom, ConsumeStatus,
+    Message, MessageListener, Producer, ProducerConfig, PushConsumer, PushConsumerConfig,
+    Subscription, TagFilter,
 };
-use rocketmq_client::{ClientConfig, ClientInstance, Message, Producer, ProducerConfig};
 use rocketmq_fault_tests::*;
 use rocketmq_protocol::message_id::global_uniq_id_generator;
 use rocketmq_protocol::properties::UNIQ_KEY;

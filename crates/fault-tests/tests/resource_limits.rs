@@ -15,13 +15,10 @@
 
 use bytes::{Bytes, BytesMut};
 use rand::Rng;
-use rocketmq_client::pull::TagFilter;
-use rocketmq_client::push::{
-    ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
-    Subscription,
-};
 use rocketmq_client::{
-    ClientConfig, ClientError, ClientInstance, Message, Producer, ProducerConfig,
+    ClientConfig, ClientError, ClientInstance, ConsumeBatch, ConsumeFrom, ConsumeStatus, Message,
+    MessageListener, Producer, ProducerConfig, PushConsumer, PushConsumerConfig, Subscription,
+    TagFilter,
 };
 use rocketmq_fault_tests::*;
 use rocketmq_protocol::code::{request_code, response_code};

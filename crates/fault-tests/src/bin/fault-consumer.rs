@@ -10,12 +10,10 @@
 //! number of queues it pulls changes. It runs until stdin reaches end of file, then shuts
 //! down cleanly (committing its offsets).
 
-use rocketmq_client::pull::TagFilter;
-use rocketmq_client::push::{
-    ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
-    Subscription,
+use rocketmq_client::{
+    ClientConfig, ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer,
+    PushConsumerConfig, Subscription, TagFilter,
 };
-use rocketmq_client::ClientConfig;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;

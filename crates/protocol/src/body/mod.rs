@@ -17,6 +17,7 @@ pub mod lock;
 pub mod register;
 pub mod reset_offset;
 pub mod route;
+pub mod running_info;
 pub mod topic_config;
 
 pub use admin::*;
@@ -25,6 +26,7 @@ pub use lock::*;
 pub use register::*;
 pub use reset_offset::*;
 pub use route::*;
+pub use running_info::{ConsumerRunningInfo, ProcessQueueInfo};
 pub use topic_config::TopicConfig;
 
 /// Why a body could not be decoded.
