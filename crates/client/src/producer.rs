@@ -19,6 +19,7 @@ use crate::message::Message;
 use crate::route::MessageQueue;
 use bytes::Bytes;
 use rocketmq_protocol::body::heartbeat::{HeartbeatData, ProducerData};
+use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::header::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
@@ -372,7 +373,7 @@ impl Producer {
             default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
             queue_id,
             sys_flag: p.sys_flag,
-            born_timestamp: now_ms(),
+            born_timestamp: now_millis(),
             flag: p.flag,
             properties: Some(p.properties.clone()),
             reconsume_times: Some(0),
@@ -612,11 +613,4 @@ async fn heartbeat_to(
             acked.lock().unwrap().remove(addr);
         }
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

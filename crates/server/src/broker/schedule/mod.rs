@@ -29,6 +29,6 @@ pub use levels::{
     requested_delay_level, to_scheduled, DelayLevels, DelayLevelsError, SCHEDULE_TOPIC,
 };
 pub use service::{
-    now_ms, DeliveredCallback, ScheduleService, DELAY_OFFSET_CONFIG, MAX_DELIVERIES_PER_LEVEL_PASS,
+    DeliveredCallback, ScheduleService, DELAY_OFFSET_CONFIG, MAX_DELIVERIES_PER_LEVEL_PASS,
     POLL_INTERVAL, RETRY_AFTER_FAILURE,
 };

@@ -2,6 +2,7 @@
 //! per-level offsets (see the module above for what must stay true).
 
 use super::levels::{DelayLevels, SCHEDULE_TOPIC};
+use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::properties::{
     get_property, remove_property, set_property, DELAY, REAL_QID, REAL_TOPIC, TAGS, TIMER_DELAY_MS,
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Name of the store config document holding the per-level delivery offsets.
 pub const DELAY_OFFSET_CONFIG: &str = "delayOffset";
@@ -27,14 +28,6 @@ pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 pub const MAX_DELIVERIES_PER_LEVEL_PASS: usize = 256;
 /// How long to wait for a sync-flush acknowledgement of a delivery.
 const DURABLE_WAIT: Duration = Duration::from_secs(10);
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 #[derive(Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -263,7 +256,7 @@ impl ScheduleService {
             .name("schedule-service".into())
             .spawn(move || {
                 while !stop.load(Ordering::Acquire) {
-                    let mut wait = self.run_once(now_ms());
+                    let mut wait = self.run_once(now_millis());
                     while !wait.is_zero() && !stop.load(Ordering::Acquire) {
                         let slice = wait.min(POLL_INTERVAL);
                         std::thread::sleep(slice);

@@ -2,6 +2,7 @@
 
 use super::*;
 use bytes::Bytes;
+use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{decode_stored, StoredMessage};
 use rocketmq_protocol::properties::{
     decode_properties_map, encode_pairs, set_property, DELAY, KEYS, REAL_QID, REAL_TOPIC, TAGS,
@@ -357,7 +358,7 @@ fn spawned_service_delivers_on_time_and_stops() {
     let svc = Arc::new(svc);
     let stop = Arc::new(AtomicBool::new(false));
     let handle = svc.clone().spawn(stop.clone());
-    let sent_at = now_ms();
+    let sent_at = now_millis();
     schedule(
         &*store,
         &levels,
@@ -405,7 +406,7 @@ fn file_store_restart_keeps_delays(flush: rocketmq_store::FlushMode) {
         FileStore::open(cfg).expect("open file store")
     };
     let levels = DelayLevels::parse("100ms 200ms").unwrap();
-    let t0 = now_ms();
+    let t0 = now_millis();
     {
         let store = open();
         schedule(&*store, &levels, message("T", 0, "A", b"a", "A"), 1, t0);
