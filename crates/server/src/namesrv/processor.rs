@@ -1,8 +1,13 @@
 //! The name server's remoting front end: decodes a request's header fields and body, calls
 //! one [`NameServer`] operation, encodes the answer. No route state lives here.
 //!
-//! What must stay true: missing optional fields are read as empty (as they always were), a
-//! REGISTER_BROKER whose `bodyCrc32` does not match is refused before anything is recorded,
+//! Headers are the protocol crate's typed headers where their required fields are the ones
+//! the name server requires; the other requests are read field by field, because the typed
+//! headers require fields (`haServerAddr`, `brokerId`, `clusterName`) that the name server
+//! has always treated as optional, and a missing one must keep getting the same answer.
+//!
+//! What must stay true: a missing field the name server does not require is read as empty,
+//! a REGISTER_BROKER whose `bodyCrc32` does not match is refused before anything is recorded,
 //! and bodies are encoded with the protocol crate's compact JSON.
 
 use super::{NameServer, Registration};
@@ -11,6 +16,11 @@ use crate::remoting::{ConnectionHandle, RequestProcessor};
 use rocketmq_protocol::body::{decode_json, encode_json, DataVersion, RegisterBrokerBody};
 use rocketmq_protocol::code::{request_code as rc, response_code as resp};
 use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::header::{
+    GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader, GetRouteInfoRequestHeader,
+    GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader, QueryDataVersionResponseHeader,
+    RegisterBrokerResponseHeader,
+};
 use std::sync::Arc;
 
 impl RequestProcessor for NameServer {
@@ -40,8 +50,10 @@ impl NameServer {
                     let topic_count = registration.topics.as_ref().map_or(0, Vec::len);
                     self.register_broker(registration);
                     tracing::debug!(broker = addr, topics = topic_count, "broker registered");
-                    ok().with_field("haServerAddr", "")
-                        .with_field("masterAddr", "")
+                    ok().with_header(&RegisterBrokerResponseHeader {
+                        ha_server_addr: Some(String::new()),
+                        master_addr: Some(String::new()),
+                    })
                 }
                 Err(refusal) => refusal,
             },
@@ -52,8 +64,9 @@ impl NameServer {
                 ok()
             }
             rc::GET_ROUTEINFO_BY_TOPIC => {
-                let topic = field("topic");
-                match self.topic_route(topic) {
+                let header: GetRouteInfoRequestHeader = req.decode_header().unwrap_or_default();
+                let topic = header.topic;
+                match self.topic_route(&topic) {
                     Some(route) => ok().with_body(encode_json(&route)),
                     None => ok().with_code(resp::TOPIC_NOT_EXIST).with_remark(format!(
                         "No topic route info in name server for the topic: {topic}"
@@ -65,13 +78,17 @@ impl NameServer {
                 ok().with_body(encode_json(&self.all_topics()))
             }
             rc::GET_TOPICS_BY_CLUSTER => {
-                ok().with_body(encode_json(&self.topics_of_cluster(field("cluster"))))
+                let header: GetTopicsByClusterRequestHeader =
+                    req.decode_header().unwrap_or_default();
+                ok().with_body(encode_json(&self.topics_of_cluster(&header.cluster)))
             }
             rc::QUERY_DATA_VERSION => {
                 // An unreadable body counts as no version, as an absent one does.
                 let theirs = decode_json::<Option<DataVersion>>(&req.body).ok().flatten();
                 let check = self.query_data_version(field("brokerAddr"), theirs.as_ref());
-                let mut answer = ok().with_field("changed", check.changed);
+                let mut answer = ok().with_header(&QueryDataVersionResponseHeader {
+                    changed: Some(check.changed),
+                });
                 if let Some(registered) = check.registered {
                     answer.body = encode_json(&registered);
                 }
@@ -81,21 +98,21 @@ impl NameServer {
                 self.broker_heartbeat(field("brokerAddr"));
                 ok()
             }
-            rc::PUT_KV_CONFIG => {
-                let (Some(ns), Some(key), Some(value)) =
-                    (req.field("namespace"), req.field("key"), req.field("value"))
-                else {
-                    return ok()
-                        .with_code(resp::INVALID_PARAMETER)
-                        .with_remark("namespace, key and value are required");
-                };
-                self.put_kv_config(ns, key, value);
-                ok()
-            }
+            rc::PUT_KV_CONFIG => match req.decode_header::<PutKvConfigRequestHeader>() {
+                Ok(h) => {
+                    self.put_kv_config(&h.namespace, &h.key, &h.value);
+                    ok()
+                }
+                Err(_) => ok()
+                    .with_code(resp::INVALID_PARAMETER)
+                    .with_remark("namespace, key and value are required"),
+            },
             rc::GET_KV_CONFIG => {
                 let (ns, key) = (field("namespace"), field("key"));
                 match self.kv_config(ns, key) {
-                    Some(value) => ok().with_field("value", value),
+                    Some(value) => {
+                        ok().with_header(&GetKvConfigResponseHeader { value: Some(value) })
+                    }
                     None => ok()
                         .with_code(resp::QUERY_NOT_FOUND)
                         .with_remark(format!("No config item, Namespace: {ns} Key: {key}")),
@@ -106,8 +123,10 @@ impl NameServer {
                 ok()
             }
             rc::GET_KVLIST_BY_NAMESPACE => {
-                let ns = field("namespace");
-                match self.kv_list(ns) {
+                let header: GetKvListByNamespaceRequestHeader =
+                    req.decode_header().unwrap_or_default();
+                let ns = header.namespace;
+                match self.kv_list(&ns) {
                     Some(table) => ok().with_body(encode_json(&table)),
                     None => ok()
                         .with_code(resp::QUERY_NOT_FOUND)
