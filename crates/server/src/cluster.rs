@@ -14,7 +14,7 @@
 use crate::broker::notify::{NotifyingStore, QueueNotifier};
 use crate::broker::schedule::{DelayLevels, ScheduleService, SCHEDULE_TOPIC};
 use crate::config::ServerConfig;
-use crate::net::{advertised, bind, resolve_name_server};
+use crate::net::{advertised, bind, resolve_name_server, store_host};
 use crate::remoting::client::RemotingClient;
 use crate::{broker, namesrv, remoting, util};
 use rocketmq_protocol::message::StoredMessage;
@@ -167,6 +167,9 @@ fn recovery_tags_code(levels: DelayLevels) -> rocketmq_store::config::TagsCodeFn
     })
 }
 
+/// Binds, opens the store, starts the name server (unless broker-only), the broker and their
+/// services, and reports the addresses (or why it could not start) through `ready`; then
+/// runs until `shutdown` and stops in the order the module header gives.
 async fn run(
     config: ServerConfig,
     ready: std::sync::mpsc::Sender<Ready>,
@@ -225,31 +228,12 @@ async fn run(
             )))
         }
     };
-    let store_host = match &config.advertised_host {
-        None => advertised(broker_bound),
-        Some(host) => match tokio::net::lookup_host((host.as_str(), broker_bound.port())).await {
-            Ok(addrs) => {
-                let mut addrs: Vec<SocketAddr> = addrs.collect();
-                addrs.sort_by_key(|a| !a.is_ipv4());
-                match addrs.first() {
-                    Some(a) => *a,
-                    None => {
-                        file_store.shutdown();
-                        return fail(io::Error::new(
-                            io::ErrorKind::InvalidInput,
-                            format!("the advertised host {host} has no address"),
-                        ));
-                    }
-                }
-            }
-            Err(e) => {
-                file_store.shutdown();
-                return fail(io::Error::new(
-                    e.kind(),
-                    format!("cannot resolve the advertised host {host}: {e}"),
-                ));
-            }
-        },
+    let store_host = match store_host(config.advertised_host.as_deref(), broker_bound).await {
+        Ok(a) => a,
+        Err(e) => {
+            file_store.shutdown();
+            return fail(e);
+        }
     };
     let notifier = Arc::new(QueueNotifier::default());
     let store: Arc<dyn MessageStore> =

@@ -76,3 +76,30 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
+
+/// The broker address clients are given (and stored messages carry): `advertised_host` with
+/// the bound port when set, else the bound address as [`advertised`] gives it out.
+pub(crate) async fn store_host(
+    advertised_host: Option<&str>,
+    bound: SocketAddr,
+) -> io::Result<SocketAddr> {
+    let Some(host) = advertised_host else {
+        return Ok(advertised(bound));
+    };
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, bound.port()))
+        .await
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot resolve the advertised host {host}: {e}"),
+            )
+        })?
+        .collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs.first().copied().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the advertised host {host} has no address"),
+        )
+    })
+}
