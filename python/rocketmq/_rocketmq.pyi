@@ -12,13 +12,41 @@ __all__ = [
     "ClientError",
     "ReceivedMessage",
     "check_delay_levels",
+    "default_store_dir",
     "reset_log_cache",
+    "DEFAULT_HOST",
+    "DEFAULT_NAMESRV_PORT",
+    "DEFAULT_BROKER_PORT",
+    "DEFAULT_FLUSH",
+    "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_DELAY_LEVELS",
+    "DEFAULT_SEGMENT_SIZE",
+    "DEFAULT_CLUSTER_NAME",
+    "DEFAULT_BROKER_NAME",
+    "DEFAULT_TRANSACTION_CHECK_INTERVAL_MS",
+    "DEFAULT_TRANSACTION_TIMEOUT_MS",
+    "DEFAULT_TRANSACTION_CHECK_MAX",
     "__version__",
 ]
 
 __version__: str
+
+# The broker defaults, defined once in the Rust server's configuration.
+DEFAULT_HOST: str
+DEFAULT_NAMESRV_PORT: int
+DEFAULT_BROKER_PORT: int
+DEFAULT_FLUSH: str
+DEFAULT_MAX_MESSAGE_SIZE: int
 DEFAULT_DELAY_LEVELS: str
+DEFAULT_SEGMENT_SIZE: int
+DEFAULT_CLUSTER_NAME: str
+DEFAULT_BROKER_NAME: str
+DEFAULT_TRANSACTION_CHECK_INTERVAL_MS: int
+DEFAULT_TRANSACTION_TIMEOUT_MS: int
+DEFAULT_TRANSACTION_CHECK_MAX: int
+
+def default_store_dir() -> Path:
+    """The per-user store directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""
 
 def check_delay_levels(levels: str) -> None:
     """Raise ValueError (saying what is wrong) unless `levels` is a valid delay-level string."""

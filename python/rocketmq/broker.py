@@ -14,6 +14,10 @@ and committed consumer offset of the old one.
 
 As a program: ``rocketmq-broker`` or ``python -m rocketmq.broker`` (``--help`` for options).
 It prints the two listening addresses, runs until SIGINT or SIGTERM, then flushes and exits 0.
+
+Every default (ports, sizes, delay levels, transaction check-back timing) is defined once, in
+the Rust server's configuration, and read here from the native module's ``DEFAULT_*``
+constants; the Rust ``rocketmq-broker`` binary shows the same defaults.
 """
 
 from __future__ import annotations
@@ -38,18 +42,18 @@ DEFAULT_DELAY_LEVELS: str = _rocketmq.DEFAULT_DELAY_LEVELS
 
 _FLUSH_MODES = ("async", "sync")
 
-#: Commit-log file size of a LocalBroker unless told otherwise.
+#: Commit-log file size of a LocalBroker unless told otherwise. A deliberate LocalBroker
+#: choice, not a server default (so it is not in the server's configuration): each segment is
+#: allocated on disk in full when created, and test suites start many LocalBrokers, so 64 MiB
+#: instead of the server's 1 GiB.
 LOCAL_SEGMENT_SIZE = 64 * 1024 * 1024
 #: Commit-log file size of the rocketmq-broker program unless told otherwise.
-SERVER_SEGMENT_SIZE = 1024 * 1024 * 1024
+SERVER_SEGMENT_SIZE: int = _rocketmq.DEFAULT_SEGMENT_SIZE
 
 
 def default_store_dir() -> Path:
     """The per-user data directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""
-    base = os.environ.get("XDG_DATA_HOME")
-    if not base:
-        base = os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "rocketmq"
+    return Path(_rocketmq.default_store_dir())
 
 
 def _stop(cluster: _rocketmq._EmbeddedCluster, temp_dir: Optional[str]) -> None:
@@ -76,7 +80,8 @@ class LocalBroker:
             after its bytes are fsynced; group commit).
         max_message_size: largest accepted message body in bytes.
         delay_levels: space-separated durations (``"1s 5s 10s 30s 1m ..."``, units ms, s, m,
-            h, d) for delay levels 1, 2, ...; ``None`` means the standard 18 levels.
+            h, d) for delay levels 1, 2, ...; ``None`` means the standard 18 levels
+            (``DEFAULT_DELAY_LEVELS``).
         segment_size: size of each commit-log file in bytes; ``None`` means 64 MiB, small
             enough for test suites that start many brokers (each file is allocated on disk in
             full when created). The ``rocketmq-broker`` program defaults to 1 GiB.
@@ -90,7 +95,7 @@ class LocalBroker:
         transaction_check_interval_ms, transaction_timeout_ms, transaction_check_max: how
             often undecided transactional (half) messages are checked back with their
             producer, how old one must be first, and after how many checks it is discarded
-            (``None``: 30000, 6000, 15).
+            (``None``: the server's defaults, as ``rocketmq-broker --help`` shows them).
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -102,11 +107,11 @@ class LocalBroker:
     def __init__(
         self,
         store_dir: Union[str, os.PathLike[str], None] = None,
-        host: str = "127.0.0.1",
-        namesrv_port: int = 9876,
-        broker_port: int = 10911,
-        flush: str = "async",
-        max_message_size: int = 4 * 1024 * 1024,
+        host: str = _rocketmq.DEFAULT_HOST,
+        namesrv_port: int = _rocketmq.DEFAULT_NAMESRV_PORT,
+        broker_port: int = _rocketmq.DEFAULT_BROKER_PORT,
+        flush: str = _rocketmq.DEFAULT_FLUSH,
+        max_message_size: int = _rocketmq.DEFAULT_MAX_MESSAGE_SIZE,
         delay_levels: Optional[str] = None,
         segment_size: Optional[int] = None,
         advertised_host: Optional[str] = None,
@@ -206,7 +211,9 @@ def _parser() -> argparse.ArgumentParser:
         help=f"directory for messages and offsets (default: {default_store_dir()})",
     )
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+        "--host",
+        default=_rocketmq.DEFAULT_HOST,
+        help="address to listen on (default: %(default)s)",
     )
     parser.add_argument(
         "--advertised-host",
@@ -216,19 +223,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--namesrv-port",
         type=int,
-        default=9876,
+        default=_rocketmq.DEFAULT_NAMESRV_PORT,
         help="name server port, 0 = any free (default: %(default)s)",
     )
     parser.add_argument(
         "--broker-port",
         type=int,
-        default=10911,
+        default=_rocketmq.DEFAULT_BROKER_PORT,
         help="broker port, 0 = any free (default: %(default)s)",
     )
     parser.add_argument(
         "--flush",
         choices=_FLUSH_MODES,
-        default="async",
+        default=_rocketmq.DEFAULT_FLUSH,
         help=(
             "async: flush in the background; sync: acknowledge sends after fsync "
             "(default: %(default)s)"
@@ -237,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-message-size",
         type=int,
-        default=4 * 1024 * 1024,
+        default=_rocketmq.DEFAULT_MAX_MESSAGE_SIZE,
         help="largest accepted message body in bytes (default: %(default)s)",
     )
     parser.add_argument(
@@ -249,7 +256,31 @@ def _parser() -> argparse.ArgumentParser:
         "--segment-size",
         type=int,
         default=SERVER_SEGMENT_SIZE,
-        help="commit-log file size in bytes (default: %(default)s, 1 GiB)",
+        help="commit-log file size in bytes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--transaction-check-interval-ms",
+        type=int,
+        default=_rocketmq.DEFAULT_TRANSACTION_CHECK_INTERVAL_MS,
+        help=(
+            "milliseconds between two scans for undecided transactional (half) messages "
+            "(default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--transaction-timeout-ms",
+        type=int,
+        default=_rocketmq.DEFAULT_TRANSACTION_TIMEOUT_MS,
+        help=(
+            "milliseconds after which an undecided half message is checked back with its "
+            "producer (default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--transaction-check-max",
+        type=int,
+        default=_rocketmq.DEFAULT_TRANSACTION_CHECK_MAX,
+        help="check-backs per half message before it is given up (default: %(default)s)",
     )
     parser.add_argument(
         "--log-level",
@@ -295,6 +326,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 delay_levels=args.delay_levels,
                 segment_size=args.segment_size,
                 advertised_host=args.advertised_host,
+                transaction_check_interval_ms=args.transaction_check_interval_ms,
+                transaction_timeout_ms=args.transaction_timeout_ms,
+                transaction_check_max=args.transaction_check_max,
             )
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))

@@ -3,6 +3,7 @@ signals, argument errors. Every broker listens on 127.0.0.1 with ephemeral ports
 
 from __future__ import annotations
 
+import inspect
 import json
 import queue
 import re
@@ -320,6 +321,87 @@ def test_console_script_is_installed():
         "--delay-levels",
     ):
         assert option in result.stdout
+
+
+def test_defaults_are_the_server_configuration(tmp_path):
+    # The values the Rust server configuration defines (crates/server/src/config.rs).
+    assert (_rocketmq.DEFAULT_HOST, _rocketmq.DEFAULT_NAMESRV_PORT) == ("127.0.0.1", 9876)
+    assert (_rocketmq.DEFAULT_BROKER_PORT, _rocketmq.DEFAULT_FLUSH) == (10911, "async")
+    assert _rocketmq.DEFAULT_MAX_MESSAGE_SIZE == 4 * 1024 * 1024
+    assert _rocketmq.DEFAULT_SEGMENT_SIZE == 1024 * 1024 * 1024
+    assert _rocketmq.DEFAULT_DELAY_LEVELS.split()[:3] == ["1s", "5s", "10s"]
+    assert len(_rocketmq.DEFAULT_DELAY_LEVELS.split()) == 18
+    assert (
+        _rocketmq.DEFAULT_TRANSACTION_CHECK_INTERVAL_MS,
+        _rocketmq.DEFAULT_TRANSACTION_TIMEOUT_MS,
+        _rocketmq.DEFAULT_TRANSACTION_CHECK_MAX,
+    ) == (30000, 6000, 15)
+
+    # LocalBroker's signature shows them.
+    params = inspect.signature(LocalBroker).parameters
+    assert params["host"].default == _rocketmq.DEFAULT_HOST
+    assert params["namesrv_port"].default == _rocketmq.DEFAULT_NAMESRV_PORT
+    assert params["broker_port"].default == _rocketmq.DEFAULT_BROKER_PORT
+    assert params["flush"].default == _rocketmq.DEFAULT_FLUSH
+    assert params["max_message_size"].default == _rocketmq.DEFAULT_MAX_MESSAGE_SIZE
+
+    # The program's --help shows them.
+    result = subprocess.run(
+        [sys.executable, "-m", "rocketmq.broker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result
+    help_text = " ".join(result.stdout.split())
+    for option, value in (
+        ("--namesrv-port NAMESRV_PORT", _rocketmq.DEFAULT_NAMESRV_PORT),
+        ("--broker-port BROKER_PORT", _rocketmq.DEFAULT_BROKER_PORT),
+        ("--max-message-size MAX_MESSAGE_SIZE", _rocketmq.DEFAULT_MAX_MESSAGE_SIZE),
+        ("--segment-size SEGMENT_SIZE", _rocketmq.DEFAULT_SEGMENT_SIZE),
+        (
+            "--transaction-check-interval-ms TRANSACTION_CHECK_INTERVAL_MS",
+            _rocketmq.DEFAULT_TRANSACTION_CHECK_INTERVAL_MS,
+        ),
+        (
+            "--transaction-timeout-ms TRANSACTION_TIMEOUT_MS",
+            _rocketmq.DEFAULT_TRANSACTION_TIMEOUT_MS,
+        ),
+        (
+            "--transaction-check-max TRANSACTION_CHECK_MAX",
+            _rocketmq.DEFAULT_TRANSACTION_CHECK_MAX,
+        ),
+    ):
+        at = help_text.index(option + " ")
+        default = re.search(r"\(default: ([^)]*)\)", help_text[at:])
+        assert default is not None and default.group(1) == str(value), (option, help_text)
+    assert f'(default: "{_rocketmq.DEFAULT_DELAY_LEVELS}")' in help_text
+
+    # The transaction options reach the broker, which checks them.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rocketmq.broker",
+            "--store-dir",
+            str(tmp_path),
+            "--broker-port",
+            "0",
+            "--transaction-check-max",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2, result
+    assert "transaction_check_max" in result.stderr
+
+
+def test_default_store_dir_is_the_programs(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert _rocketmq.default_store_dir() == tmp_path / "rocketmq"
+    assert default_store_dir() == _rocketmq.default_store_dir()
 
 
 def test_rust_logging_reaches_python_logging(tmp_path, caplog):

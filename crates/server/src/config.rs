@@ -1,12 +1,59 @@
-//! Configuration of the bundled name server + broker pair.
+//! Configuration of the bundled name server + broker pair, and the one place its defaults
+//! are defined.
+//!
+//! What must stay true: every default is a named constant here, and `ServerConfig::default()`
+//! is built from them; the `rocketmq-broker` program's options, the Python bindings (which
+//! hand these constants to `LocalBroker` and `python -m rocketmq.broker`) and every other
+//! caller take defaults from here and nowhere else.
 
 use rocketmq_store::FlushMode;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Address to bind and advertise.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// Name server port (the Apache RocketMQ default).
+pub const DEFAULT_NAMESRV_PORT: u16 = 9876;
+/// Broker port (the Apache RocketMQ default).
+pub const DEFAULT_BROKER_PORT: u16 = 10911;
+/// Store directory of a `ServerConfig::default()` (relative to the working directory); the
+/// programs use [`default_store_dir`] instead.
+pub const DEFAULT_STORE_DIR: &str = "store";
+/// Acknowledge a send once it is in the page cache; flushed in the background.
+pub const DEFAULT_FLUSH: FlushMode = FlushMode::Async;
+/// Largest accepted message body, in bytes (4 MiB, as Apache RocketMQ).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 /// The standard 18 delay levels of Apache RocketMQ (level n is the n-th entry).
 pub const DEFAULT_DELAY_LEVELS: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+/// Size of each commit-log segment file, in bytes (1 GiB, as Apache RocketMQ).
+pub const DEFAULT_SEGMENT_SIZE: u64 = 1 << 30;
+pub const DEFAULT_CLUSTER_NAME: &str = "DefaultCluster";
+pub const DEFAULT_BROKER_NAME: &str = "broker-a";
+/// How often the broker re-registers with the name server.
+pub const DEFAULT_REGISTER_INTERVAL: Duration = Duration::from_secs(30);
+/// How long the name server keeps a broker that stopped registering.
+pub const DEFAULT_BROKER_EXPIRY: Duration = Duration::from_secs(120);
+/// How long the broker keeps a client that stopped sending heartbeats.
+pub const DEFAULT_CLIENT_EXPIRY: Duration = Duration::from_secs(120);
+/// Java `transactionCheckInterval`.
+pub const DEFAULT_TRANSACTION_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// Java `transactionTimeOut`.
+pub const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(6);
+/// Java `transactionCheckMax`.
+pub const DEFAULT_TRANSACTION_CHECK_MAX: i32 = 15;
 
+/// The per-user store directory of the programs: `$XDG_DATA_HOME/rocketmq`, else
+/// `$HOME/.local/share/rocketmq`, else `./rocketmq`.
+pub fn default_store_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("rocketmq")
+}
+
+/// Every knob of the bundled name server + broker pair; `Default` gives the constants above.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Address to bind and to advertise to clients (stored as each message's store host).
@@ -54,24 +101,24 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            host: "127.0.0.1".into(),
-            namesrv_port: 9876,
-            broker_port: 10911,
-            store_dir: PathBuf::from("store"),
-            flush: FlushMode::Async,
-            max_message_size: 4 * 1024 * 1024,
+            host: DEFAULT_HOST.into(),
+            namesrv_port: DEFAULT_NAMESRV_PORT,
+            broker_port: DEFAULT_BROKER_PORT,
+            store_dir: PathBuf::from(DEFAULT_STORE_DIR),
+            flush: DEFAULT_FLUSH,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             delay_levels: DEFAULT_DELAY_LEVELS.into(),
-            commit_log_segment_size: 1 << 30,
-            cluster_name: "DefaultCluster".into(),
-            broker_name: "broker-a".into(),
-            register_interval: Duration::from_secs(30),
-            broker_expiry: Duration::from_secs(120),
-            client_expiry: Duration::from_secs(120),
+            commit_log_segment_size: DEFAULT_SEGMENT_SIZE,
+            cluster_name: DEFAULT_CLUSTER_NAME.into(),
+            broker_name: DEFAULT_BROKER_NAME.into(),
+            register_interval: DEFAULT_REGISTER_INTERVAL,
+            broker_expiry: DEFAULT_BROKER_EXPIRY,
+            client_expiry: DEFAULT_CLIENT_EXPIRY,
             advertised_host: None,
             namesrv_addr: None,
-            transaction_check_interval: Duration::from_secs(30),
-            transaction_timeout: Duration::from_secs(6),
-            transaction_check_max: 15,
+            transaction_check_interval: DEFAULT_TRANSACTION_CHECK_INTERVAL,
+            transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
+            transaction_check_max: DEFAULT_TRANSACTION_CHECK_MAX,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The `rocketmq-broker` program: prints both addresses, serves, exits cleanly on SIGTERM and
-//! keeps what it stored.
+//! keeps what it stored; its option defaults are the server configuration's.
 
 mod common;
 
@@ -104,4 +104,53 @@ fn prints_addresses_serves_and_exits_cleanly_on_sigterm() {
     let m = rocketmq_protocol::message::decode_stored_all(&r.body).unwrap();
     assert_eq!(&m[0].body[..], b"kept");
     terminate(child);
+}
+
+#[test]
+fn help_shows_the_server_configuration_defaults() {
+    use rocketmq_server::config;
+    let out = Command::new(env!("CARGO_BIN_EXE_rocketmq-broker"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    // `--help` puts each option's `[default: ...]` after its description.
+    let default_of = |option: &str| -> String {
+        let at = help
+            .find(&format!("--{option} <"))
+            .unwrap_or_else(|| panic!("--{option} missing from:\n{help}"));
+        let rest = &help[at..];
+        let start = rest.find("[default: ").expect("a default") + "[default: ".len();
+        let end = start + rest[start..].find(']').unwrap();
+        rest[start..end].trim_matches('"').to_string()
+    };
+    let millis = |d: Duration| d.as_millis().to_string();
+    for (option, expected) in [
+        ("host", config::DEFAULT_HOST.to_string()),
+        ("namesrv-port", config::DEFAULT_NAMESRV_PORT.to_string()),
+        ("broker-port", config::DEFAULT_BROKER_PORT.to_string()),
+        ("flush", "async".to_string()),
+        (
+            "max-message-size",
+            config::DEFAULT_MAX_MESSAGE_SIZE.to_string(),
+        ),
+        ("delay-levels", config::DEFAULT_DELAY_LEVELS.to_string()),
+        ("segment-size", config::DEFAULT_SEGMENT_SIZE.to_string()),
+        (
+            "transaction-check-interval-ms",
+            millis(config::DEFAULT_TRANSACTION_CHECK_INTERVAL),
+        ),
+        (
+            "transaction-timeout-ms",
+            millis(config::DEFAULT_TRANSACTION_TIMEOUT),
+        ),
+        (
+            "transaction-check-max",
+            config::DEFAULT_TRANSACTION_CHECK_MAX.to_string(),
+        ),
+    ] {
+        assert_eq!(default_of(option), expected, "--{option}");
+    }
+    assert_eq!(config::DEFAULT_FLUSH, rocketmq_server::FlushMode::Async);
 }

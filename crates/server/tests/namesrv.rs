@@ -321,3 +321,114 @@ fn a_topic_created_by_a_request_is_routable_when_the_request_is_answered() {
         assert!(body.contains(r#""writeQueueNums":1"#), "{body}");
     }
 }
+
+// What the remoting front end answers, byte for byte, for requests that leave fields out and
+// for the bodies it encodes (these answers predate the typed route table).
+#[test]
+fn exact_answers_for_bodies_and_missing_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.namesrv_addr());
+
+    // No topic: asked for the empty topic.
+    let r = c.call(RemotingCommand::new_request(105));
+    assert_eq!(r.code, 17);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("No topic route info in name server for the topic: ")
+    );
+
+    // PUT_KV_CONFIG needs all three fields.
+    let r = c.call(
+        RemotingCommand::new_request(100)
+            .with_field("namespace", "NS")
+            .with_field("key", "k"),
+    );
+    assert_eq!(r.code, 29);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("namespace, key and value are required")
+    );
+    for (key, value) in [("b", "2"), ("a", "1")] {
+        let put = RemotingCommand::new_request(100)
+            .with_field("namespace", "NS")
+            .with_field("key", key)
+            .with_field("value", value);
+        assert_eq!(c.call(put).code, 0);
+    }
+    let r = c.call(RemotingCommand::new_request(219).with_field("namespace", "NS"));
+    assert_eq!(
+        (r.code, r.body.as_ref()),
+        (0, &br#"{"table":{"a":"1","b":"2"}}"#[..])
+    );
+    let r = c.call(RemotingCommand::new_request(219).with_field("namespace", "None"));
+    assert_eq!(r.code, 22);
+    assert_eq!(r.remark.as_deref(), Some("No config item, Namespace: None"));
+    let r = c.call(RemotingCommand::new_request(101).with_field("namespace", "NS"));
+    assert_eq!(r.code, 22);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("No config item, Namespace: NS Key: ")
+    );
+
+    // A registration without a body: answered with empty HA and master addresses; its data
+    // version is `null`, the same as an empty QUERY_DATA_VERSION body.
+    let r = c.call(
+        RemotingCommand::new_request(103)
+            .with_field("brokerName", "nb")
+            .with_field("brokerAddr", "127.0.0.1:5")
+            .with_field("clusterName", "C"),
+    );
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(
+        (r.field("haServerAddr"), r.field("masterAddr")),
+        (Some(""), Some(""))
+    );
+    assert!(r.body.is_empty());
+    let query = |addr: &str, body: &[u8]| {
+        RemotingCommand::new_request(322)
+            .with_field("brokerName", "nb")
+            .with_field("brokerAddr", addr)
+            .with_field("clusterName", "C")
+            .with_field("brokerId", 0)
+            .with_body(body.to_vec())
+    };
+    let q = c.call(query("127.0.0.1:5", b""));
+    assert_eq!((q.code, q.field("changed")), (0, Some("false")));
+    assert_eq!(q.body.as_ref(), b"null");
+    let q = c.call(query("127.0.0.1:5", br#"{"counter":1}"#));
+    assert_eq!(q.field("changed"), Some("true"));
+    // An unknown broker: changed, and no body.
+    let q = c.call(query("127.0.0.1:6", b""));
+    assert_eq!(q.field("changed"), Some("true"));
+    assert!(q.body.is_empty());
+
+    // The registered version comes back as the broker sent it; its topics are listed by
+    // cluster.
+    let body = br#"{"filterServerList":[],"topicConfigSerializeWrapper":{"dataVersion":{"counter":7,"stateVersion":0,"timestamp":9},"topicConfigTable":{"Only":{"topicName":"Only","readQueueNums":1,"writeQueueNums":1,"perm":6}}}}"#;
+    let r = c.call(
+        RemotingCommand::new_request(103)
+            .with_field("brokerName", "vb")
+            .with_field("brokerAddr", "127.0.0.1:7")
+            .with_field("clusterName", "VC")
+            .with_field("brokerId", 0)
+            .with_body(body.to_vec()),
+    );
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let q = c.call(query(
+        "127.0.0.1:7",
+        br#"{"counter":7,"stateVersion":0,"timestamp":9}"#,
+    ));
+    assert_eq!(q.field("changed"), Some("false"));
+    assert_eq!(
+        q.body.as_ref(),
+        br#"{"counter":7,"stateVersion":0,"timestamp":9}"#
+    );
+    let r = c.call(RemotingCommand::new_request(224).with_field("cluster", "VC"));
+    assert_eq!(
+        (r.code, r.body.as_ref()),
+        (0, &br#"{"topicList":["Only"]}"#[..])
+    );
+    let r = c.call(RemotingCommand::new_request(224));
+    assert_eq!((r.code, r.body.as_ref()), (0, &br#"{"topicList":[]}"#[..]));
+}

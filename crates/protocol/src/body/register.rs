@@ -144,3 +144,34 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::{decode_json, encode_json};
+
+    // The name server answers QUERY_DATA_VERSION with the registered version in this form
+    // (fastjson's alphabetical field order), or `null` for a broker that registered without
+    // a body.
+    #[test]
+    fn data_version_json_is_fastjson_order_and_none_is_null() {
+        let version = DataVersion {
+            counter: 3,
+            state_version: 0,
+            timestamp: 1_700_000_000_000,
+        };
+        assert_eq!(
+            encode_json(&Some(version.clone())).as_ref(),
+            br#"{"counter":3,"stateVersion":0,"timestamp":1700000000000}"#
+        );
+        assert_eq!(encode_json(&None::<DataVersion>).as_ref(), b"null");
+        // A 4.x broker sends no stateVersion and may send numbers as strings.
+        assert_eq!(
+            decode_json::<Option<DataVersion>>(br#"{"counter":"3","timestamp":1700000000000}"#)
+                .unwrap(),
+            Some(version)
+        );
+        assert_eq!(decode_json::<Option<DataVersion>>(b"null").unwrap(), None);
+        assert!(decode_json::<Option<DataVersion>>(b"").is_err());
+    }
+}

@@ -77,3 +77,51 @@ pub struct ClusterInfo {
     #[serde(default)]
     pub cluster_addr_table: BTreeMap<String, BTreeSet<String>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::encode_json;
+
+    // What the name server writes for GET_BROKER_CLUSTER_INFO: fastjson's field names in
+    // alphabetical order, broker ids as quoted keys in numeric order, no zoneName when unset.
+    #[test]
+    fn cluster_info_json_as_the_name_server_writes_it() {
+        let broker = BrokerData {
+            broker_addrs: BTreeMap::from([
+                (0, "10.0.0.1:10911".to_string()),
+                (2, "10.0.0.2:10911".to_string()),
+                (10, "10.0.0.3:10911".to_string()),
+            ]),
+            broker_name: "broker-a".into(),
+            cluster: "DefaultCluster".into(),
+            enable_acting_master: false,
+            zone_name: None,
+        };
+        let info = ClusterInfo {
+            broker_addr_table: BTreeMap::from([("broker-a".to_string(), broker)]),
+            cluster_addr_table: BTreeMap::from([(
+                "DefaultCluster".to_string(),
+                BTreeSet::from(["broker-a".to_string()]),
+            )]),
+        };
+        assert_eq!(
+            std::str::from_utf8(&encode_json(&info)).unwrap(),
+            concat!(
+                r#"{"brokerAddrTable":{"broker-a":{"brokerAddrs":{"0":"10.0.0.1:10911","2":"10.0.0.2:10911","10":"10.0.0.3:10911"},"#,
+                r#""brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}},"#,
+                r#""clusterAddrTable":{"DefaultCluster":["broker-a"]}}"#
+            )
+        );
+    }
+
+    // A route without an order-topic configuration has no orderTopicConf key.
+    #[test]
+    fn route_without_order_conf_omits_the_key() {
+        let route = TopicRouteData::default();
+        assert_eq!(
+            encode_json(&route).as_ref(),
+            br#"{"brokerDatas":[],"filterServerTable":{},"queueDatas":[]}"#
+        );
+    }
+}

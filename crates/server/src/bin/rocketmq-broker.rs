@@ -1,8 +1,10 @@
 //! `rocketmq-broker`: a RocketMQ-compatible name server and broker in one process.
 //!
 //! Prints the two listening addresses, runs until SIGINT/SIGTERM, then flushes and exits.
+//! Every default shown by `--help` is one of `rocketmq_server::config`'s constants.
 
 use clap::{Parser, ValueEnum};
+use rocketmq_server::config::{self, default_store_dir};
 use rocketmq_server::{run_until_signal, FlushMode, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +18,24 @@ enum Flush {
     Sync,
 }
 
+impl From<FlushMode> for Flush {
+    fn from(mode: FlushMode) -> Self {
+        match mode {
+            FlushMode::Async => Flush::Async,
+            FlushMode::Sync => Flush::Sync,
+        }
+    }
+}
+
+impl From<Flush> for FlushMode {
+    fn from(flush: Flush) -> Self {
+        match flush {
+            Flush::Async => FlushMode::Async,
+            Flush::Sync => FlushMode::Sync,
+        }
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "rocketmq-broker", version, about)]
 struct Args {
@@ -23,47 +43,38 @@ struct Args {
     #[arg(long)]
     store_dir: Option<PathBuf>,
     /// Address to bind and advertise.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = config::DEFAULT_HOST)]
     host: String,
     /// Address clients use to reach the broker when it differs from --host (e.g. with
     /// --host 0.0.0.0). Stored in every message as its store host.
     #[arg(long)]
     advertised_host: Option<String>,
     /// Name server port (0 = ephemeral).
-    #[arg(long, default_value_t = 9876)]
+    #[arg(long, default_value_t = config::DEFAULT_NAMESRV_PORT)]
     namesrv_port: u16,
     /// Broker port (0 = ephemeral).
-    #[arg(long, default_value_t = 10911)]
+    #[arg(long, default_value_t = config::DEFAULT_BROKER_PORT)]
     broker_port: u16,
-    #[arg(long, value_enum, default_value_t = Flush::Async)]
+    #[arg(long, value_enum, default_value_t = Flush::from(config::DEFAULT_FLUSH))]
     flush: Flush,
     /// Largest message body in bytes.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, default_value_t = config::DEFAULT_MAX_MESSAGE_SIZE)]
     max_message_size: usize,
     /// Delay levels, e.g. "1s 5s 10s 30s 1m".
-    #[arg(long, default_value = rocketmq_server::config::DEFAULT_DELAY_LEVELS)]
+    #[arg(long, default_value = config::DEFAULT_DELAY_LEVELS)]
     delay_levels: String,
     /// Commit-log segment file size in bytes.
-    #[arg(long, default_value_t = 1 << 30)]
+    #[arg(long, default_value_t = config::DEFAULT_SEGMENT_SIZE)]
     segment_size: u64,
     /// Milliseconds between two scans for undecided transactional (half) messages.
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = config::DEFAULT_TRANSACTION_CHECK_INTERVAL.as_millis() as u64)]
     transaction_check_interval_ms: u64,
     /// Milliseconds after which an undecided half message is checked back with its producer.
-    #[arg(long, default_value_t = 6_000)]
+    #[arg(long, default_value_t = config::DEFAULT_TRANSACTION_TIMEOUT.as_millis() as u64)]
     transaction_timeout_ms: u64,
     /// Check-backs per half message before it is given up (TRANS_CHECK_MAX_TIME_TOPIC).
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = config::DEFAULT_TRANSACTION_CHECK_MAX)]
     transaction_check_max: i32,
-}
-
-fn default_store_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("rocketmq")
 }
 
 fn main() -> ExitCode {
@@ -80,10 +91,7 @@ fn main() -> ExitCode {
         namesrv_port: args.namesrv_port,
         broker_port: args.broker_port,
         store_dir: args.store_dir.unwrap_or_else(default_store_dir),
-        flush: match args.flush {
-            Flush::Async => FlushMode::Async,
-            Flush::Sync => FlushMode::Sync,
-        },
+        flush: args.flush.into(),
         max_message_size: args.max_message_size,
         delay_levels: args.delay_levels,
         commit_log_segment_size: args.segment_size,
