@@ -44,6 +44,9 @@ section "ruff (python lint and format check)"
 .venv/bin/ruff check python tests
 .venv/bin/ruff format --check python tests
 
+section "house rules (no source file over 700 lines, no import circle between files)"
+"$PYTHON" scripts/check_structure.py
+
 section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 

@@ -13,7 +13,7 @@
 use bytes::{Bytes, BytesMut};
 use clap::Parser;
 use rocketmq_protocol::batch::{encode_batch, BatchEntry};
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_protocol::frame;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

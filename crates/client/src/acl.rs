@@ -10,7 +10,7 @@
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use sha1::Sha1;
 
 pub const ACCESS_KEY: &str = "AccessKey";

@@ -27,8 +27,8 @@
 use crate::error::{ClientError, Result};
 use bytes::BytesMut;
 use rocketmq_protocol::code::request_code;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
+use rocketmq_protocol::RemotingCommand;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Write;

@@ -11,11 +11,11 @@ use rocketmq_protocol::body::lock::{
 };
 use rocketmq_protocol::body::{decode_json, encode_json};
 use rocketmq_protocol::code::{request_code, response_code};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::{
     ConsumerSendMsgBackRequestHeader, GetConsumerListByGroupRequestHeader,
     UnregisterClientRequestHeader,
 };
+use rocketmq_protocol::RemotingCommand;
 use std::collections::BTreeSet;
 
 fn expect_success(addr: &str, resp: &RemotingCommand) -> Result<()> {

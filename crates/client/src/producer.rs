@@ -19,11 +19,11 @@ use crate::message::Message;
 use crate::route::MessageQueue;
 use bytes::Bytes;
 use rocketmq_protocol::body::heartbeat::{HeartbeatData, ProducerData};
-use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::header::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
 };
+use rocketmq_protocol::now_millis;
 use rocketmq_protocol::properties as prop;
 use rocketmq_protocol::{batch, compression, message_id, sysflag};
 use std::collections::{BTreeSet, HashMap};
@@ -365,7 +365,7 @@ impl Producer {
         })
     }
 
-    fn request(&self, p: &Prepared, queue_id: i32) -> rocketmq_protocol::command::RemotingCommand {
+    fn request(&self, p: &Prepared, queue_id: i32) -> rocketmq_protocol::RemotingCommand {
         let v1 = SendMessageRequestHeader {
             producer_group: self.config.group.clone(),
             topic: p.topic.clone(),

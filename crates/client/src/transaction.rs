@@ -21,13 +21,13 @@ use crate::message::{Message, MessageExt};
 use crate::producer::{Producer, ProducerConfig, SendResult, SendStatus};
 use crate::remoting::RequestHandler;
 use rocketmq_protocol::code::{request_code, response_code};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::transaction::{
     commit_or_rollback, CheckTransactionStateRequestHeader, EndTransactionRequestHeader,
 };
 use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::message_id;
 use rocketmq_protocol::properties as prop;
+use rocketmq_protocol::RemotingCommand;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 

@@ -8,8 +8,8 @@ use rocketmq_client::{
     ProducerConfig, PullRequest, PullStatus, SessionCredentials, TagFilter, ACCESS_KEY,
     ONS_CHANNEL, SIGNATURE,
 };
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -6,8 +6,8 @@
 
 use bytes::BytesMut;
 use rocketmq_client::{with_blocking_requests, ClientError, ClientInstance, ConnectionPool};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
+use rocketmq_protocol::RemotingCommand;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -13,11 +13,11 @@ use rocketmq_protocol::body::heartbeat::HeartbeatData;
 use rocketmq_protocol::body::route::{BrokerData, QueueData, TopicRouteData};
 use rocketmq_protocol::body::{decode_json, encode_json};
 use rocketmq_protocol::code::{request_code, response_code};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
 };
 use rocketmq_protocol::message::{encode_stored, StoredMessage};
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_protocol::{frame, message_id, properties as prop, sysflag};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -22,11 +22,11 @@ use rocketmq_client::{ClientConfig, ClientInstance, Message, Producer, ProducerC
 use rocketmq_fault_tests::*;
 use rocketmq_protocol::batch::{encode_batch, BatchEntry};
 use rocketmq_protocol::code::request_code as rc;
-use rocketmq_protocol::command::{RemotingCommand, SerializeType};
 use rocketmq_protocol::frame;
 use rocketmq_protocol::header::{
     pull_sys_flag, PullMessageRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2,
 };
+use rocketmq_protocol::{RemotingCommand, SerializeType};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -22,8 +22,8 @@ use rocketmq_client::{
 };
 use rocketmq_fault_tests::*;
 use rocketmq_protocol::code::{request_code, response_code};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -5,29 +5,34 @@
 //! "check, then parse" shape: [`frame::check`] says whether a buffer holds a whole frame
 //! without allocating; only then is it parsed.
 //!
-//! Layout:
+//! The public face: [`RemotingCommand`] (with [`SerializeType`] and the flag bits) and
+//! [`now_millis`] at the root, and the vocabularies as namespaces:
 //! - [`code`]: request/response codes, language codes, version ordinals.
-//! - [`frame`] and [`command`]: the length-prefixed frame and the `RemotingCommand` it carries
-//!   (JSON and ROCKETMQ binary headers).
+//! - [`frame`]: the length-prefixed frame that carries a `RemotingCommand` (JSON and
+//!   ROCKETMQ binary headers).
 //! - [`header`]: typed request/response headers carried in `extFields`.
-//! - [`body`]: JSON bodies (route data, heartbeat, locks, broker registration, ...).
-//! - [`lenient`]: how non-standard input (fastjson keys, numbers as strings, ordinals) is
-//!   read.
+//! - [`body`]: JSON bodies (route data, heartbeat, locks, broker registration, running info).
 //! - [`message`], [`properties`], [`tag`], [`sysflag`]: the stored/pulled message layout.
 //! - [`batch`], [`compression`], [`message_id`]: batch bodies, zlib bodies, message ids.
-//! - [`clock`]: milliseconds since the epoch, the one clock every timestamp is read from.
+//!
+//! Private: `command` (the command value), `clock` (milliseconds since the epoch, the one
+//! clock every timestamp is read from) and `lenient` (the one place where non-standard input
+//! is made readable: fastjson's unquoted numeric keys, numbers as strings, enum ordinals).
 
 pub mod batch;
 pub mod body;
-pub mod clock;
+mod clock;
 pub mod code;
-pub mod command;
+mod command;
 pub mod compression;
 pub mod frame;
 pub mod header;
-pub mod lenient;
+mod lenient;
 pub mod message;
 pub mod message_id;
 pub mod properties;
 pub mod sysflag;
 pub mod tag;
+
+pub use clock::now_millis;
+pub use command::{RemotingCommand, SerializeType, DEFAULT_LANGUAGE, FLAG_ONEWAY, FLAG_RESPONSE};

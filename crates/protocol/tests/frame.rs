@@ -3,8 +3,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rocketmq_protocol::code::{request_code, LanguageCode};
-use rocketmq_protocol::command::{RemotingCommand, SerializeType};
 use rocketmq_protocol::frame::{self, FrameError, MAX_FRAME_LEN};
+use rocketmq_protocol::{RemotingCommand, SerializeType};
 
 fn route_request(serialize_type: SerializeType) -> RemotingCommand {
     let mut cmd = RemotingCommand::new_request(request_code::GET_ROUTEINFO_BY_TOPIC)

@@ -1,9 +1,9 @@
 //! Typed header tests against captured client requests (spec sec 7) and Java field names.
 
 use rocketmq_protocol::code::request_code;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
 use rocketmq_protocol::header::*;
+use rocketmq_protocol::RemotingCommand;
 
 fn json_frame(header: &str) -> Vec<u8> {
     let mut v = Vec::new();

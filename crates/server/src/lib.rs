@@ -9,18 +9,18 @@
 //! - [`run_until_signal`]: the same, printing the addresses and running until SIGINT/SIGTERM;
 //! - [`DelayLevels`]: the delay-level parser, so callers can check a level string up front.
 //!
-//! Layout: `cluster` (the composition root: start, run, shutdown), `net` (binding and
-//! resolving addresses), `namesrv` (the route table and its remoting front end), [`broker`]
-//! (everything a client asks a broker), [`remoting`] (connections, framing, a small client),
-//! [`config`], [`util`].
+//! Layout (every module but [`config`] private): `cluster` (the composition root: start, run,
+//! shutdown), `net` (binding and resolving addresses), `namesrv` (the route table and its
+//! remoting front end), `broker` (the broker's services, its typed operations and their
+//! remoting processors), `remoting` (connections, framing, a small client), `util`.
 
-pub mod broker;
+mod broker;
 mod cluster;
 pub mod config;
 mod namesrv;
 mod net;
-pub mod remoting;
-pub mod util;
+mod remoting;
+mod util;
 
 pub use broker::schedule::DelayLevels;
 pub use cluster::{run_until_signal, EmbeddedCluster};

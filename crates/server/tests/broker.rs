@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::properties::get_property;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::EmbeddedCluster;
 use std::time::{Duration, Instant};
 

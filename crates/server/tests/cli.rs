@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::properties::get_property;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::EmbeddedCluster;
 use std::time::{Duration, Instant};
 
@@ -287,7 +287,7 @@ fn queries_by_time_and_id_and_topic_admin() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = start(dir.path());
     let mut c = Client::connect(cluster.broker_addr());
-    let before = rocketmq_server::util::now_millis() - 1;
+    let before = rocketmq_protocol::now_millis() - 1;
     let r = c.call(send_v1("Q", 0, b"q0", ""));
     let msg_id = r.field("msgId").unwrap().to_string();
     assert_eq!(c.call(send_v1("Q", 0, b"q1", "")).code, 0);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::EmbeddedCluster;
 use std::time::{Duration, Instant};
 
@@ -257,7 +257,7 @@ fn binary_header_requests_get_json_answers() {
     let mut req = RemotingCommand::new_request(105)
         .with_field("topic", "TBW102")
         .with_opaque(99);
-    req.serialize_type = rocketmq_protocol::command::SerializeType::RocketMq;
+    req.serialize_type = rocketmq_protocol::SerializeType::RocketMq;
     c.write_raw(&req.to_frame()).unwrap();
     let raw = c.read_raw_frame(WAIT);
     assert_eq!(raw[4], 0, "answered in JSON");

@@ -6,10 +6,10 @@
 mod common;
 
 use common::*;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::message::{decode_stored, decode_stored_all, StoredMessage};
 use rocketmq_protocol::message_id::decode_offset_msg_id;
 use rocketmq_protocol::properties::get_property;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -9,8 +9,8 @@ use crate::message_store::{
 use crate::queue_read;
 use bytes::Bytes;
 use rocketmq_protocol::body::topic_config::TopicConfig;
-use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{encode_record, peek_store_timestamp, RecordParts};
+use rocketmq_protocol::now_millis;
 use rocketmq_protocol::sysflag;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

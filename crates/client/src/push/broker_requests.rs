@@ -9,7 +9,7 @@
 use super::consumer_core::ConsumerCore;
 use crate::remoting::RequestHandler;
 use rocketmq_protocol::code::{request_code, response_code};
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::Notify;
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 impl ConsumerCore {
     /// This consumer's heartbeat; each subscription's version is the time of the call.
     pub(super) fn heartbeat(&self) -> HeartbeatData {
-        let now = rocketmq_protocol::clock::now_millis();
+        let now = rocketmq_protocol::now_millis();
         let subscription_data_set = self
             .subscriptions
             .iter()

@@ -10,7 +10,7 @@ use crate::pull::TagFilter;
 use crate::remoting::RequestHandler;
 use crate::route::MessageQueue;
 use rocketmq_protocol::code::request_code;
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;

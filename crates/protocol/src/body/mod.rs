@@ -2,7 +2,7 @@
 //!
 //! Bodies are written as compact standard JSON (numeric map keys quoted, keys in fastjson's
 //! alphabetical order by field declaration) and read leniently: every decode goes through
-//! [`crate::lenient::quote_numeric_keys`] (fastjson's unquoted numeric keys), trailing
+//! `lenient::quote_numeric_keys` (fastjson's unquoted numeric keys), trailing
 //! whitespace/NUL is accepted, unknown keys are ignored, and the fields old clients send in
 //! other shapes (numbers as strings, enums as ordinals) are coerced.
 

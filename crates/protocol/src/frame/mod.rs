@@ -18,7 +18,7 @@
 //! - `encode.rs`: [`try_encode`] and `RemotingCommand::{encode, encode_without_body,
 //!   to_frame}`.
 //!
-//! The frame layer sits above [`crate::command`]: it uses the command, never the reverse.
+//! The frame layer sits above the command value ([`crate::RemotingCommand`]): it uses the command, never the reverse.
 
 mod binary_header;
 mod check;

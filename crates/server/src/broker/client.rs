@@ -13,8 +13,8 @@
 
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::body::{ConsumeFromWhere, ConsumeType, MessageModel};
-use rocketmq_protocol::code::{request_code, LanguageCode};
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::code::request_code;
+use rocketmq_protocol::RemotingCommand;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 pub struct ClientChannel {
     pub client_id: String,
     pub conn: ConnectionHandle,
-    pub language: LanguageCode,
-    pub version: i32,
     pub last_heartbeat: Instant,
 }
 
@@ -230,14 +228,12 @@ impl ClientManager {
             .map(|g| g.subscriptions.get(topic).cloned())
     }
 
-    pub fn consumer_meta(&self, group: &str) -> Option<ConsumerGroupMeta> {
-        self.lock().consumers.get(group).map(|g| g.meta.clone())
-    }
-
+    #[cfg(test)]
     pub fn producer_groups(&self) -> Vec<String> {
         self.lock().producers.keys().cloned().collect()
     }
 
+    #[cfg(test)]
     pub fn consumer_groups(&self) -> Vec<String> {
         self.lock().consumers.keys().cloned().collect()
     }
@@ -258,15 +254,13 @@ mod tests {
         id: &str,
     ) -> (
         ClientChannel,
-        tokio::sync::mpsc::Receiver<rocketmq_protocol::command::RemotingCommand>,
+        tokio::sync::mpsc::Receiver<rocketmq_protocol::RemotingCommand>,
     ) {
         let (conn, rx) = ConnectionHandle::detached("127.0.0.1:1".parse().unwrap());
         (
             ClientChannel {
                 client_id: id.into(),
                 conn,
-                language: LanguageCode::Cpp,
-                version: 63,
                 last_heartbeat: Instant::now(),
             },
             rx,

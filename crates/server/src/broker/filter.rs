@@ -77,16 +77,19 @@ impl SubscriptionExpression {
     }
 
     /// `*` for match-all, else the expression as given.
+    #[cfg(test)]
     pub fn sub_string(&self) -> &str {
         &self.sub_string
     }
 
     /// The tag set (empty for match-all), sorted.
+    #[cfg(test)]
     pub fn tags(&self) -> impl Iterator<Item = &str> {
         self.tags.iter().map(String::as_str)
     }
 
     /// The hash-code set (empty for match-all).
+    #[cfg(test)]
     pub fn codes(&self) -> impl Iterator<Item = i32> + '_ {
         self.codes.iter().copied()
     }

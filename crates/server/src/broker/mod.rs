@@ -36,4 +36,4 @@ mod services;
 mod topic;
 pub mod transaction;
 
-pub use services::{Broker, TOPIC_ANNOUNCE_TIMEOUT};
+pub use services::Broker;

@@ -56,10 +56,6 @@ impl RebalanceLockManager {
         }
     }
 
-    pub fn lock_max_live(&self) -> Duration {
-        self.lock_max_live
-    }
-
     fn table(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<MessageQueue, LockEntry>>> {
@@ -145,6 +141,7 @@ impl RebalanceLockManager {
     }
 
     /// Whether a client other than `client_id` holds an unexpired lock on `mq`.
+    #[cfg(test)]
     pub fn is_locked_by_other(
         &self,
         group: &str,
@@ -159,6 +156,7 @@ impl RebalanceLockManager {
     }
 
     /// The client holding an unexpired lock on `mq`, if any.
+    #[cfg(test)]
     pub fn holder(&self, group: &str, mq: &MessageQueue, now: Instant) -> Option<String> {
         self.table()
             .get(group)
@@ -168,6 +166,7 @@ impl RebalanceLockManager {
     }
 
     /// Whether any queue of `group` is under an unexpired lock (an orderly consumer is active).
+    #[cfg(test)]
     pub fn group_has_live_locks(&self, group: &str, now: Instant) -> bool {
         self.table()
             .get(group)

@@ -8,7 +8,7 @@ use rocketmq_protocol::body::register::{
     DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper,
 };
 use rocketmq_protocol::code::{request_code, response_code};
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;

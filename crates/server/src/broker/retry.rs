@@ -48,10 +48,12 @@ pub fn dlq_topic(group: &str) -> String {
     format!("{DLQ_GROUP_TOPIC_PREFIX}{group}")
 }
 
+#[cfg(test)]
 pub fn is_retry_topic(topic: &str) -> bool {
     topic.starts_with(RETRY_GROUP_TOPIC_PREFIX)
 }
 
+#[cfg(test)]
 pub fn is_dlq_topic(topic: &str) -> bool {
     topic.starts_with(DLQ_GROUP_TOPIC_PREFIX)
 }

@@ -78,7 +78,7 @@ impl Broker {
             shutdown,
             topics_changed,
             registered_version: watch::Sender::new(-1),
-            started_at_millis: crate::util::now_millis(),
+            started_at_millis: rocketmq_protocol::now_millis(),
             transactions,
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),

@@ -15,12 +15,12 @@ use crate::remoting::server::{not_supported, BoxFuture};
 use crate::remoting::{ConnectionHandle, RequestProcessor};
 use rocketmq_protocol::body::{decode_json, encode_json, DataVersion, RegisterBrokerBody};
 use rocketmq_protocol::code::{request_code as rc, response_code as resp};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::{
     GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader, GetRouteInfoRequestHeader,
     GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader, QueryDataVersionResponseHeader,
     RegisterBrokerResponseHeader,
 };
+use rocketmq_protocol::RemotingCommand;
 use std::sync::Arc;
 
 impl RequestProcessor for NameServer {

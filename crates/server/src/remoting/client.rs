@@ -4,7 +4,7 @@
 //! the name server forgets a broker whose registering connection closed.
 
 use bytes::BytesMut;
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;

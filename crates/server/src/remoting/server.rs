@@ -13,7 +13,7 @@
 
 use bytes::BytesMut;
 use rocketmq_protocol::code::response_code;
-use rocketmq_protocol::command::{RemotingCommand, SerializeType, FLAG_ONEWAY};
+use rocketmq_protocol::{RemotingCommand, SerializeType, FLAG_ONEWAY};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -86,6 +86,7 @@ impl std::fmt::Debug for ConnectionHandle {
 impl ConnectionHandle {
     /// A handle not backed by a socket: commands sent to it arrive on the returned receiver.
     /// For tests of code that keeps handles.
+    #[cfg(test)]
     pub fn detached(peer: SocketAddr) -> (ConnectionHandle, mpsc::Receiver<RemotingCommand>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let (closed, _) = watch::channel(false);

@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use bytes::BytesMut;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::frame;
 use rocketmq_protocol::message::{decode_stored_all, StoredMessage};
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -15,11 +15,11 @@ use crate::config::FlushMode;
 use crate::consume_queue::ConsumeQueue;
 use crate::error::StoreError;
 use crate::message_store::{MessageToStore, PutOutcome, PutResult, QueueEntry};
-use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{
     encode_record, pos_store_timestamp, RecordParts, POS_PHYSICAL_OFFSET, POS_QUEUE_OFFSET,
     POS_SYS_FLAG,
 };
+use rocketmq_protocol::now_millis;
 use rocketmq_protocol::sysflag;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

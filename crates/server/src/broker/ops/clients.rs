@@ -12,16 +12,12 @@ use crate::broker::error::OpError;
 use crate::broker::services::Broker;
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::body::HeartbeatData;
-use rocketmq_protocol::code::LanguageCode;
 use std::time::Instant;
 
-/// The connection a heartbeat came over and how its client describes itself.
+/// The connection a heartbeat came over.
 pub struct HeartbeatSource<'a> {
     /// Server pushes (membership changes, transaction check-backs) go to this connection.
     pub conn: &'a ConnectionHandle,
-    pub language: LanguageCode,
-    /// The client's protocol version.
-    pub version: i32,
 }
 
 impl Broker {
@@ -34,8 +30,6 @@ impl Broker {
         let channel = ClientChannel {
             client_id: data.client_id.clone(),
             conn: source.conn.clone(),
-            language: source.language,
-            version: source.version,
             last_heartbeat: Instant::now(),
         };
         for consumer in data.consumer_data_set {

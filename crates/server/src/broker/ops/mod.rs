@@ -36,6 +36,5 @@ pub mod send;
 pub mod send_back;
 mod send_properties;
 
-pub use super::error::OpError;
 #[cfg(test)]
 mod tests;

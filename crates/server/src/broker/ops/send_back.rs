@@ -12,10 +12,10 @@ use crate::broker::retry::{
 };
 use crate::broker::schedule::to_scheduled;
 use crate::broker::services::Broker;
-use crate::util::now_millis;
 use rocketmq_protocol::header::ConsumerSendMsgBackRequestHeader;
 use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::message_id::create_offset_msg_id;
+use rocketmq_protocol::now_millis;
 
 impl Broker {
     /// Re-stores the message at `h.offset` for a later retry or in the dead-letter topic.

@@ -8,7 +8,7 @@ use crate::broker::Broker;
 use crate::remoting::ConnectionHandle;
 use bytes::Bytes;
 use rocketmq_protocol::body::{decode_heartbeat_leniently, LockBatchRequestBody, MessageQueue};
-use rocketmq_protocol::code::{response_code as resp, LanguageCode};
+use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::header::{
     pull_sys_flag, PullMessageRequestHeader, QueryConsumerOffsetRequestHeader,
     SendMessageRequestHeader,
@@ -149,11 +149,7 @@ async fn a_long_poll_ends_when_its_caller_goes_away() {
 async fn heartbeats_register_members_and_keep_subscriptions_when_told() {
     let (broker, _stop) = broker_and_stop();
     let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
-    let source = || HeartbeatSource {
-        conn: &conn,
-        language: LanguageCode::Java,
-        version: 0,
-    };
+    let source = || HeartbeatSource { conn: &conn };
     let full = br#"{"clientID":"c1","consumerDataSet":[{"groupName":"CG","consumeType":9,
         "subscriptionDataSet":[{"topic":"T","subString":"a"},{"subString":"*"}]},{"groupName":""}]}"#;
     broker

@@ -7,11 +7,11 @@ use super::answer::{bad_header, done, error, op_error};
 use crate::broker::services::Broker;
 use rocketmq_protocol::body::{decode_json, encode_json, LockBatchRequestBody};
 use rocketmq_protocol::code::{request_code, response_code as resp};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::{
     CreateTopicRequestHeader, GetEarliestMsgStoretimeRequestHeader, GetMaxOffsetRequestHeader,
     GetMinOffsetRequestHeader, SearchOffsetRequestHeader,
 };
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_store::TopicConfig;
 use std::collections::BTreeMap;
 

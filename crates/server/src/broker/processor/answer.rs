@@ -1,7 +1,7 @@
 //! Building answers: the one place where an error becomes a response command.
 
 use crate::broker::error::OpError;
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 
 /// The answer to `req` with `code` and `remark`.
 pub(super) fn error(

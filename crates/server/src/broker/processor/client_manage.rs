@@ -6,8 +6,8 @@ use crate::broker::services::Broker;
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::body::{decode_heartbeat_leniently, decode_json, CheckClientRequestBody};
 use rocketmq_protocol::code::response_code as resp;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::UnregisterClientRequestHeader;
+use rocketmq_protocol::RemotingCommand;
 
 pub(super) fn heartbeat(
     broker: &Broker,
@@ -18,11 +18,7 @@ pub(super) fn heartbeat(
         Ok(d) => d,
         Err(e) => return error(req, resp::SYSTEM_ERROR, format!("bad heartbeat body: {e}")),
     };
-    let source = HeartbeatSource {
-        conn,
-        language: req.language,
-        version: req.version,
-    };
+    let source = HeartbeatSource { conn };
     done(req, broker.heartbeat(source, data))
 }
 

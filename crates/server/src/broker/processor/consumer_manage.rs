@@ -4,11 +4,11 @@
 use super::answer::{bad_header, done, op_error};
 use crate::broker::services::Broker;
 use rocketmq_protocol::body::{encode_json, ConsumerListBody};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::{
     GetConsumerListByGroupRequestHeader, QueryConsumerOffsetRequestHeader,
     UpdateConsumerOffsetRequestHeader,
 };
+use rocketmq_protocol::RemotingCommand;
 
 pub(super) fn consumer_list(broker: &Broker, req: &RemotingCommand) -> RemotingCommand {
     let h: GetConsumerListByGroupRequestHeader = match req.decode_header() {

@@ -3,8 +3,8 @@
 use super::answer::{bad_header, op_error};
 use crate::broker::services::Broker;
 use crate::broker::transaction::EndTransactionOutcome;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::EndTransactionRequestHeader;
+use rocketmq_protocol::RemotingCommand;
 
 pub(super) fn end_transaction(broker: &Broker, req: &RemotingCommand) -> RemotingCommand {
     let h: EndTransactionRequestHeader = match req.decode_header() {

@@ -27,7 +27,7 @@ use crate::broker::services::Broker;
 use crate::remoting::server::{not_supported, BoxFuture};
 use crate::remoting::{ConnectionHandle, RequestProcessor};
 use rocketmq_protocol::code::request_code as rc;
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use std::sync::Arc;
 
 async fn dispatch(

@@ -7,10 +7,10 @@ use crate::broker::ops::pull::{PullOutcome, PullStatus};
 use crate::broker::services::Broker;
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::code::response_code as resp;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::{
     pull_sys_flag, PullMessageRequestHeader, PullMessageResponseHeader,
 };
+use rocketmq_protocol::RemotingCommand;
 
 fn answer(
     req: &RemotingCommand,

@@ -8,11 +8,11 @@ use super::answer::{bad_header, done, op_error};
 use crate::broker::ops::send::{SendRequest, StoredSend};
 use crate::broker::services::Broker;
 use rocketmq_protocol::code::response_code as resp;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::{
     ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
     MSG_REGION, TRACE_ON,
 };
+use rocketmq_protocol::RemotingCommand;
 use std::net::SocketAddr;
 
 /// Java's default `MSG_REGION`.

@@ -4,7 +4,7 @@ use crate::broker::notify::{NotifyingStore, QueueNotifier};
 use crate::broker::services::Broker;
 use crate::remoting::{ConnectionHandle, RequestProcessor};
 use rocketmq_protocol::code::response_code as resp;
-use rocketmq_protocol::command::RemotingCommand;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_store::{MemoryStore, MessageStore};
 use std::sync::Arc;
 

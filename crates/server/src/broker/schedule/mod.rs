@@ -25,10 +25,5 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use levels::{
-    requested_delay_level, to_scheduled, DelayLevels, DelayLevelsError, SCHEDULE_TOPIC,
-};
-pub use service::{
-    DeliveredCallback, ScheduleService, DELAY_OFFSET_CONFIG, MAX_DELIVERIES_PER_LEVEL_PASS,
-    POLL_INTERVAL, RETRY_AFTER_FAILURE,
-};
+pub use levels::{requested_delay_level, to_scheduled, DelayLevels, SCHEDULE_TOPIC};
+pub use service::ScheduleService;

@@ -2,8 +2,8 @@
 //! per-level offsets (see the module above for what must stay true).
 
 use super::levels::{DelayLevels, SCHEDULE_TOPIC};
-use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::decode_stored;
+use rocketmq_protocol::now_millis;
 use rocketmq_protocol::properties::{
     get_property, remove_property, set_property, DELAY, REAL_QID, REAL_TOPIC, TAGS, TIMER_DELAY_MS,
     TIMER_DELAY_SEC, TIMER_DELIVER_MS, WAIT,
@@ -89,11 +89,13 @@ impl ScheduleService {
         }
     }
 
+    #[cfg(test)]
     pub fn levels(&self) -> &DelayLevels {
         &self.levels
     }
 
     /// The next schedule-queue offset to deliver for `level` (for inspection and tests).
+    #[cfg(test)]
     pub fn delivery_offset(&self, level: i32) -> Option<i64> {
         let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
         usize::try_from(level - 1)

@@ -1,9 +1,10 @@
 //! Tests of the delay levels and the schedule service.
 
+use super::service::DELAY_OFFSET_CONFIG;
 use super::*;
 use bytes::Bytes;
-use rocketmq_protocol::clock::now_millis;
 use rocketmq_protocol::message::{decode_stored, StoredMessage};
+use rocketmq_protocol::now_millis;
 use rocketmq_protocol::properties::{
     decode_properties_map, encode_pairs, set_property, DELAY, KEYS, REAL_QID, REAL_TOPIC, TAGS,
     UNIQ_KEY, WAIT,

@@ -8,7 +8,6 @@ use super::state::PROGRESS_CONFIG;
 use crate::broker::services::Broker;
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::code::request_code;
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::CheckTransactionStateRequestHeader;
 use rocketmq_protocol::message::{decode_stored, encode_stored, StoredMessage};
 use rocketmq_protocol::message_id::create_offset_msg_id;
@@ -16,6 +15,7 @@ use rocketmq_protocol::properties::{
     get_property, set_property, CHECK_IMMUNITY_TIME_IN_SECONDS, PGROUP, TRANSACTION_CHECK_TIMES,
     UNIQ_KEY,
 };
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_store::StoreError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -210,7 +210,7 @@ impl Broker {
                         std::thread::sleep(slice);
                         wait -= slice;
                     }
-                    let sent = self.transaction_check_pass(crate::util::now_millis());
+                    let sent = self.transaction_check_pass(rocketmq_protocol::now_millis());
                     if sent > 0 {
                         tracing::debug!(sent, "transaction check-backs sent");
                     }

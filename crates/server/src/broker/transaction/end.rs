@@ -69,7 +69,12 @@ impl Broker {
                 ));
             };
             if let Some(level) = requested_delay_level(&msg.properties) {
-                msg = to_scheduled(&self.delay_levels, msg, level, crate::util::now_millis());
+                msg = to_scheduled(
+                    &self.delay_levels,
+                    msg,
+                    level,
+                    rocketmq_protocol::now_millis(),
+                );
             }
             records.push(msg);
         }

@@ -39,10 +39,5 @@ pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 
-pub use check::MAX_HALVES_PER_PASS;
 pub use end::EndTransactionOutcome;
-pub use rules::{
-    is_half_message, to_half, transaction_id_of, CHECK_MAX_TIME_TOPIC, HALF_TOPIC, OP_HALF_TOPIC,
-    OP_TAG,
-};
-pub use state::{TransactionState, PROGRESS_CONFIG};
+pub use rules::{is_half_message, to_half, HALF_TOPIC};

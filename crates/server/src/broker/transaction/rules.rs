@@ -92,7 +92,7 @@ pub(super) fn op_record(half: &StoredMessage, transaction_id: &str) -> MessageTo
         queue_id: 0,
         flag: 0,
         sys_flag: 0,
-        born_timestamp: crate::util::now_millis(),
+        born_timestamp: rocketmq_protocol::now_millis(),
         born_host: half.store_host,
         store_host: half.store_host,
         reconsume_times: 0,

@@ -84,6 +84,7 @@ impl TransactionState {
         }
     }
 
+    #[cfg(test)]
     pub fn is_decided(&self, transaction_id: &str) -> bool {
         self.decided
             .lock()
@@ -92,6 +93,7 @@ impl TransactionState {
     }
 
     /// The next half-queue offset the check-back service looks at.
+    #[cfg(test)]
     pub fn progress(&self) -> i64 {
         *self.progress.lock().unwrap_or_else(|p| p.into_inner())
     }

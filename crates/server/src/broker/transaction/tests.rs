@@ -1,13 +1,13 @@
 //! Tests of the transaction rules, state and END_TRANSACTION.
 
-use super::rules::{committed, op_record};
+use super::rules::{committed, op_record, OP_HALF_TOPIC, OP_TAG};
+use super::state::{TransactionState, PROGRESS_CONFIG};
 use super::*;
 use crate::broker::notify::{NotifyingStore, QueueNotifier};
 use crate::broker::services::Broker;
 use crate::remoting::{ConnectionHandle, RequestProcessor};
 use bytes::Bytes;
 use rocketmq_protocol::code::{request_code, response_code as resp};
-use rocketmq_protocol::command::RemotingCommand;
 use rocketmq_protocol::header::commit_or_rollback;
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::properties::{
@@ -17,6 +17,7 @@ use rocketmq_protocol::sysflag::{
     transaction_type, TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE, TRANSACTION_PREPARED_TYPE,
 };
 use rocketmq_protocol::tag::tags_code;
+use rocketmq_protocol::RemotingCommand;
 use rocketmq_store::{MemoryStore, MessageStore, MessageToStore};
 use std::sync::Arc;
 
