@@ -33,6 +33,8 @@ mod register;
 pub mod retry;
 pub mod schedule;
 mod services;
+#[cfg(test)]
+mod test_broker;
 mod topic;
 pub mod transaction;
 

@@ -3,7 +3,7 @@
 use super::clients::HeartbeatSource;
 use super::pull::PullStatus;
 use super::send::SendRequest;
-use crate::broker::notify::{NotifyingStore, QueueNotifier};
+use crate::broker::test_broker::test_broker;
 use crate::broker::Broker;
 use crate::remoting::ConnectionHandle;
 use bytes::Bytes;
@@ -14,26 +14,12 @@ use rocketmq_protocol::header::{
     SendMessageRequestHeader,
 };
 use rocketmq_protocol::message::decode_stored;
-use rocketmq_store::{MemoryStore, MessageStore};
 use std::sync::Arc;
 
 /// A broker over a memory store, and the sender of its shutdown flag (kept by the test).
 fn broker_and_stop() -> (Arc<Broker>, tokio::sync::watch::Sender<bool>) {
-    let notifier = Arc::new(QueueNotifier::default());
-    let store: Arc<dyn MessageStore> = Arc::new(NotifyingStore::new(
-        Arc::new(MemoryStore::new()),
-        notifier.clone(),
-    ));
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let broker = Broker::new(
-        crate::ServerConfig::default(),
-        "127.0.0.1:10911".parse().unwrap(),
-        store,
-        notifier,
-        shutdown,
-    )
-    .unwrap();
-    (broker, stop)
+    let t = test_broker();
+    (t.broker, t.stop)
 }
 
 fn send_request(topic: &str, queue_id: i32, body: &'static [u8]) -> SendRequest {

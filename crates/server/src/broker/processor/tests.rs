@@ -1,28 +1,19 @@
 //! Tests of the remoting front end over a detached connection.
 
-use crate::broker::notify::{NotifyingStore, QueueNotifier};
-use crate::broker::services::Broker;
+use crate::broker::test_broker::{test_broker, TestBroker};
 use crate::remoting::{ConnectionHandle, RequestProcessor};
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::RemotingCommand;
-use rocketmq_store::{MemoryStore, MessageStore};
-use std::sync::Arc;
+use rocketmq_store::MessageStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_refuses_writes_gets_an_error_answer_not_a_hang() {
-    let notifier = Arc::new(QueueNotifier::default());
-    let memory = Arc::new(MemoryStore::new());
-    let store: Arc<dyn MessageStore> =
-        Arc::new(NotifyingStore::new(memory.clone(), notifier.clone()));
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let broker = Broker::new(
-        crate::ServerConfig::default(),
-        "127.0.0.1:10911".parse().unwrap(),
-        store,
-        notifier,
-        shutdown,
-    )
-    .unwrap();
+    let TestBroker {
+        broker,
+        memory,
+        stop: _stop,
+        ..
+    } = test_broker();
     let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
     let send = || {
         RemotingCommand::new_request(10)

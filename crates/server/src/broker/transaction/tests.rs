@@ -3,8 +3,7 @@
 use super::rules::{committed, op_record, OP_HALF_TOPIC, OP_TAG};
 use super::state::{TransactionState, PROGRESS_CONFIG};
 use super::*;
-use crate::broker::notify::{NotifyingStore, QueueNotifier};
-use crate::broker::services::Broker;
+use crate::broker::test_broker::{test_broker, TestBroker};
 use crate::remoting::{ConnectionHandle, RequestProcessor};
 use bytes::Bytes;
 use rocketmq_protocol::code::{request_code, response_code as resp};
@@ -19,7 +18,6 @@ use rocketmq_protocol::sysflag::{
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_protocol::RemotingCommand;
 use rocketmq_store::{MemoryStore, MessageStore, MessageToStore};
-use std::sync::Arc;
 
 fn props(pairs: &[(&str, &str)]) -> String {
     rocketmq_protocol::properties::encode_pairs(pairs)
@@ -138,20 +136,12 @@ fn decisions_are_rebuilt_from_op_records_of_either_form() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_delayed_message_goes_through_the_schedule_topic() {
-    let notifier = Arc::new(QueueNotifier::default());
-    let store: Arc<dyn MessageStore> = Arc::new(NotifyingStore::new(
-        Arc::new(MemoryStore::new()),
-        notifier.clone(),
-    ));
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let broker = Broker::new(
-        crate::ServerConfig::default(),
-        "127.0.0.1:10911".parse().unwrap(),
-        store.clone(),
-        notifier,
-        shutdown,
-    )
-    .unwrap();
+    let TestBroker {
+        broker,
+        store,
+        stop: _stop,
+        ..
+    } = test_broker();
     let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
     let properties = props(&[(TRAN_MSG, "true"), (PGROUP, "PG"), ("DELAY", "2")]);
     let send = RemotingCommand::new_request(10)
