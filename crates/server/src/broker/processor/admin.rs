@@ -5,7 +5,9 @@
 
 use super::answer::{bad_header, done, error, op_error};
 use crate::broker::services::Broker;
-use rocketmq_protocol::body::{decode_json, encode_json, LockBatchRequestBody};
+use rocketmq_protocol::body::{
+    decode_json, encode_json, DataVersion, LockBatchRequestBody, TopicConfigSerializeWrapper,
+};
 use rocketmq_protocol::code::{request_code, response_code as resp};
 use rocketmq_protocol::header::{
     CreateTopicRequestHeader, GetEarliestMsgStoretimeRequestHeader, GetMaxOffsetRequestHeader,
@@ -30,11 +32,15 @@ pub(super) fn all_topic_config(broker: &Broker, req: &RemotingCommand) -> Remoti
         .into_iter()
         .map(|t| (t.topic_name.clone(), t))
         .collect();
-    let body = serde_json::json!({
-        "dataVersion": {"counter": table.data_version, "stateVersion": 0, "timestamp": table.started_at_millis},
-        "topicConfigTable": topics,
-    });
-    RemotingCommand::response_to(req).with_body(body.to_string().into_bytes())
+    let body = TopicConfigSerializeWrapper {
+        data_version: DataVersion {
+            counter: table.data_version,
+            state_version: 0,
+            timestamp: table.started_at_millis,
+        },
+        topic_config_table: topics,
+    };
+    RemotingCommand::response_to(req).with_body(encode_json(&body))
 }
 
 /// GET_MAX_OFFSET, GET_MIN_OFFSET, SEARCH_OFFSET_BY_TIMESTAMP and GET_EARLIEST_MSG_STORETIME.

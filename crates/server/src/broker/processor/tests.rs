@@ -40,3 +40,32 @@ async fn a_store_that_refuses_writes_gets_an_error_answer_not_a_hang() {
     assert_eq!(answer.code, resp::SERVICE_NOT_AVAILABLE);
     assert!(answer.remark.unwrap().contains("shut down"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_topic_configs_are_written_in_the_wrapper_form_java_reads() {
+    let TestBroker {
+        broker,
+        stop: _stop,
+        ..
+    } = test_broker();
+    let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
+    let request =
+        RemotingCommand::new_request(rocketmq_protocol::code::request_code::GET_ALL_TOPIC_CONFIG);
+    let answer = broker.clone().process(conn, request).await.unwrap();
+    assert_eq!(answer.code, resp::SUCCESS, "{:?}", answer.remark);
+    let text = String::from_utf8(answer.body.to_vec()).unwrap();
+    // Field names and order as fastjson writes TopicConfigSerializeWrapper and DataVersion.
+    let data_version = text
+        .strip_prefix(r#"{"dataVersion":{"counter":"#)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        data_version.contains(r#","stateVersion":0,"timestamp":"#),
+        "{text}"
+    );
+    assert!(data_version.contains(r#"},"topicConfigTable":{"#), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        v["topicConfigTable"]["TBW102"]["topicName"], "TBW102",
+        "{text}"
+    );
+}

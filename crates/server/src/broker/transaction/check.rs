@@ -4,7 +4,7 @@
 use super::rules::{
     half_copy, real_destination, transaction_id_of, CHECK_MAX_TIME_TOPIC, HALF_TOPIC,
 };
-use super::state::PROGRESS_CONFIG;
+use super::state::save_progress;
 use crate::broker::services::Broker;
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::code::request_code;
@@ -153,8 +153,7 @@ impl Broker {
         match durable {
             Ok(()) => {
                 *progress = offset;
-                let doc = serde_json::json!({ "offset": offset }).to_string();
-                if let Err(e) = store.save_config(PROGRESS_CONFIG, &doc) {
+                if let Err(e) = save_progress(store.as_ref(), offset) {
                     tracing::warn!(error = %e, "saving transaction check progress failed");
                 }
             }

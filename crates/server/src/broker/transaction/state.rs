@@ -6,7 +6,7 @@
 use super::rules::{transaction_id_of, HALF_TOPIC, OP_HALF_TOPIC};
 use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::properties::{get_property, TRANSACTION_ID};
-use rocketmq_store::MessageStore;
+use rocketmq_store::{MessageStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -18,6 +18,12 @@ pub const PROGRESS_CONFIG: &str = "transactionCheckProgress";
 struct ProgressDoc {
     #[serde(default)]
     offset: i64,
+}
+
+/// Writes the check-back progress document (`{"offset":N}`).
+pub fn save_progress(store: &dyn MessageStore, offset: i64) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(&ProgressDoc { offset }).unwrap_or_default();
+    store.save_config(PROGRESS_CONFIG, &doc)
 }
 
 /// Transaction bookkeeping of one broker: decided transactions and check-back progress.
