@@ -9,6 +9,7 @@
 //! unacknowledged, so the committed offset stays before it and it is delivered again.
 
 use super::consumer_core::{ConsumerCore, LOG};
+use super::dispatch::Judged;
 use super::listener::{ConsumeBatch, ConsumeStatus};
 use super::process_queue::ProcessQueue;
 use crate::message::MessageExt;
@@ -57,7 +58,12 @@ impl ConsumerCore {
             }
             let mut retry_locally = Vec::new();
             for reply in replies {
-                let Some(batch) = self.listener_queue.verdict(reply).await else {
+                // `_settling` keeps the batch counted until its verdict is applied below.
+                let Some(Judged {
+                    batch,
+                    settling: _settling,
+                }) = self.listener_queue.verdict(reply).await
+                else {
                     continue;
                 };
                 match batch.status {

@@ -7,7 +7,8 @@
 //!
 //! What must stay true: no lock is held while the listener runs (the receiver's lock is
 //! released before the call); the queue counts every submitted batch until its verdict has
-//! been read, so shutdown can wait for running listener calls; once the consumer stops, a
+//! been applied (see [`Judged`]), so shutdown can wait for running listener calls and their
+//! acknowledgements; once the consumer stops, a
 //! dispatcher answers [`ConsumeStatus::NotRun`] without calling the listener.
 
 use super::listener::{ConsumeBatch, ConsumeStatus, MessageListener};
@@ -34,6 +35,23 @@ pub(super) struct ConsumeTask {
     done: oneshot::Sender<ConsumeBatch>,
 }
 
+/// A batch the listener has judged. It still counts as in flight until it is dropped, so
+/// shutdown waits until its verdict has been applied (acknowledged, sent back), not only
+/// read: offsets persisted at shutdown then cover every message the listener consumed.
+pub(super) struct Judged<'a> {
+    pub batch: ConsumeBatch,
+    pub settling: InFlight<'a>,
+}
+
+/// One submitted batch in the [`ListenerQueue`]'s count; dropping it ends the count.
+pub(super) struct InFlight<'a>(&'a ListenerQueue);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.task_done();
+    }
+}
+
 /// The sending side of the dispatchers' channel, with a count of batches whose verdict has
 /// not been read yet.
 pub(super) struct ListenerQueue {
@@ -55,7 +73,7 @@ impl ListenerQueue {
     }
 
     /// Sends one batch to the dispatchers and waits for the listener's verdict.
-    pub(super) async fn run(&self, batch: ConsumeBatch) -> Option<ConsumeBatch> {
+    pub(super) async fn run(&self, batch: ConsumeBatch) -> Option<Judged<'_>> {
         let reply = self.submit(batch)?;
         self.verdict(reply).await
     }
@@ -72,14 +90,16 @@ impl ListenerQueue {
         Some(rx)
     }
 
-    /// The listener's verdict on a submitted batch (`None`: the dispatchers stopped).
+    /// The listener's verdict on a submitted batch (`None`: the dispatchers stopped). The
+    /// batch stays counted until the returned [`Judged`] is dropped (also when this future is
+    /// dropped unfinished).
     pub(super) async fn verdict(
         &self,
         reply: oneshot::Receiver<ConsumeBatch>,
-    ) -> Option<ConsumeBatch> {
-        let result = reply.await.ok();
-        self.task_done();
-        result
+    ) -> Option<Judged<'_>> {
+        let settling = InFlight(self);
+        let batch = reply.await.ok()?;
+        Some(Judged { batch, settling })
     }
 
     fn task_done(&self) {
@@ -168,5 +188,64 @@ fn dispatcher_loop(
         for (b, reply) in batches.into_iter().zip(replies) {
             let _ = reply.send(b);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::MessageQueue;
+    use std::time::Duration;
+
+    fn batch() -> ConsumeBatch {
+        ConsumeBatch {
+            queue: MessageQueue {
+                topic: "T".into(),
+                broker_name: "b".into(),
+                queue_id: 0,
+            },
+            messages: Vec::new(),
+            status: ConsumeStatus::NotRun,
+        }
+    }
+
+    /// Shutdown persists offsets once the queue is drained; a verdict that was read but not
+    /// yet applied (acknowledged) must keep it from draining, or the committed offset would
+    /// miss a consumed message and the next member of the group would get it again.
+    #[tokio::test]
+    async fn a_judged_batch_counts_until_its_verdict_is_applied() {
+        let (queue, rx) = ListenerQueue::new();
+        let reply = queue.submit(batch()).expect("queue open");
+        let task = rx.try_recv().expect("the batch was queued");
+        let mut judged = task.batch;
+        judged.status = ConsumeStatus::Success;
+        task.done.send(judged).ok().expect("verdict delivered");
+        let judged = queue.verdict(reply).await.expect("a verdict");
+        assert_eq!(judged.batch.status, ConsumeStatus::Success);
+        let early = tokio::time::timeout(Duration::from_millis(120), queue.drained()).await;
+        assert!(
+            early.is_err(),
+            "drained while a verdict was still being applied"
+        );
+        drop(judged);
+        tokio::time::timeout(Duration::from_secs(2), queue.drained())
+            .await
+            .expect("drained once the verdict was applied");
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_dispatchers_are_gone_is_no_longer_counted() {
+        let (queue, rx) = ListenerQueue::new();
+        let reply = queue.submit(batch()).expect("queue open");
+        drop(rx);
+        assert!(queue.verdict(reply).await.is_none());
+        tokio::time::timeout(Duration::from_secs(2), queue.drained())
+            .await
+            .expect("drained");
+        queue.close();
+        assert!(
+            queue.submit(batch()).is_none(),
+            "a closed queue takes nothing"
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! sent back to the broker.
 
 use super::consumer_core::{ConsumerCore, LOG};
+use super::dispatch::Judged;
 use super::listener::{ConsumeBatch, ConsumeStatus};
 use super::process_queue::ProcessQueue;
 use crate::message::MessageExt;
@@ -37,7 +38,11 @@ impl ConsumerCore {
                     messages: vec![m],
                     status: ConsumeStatus::NotRun,
                 };
-                let Some(mut batch) = self.listener_queue.run(batch).await else {
+                let Some(Judged {
+                    mut batch,
+                    settling,
+                }) = self.listener_queue.run(batch).await
+                else {
                     return false;
                 };
                 m = batch.messages.pop().expect("the batch holds the message");
@@ -48,6 +53,8 @@ impl ConsumerCore {
                     }
                     ConsumeStatus::NotRun => return false,
                     ConsumeStatus::ReconsumeLater => {
+                        // Nothing to apply: shutdown need not wait for the pause below.
+                        drop(settling);
                         // Copies the message only if the listener kept the previous delivery.
                         Arc::make_mut(&mut m).reconsume_times += 1;
                         if self.pause(self.config.orderly_retry_pause).await {
