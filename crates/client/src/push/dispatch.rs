@@ -219,7 +219,7 @@ mod tests {
         let task = rx.try_recv().expect("the batch was queued");
         let mut judged = task.batch;
         judged.status = ConsumeStatus::Success;
-        task.done.send(judged).ok().expect("verdict delivered");
+        assert!(task.done.send(judged).is_ok(), "verdict delivered");
         let judged = queue.verdict(reply).await.expect("a verdict");
         assert_eq!(judged.batch.status, ConsumeStatus::Success);
         let early = tokio::time::timeout(Duration::from_millis(120), queue.drained()).await;
