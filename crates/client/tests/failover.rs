@@ -8,6 +8,8 @@ use rocketmq_client::{
     ClientConfig, ClientInstance, Message, Producer, ProducerConfig, PullRequest, PullStatus,
     TagFilter,
 };
+use rocketmq_protocol::code::{request_code, response_code};
+use rocketmq_protocol::header::CreateTopicRequestHeader;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +40,30 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Creates `TOPIC` with 4 queues on the broker at `addr` (UPDATE_AND_CREATE_TOPIC, answered
+/// once the name server knows the topic).
+async fn create_topic(client: &ClientInstance, addr: &str) {
+    let req = ClientInstance::request(request_code::UPDATE_AND_CREATE_TOPIC).with_header(
+        &CreateTopicRequestHeader {
+            topic: TOPIC.to_string(),
+            default_topic: "TBW102".into(),
+            read_queue_nums: 4,
+            write_queue_nums: 4,
+            perm: 6,
+            topic_filter_type: "SINGLE_TAG".into(),
+            topic_sys_flag: None,
+            order: false,
+            attributes: None,
+            force: None,
+        },
+    );
+    let resp = client
+        .invoke(addr, req)
+        .await
+        .expect("create topic request");
+    assert_eq!(resp.code, response_code::SUCCESS, "{:?}", resp.remark);
 }
 
 fn brokers_in_route(rt: &tokio::runtime::Runtime, client: &ClientInstance) -> Vec<String> {
@@ -106,6 +132,12 @@ fn sends_fail_over_and_every_acknowledged_message_is_consumed() {
         },
         None,
     );
+    // The topic exists on both brokers before the first send. Left to auto-creation, it would
+    // reach broker-b only if a send went there through the default route before the
+    // producer's first route refresh, which a loaded machine can delay past that refresh.
+    for addr in [cluster_a.broker_addr(), broker_b.broker_addr()] {
+        rt.block_on(create_topic(&client, &addr.to_string()));
+    }
     let producer = {
         let _guard = rt.enter();
         Arc::new(Producer::new(
@@ -158,7 +190,7 @@ fn sends_fail_over_and_every_acknowledged_message_is_consumed() {
             .count()
     };
 
-    // Both brokers take messages (the topic exists on both once each got a send).
+    // Both brokers take messages.
     wait_until("sends acknowledged by both brokers", || {
         on("broker-a") >= 50 && on("broker-b") >= 50
     });
