@@ -63,7 +63,7 @@ func init() {
 		primitive.PropertyConsumeStartTime, primitive.PropertyTransactionID,
 		primitive.PropertyTranscationPreparedQueueOffset, primitive.PropertyTranscationCheckTimes,
 		primitive.PropertyCheckImmunityTimeInSeconds, primitive.PropertyMsgRegion,
-		primitive.PropertyTraceSwitch,
+		primitive.PropertyTraceSwitch, primitive.PropertyCluster,
 	} {
 		systemProperties[name] = true
 	}
