@@ -166,6 +166,11 @@ def test_go_send_modes_reach_python_and_go_pull_byte_for_byte(broker, home, clea
         answers = producer.send(specs, mode=mode, batch_size=10)
         assert [r.get("status") for r in answers] == [0] * len(specs), (mode, answers)
         results.update({int(s["properties"]["seq"]): r for s, r in zip(specs, answers)})
+    # A body over the broker's 4 MiB limit (random bytes: zlib cannot shrink it) is refused
+    # with MESSAGE_ILLEGAL (13), as by Apache's broker, and the producer keeps working.
+    oversized = make_message(topic, 1000, body=make_body(1000, 4 * 1024 * 1024 + 1))
+    refused = producer.send([oversized])[0]
+    assert refused.get("error", "").startswith("CODE: 13,"), refused
     producer.stop()
 
     acknowledged = [results[seq] for seq in sent if not 50 <= seq < 70]
@@ -412,6 +417,38 @@ def test_go_orderly_consumer_keeps_queue_order_through_retries(broker, home, cle
         assert deliveries == expected, f"queue {queue}: {deliveries}"
     for seq, copies in by_seq(consumer.messages()).items():
         assert_same_content(copies[-1], sent[seq])
+
+
+def test_go_orderly_message_failing_past_its_retries_goes_to_the_dead_letter_queue(
+    broker, home, cleanup
+):
+    topic, group = "GoOrderlyDead", "CG_go_orderly_dead"
+    producer = GoProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    create_topic(producer, topic)
+    consumer = GoPushConsumer(
+        broker.namesrv_addr,
+        home / "c",
+        group,
+        topic,
+        orderly=True,
+        fail_always=[0],
+        max_reconsume_times=1,
+    )
+    cleanup(consumer)
+    sent = {seq: make_message(topic, seq, order_arg=0) for seq in range(3)}
+    assert all(r.get("status") == 0 for r in producer.send(list(sent.values()), mode="orderly"))
+    # The orderly client retries in place; past max_reconsume_times it sends the message back
+    # with delay level -1 to the broker it was stored on (its store host), which puts it in
+    # the dead-letter queue, and the queue moves on.
+    consumer.wait_until(lambda: {1, 2} <= set(consumer.seqs()), 60, "the messages behind seq 0")
+    dead = python_read_until(broker.namesrv_addr, f"%DLQ%{group}", lambda r: bool(r))
+    consumer.stop()
+    attempts = [m["reconsume_times"] for m in consumer.messages() if m["properties"]["seq"] == "0"]
+    assert attempts == [0, 1, 2], attempts
+    assert [m["properties"].get("seq") for m in dead] == ["0"], dead
+    assert_same_content(dead[0], sent[0])
+    assert [int(m["properties"]["seq"]) for m in consumer.messages()][-2:] == [1, 2]
 
 
 def test_go_transaction_check_back_commits_and_rolls_back(broker, home, cleanup):
