@@ -66,12 +66,21 @@ class GoDriver(DriverProcess):
 
 
 class GoProducer(GoDriver):
-    """A DefaultProducer (command "producer") or a TransactionProducer ("transaction")."""
+    """A DefaultProducer (command "producer") or a TransactionProducer ("transaction"; it
+    answers a check-back of a transaction another process sent from `check_by_seq`)."""
 
     def __init__(
-        self, namesrv: str, home: Path, group: str = "PG_go", command: str = "producer"
+        self,
+        namesrv: str,
+        home: Path,
+        group: str = "PG_go",
+        command: str = "producer",
+        check_by_seq: Optional[Dict[int, str]] = None,
     ) -> None:
-        super().__init__(command, {"namesrv": namesrv, "group": group}, home)
+        args: Dict[str, object] = {"namesrv": namesrv, "group": group}
+        if check_by_seq:
+            args["check_by_seq"] = {str(seq): answer for seq, answer in check_by_seq.items()}
+        super().__init__(command, args, home)
         self.wait_ready()
         self._requests = 0
 

@@ -38,6 +38,7 @@ def broker(tmp_path):
         broker_name=BROKER_NAME,
         transaction_check_interval_ms=300,
         transaction_timeout_ms=1000,
+        transaction_check_max=200,  # one minute of check-backs before giving up
     ) as running:
         yield running
 
@@ -517,3 +518,43 @@ def test_python_sends_go_pull_consumer_polls_and_keeps_offsets(broker, home, cle
         broker.namesrv_addr, home / "p2", group, topic, mode="poll", expect=len(second)
     )["polled"]
     assert sorted(by_seq(polled)) == sorted(second), "the group resumed at its committed offsets"
+
+
+def test_go_transaction_is_checked_back_with_another_producer_of_the_group(broker, home, cleanup):
+    topic, group = "GoTransactionHandover", "PG_go_txn_handover"
+    sent = {}
+    for seq in range(4):
+        spec = make_message(topic, seq)
+        spec["local_state"], spec["check_state"] = "unknown", "unknown"
+        sent[seq] = spec
+    first = GoProducer(broker.namesrv_addr, home / "first", group=group, command="transaction")
+    cleanup(first)
+    create_topic(first, topic)
+    assert all(r.get("status") == 0 for r in first.send(list(sent.values())))
+    first.stop()  # undecided, and the producer that sent them is gone
+    answers = {0: "commit", 1: "commit", 2: "rollback", 3: "rollback"}
+    second = GoProducer(
+        broker.namesrv_addr,
+        home / "second",
+        group=group,
+        command="transaction",
+        check_by_seq=answers,
+    )
+    cleanup(second)
+    # A Go client heartbeats only the brokers it knows from topic routes: the new producer
+    # sends once, so that the broker learns it exists and can check back with it.
+    assert second.send([make_message(topic, -2)])[0].get("status") == 0
+
+    def checked():
+        return {int(c["properties"]["seq"]) for c in second.lines("CHECK") if c["known"]}
+
+    second.wait_until(lambda: checked() >= set(answers), 60, "check-backs at the new producer")
+    received = python_read_until(
+        broker.namesrv_addr, topic, lambda r: set(by_seq(r)) >= {0, 1}, timeout=30
+    )
+    second.stop()
+    table = by_seq(received)
+    assert sorted(table) == [0, 1]
+    for seq, copies in table.items():
+        assert len(copies) == 1
+        assert_same_content(copies[0], sent[seq])

@@ -5,8 +5,8 @@
 // Usage: rocketmq-go-driver SUBCOMMAND 'JSON-ARGS', SUBCOMMAND one of
 //   - producer {"namesrv", "group", "send_timeout_ms", "retries"}: READY, then one RESULT
 //     per request line {"mode": sync|async|oneway|batch|orderly, "messages", "batch_size"}.
-//   - transaction {"namesrv", "group"}: READY, then one RESULT per request line
-//     {"messages"}, LOCAL for every local transaction and CHECK for every check-back.
+//   - transaction {"namesrv", "group", "check_by_seq"}: READY, then one RESULT per request
+//     line {"messages"}, LOCAL for every local transaction and CHECK for every check-back.
 //   - push {"namesrv", "group", "topic", "expression", "orderly", "broadcasting",
 //     "from_last", "fail_times", "fail_always", "max_reconsume_times", "timeout"}: READY,
 //     MSG per delivery until end of input or the timeout, then DONE.

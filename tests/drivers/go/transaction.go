@@ -1,9 +1,10 @@
 // The `transaction` subcommand: a TransactionProducer of the Go client. Each request line
 // is {"messages": [...]}; every message is sent as a half message, its local transaction
 // answers the message's local_state, and when the broker checks back later the listener
-// answers its check_state and reports the check as a CHECK line. What must stay true: the
-// check-back answer is looked up by the message's transaction id, so a check the driver
-// cannot place is reported (answer "unknown") rather than guessed.
+// answers its check_state and reports the check as a CHECK line. A check of a transaction
+// this process did not send (another producer of the group sent it and is gone) is answered
+// from the arguments' check_by_seq, by the message's `seq` property. What must stay true: a
+// check the driver cannot place is reported (answer "unknown", known false), never guessed.
 package main
 
 import (
@@ -30,6 +31,7 @@ type transactionBook struct {
 	localState   map[*primitive.Message]string
 	checkState   map[*primitive.Message]string
 	checkByTxnID map[string]string
+	checkBySeq   map[string]string
 }
 
 func (b *transactionBook) ExecuteLocalTransaction(msg *primitive.Message) primitive.LocalTransactionState {
@@ -46,6 +48,9 @@ func (b *transactionBook) CheckLocalTransaction(msg *primitive.MessageExt) primi
 	b.lock.Lock()
 	transactionID := msg.GetProperty(primitive.PropertyUniqueClientMessageIdKeyIndex)
 	answer, known := b.checkByTxnID[transactionID]
+	if !known {
+		answer, known = b.checkBySeq[msg.GetProperty("seq")]
+	}
 	b.lock.Unlock()
 	if !known {
 		answer = "unknown"
@@ -62,8 +67,13 @@ func (b *transactionBook) CheckLocalTransaction(msg *primitive.MessageExt) primi
 	return state
 }
 
+type transactionArgs struct {
+	producerArgs
+	CheckBySeq map[string]string `json:"check_by_seq"`
+}
+
 func runTransaction(rawArgs []byte) error {
-	var args producerArgs
+	var args transactionArgs
 	if err := json.Unmarshal(rawArgs, &args); err != nil {
 		return err
 	}
@@ -71,8 +81,12 @@ func runTransaction(rawArgs []byte) error {
 		localState:   map[*primitive.Message]string{},
 		checkState:   map[*primitive.Message]string{},
 		checkByTxnID: map[string]string{},
+		checkBySeq:   args.CheckBySeq,
 	}
-	sender, err := rocketmq.NewTransactionProducer(book, producerOptions(args)...)
+	if book.checkBySeq == nil {
+		book.checkBySeq = map[string]string{}
+	}
+	sender, err := rocketmq.NewTransactionProducer(book, producerOptions(args.producerArgs)...)
 	if err != nil {
 		return err
 	}
