@@ -7,9 +7,10 @@
 //     per request line {"mode": sync|async|oneway|batch|orderly, "messages", "batch_size"}.
 //   - transaction {"namesrv", "group", "check_by_seq"}: READY, then one RESULT per request
 //     line {"messages"}, LOCAL for every local transaction and CHECK for every check-back.
-//   - push {"namesrv", "group", "topic", "expression", "orderly", "broadcasting",
-//     "from_last", "fail_times", "fail_always", "max_reconsume_times", "timeout"}: READY,
-//     MSG per delivery until end of input or the timeout, then DONE.
+//   - push {"namesrv", "group", "topic", "expression", "expression_type" (TAG or SQL92),
+//     "orderly", "broadcasting", "from_last", "fail_times", "fail_always",
+//     "max_reconsume_times", "timeout"}: READY, MSG per delivery until end of input or the
+//     timeout, then DONE.
 //   - pull {"namesrv", "group", "topic", "expression", "mode": poll|from, "expect",
 //     "broker_name", "queues", "max_num", "timeout"}: MSG lines (poll) and one RESULT.
 //

@@ -22,6 +22,7 @@ type pushArgs struct {
 	Group             string   `json:"group"`
 	Topic             string   `json:"topic"`
 	Expression        string   `json:"expression"`
+	ExpressionType    string   `json:"expression_type"`
 	Orderly           bool     `json:"orderly"`
 	Broadcasting      bool     `json:"broadcasting"`
 	FromLast          bool     `json:"from_last"`
@@ -106,6 +107,9 @@ func runPush(rawArgs []byte) error {
 		return verdict, nil
 	}
 	selector := consumer.MessageSelector{Type: consumer.TAG, Expression: args.Expression}
+	if args.ExpressionType == string(consumer.SQL92) {
+		selector.Type = consumer.SQL92
+	}
 	if err := pushConsumer.Subscribe(args.Topic, selector, listener); err != nil {
 		return err
 	}
