@@ -10,6 +10,7 @@ subprocesses (go_client.py).
 from __future__ import annotations
 
 import collections
+import threading
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from cpp_client import PROPERTY_NAMES, assert_same_content, make_body, make_mess
 from go_client import GoProducer, GoPushConsumer, go_pull
 
 from rocketmq.broker import LocalBroker
+from rocketmq.client import ConsumeStatus, PushConsumer
 from rocketmq.exceptions import PullConsumerFetchMQFailed
 
 # 18 short levels: a retry (level 3 + reconsume times) comes back after 200 ms.
@@ -264,6 +266,57 @@ def test_python_sends_two_go_push_consumers_share_the_queues(broker, home, clean
             assert_same_content(copies[0], sent[seq])
             assert copies[0]["reconsume_times"] == 0
             assert copies[0]["id"] == ids[seq], "the id our client got is the id Go sees"
+
+
+def test_go_sends_python_push_consumer_receives_and_retries(broker, home, cleanup):
+    topic, group = "GoToPythonPush", unique("CG_python_push")
+    producer = GoProducer(broker.namesrv_addr, home / "producer")
+    cleanup(producer)
+    sent = {seq: make_message(topic, seq, tags=("TagA", "TagB")[seq % 2]) for seq in range(40)}
+    results = producer.send([sent[seq] for seq in range(20)], mode="sync")
+    results += producer.send([sent[seq] for seq in range(20, 40)], mode="async")
+    assert [r.get("status") for r in results] == [0] * len(sent), results
+    deliveries = []
+    lock = threading.Lock()
+
+    def on_message(msg):
+        record = record_of(msg)
+        record["id"] = msg.id
+        with lock:
+            # The first delivery of every even seq fails: our client sends it back.
+            failing = int(record["properties"]["seq"]) % 2 == 0 and not any(
+                d["properties"] == record["properties"] for d in deliveries
+            )
+            record["failed"] = failing
+            deliveries.append(record)
+        return ConsumeStatus.RECONSUME_LATER if failing else ConsumeStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer(group)
+    consumer.set_namesrv_addr(broker.namesrv_addr)
+    consumer.set_consume_from_first_offset()
+    consumer.subscribe(topic, on_message)
+    consumer.start()
+    try:
+
+        def done():
+            with lock:
+                table = by_seq(deliveries)
+            return all(any(not m["failed"] for m in table.get(seq, [])) for seq in sent)
+
+        deadline = time.monotonic() + 60
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        consumer.shutdown()
+    table = by_seq(deliveries)
+    assert sorted(table) == sorted(sent)
+    for seq, copies in table.items():
+        expected = [0, 1] if seq % 2 == 0 else [0]
+        assert [m["reconsume_times"] for m in copies] == expected, (seq, copies)
+        for copy in copies:
+            assert copy["topic"] == topic
+            assert copy["id"] == results[seq]["msg_id"], "Go's message id is the one we see"
+            assert_same_content(copy, sent[seq])
 
 
 def test_go_push_broadcasting_delivers_everything_to_every_consumer(broker, home, cleanup):
