@@ -2,7 +2,8 @@
 # Installs everything the tests need and runs every test: Rust format/lint/unit tests, then the
 # Python tests (our package built with maturin into .venv) and the interop tests against the
 # reference C++ client (PyPI rocketmq==0.4.4, kept apart in .venv-cpp because it installs a
-# package also named `rocketmq`). One command for a fresh machine and for CI: bash scripts/test.sh
+# package also named `rocketmq`) and Apache's Go client (tests/drivers/go, modules from the Go
+# module cache). One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -59,6 +60,12 @@ VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" .venv/bin/maturin develop
 
 section "type stubs (mypy.stubtest against the built module)"
 .venv/bin/python -m mypy.stubtest rocketmq
+
+section "Go client driver (Apache rocketmq-client-go, built only when its sources changed)"
+go version
+ROCKETMQ_GO_DRIVER="$(bash tests/drivers/go/build.sh)"
+export ROCKETMQ_GO_DRIVER
+echo "go driver: $ROCKETMQ_GO_DRIVER"
 
 section "pytest (python and interop tests)"
 status=0
