@@ -14,8 +14,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT="target/wire"
 mkdir -p "$OUT"
 
-mvn --batch-mode --quiet --file tests/wire/pom.xml \
-    dependency:build-classpath -Dmdep.outputFile="$PWD/$OUT/classpath.txt"
+# Maven's own output (terminal escapes even when quiet) is shown only if it fails.
+if ! mvn --batch-mode --quiet --file tests/wire/pom.xml \
+    dependency:build-classpath -Dmdep.outputFile="$PWD/$OUT/classpath.txt" >"$OUT/maven.log" 2>&1; then
+    cat "$OUT/maven.log" >&2
+    echo "Maven could not resolve tests/wire/pom.xml (log above)" >&2
+    exit 1
+fi
 java -cp "$(cat "$OUT/classpath.txt")" tests/wire/JavaWireFrames.java >"$OUT/java-frames.txt"
 echo "Java encoded $(grep -c . "$OUT/java-frames.txt") lines into $OUT/java-frames.txt"
 
