@@ -2,8 +2,10 @@
 # Installs everything the tests need and runs every test: Rust format/lint/unit tests, then the
 # Python tests (our package built with maturin into .venv) and the interop tests against the
 # reference C++ client (PyPI rocketmq==0.4.4, kept apart in .venv-cpp because it installs a
-# package also named `rocketmq`) and Apache's Go client (tests/drivers/go, modules from the Go
-# module cache). One command for a fresh machine and for CI: bash scripts/test.sh
+# package also named `rocketmq`), Apache's Go client (tests/drivers/go, modules from the Go
+# module cache), and the frame comparison with Apache RocketMQ's own Java encoder (tests/wire;
+# needs Java 17+ and Maven, downloads cached in ~/.m2).
+# One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -53,6 +55,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 section "cargo test"
 cargo test --workspace
+
+section "wire format against Apache RocketMQ's own encoder (tests/wire, Java + Maven, ~/.m2 cached)"
+bash tests/wire/run.sh
 
 section "build and install the rocketmq package (maturin develop --release)"
 VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" .venv/bin/maturin develop --release

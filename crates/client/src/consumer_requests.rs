@@ -31,10 +31,12 @@ fn expect_success(addr: &str, resp: &RemotingCommand) -> Result<()> {
 }
 
 impl ClientInstance {
-    /// Sends `heartbeat` to one broker.
+    /// Sends `heartbeat` to one broker. Like Java 5.x's, the request carries an (empty)
+    /// `HeartbeatRequestHeader`, so its `extFields` is `{}` rather than absent.
     pub async fn send_heartbeat(&self, addr: &str, heartbeat: &HeartbeatData) -> Result<()> {
-        let cmd =
-            ClientInstance::request(request_code::HEART_BEAT).with_body(encode_json(heartbeat));
+        let cmd = ClientInstance::request(request_code::HEART_BEAT)
+            .with_custom_header()
+            .with_body(encode_json(heartbeat));
         let resp = self.invoke(addr, cmd).await?;
         expect_success(addr, &resp)
     }

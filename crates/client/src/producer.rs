@@ -365,13 +365,15 @@ impl Producer {
         })
     }
 
-    fn request(&self, p: &Prepared, queue_id: i32) -> rocketmq_protocol::RemotingCommand {
+    /// The SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request of `p` to `mq`, with the header
+    /// fields a Java 5.x producer sets (`n` is the queue's broker name).
+    fn request(&self, p: &Prepared, mq: &MessageQueue) -> rocketmq_protocol::RemotingCommand {
         let v1 = SendMessageRequestHeader {
             producer_group: self.config.group.clone(),
             topic: p.topic.clone(),
             default_topic: AUTO_CREATE_TOPIC.to_string(),
             default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
-            queue_id,
+            queue_id: mq.queue_id,
             sys_flag: p.sys_flag,
             born_timestamp: now_millis(),
             flag: p.flag,
@@ -380,7 +382,7 @@ impl Producer {
             unit_mode: Some(false),
             max_reconsume_times: None,
             batch: Some(p.batch),
-            broker_name: None,
+            broker_name: Some(mq.broker_name.clone()),
         };
         let code = if p.batch {
             request_code::SEND_BATCH_MESSAGE
@@ -402,7 +404,7 @@ impl Producer {
                     cause: format!("no address for broker {}", mq.broker_name),
                 })?;
         self.ensure_heartbeat(&addr).await;
-        let req = self.request(p, mq.queue_id);
+        let req = self.request(p, mq);
         let resp = self
             .client
             .pool
@@ -585,7 +587,7 @@ impl Producer {
         self.ensure_heartbeat(&addr).await;
         self.client
             .pool
-            .invoke_oneway(&addr, self.request(&p, mq.queue_id))
+            .invoke_oneway(&addr, self.request(&p, &mq))
             .await
     }
 }

@@ -121,6 +121,7 @@ impl ClientInstance {
             max_msg_bytes: None,
             request_source: None,
             proxy_froward_client_id: None,
+            broker_name: Some(req.queue.broker_name.clone()),
         };
         let cmd = ClientInstance::request(request_code::PULL_MESSAGE).with_header(&header);
         // The socket timeout must outlast the broker's hold.
@@ -176,6 +177,7 @@ impl ClientInstance {
                 topic: mq.topic.clone(),
                 queue_id: mq.queue_id,
                 set_zero_if_not_found: None,
+                broker_name: Some(mq.broker_name.clone()),
             },
         );
         let resp = self.invoke(&addr, cmd).await?;
@@ -208,6 +210,7 @@ impl ClientInstance {
                 topic: mq.topic.clone(),
                 queue_id: mq.queue_id,
                 commit_offset: offset,
+                broker_name: Some(mq.broker_name.clone()),
             },
         );
         let resp = self.invoke(&addr, cmd).await?;

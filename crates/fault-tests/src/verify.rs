@@ -85,6 +85,7 @@ pub async fn pull_all_verified(
                 max_msg_bytes: None,
                 request_source: None,
                 proxy_froward_client_id: None,
+                broker_name: None,
             };
             let req = ClientInstance::request(request_code::PULL_MESSAGE).with_header(&header);
             let resp = client

@@ -77,6 +77,7 @@ fn pull(topic: &str, queue_id: i32, offset: i64, suspend: bool) -> RemotingComma
         max_msg_bytes: None,
         request_source: None,
         proxy_froward_client_id: None,
+        broker_name: None,
     })
 }
 

@@ -4,8 +4,13 @@
 //! string map `ext_fields` (the "custom header", see [`crate::header`]) and an opaque body.
 //! This file only holds the value and its accessors; the layers built on it add their
 //! methods where they live: typed headers in [`crate::header`], frame encoding in
-//! [`crate::frame`]. It uses neither of them, so the dependencies run one way. Invariant: a command built by [`RemotingCommand::response_to`] always carries the
-//! request's `opaque` and the response bit, so the peer can match it.
+//! [`crate::frame`]. It uses neither of them, so the dependencies run one way.
+//!
+//! Invariants: a command built by [`RemotingCommand::response_to`] always carries the
+//! request's `opaque` and the response bit, so the peer can match it. `extFields` is on the
+//! wire exactly when Java's would be non-null: when there is a field, or when the command
+//! carries a custom header (Java writes `"extFields":{}` for a header whose fields are all
+//! null); equality compares that, not how it was reached.
 
 use crate::code::{response_code, version, LanguageCode};
 use crate::lenient::parse_bool;
@@ -49,7 +54,7 @@ impl SerializeType {
 pub const DEFAULT_LANGUAGE: LanguageCode = LanguageCode::Java;
 
 /// One request or response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Eq)]
 pub struct RemotingCommand {
     /// Request code (requests) or response code (responses).
     pub code: i32,
@@ -64,6 +69,10 @@ pub struct RemotingCommand {
     pub remark: Option<String>,
     /// The custom header, every value a string.
     pub ext_fields: BTreeMap<String, String>,
+    /// Write `"extFields":{}` even when `ext_fields` is empty, as Java does for a command
+    /// built with a custom header object. Set by [`RemotingCommand::set_header`] and
+    /// [`RemotingCommand::mark_custom_header`], and on decode when the frame had `extFields`.
+    pub keep_empty_ext_fields: bool,
     pub body: Bytes,
     /// Serialization used by [`RemotingCommand::encode`]; set from the frame on decode.
     pub serialize_type: SerializeType,
@@ -79,9 +88,25 @@ impl Default for RemotingCommand {
             flag: 0,
             remark: None,
             ext_fields: BTreeMap::new(),
+            keep_empty_ext_fields: false,
             body: Bytes::new(),
             serialize_type: SerializeType::Json,
         }
+    }
+}
+
+impl PartialEq for RemotingCommand {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+            && self.language == other.language
+            && self.version == other.version
+            && self.opaque == other.opaque
+            && self.flag == other.flag
+            && self.remark == other.remark
+            && self.ext_fields == other.ext_fields
+            && self.writes_ext_fields() == other.writes_ext_fields()
+            && self.body == other.body
+            && self.serialize_type == other.serialize_type
     }
 }
 
@@ -164,6 +189,24 @@ impl RemotingCommand {
     /// Inserts one ext field (values are always strings on the wire).
     pub fn set_field(&mut self, key: impl Into<String>, value: impl ToString) {
         self.ext_fields.insert(key.into(), value.to_string());
+    }
+
+    /// Marks the command as carrying a custom header, so `extFields` is written even when
+    /// no field is set: what Java does for `createRequestCommand(code, new XHeader())` or
+    /// `createResponseCommand(XHeader.class)` whatever the header's values.
+    pub fn mark_custom_header(&mut self) {
+        self.keep_empty_ext_fields = true;
+    }
+
+    /// Builder form of [`RemotingCommand::mark_custom_header`].
+    pub fn with_custom_header(mut self) -> Self {
+        self.mark_custom_header();
+        self
+    }
+
+    /// Whether the JSON header has an `extFields` member (Java: `extFields != null`).
+    pub fn writes_ext_fields(&self) -> bool {
+        self.keep_empty_ext_fields || !self.ext_fields.is_empty()
     }
 
     /// True if the response bit (flag bit 0) is set.

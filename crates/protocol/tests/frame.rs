@@ -18,15 +18,15 @@ fn route_request(serialize_type: SerializeType) -> RemotingCommand {
 
 #[test]
 fn json_worked_example_exact_bytes() {
-    let header = br#"{"code":105,"extFields":{"topic":"T"},"flag":0,"language":"JAVA","opaque":1,"version":401}"#;
-    assert_eq!(header.len(), 90);
-    let mut expected = vec![0x00, 0x00, 0x00, 0x5E, 0x00, 0x00, 0x00, 0x5A];
+    let header = br#"{"code":105,"extFields":{"topic":"T"},"flag":0,"language":"JAVA","opaque":1,"serializeTypeCurrentRPC":"JSON","version":401}"#;
+    assert_eq!(header.len(), 123);
+    let mut expected = vec![0x00, 0x00, 0x00, 0x7F, 0x00, 0x00, 0x00, 0x7B];
     expected.extend_from_slice(header);
-    assert_eq!(expected.len(), 98);
+    assert_eq!(expected.len(), 131);
 
     let frame = route_request(SerializeType::Json).to_frame();
     assert_eq!(&frame[..], &expected[..]);
-    assert_eq!(frame::check(&expected), Ok(Some(98)));
+    assert_eq!(frame::check(&expected), Ok(Some(131)));
     let parsed = frame::parse(&expected).unwrap();
     assert_eq!(parsed, route_request(SerializeType::Json));
 }
@@ -141,9 +141,32 @@ fn json_writes_strings_and_escapes_control_chars() {
     let header = std::str::from_utf8(&frame[8..]).unwrap();
     assert_eq!(
         header,
-        r#"{"code":0,"extFields":{"properties":"K\u0001v\u0002é","queueId":"3"},"flag":1,"language":"JAVA","opaque":9,"remark":"a\"b\\c\u000ad","version":401}"#
+        r#"{"code":0,"extFields":{"properties":"K\u0001v\u0002é","queueId":"3"},"flag":1,"language":"JAVA","opaque":9,"remark":"a\"b\\c\u000ad","serializeTypeCurrentRPC":"JSON","version":401}"#
     );
     assert_eq!(frame::parse(&frame).unwrap(), cmd);
+}
+
+#[test]
+fn json_writes_empty_ext_fields_for_a_custom_header_only() {
+    let plain = RemotingCommand::response_to(&RemotingCommand::new_request(34).with_opaque(2));
+    let header_of = |cmd: &RemotingCommand| {
+        let frame = cmd.to_frame();
+        String::from_utf8(frame[8..].to_vec()).unwrap()
+    };
+    assert_eq!(
+        header_of(&plain),
+        r#"{"code":0,"flag":1,"language":"JAVA","opaque":2,"serializeTypeCurrentRPC":"JSON","version":401}"#
+    );
+    let with_header = plain.clone().with_custom_header();
+    assert_eq!(
+        header_of(&with_header),
+        r#"{"code":0,"extFields":{},"flag":1,"language":"JAVA","opaque":2,"serializeTypeCurrentRPC":"JSON","version":401}"#
+    );
+    assert_ne!(with_header, plain);
+    let back = frame::parse(&with_header.to_frame()).unwrap();
+    assert!(back.keep_empty_ext_fields);
+    assert_eq!(back, with_header);
+    assert_eq!(frame::parse(&plain.to_frame()).unwrap(), plain);
 }
 
 #[test]

@@ -8,8 +8,14 @@
 //! values that are numbers, bools or nested JSON become their compact JSON text, null drops
 //! the entry, and trailing whitespace after the object is allowed.
 //!
-//! Written compactly, keys in fastjson's alphabetical order, every extFields value a string,
-//! control characters escaped as `\u00hh` (what cpp 1.2.3 and Go can read).
+//! Written as Java's `RemotingCommand` is by fastjson: compactly, keys in alphabetical order,
+//! the members `code`, `extFields` (when Java's would be non-null, see
+//! [`RemotingCommand::writes_ext_fields`]), `flag`, `language` (the name), `opaque`, `remark`
+//! (absent when none), `serializeTypeCurrentRPC` (always `"JSON"` in a JSON header; strict
+//! peers such as rocketmq-rust refuse a header without it) and `version`; every extFields
+//! value a string, control characters escaped as `\u00hh` (what cpp 1.2.3 and Go can read).
+//! `serializeTypeCurrentRPC` is read as nothing: the frame's type byte says how it was
+//! serialized.
 
 use super::error::FrameError;
 use crate::code::LanguageCode;
@@ -288,6 +294,7 @@ pub fn parse_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
     match h.ext_fields {
         None | Some(JsonExtFields::Null) => {}
         Some(JsonExtFields::Object(pairs)) => {
+            cmd.keep_empty_ext_fields = true;
             for (k, v) in pairs {
                 // A repeated key means its last value; a last value of null drops it.
                 match v.into_field() {
@@ -337,11 +344,11 @@ fn write_json_int(dst: &mut BytesMut, n: i32) {
     let _ = write!(dst, "{n}");
 }
 
-/// Writes the compact JSON header, keys in fastjson's alphabetical order.
+/// Writes the compact JSON header, members and keys in fastjson's alphabetical order.
 pub(super) fn write_json_header(cmd: &RemotingCommand, dst: &mut BytesMut) {
     dst.put_slice(b"{\"code\":");
     write_json_int(dst, cmd.code);
-    if !cmd.ext_fields.is_empty() {
+    if cmd.writes_ext_fields() {
         dst.put_slice(b",\"extFields\":{");
         for (i, (k, v)) in cmd.ext_fields.iter().enumerate() {
             if i > 0 {
@@ -363,7 +370,7 @@ pub(super) fn write_json_header(cmd: &RemotingCommand, dst: &mut BytesMut) {
         dst.put_slice(b",\"remark\":");
         write_json_string(dst, remark);
     }
-    dst.put_slice(b",\"version\":");
+    dst.put_slice(b",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
     write_json_int(dst, cmd.version);
     dst.put_u8(b'}');
 }

@@ -7,8 +7,11 @@
 //!
 //! Invariants kept here: a frame including its 4-byte length prefix never exceeds
 //! [`MAX_FRAME_LEN`]; every length inside a ROCKETMQ header is checked against the header
-//! length before use; JSON headers are written compactly with every extFields value as a
-//! string and control characters escaped as `\u00hh` (what cpp 1.2.3 and Go can read).
+//! length before use; JSON headers are written as Java writes them (every member Java's
+//! fastjson writes, `serializeTypeCurrentRPC` included, in its alphabetical order and JSON
+//! types), compactly, with every extFields value as a string and control characters escaped
+//! as `\u00hh` (what cpp 1.2.3 and Go can read). `tests/java_wire.rs` holds this against
+//! Apache's own encoder.
 //!
 //! Files, each depending only on those above it:
 //! - `error.rs`: [`FrameError`];

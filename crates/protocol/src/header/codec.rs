@@ -58,9 +58,12 @@ impl RemotingCommand {
         H::decode(&self.ext_fields)
     }
 
-    /// Writes the fields of `header` into `ext_fields` (other keys are kept).
+    /// Writes the fields of `header` into `ext_fields` (other keys are kept) and marks the
+    /// command as carrying a custom header, so `extFields` is written even if every field of
+    /// the header is absent (as Java does).
     pub fn set_header<H: CommandHeader>(&mut self, header: &H) {
         header.encode(&mut self.ext_fields);
+        self.mark_custom_header();
     }
 
     /// Builder form of [`RemotingCommand::set_header`].

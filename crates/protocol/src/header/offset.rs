@@ -9,6 +9,8 @@ command_header! {
         topic: String = "topic",
         queue_id: i32 = "queueId",
         set_zero_if_not_found: Option<bool> = "setZeroIfNotFound",
+        /// The queue's broker name (Java's `RpcRequestHeader.bname`, set by 5.x clients).
+        broker_name: Option<String> = "bname",
     }
 }
 
@@ -19,6 +21,8 @@ command_header! {
         topic: String = "topic",
         queue_id: i32 = "queueId",
         commit_offset: i64 = "commitOffset",
+        /// The queue's broker name (Java's `RpcRequestHeader.bname`, set by 5.x clients).
+        broker_name: Option<String> = "bname",
     }
 }
 

@@ -35,6 +35,8 @@ command_header! {
         request_source: Option<i32> = "requestSource",
         /// Spelling as in Java.
         proxy_froward_client_id: Option<String> = "proxyFrowardClientId",
+        /// The queue's broker name (Java's `RpcRequestHeader.bname`, set by 5.x clients).
+        broker_name: Option<String> = "bname",
     }
 }
 

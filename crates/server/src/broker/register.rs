@@ -49,6 +49,7 @@ impl Broker {
             .with_field("clusterName", &self.config.cluster_name)
             .with_field("haServerAddr", ha)
             .with_field("brokerId", 0)
+            .with_field("enableActingMaster", false)
             .with_field("compressed", false)
             .with_field("bodyCrc32", crc)
             .with_body(body);

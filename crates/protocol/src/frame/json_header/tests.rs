@@ -47,6 +47,7 @@ fn reference_parse(header: &[u8]) -> Option<RemotingCommand> {
     match map.get("extFields") {
         None | Some(Value::Null) => {}
         Some(Value::Object(fields)) => {
+            cmd.keep_empty_ext_fields = true;
             for (k, v) in fields {
                 let s = match v {
                     Value::Null => continue,

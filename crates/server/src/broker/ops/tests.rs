@@ -110,6 +110,7 @@ async fn refusals_are_errors_with_codes() {
             topic: "T".into(),
             queue_id: 0,
             set_zero_if_not_found: Some(true),
+            broker_name: None,
         })
         .unwrap();
     assert_eq!(missing, 0, "a young queue starts at 0");

@@ -15,12 +15,14 @@ pub(super) fn consumer_list(broker: &Broker, req: &RemotingCommand) -> RemotingC
         Ok(h) => h,
         Err(e) => return bad_header(req, e),
     };
+    // Java answers with its (empty) response header attached: `"extFields":{}`.
     match broker.consumer_list(&h.consumer_group) {
         Ok(ids) => RemotingCommand::response_to(req).with_body(encode_json(&ConsumerListBody {
             consumer_id_list: ids,
         })),
         Err(e) => op_error(req, e),
     }
+    .with_custom_header()
 }
 
 pub(super) fn query_offset(broker: &Broker, req: &RemotingCommand) -> RemotingCommand {
@@ -30,7 +32,8 @@ pub(super) fn query_offset(broker: &Broker, req: &RemotingCommand) -> RemotingCo
     };
     match broker.query_consumer_offset(&h) {
         Ok(offset) => RemotingCommand::response_to(req).with_field("offset", offset),
-        Err(e) => op_error(req, e),
+        // Java answers QUERY_NOT_FOUND with its (empty) response header attached.
+        Err(e) => op_error(req, e).with_custom_header(),
     }
 }
 
@@ -39,5 +42,6 @@ pub(super) fn update_offset(broker: &Broker, req: &RemotingCommand) -> RemotingC
         Ok(h) => h,
         Err(e) => return bad_header(req, e),
     };
-    done(req, broker.update_consumer_offset(&h))
+    // Java's answer carries an (empty) UpdateConsumerOffsetResponseHeader: `"extFields":{}`.
+    done(req, broker.update_consumer_offset(&h)).with_custom_header()
 }

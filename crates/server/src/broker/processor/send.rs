@@ -2,7 +2,9 @@
 //! and CONSUMER_SEND_MSG_BACK (36).
 //!
 //! What must stay true: every answer to a send carries string extFields; a success carries
-//! msgId, queueId, queueOffset, transactionId, MSG_REGION and TRACE_ON.
+//! msgId, queueId, queueOffset, transactionId, MSG_REGION and TRACE_ON. A refused or failed
+//! send is answered, as Java's is, with the response header attached but empty
+//! (`"extFields":{}`); an unreadable request header with no `extFields` at all.
 
 use super::answer::{bad_header, done, op_error};
 use crate::broker::ops::send::{SendRequest, StoredSend};
@@ -40,7 +42,7 @@ pub(super) fn store(broker: &Broker, peer: SocketAddr, req: &RemotingCommand) ->
     };
     match broker.send_store(request) {
         Ok(stored) => SendPhase::Stored(Box::new(stored)),
-        Err(e) => SendPhase::Answered(op_error(req, e)),
+        Err(e) => SendPhase::Answered(op_error(req, e).with_custom_header()),
     }
 }
 
@@ -56,7 +58,7 @@ pub(super) async fn finish(
     };
     let receipt = match broker.send_finish(stored).await {
         Ok(r) => r,
-        Err(e) => return op_error(req, e),
+        Err(e) => return op_error(req, e).with_custom_header(),
     };
     let (code, remark) = match receipt.flush_failure {
         None => (resp::SUCCESS, String::new()),
