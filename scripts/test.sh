@@ -2,7 +2,9 @@
 # Installs everything the tests need and runs every test: Rust format/lint/unit tests, then the
 # Python tests (our package built with maturin into .venv) and the interop tests against the
 # reference C++ client (PyPI rocketmq==0.4.4, kept apart in .venv-cpp because it installs a
-# package also named `rocketmq`). One command for a fresh machine and for CI: bash scripts/test.sh
+# package also named `rocketmq`), and against Apache's Java client (tests/drivers/java, built
+# with Maven into ~/.m2, rebuilt only when its sources change). One command for a fresh machine
+# and for CI: bash scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -59,6 +61,12 @@ VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" .venv/bin/maturin develop
 
 section "type stubs (mypy.stubtest against the built module)"
 .venv/bin/python -m mypy.stubtest rocketmq
+
+section "Java client driver (Apache rocketmq-client via Maven; cached in ~/.m2, rebuilt only on change)"
+java -version 2>&1 | head -n 1
+mvn -version 2>/dev/null | head -n 1
+bash tests/drivers/java/build.sh >/dev/null
+echo "Java driver ready (tests/interop/test_java_client.py runs it in the pytest step)"
 
 section "pytest (python and interop tests)"
 status=0
