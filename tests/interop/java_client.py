@@ -205,6 +205,7 @@ def probe_until(
     map consumer index -> queue ids whose probe it received): consumers have rebalanced and
     are pulling, known without fixed sleeps."""
     deadline = time.monotonic() + timeout
+    last_round: Dict[int, List[int]] = {}
     for round_number in range(1000):
         if time.monotonic() > deadline:
             break
@@ -230,6 +231,10 @@ def probe_until(
             if len({q for queues in received().values() for q in queues}) == QUEUES:
                 break
             time.sleep(0.05)
-        if ready(received()):
+        last_round = received()
+        if ready(last_round):
             return
-    raise AssertionError(f"consumers not ready within {timeout}s")
+    raise AssertionError(
+        f"consumers not ready within {timeout}s; last round's probes by consumer: {last_round}\n"
+        + "\n".join(consumer.diagnostics(1000) for consumer in consumers)
+    )

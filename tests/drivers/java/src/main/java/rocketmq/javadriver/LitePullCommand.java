@@ -29,6 +29,7 @@ final class LitePullCommand {
         String topic = args.get("topic").getAsString();
         DefaultLitePullConsumer consumer = new DefaultLitePullConsumer(args.get("group").getAsString());
         consumer.setNamesrvAddr(args.get("namesrv").getAsString());
+        consumer.setPollNameServerInterval(Main.ROUTE_POLL_MILLIS);
         consumer.setAutoCommit(true);
         consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
         boolean assign = Protocol.flag(args, "assign");

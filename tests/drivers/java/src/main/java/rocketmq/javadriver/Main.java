@@ -13,6 +13,12 @@ import com.google.gson.JsonObject;
 import java.util.Map;
 
 public final class Main {
+    /**
+     * How often clients refresh topic routes (Apache's default is 30 s): a consumer of a new
+     * group learns the route of its retry topic, created by its first heartbeat, only then.
+     */
+    static final int ROUTE_POLL_MILLIS = 1000;
+
     private Main() {
     }
 

@@ -37,6 +37,7 @@ final class ProducerCommand {
     static void run(JsonObject args) throws Exception {
         DefaultMQProducer producer = new DefaultMQProducer(args.get("group").getAsString());
         producer.setNamesrvAddr(args.get("namesrv").getAsString());
+        producer.setPollNameServerInterval(Main.ROUTE_POLL_MILLIS);
         producer.setSendMsgTimeout((int) Protocol.number(args, "send_timeout_ms", 10000));
         producer.start();
         try {

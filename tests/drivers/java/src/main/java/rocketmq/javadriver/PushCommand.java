@@ -69,6 +69,7 @@ final class PushCommand {
         PushCommand listener = new PushCommand(args);
         DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(args.get("group").getAsString());
         consumer.setNamesrvAddr(args.get("namesrv").getAsString());
+        consumer.setPollNameServerInterval(Main.ROUTE_POLL_MILLIS);
         consumer.subscribe(args.get("topic").getAsString(), Protocol.string(args, "expression", "*"));
         consumer.setConsumeFromWhere(Protocol.string(args, "from", "first").equals("last")
             ? ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET : ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);

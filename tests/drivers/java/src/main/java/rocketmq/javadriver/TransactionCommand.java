@@ -4,7 +4,8 @@
  * each request line {"messages": [spec...], "local": "commit"|"rollback"|"unknown"} with
  * RESULT {"results": [...]}: per message the send result plus "local_state", the state its
  * local transaction reported. Every check-back the broker makes is printed as
- * CHECK {message record, "transaction_id", "answer"} and answered with `check_answer`.
+ * CHECK {message record, "transaction_id", "answer", "check_times", "checked_at"} and
+ * answered with `check_answer`.
  * Exits at end of input.
  */
 package rocketmq.javadriver;
@@ -19,6 +20,7 @@ import org.apache.rocketmq.client.producer.TransactionListener;
 import org.apache.rocketmq.client.producer.TransactionMQProducer;
 import org.apache.rocketmq.client.producer.TransactionSendResult;
 import org.apache.rocketmq.common.message.Message;
+import org.apache.rocketmq.common.message.MessageConst;
 import org.apache.rocketmq.common.message.MessageExt;
 
 final class TransactionCommand {
@@ -43,6 +45,7 @@ final class TransactionCommand {
         List<String> propertyNames = Messages.names(args);
         TransactionMQProducer producer = new TransactionMQProducer(args.get("group").getAsString());
         producer.setNamesrvAddr(args.get("namesrv").getAsString());
+        producer.setPollNameServerInterval(Main.ROUTE_POLL_MILLIS);
         producer.setSendMsgTimeout((int) Protocol.number(args, "send_timeout_ms", 10000));
         producer.setTransactionListener(new TransactionListener() {
             @Override
@@ -55,6 +58,8 @@ final class TransactionCommand {
                 Map<String, Object> check = Messages.describe(message, propertyNames);
                 check.put("transaction_id", message.getTransactionId());
                 check.put("answer", checkAnswer.name());
+                check.put("check_times", message.getProperty(MessageConst.PROPERTY_TRANSACTION_CHECK_TIMES));
+                check.put("checked_at", System.currentTimeMillis());
                 Protocol.emit("CHECK", check);
                 return checkAnswer;
             }
