@@ -2,9 +2,10 @@
 # Installs everything the tests need and runs every test: Rust format/lint/unit tests, then the
 # Python tests (our package built with maturin into .venv) and the interop tests against the
 # reference C++ client (PyPI rocketmq==0.4.4, kept apart in .venv-cpp because it installs a
-# package also named `rocketmq`), Apache's Go client (tests/drivers/go, modules from the Go
-# module cache), and the frame comparison with Apache RocketMQ's own Java encoder (tests/wire;
-# needs Java 17+ and Maven, downloads cached in ~/.m2).
+# package also named `rocketmq`), against Apache's Go client (tests/drivers/go, modules from the
+# Go module cache) and Java client (tests/drivers/java, built with Maven into ~/.m2, rebuilt
+# only when its sources change), and the frame comparison with Apache RocketMQ's own Java
+# encoder (tests/wire). Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
 
@@ -71,6 +72,12 @@ go version
 ROCKETMQ_GO_DRIVER="$(bash tests/drivers/go/build.sh)"
 export ROCKETMQ_GO_DRIVER
 echo "go driver: $ROCKETMQ_GO_DRIVER"
+
+section "Java client driver (Apache rocketmq-client via Maven; cached in ~/.m2, rebuilt only on change)"
+java -version 2>&1 | head -n 1
+mvn -version 2>/dev/null | head -n 1
+bash tests/drivers/java/build.sh >/dev/null
+echo "Java driver ready (tests/interop/test_java_client.py runs it in the pytest step)"
 
 section "pytest (python and interop tests)"
 status=0
