@@ -12,7 +12,6 @@ queue id and offset, reconsume times, timestamps).
 
 from __future__ import annotations
 
-import collections
 import functools
 import json
 import shutil
@@ -181,17 +180,6 @@ class JavaAdmin(JavaDriver):
         self._requests += 1
         self.send_line({"op": op, **fields})
         return self.wait_for("RESULT", self._requests, timeout=60)[-1]
-
-
-def by_seq(messages: List[dict]) -> Dict[int, List[dict]]:
-    """Deliveries per `seq` property, probes and warm-up messages (negative seq) left out."""
-    table: Dict[int, List[dict]] = collections.defaultdict(list)
-    for m in messages:
-        if "seq" in m["properties"] and "probe" not in m["properties"]:
-            seq = int(m["properties"]["seq"])
-            if seq >= 0:
-                table[seq].append(m)
-    return table
 
 
 def probe_until(

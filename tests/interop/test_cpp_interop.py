@@ -21,13 +21,11 @@ from cpp_client import (
     probe_until,
     pull_all,
 )
+from driver_records import SHORT_DELAY_LEVELS, by_seq, create_topic
 
 from rocketmq.broker import LocalBroker
 
 from remoting import split_address
-
-# 18 short levels: a retry (level 3 + reconsume times) comes back after 200 ms.
-SHORT_DELAY_LEVELS = " ".join(["200ms"] * 18)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -41,36 +39,6 @@ def broker(tmp_path):
         delay_levels=SHORT_DELAY_LEVELS,
     ) as running:
         yield running
-
-
-@pytest.fixture
-def home(tmp_path):
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def cleanup():
-    """Kills every driver process a test started, whatever the outcome."""
-    processes = []
-    yield processes.append
-    for process in processes:
-        process.kill()
-
-
-def by_seq(messages):
-    table = collections.defaultdict(list)
-    for m in messages:
-        if "seq" in m["properties"] and "probe" not in m["properties"]:
-            seq = int(m["properties"]["seq"])
-            if seq >= 0:  # negative: the warm-up message that created the topic
-                table[seq].append(m)
-    return table
-
-
-def create_topic(producer, topic):
-    """The first send auto-creates the topic (4 queues) through TBW102."""
-    result = producer.send([make_message(topic, -100, tags="Warmup")])[0]
-    assert result.get("status") == 0, result
 
 
 @pytest.mark.parametrize("flush", ["async", "sync"])

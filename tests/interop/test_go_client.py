@@ -16,14 +16,13 @@ import time
 import pytest
 from clienttools import make_producer, message, pull_all, unique
 from cpp_client import PROPERTY_NAMES, assert_same_content, make_body, make_message, probe_until
+from driver_records import SHORT_DELAY_LEVELS, by_seq, create_topic
 from go_client import GoProducer, GoPushConsumer, go_pull
 
 from rocketmq.broker import LocalBroker
 from rocketmq.client import ConsumeStatus, PushConsumer
 from rocketmq.exceptions import PullConsumerFetchMQFailed
 
-# 18 short levels: a retry (level 3 + reconsume times) comes back after 200 ms.
-SHORT_DELAY_LEVELS = " ".join(["200ms"] * 18)
 BROKER_NAME = "broker-go"
 QUEUES = 4
 
@@ -43,36 +42,6 @@ def broker(tmp_path):
         transaction_check_max=200,  # one minute of check-backs before giving up
     ) as running:
         yield running
-
-
-@pytest.fixture
-def home(tmp_path):
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def cleanup():
-    """Kills every driver process a test started, whatever the outcome."""
-    processes = []
-    yield processes.append
-    for process in processes:
-        process.kill()
-
-
-def by_seq(messages):
-    table = collections.defaultdict(list)
-    for m in messages:
-        if "seq" in m["properties"] and "probe" not in m["properties"]:
-            seq = int(m["properties"]["seq"])
-            if seq >= 0:  # negative: the warm-up message that created the topic
-                table[seq].append(m)
-    return table
-
-
-def create_topic(producer, topic):
-    """The first send auto-creates the topic (4 queues) through TBW102."""
-    result = producer.send([make_message(topic, -100, tags="Warmup")])[0]
-    assert result.get("status") == 0, result
 
 
 def record_of(msg):

@@ -19,13 +19,13 @@ import time
 import pytest
 from clienttools import pull_all, wait_for
 from cpp_client import QUEUES, assert_same_content, make_body, make_message
+from driver_records import SHORT_DELAY_LEVELS, by_seq
 from java_client import (
     JavaAdmin,
     JavaLitePullConsumer,
     JavaProducer,
     JavaPushConsumer,
     JavaTransactionProducer,
-    by_seq,
     probe_until,
 )
 
@@ -33,8 +33,6 @@ from rocketmq.broker import LocalBroker
 from rocketmq.client import ConsumeStatus, Message, Producer, PushConsumer
 from rocketmq.exceptions import PullConsumerFetchMQFailed
 
-# 18 short levels: a retry (level 3 + reconsume times) comes back after 200 ms.
-SHORT_DELAY_LEVELS = " ".join(["200ms"] * 18)
 PROPERTY_NAMES = ["seq", "probe", "p1", "p2", "unicode"]
 
 pytestmark = pytest.mark.timeout(300)
@@ -51,20 +49,6 @@ def broker(tmp_path):
         transaction_timeout_ms=1000,
     ) as running:
         yield running
-
-
-@pytest.fixture
-def home(tmp_path):
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def cleanup():
-    """Kills every driver process a test started, whatever the outcome."""
-    processes = []
-    yield processes.append
-    for process in processes:
-        process.kill()
 
 
 def start_producer(broker, home, cleanup, topic):
