@@ -186,14 +186,16 @@ def _broker_port() -> int:
 
 
 def _tail(path: Path, lines: int) -> str:
+    """The last `lines` lines of a file, without logback's own start-up status lines."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 200 * lines))
+            f.seek(max(0, f.tell() - 400 * lines))
             text = f.read().decode("utf-8", "replace")
     except OSError as error:
         return f"({error})"
-    return "\n".join(text.splitlines()[-lines:])
+    kept = [line for line in text.splitlines() if " |-" not in line]
+    return "\n".join(kept[-lines:])
 
 
 def _write_properties(path: Path, values: Dict[str, object]) -> None:
@@ -370,6 +372,11 @@ class ApacheCluster:
             "messageDelayLevel": ONE_SECOND_LEVELS,
             "transactionCheckInterval": 1000,
             "transactionTimeOut": 1000,
+            # Apache writes END_TRANSACTION's op records in batches, every 3 s by default; a
+            # half message whose op record is still pending is checked back again (and a
+            # second COMMIT answer delivers it twice), so the batches must land well within
+            # transactionTimeOut.
+            "transactionOpBatchInterval": 100,
         }
         config.update(self.broker_config)
         broker_conf = self.workdir / "broker.properties"
