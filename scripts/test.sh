@@ -2,7 +2,9 @@
 # Installs everything the tests need and runs every test: Rust format/lint/unit tests, then the
 # Python tests (our package built with maturin into .venv) and the interop tests against the
 # reference C++ client (PyPI rocketmq==0.4.4, kept apart in .venv-cpp because it installs a
-# package also named `rocketmq`). One command for a fresh machine and for CI: bash scripts/test.sh
+# package also named `rocketmq`), then the client suites again against Apache RocketMQ's own name
+# server and broker (Java; its jars resolved by Maven once and cached outside the repository).
+# One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -69,6 +71,19 @@ if [ "$status" -eq 5 ]; then
 fi
 if [ "$status" -ne 0 ]; then
     echo "pytest failed with exit status $status" >&2
+    exit "$status"
+fi
+
+section "Apache RocketMQ artifacts (Maven Central once, then the cache ~/.cache/rocketmq-tests)"
+java -version 2>&1 | head -n 1
+.venv/bin/python scripts/apache_rocketmq.py prepare
+
+section "pytest against Apache RocketMQ's name server and broker (ROCKETMQ_TEST_BROKER=apache)"
+status=0
+ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
+    .venv/bin/python -m pytest tests/apache tests/python tests/scenarios || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"
 fi
 
