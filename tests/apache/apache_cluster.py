@@ -104,11 +104,20 @@ def classpath(version: str = APACHE_VERSION) -> str:
     return os.pathsep.join(str(jar) for jar in jars)
 
 
+def _complete(target: Path, version: str) -> bool:
+    """The cache holds a finished download with a jar of every artifact in ARTIFACTS."""
+    try:
+        jars = (target / "complete").read_text().split()
+    except OSError:
+        return False
+    return all(f"{artifact}-{version}.jar" in jars for artifact in ARTIFACTS)
+
+
 def prepare_artifacts(version: str = APACHE_VERSION, log=print) -> Path:
     """Resolves the release with Maven into the cache (once); returns its lib directory."""
     target = artifact_dir(version)
     lib = target / "lib"
-    if (target / "complete").exists():
+    if _complete(target, version):
         return lib
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -116,7 +125,7 @@ def prepare_artifacts(version: str = APACHE_VERSION, log=print) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"apache-{version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be filling the same cache
-        if (target / "complete").exists():
+        if _complete(target, version):
             return lib
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".apache-{version}-") as tmp:
             staging = Path(tmp)
@@ -140,9 +149,7 @@ def prepare_artifacts(version: str = APACHE_VERSION, log=print) -> Path:
                 timeout=1800,
             )
             jars = sorted(p.name for p in (staging / "out" / "lib").glob("*.jar"))
-            missing = [
-                a for a in ARTIFACTS if not any(j.startswith(f"{a}-{version}") for j in jars)
-            ]
+            missing = [a for a in ARTIFACTS if f"{a}-{version}.jar" not in jars]
             if missing:
                 raise RuntimeError(f"Maven resolved no jar for {missing}")
             (staging / "out" / "complete").write_text("\n".join(jars) + "\n")
