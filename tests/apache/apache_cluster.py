@@ -14,9 +14,11 @@ Two halves:
   ``<workdir>/home/logs/rocketmqlogs``), small heaps and small mapped files, auto-created topics,
   the property filter and the timer wheel on. It waits, bounded, until the broker is registered
   in the name server's cluster info, and stops both processes on exit (SIGTERM, then SIGKILL
-  after a bounded wait). On Linux each Java process also gets SIGTERM when the thread that
-  started it dies, so nothing outlives a crashed test run. Startup failures carry the tail of
-  the processes' output and of Apache's logs.
+  after a bounded wait; SIGKILL at once with ``graceful_stop=False``, as the pytest fixtures
+  do, since a throw-away store needs no flush and Apache's shutdown takes ~10 s). On Linux
+  each Java process also gets SIGTERM when the thread that started it dies, so nothing
+  outlives a crashed test run. Startup failures carry the tail of the processes' output and
+  of Apache's logs.
 
 What must stay true: every listener of the name server and of the broker's remoting servers is
 bound to 127.0.0.1 (Apache's HA listener, which has no bind-address option, binds the wildcard
@@ -131,11 +133,10 @@ def prepare_artifacts(version: str = APACHE_VERSION, log=print) -> Path:
             staging = Path(tmp)
             (staging / "pom.xml").write_text(_pom(version))
             log(f"resolving Apache RocketMQ {version} from Maven Central into {lib}")
-            subprocess.run(
+            maven = subprocess.run(
                 [
                     mvn,
                     "--batch-mode",
-                    "--quiet",
                     "--no-transfer-progress",
                     "-Dstyle.color=never",
                     "-f",
@@ -144,10 +145,17 @@ def prepare_artifacts(version: str = APACHE_VERSION, log=print) -> Path:
                     "-DincludeScope=runtime",
                     f"-DoutputDirectory={staging / 'out' / 'lib'}",
                 ],
-                check=True,
                 cwd=staging,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
                 timeout=1800,
             )
+            if maven.returncode != 0:
+                raise RuntimeError(
+                    f"Maven could not resolve Apache RocketMQ {version} "
+                    f"(exit {maven.returncode}):\n{maven.stdout[-4000:]}"
+                )
             jars = sorted(p.name for p in (staging / "out" / "lib").glob("*.jar"))
             missing = [a for a in ARTIFACTS if f"{a}-{version}.jar" not in jars]
             if missing:
