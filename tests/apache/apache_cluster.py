@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import itertools
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -53,6 +56,7 @@ NAMESRV_MAIN = "org.apache.rocketmq.namesrv.NamesrvStartup"
 BROKER_MAIN = "org.apache.rocketmq.broker.BrokerStartup"
 
 GET_BROKER_CLUSTER_INFO = 106
+_CLUSTER_NUMBERS = itertools.count()
 #: Apache's delay levels need whole seconds: 18 levels of 1 s make retries quick.
 ONE_SECOND_LEVELS = " ".join(["1s"] * 18)
 JVM_OPTIONS = (
@@ -224,9 +228,26 @@ def _cluster_info(namesrv_addr: str) -> str:
     try:
         with RemotingConnection(namesrv_addr, timeout=3) as conn:
             reply = conn.call(GET_BROKER_CLUSTER_INFO)
-    except (OSError, TimeoutError, ValueError):
+    except (OSError, TimeoutError, ValueError, KeyError, AssertionError):
         return ""
     return reply.body.decode("utf-8", "replace") if reply.code == 0 else ""
+
+
+def _registered_brokers(namesrv_addr: str) -> Optional[Dict[str, List[str]]]:
+    """Broker name -> addresses registered in the name server (None while it is unreachable).
+    Apache writes the addresses' map with bare integer keys (fastjson), which JSON quotes."""
+    info = _cluster_info(namesrv_addr)
+    if not info:
+        return None
+    table = json.loads(re.sub(r"([{,])(-?\d+):", r'\1"\2":', info)).get("brokerAddrTable") or {}
+    return {
+        name: sorted((entry.get("brokerAddrs") or {}).values()) for name, entry in table.items()
+    }
+
+
+class _ForeignBroker(Exception):
+    """Another broker registered with our new name server: a broker of some other run whose
+    name server died keeps registering to that address, and ours got the same port."""
 
 
 class JavaProcess:
@@ -291,7 +312,7 @@ class ApacheCluster:
         self,
         workdir: Path,
         version: str = APACHE_VERSION,
-        broker_name: str = "broker-a",
+        broker_name: Optional[str] = None,
         cluster_name: str = "DefaultCluster",
         broker_config: Optional[Dict[str, object]] = None,
         start_timeout: float = 120,
@@ -299,7 +320,9 @@ class ApacheCluster:
     ) -> None:
         self.workdir = Path(workdir)
         self.version = version
-        self.broker_name = broker_name
+        # A name of its own: a broker of another test run whose name server died keeps
+        # registering to that address, and a new name server may get the same port.
+        self.broker_name = broker_name or f"apache-{os.getpid()}-{next(_CLUSTER_NUMBERS)}"
         self.cluster_name = cluster_name
         self.broker_config = dict(broker_config or {})
         self.start_timeout = start_timeout
@@ -340,9 +363,22 @@ class ApacheCluster:
                 self._fail(f"timed out after {self.start_timeout:.0f}s waiting for {what}")
             time.sleep(0.1)
 
-    def start(self) -> "ApacheCluster":
+    def start(self, attempts: int = 3) -> "ApacheCluster":
+        """Starts both processes; on new ports when a foreign broker joined the name server."""
         cp = classpath(self.version)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(cp)
+            except _ForeignBroker as foreign:
+                for process in (self.broker, self.namesrv):
+                    if process is not None:
+                        process.kill()
+                if attempt == attempts:
+                    self._fail(f"{foreign} in {attempts} attempts")
+        return self
+
+    def _start_once(self, cp: str) -> "ApacheCluster":
         deadline = time.monotonic() + self.start_timeout
 
         namesrv_port = _free_port()
@@ -399,12 +435,17 @@ class ApacheCluster:
         self.broker = JavaProcess("broker", self.workdir, BROKER_MAIN, ["-c", str(broker_conf)], cp)
 
         def registered() -> bool:
-            info = _cluster_info(self.namesrv_addr)
-            if f'"{self.broker_addr}"' in info:
-                return True
-            if f'"{self.broker_name}"' in info:
-                self._fail(f"the broker registered, but not at {self.broker_addr}: {info}")
-            return False
+            brokers = _registered_brokers(self.namesrv_addr) or {}
+            foreign = {name: addrs for name, addrs in brokers.items() if name != self.broker_name}
+            if foreign:
+                raise _ForeignBroker(
+                    f"foreign brokers registered at {self.namesrv_addr}: {foreign}"
+                )
+            if self.broker_name not in brokers:
+                return False
+            if brokers[self.broker_name] != [self.broker_addr]:
+                self._fail(f"the broker registered at {brokers[self.broker_name]}")
+            return True
 
         self._wait(registered, self.broker, deadline, "the broker to register")
         return self

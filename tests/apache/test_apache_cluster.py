@@ -88,6 +88,9 @@ def test_the_broker_runs_with_the_test_configuration(apache_cluster):
     }
     assert {key: config.get(key) for key in expected} == expected
     assert config["storePathRootDir"].startswith(str(apache_cluster.workdir))
+    # The name server knows this broker, and only this one, at its address.
+    registered = harness._registered_brokers(apache_cluster.namesrv_addr)
+    assert registered == {apache_cluster.broker_name: [apache_cluster.broker_addr]}
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux /proc")
@@ -109,3 +112,25 @@ def test_listeners_are_loopback_and_stop_ends_everything(tmp_path):
     for addr in (cluster.namesrv_addr, cluster.broker_addr):
         with pytest.raises(OSError):
             socket.create_connection(split_address(addr), timeout=2).close()
+
+
+def test_a_foreign_broker_in_the_new_name_server_means_new_ports(tmp_path, monkeypatch):
+    """A broker of another run may keep registering to a dead name server's port that our new
+    name server got: start() sees it and starts over on new ports."""
+    real = harness._registered_brokers
+    first_namesrv = []
+
+    def with_a_stranger(namesrv_addr):
+        brokers = real(namesrv_addr)
+        if brokers is None:
+            return None
+        if not first_namesrv:
+            first_namesrv.append(namesrv_addr)
+        if namesrv_addr == first_namesrv[0]:
+            return {**brokers, "stranger": ["127.0.0.1:1"]}
+        return brokers
+
+    monkeypatch.setattr(harness, "_registered_brokers", with_a_stranger)
+    with harness.ApacheCluster(tmp_path / "cluster", graceful_stop=False) as cluster:
+        assert first_namesrv and cluster.namesrv_addr != first_namesrv[0]
+        assert real(cluster.namesrv_addr) == {cluster.broker_name: [cluster.broker_addr]}
