@@ -4,8 +4,10 @@
 # reference C++ client (PyPI rocketmq==0.4.4, kept apart in .venv-cpp because it installs a
 # package also named `rocketmq`), against Apache's Go client (tests/drivers/go, modules from the
 # Go module cache) and Java client (tests/drivers/java, built with Maven into ~/.m2, rebuilt
-# only when its sources change), and the frame comparison with Apache RocketMQ's own Java
-# encoder (tests/wire). Needs python3, cargo, Go, Java 17+ and Maven.
+# only when its sources change), the frame comparison with Apache RocketMQ's own Java encoder
+# (tests/wire), then the client suites again against Apache RocketMQ's own name server and
+# broker (their jars resolved by Maven once and cached outside the repository).
+# Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
 
@@ -88,6 +90,19 @@ if [ "$status" -eq 5 ]; then
 fi
 if [ "$status" -ne 0 ]; then
     echo "pytest failed with exit status $status" >&2
+    exit "$status"
+fi
+
+section "Apache RocketMQ artifacts (Maven Central once, then the cache ~/.cache/rocketmq-tests)"
+java -version 2>&1 | head -n 1
+.venv/bin/python scripts/apache_rocketmq.py prepare
+
+section "pytest against Apache RocketMQ's name server and broker (ROCKETMQ_TEST_BROKER=apache)"
+status=0
+ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
+    .venv/bin/python -m pytest tests/apache tests/python tests/scenarios || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"
 fi
 

@@ -87,6 +87,7 @@ def test_a_callback_exception_is_logged_with_its_traceback_and_redelivered(broke
     assert "in callback" in text  # the frame of the user's function
 
 
+@pytest.mark.ours_broker_only("runs a LocalBroker inside the checked process")
 def test_nothing_is_written_under_home(tmp_path):
     home = tmp_path / "home"
     home.mkdir()

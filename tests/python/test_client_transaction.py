@@ -10,7 +10,6 @@ import pytest
 from clienttools import unique, wait_for
 
 import rocketmq.client
-from rocketmq.broker import LocalBroker
 from rocketmq.client import (
     Message,
     Producer,
@@ -28,14 +27,8 @@ from rocketmq.exceptions import (
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(
-        store_dir=str(tmp_path_factory.mktemp("store")),
-        namesrv_port=0,
-        broker_port=0,
-        transaction_check_interval_ms=200,
-        transaction_timeout_ms=300,
-    ) as b:
+def broker(broker_factory):
+    with broker_factory(transaction_check_interval_ms=200, transaction_timeout_ms=300) as b:
         yield b
 
 

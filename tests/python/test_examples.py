@@ -10,15 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rocketmq.broker import LocalBroker
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with LocalBroker(namesrv_port=0, broker_port=0) as b:
-        yield b
 
 
 def run(script, env, timeout=60):
@@ -31,6 +23,7 @@ def run(script, env, timeout=60):
     )
 
 
+@pytest.mark.ours_broker_only("quickstart.py starts its own LocalBroker")
 def test_quickstart_round_trip():
     proc = run("quickstart.py", dict(os.environ))
     assert proc.returncode == 0, proc.stdout + proc.stderr

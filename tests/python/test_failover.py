@@ -4,6 +4,7 @@ to the survivor and every acknowledged message is consumed."""
 import threading
 import time
 
+import pytest
 from clienttools import pull_all, wait_for
 
 from rocketmq.broker import LocalBroker
@@ -11,6 +12,7 @@ from rocketmq.client import Message, Producer
 from rocketmq.exceptions import ProducerSendSyncFailed
 
 
+@pytest.mark.ours_broker_only("kills and restarts LocalBroker instances")
 def test_sends_fail_over_when_a_broker_dies(tmp_path):
     first = LocalBroker(store_dir=str(tmp_path / "a"), namesrv_port=0, broker_port=0)
     second = LocalBroker(

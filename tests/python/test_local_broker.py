@@ -29,6 +29,8 @@ REQUEST_CODE_NOT_SUPPORTED = 3
 TOPIC_NOT_EXIST = 17
 UNKNOWN_CODE = 9999
 
+pytestmark = pytest.mark.ours_broker_only("tests of LocalBroker and the rocketmq-broker program")
+
 
 def wait_for_route(namesrv_addr: str, topic: str, timeout: float = 10.0):
     """Asks the name server for a topic's route until it answers 0 (the broker registers

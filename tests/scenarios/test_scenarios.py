@@ -5,8 +5,9 @@ subprocess, so one script is the scenario for both; a scenario the reference API
 express is parametrized over ours only, with the reason next to it. "mixed" tests put a
 producer of one implementation in front of consumers of the other.
 
-Each test boots a LocalBroker in this process on ephemeral loopback ports, with a temporary
-store and short delay levels (a retry comes back after 200 ms).
+Each test boots a broker of its own on ephemeral loopback ports, with a temporary store and
+short delay levels: a LocalBroker in this process (a retry comes back after 200 ms), or with
+ROCKETMQ_TEST_BROKER=apache Apache RocketMQ's name server and broker (retries after 1 s).
 
 Run: ``ROCKETMQ_CPP_PYTHON=<reference venv>/bin/python python -m pytest tests/scenarios``
 (without that variable the reference cases fail, they are never skipped).
@@ -32,6 +33,7 @@ from scenario_harness import (
     message,
     probe_until,
     pull,
+    with_reference_batches,
 )
 
 from rocketmq import _rocketmq
@@ -46,13 +48,10 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def broker(tmp_path):
-    with LocalBroker(
-        store_dir=tmp_path / "store",
-        namesrv_port=0,
-        broker_port=0,
-        delay_levels=SHORT_DELAY_LEVELS,
-        segment_size=SEGMENT_SIZE,
+def broker(broker_factory):
+    """A broker of the test's own: the scenarios reuse topic and group names."""
+    with broker_factory(
+        fresh=True, delay_levels=SHORT_DELAY_LEVELS, segment_size=SEGMENT_SIZE
     ) as running:
         yield running
 
@@ -78,7 +77,7 @@ def by_seq(messages):
     return table
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ["ours", with_reference_batches("reference")])
 def test_send_modes_arrive_intact(impl, broker, tmp_path, clients):
     """send_sync, send_oneway, send_async, send_orderly (int argument, default selector) and
     send_batch; a pull pass of the same implementation reads everything back."""
@@ -405,7 +404,7 @@ def test_failed_delivery_is_redelivered_with_reconsume_times(impl, fail, broker,
         assert len(copies) == 2, f"seq {seq} delivered {len(copies)} times"
 
 
-MIXED = [("ours", "reference"), ("reference", "ours")]
+MIXED = [("ours", "reference"), with_reference_batches("reference", "ours")]
 
 
 @pytest.mark.parametrize("producer_impl,consumer_impl", MIXED)
@@ -484,6 +483,7 @@ def _create_topic_on_both(namesrv, topic, names):
         producer.shutdown()
 
 
+@pytest.mark.ours_broker_only("kills a LocalBroker and restarts it on its store")
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_sends_fail_over_when_one_of_two_brokers_dies(impl, tmp_path, clients):

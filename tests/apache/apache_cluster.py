@@ -1,0 +1,472 @@
+"""Apache RocketMQ's own name server and broker, run as Java processes for tests.
+
+Two halves:
+
+* ``prepare_artifacts()`` resolves the pinned Apache RocketMQ release (``rocketmq-namesrv`` and
+  ``rocketmq-broker`` with their runtime dependencies) from Maven Central with Maven, and copies
+  the jars into a cache directory outside the repository:
+  ``$XDG_CACHE_HOME/rocketmq-tests/apache-<version>/lib`` (``~/.cache/...`` by default), so a
+  fresh clone on the same machine reuses them. Maven's own downloads stay in ``~/.m2``. The
+  directory appears complete or not at all (it is filled under a temporary name and renamed),
+  so an interrupted download is simply redone.
+* ``ApacheCluster`` starts a name server and one master broker on 127.0.0.1 with free ports, a
+  temporary store and log directory (``user.home`` points there, so Apache's logs land in
+  ``<workdir>/home/logs/rocketmqlogs``), small heaps and small mapped files, auto-created topics,
+  the property filter and the timer wheel on. It waits, bounded, until the broker is registered
+  in the name server's cluster info, and stops both processes on exit (SIGTERM, then SIGKILL
+  after a bounded wait; SIGKILL at once with ``graceful_stop=False``, as the pytest fixtures
+  do, since a throw-away store needs no flush and Apache's shutdown takes ~10 s). On Linux
+  each Java process also gets SIGTERM when the thread that started it dies, so nothing
+  outlives a crashed test run. Startup failures carry the tail of the processes' output and
+  of Apache's logs.
+
+What must stay true: every listener of the name server and of the broker's remoting servers is
+bound to 127.0.0.1 (Apache's HA listener, which has no bind-address option, binds the wildcard
+address on a free port); no fixed sleep, every wait is bounded; nothing is written outside the
+work directory and the artifact cache.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+#: The Apache RocketMQ release the tests run against: the newest 5.x whose modules all resolve
+#: from Maven Central (5.5.1 publishes rocketmq-broker and rocketmq-store, but the broker depends
+#: on rocketmq-client, -namesrv, -srvutil, -filter and -auth 5.5.1, which are not published).
+APACHE_VERSION = "5.5.0"
+#: Artifacts whose runtime classpath is cached (org.apache.rocketmq group).
+ARTIFACTS = ("rocketmq-namesrv", "rocketmq-broker")
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+NAMESRV_MAIN = "org.apache.rocketmq.namesrv.NamesrvStartup"
+BROKER_MAIN = "org.apache.rocketmq.broker.BrokerStartup"
+
+GET_BROKER_CLUSTER_INFO = 106
+_CLUSTER_NUMBERS = itertools.count()
+#: Apache's delay levels need whole seconds: 18 levels of 1 s make retries quick.
+ONE_SECOND_LEVELS = " ".join(["1s"] * 18)
+JVM_OPTIONS = (
+    "-Xms256m",
+    "-Xmx256m",
+    "-XX:MaxDirectMemorySize=256m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-Djava.net.preferIPv4Stack=true",
+    # No TLS: otherwise every remoting server generates a self-signed RSA key at start (seconds).
+    "-Dtls.server.mode=disabled",
+)
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rocketmq-tests"
+
+
+def artifact_dir(version: str = APACHE_VERSION) -> Path:
+    return cache_root() / f"apache-{version}"
+
+
+def _pom(version: str) -> str:
+    dependencies = "".join(
+        "<dependency><groupId>org.apache.rocketmq</groupId>"
+        f"<artifactId>{artifact}</artifactId><version>{version}</version></dependency>"
+        for artifact in ARTIFACTS
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<project xmlns="http://maven.apache.org/POM/4.0.0">'
+        "<modelVersion>4.0.0</modelVersion>"
+        "<groupId>rocketmq-tests</groupId><artifactId>apache-rocketmq-runtime</artifactId>"
+        f"<version>{version}</version><packaging>pom</packaging>"
+        f"<dependencies>{dependencies}</dependencies>"
+        "</project>\n"
+    )
+
+
+def classpath(version: str = APACHE_VERSION) -> str:
+    """The cached jars as a Java classpath; fails when prepare_artifacts() has not run."""
+    lib = artifact_dir(version) / "lib"
+    jars = sorted(lib.glob("*.jar"))
+    if not jars:
+        raise FileNotFoundError(
+            f"Apache RocketMQ {version} is not in {lib}: run "
+            "`python3 scripts/apache_rocketmq.py prepare` (scripts/test.sh does)"
+        )
+    return os.pathsep.join(str(jar) for jar in jars)
+
+
+def _complete(target: Path, version: str) -> bool:
+    """The cache holds a finished download with a jar of every artifact in ARTIFACTS."""
+    try:
+        jars = (target / "complete").read_text().split()
+    except OSError:
+        return False
+    return all(f"{artifact}-{version}.jar" in jars for artifact in ARTIFACTS)
+
+
+def prepare_artifacts(version: str = APACHE_VERSION, log=print) -> Path:
+    """Resolves the release with Maven into the cache (once); returns its lib directory."""
+    target = artifact_dir(version)
+    lib = target / "lib"
+    if _complete(target, version):
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise FileNotFoundError("Maven (mvn) is needed to download Apache RocketMQ once")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f"apache-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be filling the same cache
+        if _complete(target, version):
+            return lib
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".apache-{version}-") as tmp:
+            staging = Path(tmp)
+            (staging / "pom.xml").write_text(_pom(version))
+            log(f"resolving Apache RocketMQ {version} from Maven Central into {lib}")
+            maven = subprocess.run(
+                [
+                    mvn,
+                    "--batch-mode",
+                    "--no-transfer-progress",
+                    "-Dstyle.color=never",
+                    "-f",
+                    str(staging / "pom.xml"),
+                    f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+                    "-DincludeScope=runtime",
+                    f"-DoutputDirectory={staging / 'out' / 'lib'}",
+                ],
+                cwd=staging,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=1800,
+            )
+            if maven.returncode != 0:
+                raise RuntimeError(
+                    f"Maven could not resolve Apache RocketMQ {version} "
+                    f"(exit {maven.returncode}):\n{maven.stdout[-4000:]}"
+                )
+            jars = sorted(p.name for p in (staging / "out" / "lib").glob("*.jar"))
+            missing = [a for a in ARTIFACTS if f"{a}-{version}.jar" not in jars]
+            if missing:
+                raise RuntimeError(f"Maven resolved no jar for {missing}")
+            (staging / "out" / "complete").write_text("\n".join(jars) + "\n")
+            if target.exists():
+                shutil.rmtree(target)
+            os.rename(staging / "out", target)
+    return lib
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM when the thread that started it dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port(bind_host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((bind_host, 0))
+        return sock.getsockname()[1]
+
+
+def _port_free(port: int, bind_host: str) -> bool:
+    if not 1024 < port < 65536:
+        return False
+    with socket.socket() as sock:
+        try:
+            sock.bind((bind_host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _broker_port() -> int:
+    """A port P with P (remoting), P-2 (Apache's "fast" remoting) and P+1 (HA, bound on the
+    wildcard address) all free: Apache derives the other two from P."""
+    for _ in range(200):
+        port = _free_port()
+        if _port_free(port - 2, "127.0.0.1") and _port_free(port + 1, "0.0.0.0"):
+            return port
+    raise RuntimeError("no free port P with P-2 and P+1 free in 200 tries")
+
+
+def _tail(path: Path, lines: int) -> str:
+    """The last `lines` lines of a file, without logback's own start-up status lines."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 400 * lines))
+            text = f.read().decode("utf-8", "replace")
+    except OSError as error:
+        return f"({error})"
+    kept = [line for line in text.splitlines() if " |-" not in line]
+    return "\n".join(kept[-lines:])
+
+
+def _write_properties(path: Path, values: Dict[str, object]) -> None:
+    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+
+
+def _cluster_info(namesrv_addr: str) -> str:
+    """The name server's GET_BROKER_CLUSTER_INFO body as text ("" while it is unreachable)."""
+    from remoting import RemotingConnection  # tests/python, on sys.path via tests/conftest.py
+
+    try:
+        with RemotingConnection(namesrv_addr, timeout=3) as conn:
+            reply = conn.call(GET_BROKER_CLUSTER_INFO)
+    except (OSError, TimeoutError, ValueError, KeyError, AssertionError):
+        return ""
+    return reply.body.decode("utf-8", "replace") if reply.code == 0 else ""
+
+
+def _registered_brokers(namesrv_addr: str) -> Optional[Dict[str, List[str]]]:
+    """Broker name -> addresses registered in the name server (None while it is unreachable).
+    Apache writes the addresses' map with bare integer keys (fastjson), which JSON quotes."""
+    info = _cluster_info(namesrv_addr)
+    if not info:
+        return None
+    table = json.loads(re.sub(r"([{,])(-?\d+):", r'\1"\2":', info)).get("brokerAddrTable") or {}
+    return {
+        name: sorted((entry.get("brokerAddrs") or {}).values()) for name, entry in table.items()
+    }
+
+
+class _ForeignBroker(Exception):
+    """Another broker registered with our new name server: a broker of some other run whose
+    name server died keeps registering to that address, and ours got the same port."""
+
+
+class JavaProcess:
+    """One Apache server process: its command line, output file and stop sequence."""
+
+    def __init__(self, name: str, workdir: Path, main: str, args: List[str], cp: str) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.output = workdir / f"{name}.out"
+        home = workdir / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        java = Path(os.environ["JAVA_HOME"]) / "bin" / "java" if "JAVA_HOME" in os.environ else None
+        command = [
+            str(java) if java and java.exists() else (shutil.which("java") or "java"),
+            *JVM_OPTIONS,
+            f"-Duser.home={home}",
+            f"-Drocketmq.home.dir={home}",
+            f"-Drmq.logback.configurationFile=rmq.{name}.logback.xml",
+            "-cp",
+            cp,
+            main,
+            *args,
+        ]
+        env = dict(os.environ, ROCKETMQ_HOME=str(home), HOME=str(home))
+        env.pop("NAMESRV_ADDR", None)
+        with open(self.output, "wb") as out:
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+class ApacheCluster:
+    """A name server and one broker of Apache RocketMQ on 127.0.0.1, for one test scope.
+
+    ``broker_config`` entries override the broker's properties (Apache key names). Use as a
+    context manager, or call start() and stop()."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        version: str = APACHE_VERSION,
+        broker_name: Optional[str] = None,
+        cluster_name: str = "DefaultCluster",
+        broker_config: Optional[Dict[str, object]] = None,
+        start_timeout: float = 120,
+        graceful_stop: bool = True,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.version = version
+        # A name of its own: a broker of another test run whose name server died keeps
+        # registering to that address, and a new name server may get the same port.
+        self.broker_name = broker_name or f"apache-{os.getpid()}-{next(_CLUSTER_NUMBERS)}"
+        self.cluster_name = cluster_name
+        self.broker_config = dict(broker_config or {})
+        self.start_timeout = start_timeout
+        self.graceful_stop = graceful_stop
+        self.namesrv: Optional[JavaProcess] = None
+        self.broker: Optional[JavaProcess] = None
+        self.namesrv_addr = ""
+        self.broker_addr = ""
+
+    @property
+    def log_dir(self) -> Path:
+        return self.workdir / "home" / "logs" / "rocketmqlogs"
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of both processes' output and of Apache's main logs."""
+        parts = []
+        for path in (
+            self.workdir / "namesrv.out",
+            self.workdir / "broker.out",
+            self.log_dir / "namesrv.log",
+            self.log_dir / "broker.log",
+            self.log_dir / "broker_default.log",
+        ):
+            if path.exists():
+                parts.append(f"--- {path.name} (last {lines} lines) ---\n{_tail(path, lines)}")
+        return "\n".join(parts) or f"(no output or logs under {self.workdir})"
+
+    def _fail(self, what: str) -> None:
+        message = f"Apache RocketMQ {self.version}: {what}\n{self.log_tail()}"
+        self.stop()
+        raise RuntimeError(message)
+
+    def _wait(self, condition, process: JavaProcess, deadline: float, what: str) -> None:
+        while not condition():
+            if not process.alive():
+                self._fail(f"the {process.name} exited ({process.proc.returncode}) before {what}")
+            if time.monotonic() > deadline:
+                self._fail(f"timed out after {self.start_timeout:.0f}s waiting for {what}")
+            time.sleep(0.1)
+
+    def start(self, attempts: int = 3) -> "ApacheCluster":
+        """Starts both processes; on new ports when a foreign broker joined the name server."""
+        cp = classpath(self.version)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(cp)
+            except _ForeignBroker as foreign:
+                for process in (self.broker, self.namesrv):
+                    if process is not None:
+                        process.kill()
+                if attempt == attempts:
+                    self._fail(f"{foreign} in {attempts} attempts")
+        return self
+
+    def _start_once(self, cp: str) -> "ApacheCluster":
+        deadline = time.monotonic() + self.start_timeout
+
+        namesrv_port = _free_port()
+        self.namesrv_addr = f"127.0.0.1:{namesrv_port}"
+        namesrv_conf = self.workdir / "namesrv.properties"
+        _write_properties(namesrv_conf, {"listenPort": namesrv_port, "bindAddress": "127.0.0.1"})
+        self.namesrv = JavaProcess(
+            "namesrv", self.workdir, NAMESRV_MAIN, ["-c", str(namesrv_conf)], cp
+        )
+
+        def namesrv_answers() -> bool:
+            return _cluster_info(self.namesrv_addr) != ""
+
+        self._wait(namesrv_answers, self.namesrv, deadline, "the name server to answer")
+
+        broker_port = _broker_port()
+        self.broker_addr = f"127.0.0.1:{broker_port}"
+        store = self.workdir / "store"
+        config: Dict[str, object] = {
+            "brokerClusterName": self.cluster_name,
+            "brokerName": self.broker_name,
+            "brokerId": 0,
+            "brokerRole": "ASYNC_MASTER",
+            "flushDiskType": "ASYNC_FLUSH",
+            "namesrvAddr": self.namesrv_addr,
+            "brokerIP1": "127.0.0.1",
+            "brokerIP2": "127.0.0.1",
+            "bindAddress": "127.0.0.1",
+            "listenPort": broker_port,
+            "haListenPort": broker_port + 1,
+            "storePathRootDir": store,
+            "storePathCommitLog": store / "commitlog",
+            "mappedFileSizeCommitLog": 16 << 20,
+            "mappedFileSizeConsumeQueue": 30000 * 20,
+            "mappedFileSizeTimerLog": 4 << 20,
+            "maxHashSlotNum": 10000,
+            "maxIndexNum": 40000,
+            "autoCreateTopicEnable": "true",
+            "autoCreateSubscriptionGroup": "true",
+            "enablePropertyFilter": "true",
+            "timerWheelEnable": "true",
+            "messageDelayLevel": ONE_SECOND_LEVELS,
+            "transactionCheckInterval": 1000,
+            "transactionTimeOut": 1000,
+            # Apache writes END_TRANSACTION's op records in batches, every 3 s by default; a
+            # half message whose op record is still pending is checked back again (and a
+            # second COMMIT answer delivers it twice), so the batches must land well within
+            # transactionTimeOut.
+            "transactionOpBatchInterval": 100,
+        }
+        config.update(self.broker_config)
+        broker_conf = self.workdir / "broker.properties"
+        _write_properties(broker_conf, config)
+        self.broker = JavaProcess("broker", self.workdir, BROKER_MAIN, ["-c", str(broker_conf)], cp)
+
+        def registered() -> bool:
+            brokers = _registered_brokers(self.namesrv_addr) or {}
+            foreign = {name: addrs for name, addrs in brokers.items() if name != self.broker_name}
+            if foreign:
+                raise _ForeignBroker(
+                    f"foreign brokers registered at {self.namesrv_addr}: {foreign}"
+                )
+            if self.broker_name not in brokers:
+                return False
+            if brokers[self.broker_name] != [self.broker_addr]:
+                self._fail(f"the broker registered at {brokers[self.broker_name]}")
+            return True
+
+        self._wait(registered, self.broker, deadline, "the broker to register")
+        return self
+
+    def stop(self) -> None:
+        """Broker first (it unregisters from the name server), then the name server: SIGTERM
+        and a bounded wait for Apache's shutdown hooks (about 10 s), or with
+        ``graceful_stop=False`` SIGKILL at once (a test's throw-away store needs no flush)."""
+        for process in (self.broker, self.namesrv):
+            if process is not None:
+                if self.graceful_stop:
+                    process.stop()
+                else:
+                    process.kill()
+
+    def __enter__(self) -> "ApacheCluster":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,136 @@
+"""The Apache RocketMQ harness itself (apache_cluster.py): the cached artifacts, what the started
+broker runs with, loopback-only listeners, and a clean stop. Runs with
+ROCKETMQ_TEST_BROKER=apache (scripts/test.sh's Apache section); the client suites then run
+against the same kind of cluster."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import apache_cluster as harness
+import pytest
+
+from remoting import RemotingConnection, split_address
+
+pytestmark = [pytest.mark.apache_only, pytest.mark.timeout(240)]
+
+GET_BROKER_CONFIG = 26
+SUCCESS = 0
+
+
+def broker_config(broker_addr: str) -> Dict[str, str]:
+    """The broker's running configuration, as GET_BROKER_CONFIG reports it."""
+    with RemotingConnection(broker_addr) as conn:
+        reply = conn.call(GET_BROKER_CONFIG)
+    assert reply.code == SUCCESS, reply
+    config = {}
+    for line in reply.body.decode("utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            config[key.strip()] = value.strip()
+    return config
+
+
+def listening_sockets(pid: int) -> List[Tuple[str, int]]:
+    """(address, port) of every TCP socket process `pid` listens on (Linux /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for row in f:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state != "0A" or inode not in inodes:  # 0A: LISTEN
+                    continue
+                address_hex, port_hex = local.split(":")
+                if len(address_hex) == 8:
+                    address = socket.inet_ntop(socket.AF_INET, bytes.fromhex(address_hex)[::-1])
+                else:
+                    words = [bytes.fromhex(address_hex[i : i + 8])[::-1] for i in range(0, 32, 8)]
+                    address = socket.inet_ntop(socket.AF_INET6, b"".join(words))
+                found.append((address, int(port_hex, 16)))
+    return found
+
+
+def test_the_cached_artifacts_need_no_maven(monkeypatch):
+    lib = harness.prepare_artifacts()
+    jars = sorted(p.name for p in lib.glob("*.jar"))
+    for artifact in harness.ARTIFACTS:
+        assert f"{artifact}-{harness.APACHE_VERSION}.jar" in jars
+    assert (lib.parent / "complete").read_text().split() == jars
+    # Once cached, preparing again must not need Maven at all.
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert harness.prepare_artifacts() == lib
+
+
+def test_the_broker_runs_with_the_test_configuration(apache_cluster):
+    config = broker_config(apache_cluster.broker_addr)
+    expected = {
+        "brokerIP1": "127.0.0.1",
+        "namesrvAddr": apache_cluster.namesrv_addr,
+        "autoCreateTopicEnable": "true",
+        "enablePropertyFilter": "true",
+        "timerWheelEnable": "true",
+        "messageDelayLevel": harness.ONE_SECOND_LEVELS,
+        "listenPort": str(split_address(apache_cluster.broker_addr)[1]),
+    }
+    assert {key: config.get(key) for key in expected} == expected
+    assert config["storePathRootDir"].startswith(str(apache_cluster.workdir))
+    # The name server knows this broker, and only this one, at its address.
+    registered = harness._registered_brokers(apache_cluster.namesrv_addr)
+    assert registered == {apache_cluster.broker_name: [apache_cluster.broker_addr]}
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux /proc")
+def test_listeners_are_loopback_and_stop_ends_everything(tmp_path):
+    cluster = harness.ApacheCluster(tmp_path / "cluster")
+    with cluster:
+        broker_port = split_address(cluster.broker_addr)[1]
+        namesrv = listening_sockets(cluster.namesrv.proc.pid)
+        broker = listening_sockets(cluster.broker.proc.pid)
+        assert namesrv == [("127.0.0.1", split_address(cluster.namesrv_addr)[1])]
+        remoting = sorted(port for address, port in broker if address == "127.0.0.1")
+        assert remoting == [broker_port - 2, broker_port], broker
+        # Apache's HA listener has no bind-address option: the one wildcard listener.
+        others = [(address, port) for address, port in broker if address != "127.0.0.1"]
+        assert [port for _, port in others] == [broker_port + 1], broker
+        assert (cluster.log_dir / "broker.log").exists(), "Apache logs under the work dir"
+        processes = [cluster.namesrv.proc, cluster.broker.proc]
+    assert all(p.poll() is not None for p in processes), "stop() ends both processes"
+    for addr in (cluster.namesrv_addr, cluster.broker_addr):
+        with pytest.raises(OSError):
+            socket.create_connection(split_address(addr), timeout=2).close()
+
+
+def test_a_foreign_broker_in_the_new_name_server_means_new_ports(tmp_path, monkeypatch):
+    """A broker of another run may keep registering to a dead name server's port that our new
+    name server got: start() sees it and starts over on new ports."""
+    real = harness._registered_brokers
+    first_namesrv = []
+
+    def with_a_stranger(namesrv_addr):
+        brokers = real(namesrv_addr)
+        if brokers is None:
+            return None
+        if not first_namesrv:
+            first_namesrv.append(namesrv_addr)
+        if namesrv_addr == first_namesrv[0]:
+            return {**brokers, "stranger": ["127.0.0.1:1"]}
+        return brokers
+
+    monkeypatch.setattr(harness, "_registered_brokers", with_a_stranger)
+    with harness.ApacheCluster(tmp_path / "cluster", graceful_stop=False) as cluster:
+        assert first_namesrv and cluster.namesrv_addr != first_namesrv[0]
+        assert real(cluster.namesrv_addr) == {cluster.broker_name: [cluster.broker_addr]}
