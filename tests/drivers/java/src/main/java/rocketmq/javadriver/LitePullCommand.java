@@ -39,11 +39,13 @@ final class LitePullCommand {
         CountDownLatch endOfInput = Protocol.endOfInput();
         consumer.start();
         if (assign) {
+            // No seek: the group is new, so CONSUME_FROM_FIRST_OFFSET starts every queue at its
+            // first message. A seek here would race the client's own pull tasks, which assign
+            // starts at once: seek interrupts them (the client then closes its broker
+            // connection, failing seek's own request) and what they already fetched is polled
+            // a second time. Both are the client's behaviour, the same against any broker.
             Collection<MessageQueue> queues = consumer.fetchMessageQueues(topic);
             consumer.assign(new ArrayList<>(queues));
-            for (MessageQueue queue : queues) {
-                consumer.seek(queue, 0);
-            }
         }
         Protocol.emit("READY", Protocol.record());
         long polled = 0;
