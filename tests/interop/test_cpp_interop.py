@@ -294,15 +294,17 @@ def test_failed_delivery_is_retried_with_reconsume_times(broker, home, cleanup):
     consumer.stop()
     # librocketmq 1.2.3 hands a whole pull result to the C listener as one batch and stops at
     # the first failed message: the rest of that batch is sent back unseen. So a message's
-    # first shown delivery is usually its original (reconsume 0), but may already be its
-    # retry (reconsume 1) when a pull returned it behind a failed one. Either way it fails
-    # (fail_first), and every later delivery comes back from the retry topic.
+    # first shown delivery is usually its original (reconsume 0), but may already be a retry
+    # when a pull returned it behind a failed one, and again when its retry came back behind
+    # another failed retry (reconsume 2 was seen on a loaded machine). Either way it fails
+    # (fail_first), below the 16 retries a group gets, and every later delivery comes back
+    # from the retry topic.
     table = by_seq(consumer.messages())
     originals_seen = 0
     for seq, copies in table.items():
         first, retry = copies[0], next(m for m in copies if not m["failed"])
         assert first["failed"], (seq, report())
-        assert first["reconsume_times"] in (0, 1), (seq, report(), consumer.diagnostics())
+        assert 0 <= first["reconsume_times"] < 16, (seq, report(), consumer.diagnostics())
         originals_seen += first["reconsume_times"] == 0
         times = [m["reconsume_times"] for m in copies]
         assert times == sorted(times) and len(set(times)) == len(times), (seq, times)
