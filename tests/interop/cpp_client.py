@@ -92,7 +92,6 @@ class CppProducer(CppDriver):
     def __init__(self, namesrv: str, home: Path, group: str = "PG_interop") -> None:
         super().__init__("producer", {"namesrv": namesrv, "group": group}, home)
         self.wait_for("READY", timeout=60)
-        self._requests = 0
 
     def send(
         self,
@@ -101,10 +100,8 @@ class CppProducer(CppDriver):
         batch_size: int = 16,
         timeout: float = 180,
     ) -> List[dict]:
-        self._requests += 1
-        self.send_line({"mode": mode, "messages": messages, "batch_size": batch_size})
-        results = self.wait_for("RESULT", self._requests, timeout=timeout)
-        return results[self._requests - 1]["results"]
+        line = {"mode": mode, "messages": messages, "batch_size": batch_size}
+        return self.request(line, timeout)["results"]
 
 
 class CppPushConsumer(CppDriver):

@@ -82,7 +82,6 @@ class GoProducer(GoDriver):
             args["check_by_seq"] = {str(seq): answer for seq, answer in check_by_seq.items()}
         super().__init__(command, args, home)
         self.wait_ready()
-        self._requests = 0
 
     def send(
         self,
@@ -91,10 +90,8 @@ class GoProducer(GoDriver):
         batch_size: int = 16,
         timeout: float = 180,
     ) -> List[dict]:
-        self._requests += 1
-        self.send_line({"mode": mode, "messages": messages, "batch_size": batch_size})
-        results = self.wait_for("RESULT", self._requests, timeout=timeout)
-        return results[self._requests - 1]["results"]
+        line = {"mode": mode, "messages": messages, "batch_size": batch_size}
+        return self.request(line, timeout)["results"]
 
 
 class GoPushConsumer(GoDriver):

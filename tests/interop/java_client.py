@@ -67,7 +67,6 @@ class JavaProducer(JavaDriver):
     def __init__(self, namesrv: str, home: Path, group: str = "PG_java") -> None:
         super().__init__("producer", {"namesrv": namesrv, "group": group}, home)
         self.wait_for("READY", timeout=90)
-        self._requests = 0
 
     def send(
         self,
@@ -76,9 +75,8 @@ class JavaProducer(JavaDriver):
         batch_size: int = 16,
         timeout: float = 180,
     ) -> List[dict]:
-        self._requests += 1
-        self.send_line({"mode": mode, "messages": messages, "batch_size": batch_size})
-        return self.wait_for("RESULT", self._requests, timeout=timeout)[-1]["results"]
+        line = {"mode": mode, "messages": messages, "batch_size": batch_size}
+        return self.request(line, timeout)["results"]
 
 
 class JavaTransactionProducer(JavaDriver):
@@ -93,12 +91,9 @@ class JavaTransactionProducer(JavaDriver):
         }
         super().__init__("transaction", args, home)
         self.wait_for("READY", timeout=90)
-        self._requests = 0
 
     def send(self, messages: List[Dict[str, object]], local: str) -> List[dict]:
-        self._requests += 1
-        self.send_line({"messages": messages, "local": local})
-        return self.wait_for("RESULT", self._requests, timeout=120)[-1]["results"]
+        return self.request({"messages": messages, "local": local}, 120)["results"]
 
 
 class JavaConsumer(JavaDriver):
@@ -174,12 +169,9 @@ class JavaAdmin(JavaDriver):
     def __init__(self, namesrv: str, home: Path) -> None:
         super().__init__("admin", {"namesrv": namesrv, "properties": PROPERTY_NAMES}, home)
         self.wait_for("READY", timeout=90)
-        self._requests = 0
 
     def ask(self, op: str, **fields: object) -> dict:
-        self._requests += 1
-        self.send_line({"op": op, **fields})
-        return self.wait_for("RESULT", self._requests, timeout=60)[-1]
+        return self.request({"op": op, **fields}, 60)
 
 
 def probe_until(

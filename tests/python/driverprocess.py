@@ -18,6 +18,7 @@ class DriverProcess:
     def __init__(self, argv: List[str], keywords: Sequence[str], home: Path, name: str) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.name = name
+        self._requests = 0
         self._keywords = tuple(keywords)
         self._stderr = open(home / f"{name.replace(' ', '-')}-{id(self)}.stderr", "w+")
         self.proc = subprocess.Popen(
@@ -93,6 +94,13 @@ class DriverProcess:
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(value) + "\n")
         self.proc.stdin.flush()
+
+    def request(self, value: object, timeout: float = 60) -> dict:
+        """Sends one request line and waits for its RESULT line: a driver answers its
+        requests in order, so the n-th RESULT belongs to the n-th request."""
+        self._requests += 1
+        self.send_line(value)
+        return self.wait_for("RESULT", self._requests, timeout=timeout)[self._requests - 1]
 
     def finish(self, timeout: float = 60) -> int:
         """Closes stdin (the driver's signal to shut down) and returns its exit status; a

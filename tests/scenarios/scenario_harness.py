@@ -100,15 +100,12 @@ class ProducerClient(Client):
     def __init__(self, impl: str, namesrv: str, home: Path, group: str = "PG_scenario") -> None:
         super().__init__(impl, "producer", {"namesrv": namesrv, "group": group}, home)
         self.ready()
-        self._requests = 0
 
     def send(
         self, messages: List[Dict[str, object]], mode: str = "sync", batch_size: int = 10
     ) -> List[dict]:
-        self._requests += 1
-        self.send_line({"mode": mode, "messages": messages, "batch_size": batch_size})
-        results = self.wait_for("RESULT", self._requests, timeout=120)
-        return results[self._requests - 1]["results"]
+        line = {"mode": mode, "messages": messages, "batch_size": batch_size}
+        return self.request(line, 120)["results"]
 
     def send_ok(self, messages: List[Dict[str, object]], mode: str = "sync") -> List[dict]:
         results = self.send(messages, mode)
