@@ -83,15 +83,7 @@ class GoProducer(GoDriver):
         super().__init__(command, args, home)
         self.wait_ready()
 
-    def send(
-        self,
-        messages: List[Dict[str, object]],
-        mode: str = "sync",
-        batch_size: int = 16,
-        timeout: float = 180,
-    ) -> List[dict]:
-        line = {"mode": mode, "messages": messages, "batch_size": batch_size}
-        return self.request(line, timeout)["results"]
+    send = DriverProcess.send_messages
 
 
 class GoPushConsumer(GoDriver):

@@ -68,15 +68,7 @@ class JavaProducer(JavaDriver):
         super().__init__("producer", {"namesrv": namesrv, "group": group}, home)
         self.wait_for("READY", timeout=90)
 
-    def send(
-        self,
-        messages: List[Dict[str, object]],
-        mode: str = "sync",
-        batch_size: int = 16,
-        timeout: float = 180,
-    ) -> List[dict]:
-        line = {"mode": mode, "messages": messages, "batch_size": batch_size}
-        return self.request(line, timeout)["results"]
+    send = DriverProcess.send_messages
 
 
 class JavaTransactionProducer(JavaDriver):

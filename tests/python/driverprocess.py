@@ -95,6 +95,18 @@ class DriverProcess:
         self.proc.stdin.write(json.dumps(value) + "\n")
         self.proc.stdin.flush()
 
+    def send_messages(
+        self,
+        messages: List[Dict[str, object]],
+        mode: str = "sync",
+        batch_size: int = 16,
+        timeout: float = 180,
+    ) -> List[dict]:
+        """A producer driver's request: sends `messages` (driver message specs) in `mode`
+        and returns one result per message."""
+        line = {"mode": mode, "messages": messages, "batch_size": batch_size}
+        return self.request(line, timeout)["results"]
+
     def request(self, value: object, timeout: float = 60) -> dict:
         """Sends one request line and waits for its RESULT line: a driver answers its
         requests in order, so the n-th RESULT belongs to the n-th request."""
