@@ -51,7 +51,7 @@ pub fn validate_topic_name(topic: &str) -> Result<(), TopicRefusal> {
     if topic.is_empty() {
         return Err(TopicRefusal {
             code: INVALID_PARAMETER,
-            remark: "the topic name is empty".into(),
+            remark: "The specified topic is blank.".into(),
         });
     }
     let limit = if topic.starts_with(RETRY_PREFIX) || topic.starts_with(DLQ_PREFIX) {
@@ -63,7 +63,7 @@ pub fn validate_topic_name(topic: &str) -> Result<(), TopicRefusal> {
         return Err(TopicRefusal {
             code: INVALID_PARAMETER,
             remark: format!(
-                "the topic name is {} characters long; the limit is {limit}",
+                "The specified topic: {topic}, is longer than topic max length: {limit} (it has {} characters)",
                 topic.len()
             ),
         });
@@ -75,11 +75,34 @@ pub fn validate_topic_name(topic: &str) -> Result<(), TopicRefusal> {
         return Err(TopicRefusal {
             code: INVALID_PARAMETER,
             remark: format!(
-                "the topic name {topic:?} contains the illegal character {bad:?}; allowed are [%|a-zA-Z0-9_-]"
+                "The specified topic: {topic}, contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$ (the first is {bad:?})"
             ),
         });
     }
     Ok(())
+}
+
+/// Longest consumer group name (Java `Validators.CHARACTER_MAX_LENGTH`).
+pub const MAX_GROUP_LEN: usize = 255;
+
+/// Whether a consumer group with this name can exist: Java creates subscription groups on
+/// first use only for names of at most [`MAX_GROUP_LEN`] characters of `[%|a-zA-Z0-9_-]`, and
+/// answers requests of any other group SUBSCRIPTION_GROUP_NOT_EXIST (26).
+pub fn validate_group_name(group: &str) -> Result<(), TopicRefusal> {
+    let legal = !group.is_empty()
+        && group.len() <= MAX_GROUP_LEN
+        && group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-'));
+    if legal {
+        return Ok(());
+    }
+    Err(TopicRefusal {
+        code: rocketmq_protocol::code::response_code::SUBSCRIPTION_GROUP_NOT_EXIST,
+        remark: format!(
+            "subscription group [{group}] does not exist: a group name has 1 to {MAX_GROUP_LEN} characters of [%|a-zA-Z0-9_-]"
+        ),
+    })
 }
 
 /// Name check plus the system-topic rule applied to sends (NO_PERMISSION, 16).
@@ -88,7 +111,7 @@ pub fn validate_send_topic(topic: &str) -> Result<(), TopicRefusal> {
     if NOT_ALLOWED_SEND_TOPICS.contains(&topic) {
         return Err(TopicRefusal {
             code: rocketmq_protocol::code::response_code::NO_PERMISSION,
-            remark: format!("sending to the system topic {topic} is forbidden"),
+            remark: format!("Sending message to topic[{topic}] is forbidden."),
         });
     }
     Ok(())
@@ -236,5 +259,40 @@ mod tests {
         assert_eq!(refusal.code, 16);
         assert!(refusal.remark.contains(SCHEDULE_TOPIC));
         assert!(validate_topic_name("").is_err());
+    }
+
+    #[test]
+    fn topic_refusals_use_javas_key_phrases() {
+        let too_long = validate_topic_name(&"a".repeat(128)).unwrap_err().remark;
+        assert!(
+            too_long.contains("is longer than topic max length: 127"),
+            "{too_long}"
+        );
+        let bad = validate_topic_name("bad topic").unwrap_err().remark;
+        assert!(
+            bad.contains("contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"),
+            "{bad}"
+        );
+        assert_eq!(
+            validate_topic_name("").unwrap_err().remark,
+            "The specified topic is blank."
+        );
+        let system = validate_send_topic(SCHEDULE_TOPIC).unwrap_err().remark;
+        assert!(system.contains("Sending message to topic[SCHEDULE_TOPIC_XXXX] is forbidden"));
+    }
+
+    #[test]
+    fn group_names() {
+        assert!(validate_group_name("Group_1-x|%").is_ok());
+        assert!(validate_group_name(&"g".repeat(MAX_GROUP_LEN)).is_ok());
+        for bad in ["", "bad group", "a.b", &"g".repeat(MAX_GROUP_LEN + 1)] {
+            let refusal = validate_group_name(bad).unwrap_err();
+            assert_eq!(refusal.code, 26, "{bad:?}");
+            assert!(
+                refusal.remark.contains("does not exist"),
+                "{}",
+                refusal.remark
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::broker::error::OpError;
 use crate::broker::services::Broker;
+use crate::broker::topic::validate_group_name;
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::header::{
     QueryConsumerOffsetRequestHeader, UpdateConsumerOffsetRequestHeader,
@@ -25,15 +26,20 @@ impl Broker {
         {
             Some(o) if o >= 0 => Some(o),
             _ => {
+                // Java answers "not found" for an empty queue too; 0 there means a consumer
+                // that starts before the first message is sent never skips it
+                // (docs/compatibility.md, differential tests).
                 let young = self.store.min_offset(&h.topic, h.queue_id) <= 0;
                 (young && h.set_zero_if_not_found != Some(false)).then_some(0)
             }
         };
         offset.ok_or_else(|| {
-            OpError::new(
-                resp::QUERY_NOT_FOUND,
-                "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first",
-            )
+            let remark = if h.set_zero_if_not_found == Some(false) {
+                "Not found, do not set to zero, maybe this group boot first"
+            } else {
+                "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first"
+            };
+            OpError::new(resp::QUERY_NOT_FOUND, remark)
         })
     }
 
@@ -42,10 +48,16 @@ impl Broker {
         &self,
         h: &UpdateConsumerOffsetRequestHeader,
     ) -> Result<(), OpError> {
+        if let Err(refusal) = validate_group_name(&h.consumer_group) {
+            return Err(OpError::new(
+                refusal.code,
+                format!("Group {} not exist! ({})", h.consumer_group, refusal.remark),
+            ));
+        }
         if self.topics.get(&h.topic).is_none() {
             return Err(OpError::new(
                 resp::TOPIC_NOT_EXIST,
-                format!("topic[{}] not exist", h.topic),
+                format!("Topic {} not exist!", h.topic),
             ));
         }
         if h.commit_offset >= 0 {
@@ -71,14 +83,11 @@ impl Broker {
         self.store.offset_by_time(topic, queue_id, timestamp, upper)
     }
 
-    /// When the first message still stored in a queue was stored.
-    pub fn earliest_store_time(&self, topic: &str, queue_id: i32) -> Result<i64, OpError> {
+    /// When the first message still stored in a queue was stored; -1 for an empty or unknown
+    /// queue (Java answers SUCCESS with -1 there).
+    pub fn earliest_store_time(&self, topic: &str, queue_id: i32) -> i64 {
         self.store
             .earliest_store_time(topic, queue_id)
-            .ok_or_else(|| {
-                OpError::system(format!(
-                    "no message in topic {topic} queue {queue_id}, so no earliest store time"
-                ))
-            })
+            .unwrap_or(-1)
     }
 }

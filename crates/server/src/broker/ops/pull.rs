@@ -15,6 +15,7 @@
 use crate::broker::error::OpError;
 use crate::broker::filter::SubscriptionExpression;
 use crate::broker::services::Broker;
+use crate::broker::topic::validate_group_name;
 use bytes::{BufMut, Bytes, BytesMut};
 use rocketmq_protocol::body::topic_config::perm;
 use rocketmq_protocol::code::response_code as resp;
@@ -230,6 +231,11 @@ impl Broker {
     /// One read of the queue with every check; never waits.
     fn pull_once(&self, header: &PullMessageRequestHeader, first_processing: bool) -> PullOutcome {
         let topic = header.topic.as_str();
+        // Java checks the subscription group first; a name it could not auto-create means the
+        // group does not exist.
+        if let Err(refusal) = validate_group_name(&header.consumer_group) {
+            return self.pull_error(header, refusal.code, refusal.remark);
+        }
         let Some(config) = self.topics.get(topic) else {
             return self.pull_error(
                 header,
@@ -305,9 +311,15 @@ impl Broker {
             GetStatus::OffsetOverflowBadly => (PullStatus::OffsetIllegal, result.max_offset),
             GetStatus::OffsetFoundNull => (PullStatus::NoNewMessage, result.next_begin_offset),
         };
+        // The topic exists, so its queues do: a queue nothing was written to yet is an empty
+        // queue, as Java (which creates consume queues on first look) calls it.
+        let store_status = match result.status {
+            GetStatus::NoMatchedLogicQueue => status_name(GetStatus::NoMessageInQueue),
+            other => status_name(other),
+        };
         let mut outcome = PullOutcome {
             status: Ok(status),
-            store_status: status_name(result.status),
+            store_status,
             next_begin_offset: next,
             min_offset: result.min_offset,
             max_offset: result.max_offset,

@@ -253,7 +253,7 @@ impl Broker {
                 return Err(OpError::new(
                     resp::MESSAGE_ILLEGAL,
                     format!(
-                        "the message body is {} bytes, larger than the maximum message size of {max} bytes",
+                        "the message is illegal: its body is {} bytes, msg body length limit {max}B",
                         req.body.len()
                     ),
                 ));
@@ -367,7 +367,7 @@ fn batch_messages(
         return Err(OpError::new(
             resp::MESSAGE_ILLEGAL,
             format!(
-                "the batch body is {} bytes, larger than the maximum message size of {max} bytes",
+                "the message is illegal: the batch body is {} bytes, msg body length limit {max}B",
                 raw.len()
             ),
         ));

@@ -104,16 +104,51 @@ async fn refusals_are_errors_with_codes() {
     assert_eq!(e.code, resp::TOPIC_NOT_EXIST);
     assert_eq!(outcome.next_begin_offset, 5);
 
-    let missing = broker
-        .query_consumer_offset(&QueryConsumerOffsetRequestHeader {
-            consumer_group: "CG".into(),
-            topic: "T".into(),
-            queue_id: 0,
-            set_zero_if_not_found: Some(true),
-            broker_name: None,
-        })
-        .unwrap();
-    assert_eq!(missing, 0, "a young queue starts at 0");
+    let query = |queue_id| QueryConsumerOffsetRequestHeader {
+        consumer_group: "CG".into(),
+        topic: "T".into(),
+        queue_id,
+        set_zero_if_not_found: Some(true),
+        broker_name: None,
+    };
+    let young = broker.query_consumer_offset(&query(0)).unwrap();
+    assert_eq!(young, 0, "a young queue starts at 0");
+    let mut told_not_to = query(0);
+    told_not_to.set_zero_if_not_found = Some(false);
+    let missing = broker.query_consumer_offset(&told_not_to).unwrap_err();
+    assert_eq!(missing.code, resp::QUERY_NOT_FOUND);
+    assert_eq!(
+        missing.remark,
+        "Not found, do not set to zero, maybe this group boot first"
+    );
+}
+
+#[tokio::test]
+async fn answers_agree_with_javas_where_the_differential_tests_found_them_apart() {
+    let (broker, _stop) = broker_and_stop();
+    broker.send_store(send_request("T", 0, b"x")).unwrap();
+
+    // An illegal group name: Java cannot create the subscription group.
+    let mut header = pull_header("T", 0, 0);
+    header.consumer_group = "bad group".into();
+    let outcome = broker.pull(&header, std::future::pending()).await;
+    let e = outcome.status.unwrap_err();
+    assert_eq!(e.code, resp::SUBSCRIPTION_GROUP_NOT_EXIST);
+    assert!(e
+        .remark
+        .contains("subscription group [bad group] does not exist"));
+
+    // A queue of an existing topic that nothing was written to is an empty queue.
+    let outcome = broker
+        .pull(&pull_header("T", 1, 0), std::future::pending())
+        .await;
+    assert_eq!(outcome.status, Ok(PullStatus::NoNewMessage));
+    assert_eq!(outcome.store_status, "NO_MESSAGE_IN_QUEUE");
+
+    // No message, no earliest store time: -1, not an error.
+    assert_eq!(broker.earliest_store_time("T", 1), -1);
+    assert_eq!(broker.earliest_store_time("Nope", 0), -1);
+    assert!(broker.earliest_store_time("T", 0) > 0);
 }
 
 #[tokio::test]

@@ -68,10 +68,10 @@ pub(super) fn queue_bounds(broker: &Broker, req: &RemotingCommand) -> RemotingCo
             }
         }
         _ => match req.decode_header::<GetEarliestMsgStoretimeRequestHeader>() {
-            Ok(h) => match broker.earliest_store_time(&h.topic, h.queue_id) {
-                Ok(t) => RemotingCommand::response_to(req).with_field("timestamp", t),
-                Err(e) => op_error(req, e),
-            },
+            Ok(h) => RemotingCommand::response_to(req).with_field(
+                "timestamp",
+                broker.earliest_store_time(&h.topic, h.queue_id),
+            ),
             Err(e) => bad_header(req, e),
         },
     }

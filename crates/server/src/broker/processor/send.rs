@@ -3,10 +3,11 @@
 //!
 //! What must stay true: every answer to a send carries string extFields; a success carries
 //! msgId, queueId, queueOffset, transactionId, MSG_REGION and TRACE_ON. A refused or failed
-//! send is answered, as Java's is, with the response header attached but empty
-//! (`"extFields":{}`); an unreadable request header with no `extFields` at all.
+//! send is answered, as Java's is, with MSG_REGION and TRACE_ON only; an unreadable request
+//! header with no `extFields` at all.
 
 use super::answer::{bad_header, done, op_error};
+use crate::broker::error::OpError;
 use crate::broker::ops::send::{SendRequest, StoredSend};
 use crate::broker::services::Broker;
 use rocketmq_protocol::code::response_code as resp;
@@ -42,8 +43,16 @@ pub(super) fn store(broker: &Broker, peer: SocketAddr, req: &RemotingCommand) ->
     };
     match broker.send_store(request) {
         Ok(stored) => SendPhase::Stored(Box::new(stored)),
-        Err(e) => SendPhase::Answered(op_error(req, e).with_custom_header()),
+        Err(e) => SendPhase::Answered(refused(req, e)),
     }
+}
+
+/// The answer to a send that was refused or failed: Java adds the broker's region and trace
+/// switch before any check, so every send answer carries them.
+fn refused(req: &RemotingCommand, e: OpError) -> RemotingCommand {
+    op_error(req, e)
+        .with_field(MSG_REGION, DEFAULT_REGION)
+        .with_field(TRACE_ON, "true")
 }
 
 /// Phase 2: waits for durability (sync flush) and builds the answer.
@@ -58,7 +67,7 @@ pub(super) async fn finish(
     };
     let receipt = match broker.send_finish(stored).await {
         Ok(r) => r,
-        Err(e) => return op_error(req, e).with_custom_header(),
+        Err(e) => return refused(req, e),
     };
     let (code, remark) = match receipt.flush_failure {
         None => (resp::SUCCESS, String::new()),
