@@ -9,17 +9,18 @@
 //!   message goes to the dead-letter topic without delay;
 //! - the new message keeps body, flag, sys flag, born host/time, store host and every
 //!   property of the original; it adds `RETRY_TOPIC` (the original topic) and
-//!   `ORIGIN_MESSAGE_ID` (the first delivery's id) only when they are not already set, so both
-//!   survive any number of retries; `reconsume_times` goes up by one;
+//!   `ORIGIN_MESSAGE_ID` (the first delivery's offset message id, as Java's broker writes it:
+//!   not the `UNIQ_KEY`) only when they are not already set, so both survive any number of
+//!   retries; `reconsume_times` goes up by one; `WAIT` becomes `false` (Java's broker does not
+//!   wait for the flush of a sent-back message);
 //! - a retry message carries `DELAY` = its level and must be stored through
 //!   [`super::schedule::to_scheduled`] (the caller's job, the same path as a user's delayed
-//!   send); a dead-letter message carries no `DELAY`.
+//!   send); a dead-letter message carries `DELAY=0` (not delayed), as Java's broker writes it.
 
 use rocketmq_protocol::body::topic_config::{perm, TopicConfig};
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::properties::{
-    get_property, remove_property, set_property, DELAY, ORIGIN_MESSAGE_ID, RETRY_TOPIC, TAGS,
-    UNIQ_KEY,
+    get_property, set_property, DELAY, ORIGIN_MESSAGE_ID, RETRY_TOPIC, TAGS, WAIT,
 };
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::MessageToStore;
@@ -104,8 +105,8 @@ pub fn max_reconsume_times(req: &SendBackRequest<'_>) -> i32 {
 /// Decides what to store for a failed message.
 ///
 /// `original` is the record read back at the request's `offset`; `offset_msg_id` is its
-/// offset message id (spec 4.10), used as `ORIGIN_MESSAGE_ID` when the message carries neither
-/// that property nor a `UNIQ_KEY`; `delay_level_count` is how many delay levels the broker
+/// offset message id (spec 4.10), used as `ORIGIN_MESSAGE_ID` when the message does not carry
+/// that property yet; `delay_level_count` is how many delay levels the broker
 /// has (levels above it are clamped to it).
 pub fn decide_send_back(
     original: &StoredMessage,
@@ -119,14 +120,13 @@ pub fn decide_send_back(
         props = set_property(&props, RETRY_TOPIC, &original.topic);
     }
     if get_property(&props, ORIGIN_MESSAGE_ID).is_none_or(|v| v.trim().is_empty()) {
-        let first_id = get_property(&props, UNIQ_KEY)
-            .unwrap_or(offset_msg_id)
-            .to_string();
-        props = set_property(&props, ORIGIN_MESSAGE_ID, &first_id);
+        props = set_property(&props, ORIGIN_MESSAGE_ID, offset_msg_id);
     }
+    props = set_property(&props, WAIT, "false");
 
     let (target, topic) = if original.reconsume_times >= max_times || req.delay_level < 0 {
-        props = remove_property(&props, DELAY);
+        // Java's broker writes level 0 (no delay) into the dead letter.
+        props = set_property(&props, DELAY, "0");
         (SendBackTarget::DeadLetter, dlq_topic(req.group))
     } else {
         let wanted = if req.delay_level > 0 {
@@ -172,7 +172,7 @@ pub fn decide_send_back(
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use rocketmq_protocol::properties::{decode_properties_map, encode_pairs, KEYS};
+    use rocketmq_protocol::properties::{decode_properties_map, encode_pairs, KEYS, UNIQ_KEY};
     use std::net::SocketAddr;
 
     fn stored(reconsume_times: i32, properties: String) -> StoredMessage {
@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(m.tags_code, 2598919);
         let p = decode_properties_map(&m.properties);
         assert_eq!(p[RETRY_TOPIC], "OrderTopic");
-        assert_eq!(p[ORIGIN_MESSAGE_ID], "ABCDEF");
+        // Java's broker names the first delivery by its offset id, not by its UNIQ_KEY.
+        assert_eq!(p[ORIGIN_MESSAGE_ID], OFFSET_ID);
+        assert_eq!(p[UNIQ_KEY], "ABCDEF");
+        assert_eq!(p[WAIT], "false");
         assert_eq!(p[DELAY], "3");
         assert_eq!(p[TAGS], "TagA");
         assert_eq!(p[KEYS], "k1 k2");
@@ -302,7 +305,7 @@ mod tests {
         assert_eq!(sb.message.queue_id, 0);
         assert_eq!(sb.message.reconsume_times, 17);
         let p = decode_properties_map(&sb.message.properties);
-        assert!(!p.contains_key(DELAY));
+        assert_eq!(p[DELAY], "0", "a dead letter is not delayed");
         assert_eq!(p[TAGS], "TagA");
         assert_eq!(p[RETRY_TOPIC], "OrderTopic");
         assert_eq!(sb.topic_config.topic_name, "%DLQ%G1");
