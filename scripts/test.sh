@@ -100,7 +100,7 @@ java -version 2>&1 | head -n 1
 section "pytest against Apache RocketMQ's name server and broker (ROCKETMQ_TEST_BROKER=apache)"
 status=0
 ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
-    .venv/bin/python -m pytest tests/apache tests/python tests/scenarios || status=$?
+    .venv/bin/python -m pytest tests/apache tests/python tests/scenarios tests/differential || status=$?
 if [ "$status" -ne 0 ]; then
     echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"
