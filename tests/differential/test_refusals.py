@@ -171,6 +171,19 @@ def test_pull_refusals_agree(sides, unique):
             26,
             "subscription group [bad group] does not exist",
         ),
+        (
+            # Its retry topic would be longer than a topic name may be.
+            "group name of 121 characters",
+            dict(group="g" * 121),
+            26,
+            f"subscription group [{'g' * 121}] does not exist",
+        ),
+        (
+            "group name of 120 characters, no heartbeat",
+            dict(group="h" * 120, subscription=None),
+            SUBSCRIPTION_NOT_EXIST,
+            "the consumer's group info not exist",
+        ),
     ]
     for what, options, code, phrase in cases:
         args = dict(topic=topic, queue_id=0, offset=0, group=group)

@@ -82,8 +82,10 @@ pub fn validate_topic_name(topic: &str) -> Result<(), TopicRefusal> {
     Ok(())
 }
 
-/// Longest consumer group name (Java `Validators.CHARACTER_MAX_LENGTH`).
-pub const MAX_GROUP_LEN: usize = 255;
+/// Longest consumer group name Java's broker creates a subscription group for: its retry
+/// topic `%RETRY%<group>` must be a legal topic name of at most [`MAX_TOPIC_LEN`] characters
+/// (seen on Apache 5.5.0: 120 characters are served, 121 are not).
+pub const MAX_GROUP_LEN: usize = MAX_TOPIC_LEN - RETRY_PREFIX.len();
 
 /// Whether a consumer group with this name can exist: Java creates subscription groups on
 /// first use only for names of at most [`MAX_GROUP_LEN`] characters of `[%|a-zA-Z0-9_-]`, and
@@ -284,6 +286,7 @@ mod tests {
     #[test]
     fn group_names() {
         assert!(validate_group_name("Group_1-x|%").is_ok());
+        assert_eq!(MAX_GROUP_LEN, 120);
         assert!(validate_group_name(&"g".repeat(MAX_GROUP_LEN)).is_ok());
         for bad in ["", "bad group", "a.b", &"g".repeat(MAX_GROUP_LEN + 1)] {
             let refusal = validate_group_name(bad).unwrap_err();
