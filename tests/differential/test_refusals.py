@@ -306,3 +306,20 @@ def test_requests_about_missing_things(sides, unique):
         for side, reply in zip(sides, replies):
             assert reply.code == SYSTEM_ERROR, (code, side, reply.remark)
             assert_remark_says(reply, phrase, side)
+
+
+def test_topic_permissions(sides, unique):
+    """A read-only topic still takes sends (Java's broker does not check the topic's write bit
+    on send: clients skip unwritable queues by the route); a write-only one refuses pulls."""
+    read_only, write_only = unique("DiffReadOnly"), unique("DiffWriteOnly")
+    for topic, perm in ((read_only, 4), (write_only, 2)):
+        assert both(sides, lambda side, t=topic, p=perm: side.create_topic(t, perm=p).code) == (
+            0,
+            0,
+        )
+    replies = both(sides, lambda side: side.send(read_only, queue_id=0))
+    assert [r.code for r in replies] == [SUCCESS, SUCCESS], [r.remark for r in replies]
+    replies = both(sides, lambda side: side.pull(write_only, 0, 0))
+    for side, reply in zip(sides, replies):
+        assert reply.code == NO_PERMISSION, (side, reply.remark)
+        assert_remark_says(reply, f"the topic[{write_only}] pulling message is forbidden", side)
