@@ -53,28 +53,42 @@ fn advice(e: &Failure) -> Option<String> {
 }
 
 fn no_route_advice(topic: &str, name_servers: &[String], cause: &str) -> Option<String> {
-    if name_servers.is_empty() {
-        // "no name server address is set (call set_namesrv_addr)" and the domain lookup
-        // failure already say what to do.
-        return None;
-    }
     let create = format!(
         "Create the topic first (mqadmin updateTopic -t {topic} -c <cluster>, or \
          rocketmq.pytest_plugin's topic fixtures in tests)"
     );
     if cause.contains("auto-creation is off") {
-        return Some(format!(
+        Some(format!(
             "{create}, or let the broker create topics on first send (autoCreateTopicEnable=true)"
-        ));
+        ))
+    } else if cause.contains("does not know this topic") {
+        Some(format!("Check the topic name. {create}"))
+    } else if cause.contains("no writable queue") {
+        Some(format!(
+            "Check the permissions of topic {topic} (mqadmin updateTopicPerm): its queues do \
+             not take messages"
+        ))
+    } else if cause.starts_with("no address for broker") {
+        Some("The broker is down or restarting: retry once it is back".into())
+    } else if !name_servers.is_empty() && is_unreachable(cause) {
+        Some(format!(
+            "Check that a RocketMQ name server is running at {} and that the address given to \
+             set_namesrv_addr() (or NAMESRV_ADDR) is right",
+            name_servers.join(";")
+        ))
+    } else {
+        // Among the rest, "no name server address is set (call set_namesrv_addr)" already
+        // says what to do.
+        None
     }
-    if cause.contains("does not know this topic") {
-        return Some(format!("Check the topic name. {create}"));
-    }
-    Some(format!(
-        "Check that a RocketMQ name server is running at {} and that the address given to \
-         set_namesrv_addr() (or NAMESRV_ADDR) is right",
-        name_servers.join(";")
-    ))
+}
+
+/// Whether a route lookup's cause is the name servers not answering (connect, timeout or a
+/// closed connection: the texts of those `ClientError` variants).
+fn is_unreachable(cause: &str) -> bool {
+    ["cannot connect to ", "no response from ", "connection to "]
+        .iter()
+        .any(|start| cause.starts_with(start))
 }
 
 fn refusal_advice(code: i32) -> Option<String> {

@@ -9,6 +9,8 @@ exception class, and its text says what went wrong and what to do (the words ass
 | unknown topic, auto-create off  | ProducerSendSyncFailed       | "Create the topic first", |
 |                                 |                              | autoCreateTopicEnable     |
 | unknown topic, pull consumer    | PullConsumerFetchMQFailed    | "Check the topic name"    |
+| topic whose queues are not     | ProducerSendSyncFailed       | "Check the permissions of |
+| writable                        |                              | topic"                    |
 | body over the producer's limit  | ProducerSendSyncFailed       | set_max_message_size      |
 | body over the broker's limit    | ProducerSendSyncFailed       | "The broker refused",     |
 | (the broker refuses it)         |                              | maxMessageSize            |
@@ -33,6 +35,7 @@ from rocketmq.exceptions import (
     PullConsumerStartFailed,
     PushConsumerStartFailed,
 )
+from rocketmq.pytest_plugin import admin
 
 from remoting import read_frame
 
@@ -180,6 +183,20 @@ def test_pulling_an_unknown_topic_says_to_check_or_create_it(broker):
     text = str(raised.value)
     assert "the name server does not know this topic" in text, text
     assert "Check the topic name. Create the topic first" in text, text
+
+
+def test_sending_to_a_read_only_topic_says_to_check_its_permissions(broker):
+    topic = unique("ReadOnly")
+    admin.create_topic(broker.namesrv_addr, topic, 2, perm=4)  # PermName.PERM_READ only
+    producer = _producer(broker.namesrv_addr)
+    try:
+        with pytest.raises(ProducerSendSyncFailed) as raised:
+            producer.send_sync(_message(topic))
+    finally:
+        producer.shutdown()
+    text = str(raised.value)
+    assert "the route has no writable queue" in text, text
+    assert f"Check the permissions of topic {topic} (mqadmin updateTopicPerm)" in text, text
 
 
 def test_a_body_over_the_producers_limit_names_the_setting(broker):

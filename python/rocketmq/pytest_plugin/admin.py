@@ -176,16 +176,23 @@ def routed_write_queues(namesrv_addr: str, topic: str, timeout: float = 5.0) -> 
     return fewest or 0
 
 
-def create_topic(namesrv_addr: str, topic: str, queues: int, timeout: float = 30.0) -> None:
-    """Creates ``topic`` with ``queues`` read and write queues on every master broker the name
-    server knows, and returns once the name server routes all of them."""
+def create_topic(
+    namesrv_addr: str,
+    topic: str,
+    queues: int,
+    timeout: float = 30.0,
+    perm: int = PERM_READ_WRITE,
+) -> None:
+    """Creates ``topic`` with ``queues`` read and write queues (PermName bits ``perm``) on
+    every master broker the name server knows, and returns once the name server routes all
+    of them."""
     masters = wait_for_brokers(namesrv_addr, timeout)
     fields = {
         "topic": topic,
         "defaultTopic": DEFAULT_TOPIC,
         "readQueueNums": queues,
         "writeQueueNums": queues,
-        "perm": PERM_READ_WRITE,
+        "perm": perm,
         "topicFilterType": "SINGLE_TAG",
         "topicSysFlag": 0,
         "order": False,
