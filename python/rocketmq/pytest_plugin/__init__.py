@@ -34,6 +34,8 @@ from typing import Any, Iterator, List, Optional, Protocol
 
 import pytest
 
+from rocketmq.client import ReceivedMessage
+
 from . import factories
 from .admin import AdminError
 from .clusters import ExternalCluster, unique_name
@@ -65,7 +67,7 @@ class ConsumeFunction(Protocol):
         timeout: float = 10.0,
         expression: str = "*",
         group: Optional[str] = None,
-    ) -> List[Any]:
+    ) -> List[ReceivedMessage]:
         """Messages of ``topic`` once ``count`` arrived (see :func:`consume.consume`)."""
 
 
@@ -118,7 +120,7 @@ def rocketmq_consume(rocketmq_namesrv_addr: str) -> ConsumeFunction:
         timeout: float = 10.0,
         expression: str = "*",
         group: Optional[str] = None,
-    ) -> List[Any]:
+    ) -> List[ReceivedMessage]:
         return consume(rocketmq_namesrv_addr, topic, count, timeout, expression, group)
 
     return consume_from_topic

@@ -11,8 +11,7 @@ from __future__ import annotations
 import time
 from typing import List, Optional
 
-from rocketmq._consumers import PullConsumer
-from rocketmq._messages import ReceivedMessage
+from rocketmq.client import PullConsumer, ReceivedMessage
 
 from .clusters import unique_name
 
