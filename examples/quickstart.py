@@ -1,9 +1,12 @@
 """Send and receive through the bundled broker: nothing to install but this package.
 
     python examples/quickstart.py
+
+The consumer's callback runs on the consumer's threads; it only hands each message over, and
+this script's main thread does all the printing, so every line comes out whole and in order.
 """
 
-import threading
+import queue
 
 from rocketmq.broker import LocalBroker
 from rocketmq.client import ConsumeStatus, Message, Producer, PushConsumer
@@ -13,14 +16,10 @@ COUNT = 10
 with LocalBroker(namesrv_port=0, broker_port=0) as broker:
     print("broker running; name server at", broker.namesrv_addr)
 
-    received = []
-    all_received = threading.Event()
+    arrivals = queue.Queue()
 
     def on_message(msg):
-        received.append(msg)
-        print("received", msg.id, msg.tags, msg.body)
-        if len(received) >= COUNT:
-            all_received.set()
+        arrivals.put(msg)  # from a consumer thread: no printing here
         return ConsumeStatus.CONSUME_SUCCESS
 
     consumer = PushConsumer("quickstart-consumers")
@@ -40,7 +39,15 @@ with LocalBroker(namesrv_port=0, broker_port=0) as broker:
 
     # A new group starts from the first message of a young topic, so it sees all ten.
     consumer.start()
-    if not all_received.wait(timeout=30):
-        raise SystemExit("only %d of %d messages arrived" % (len(received), COUNT))
-    consumer.shutdown()
+    received = []
+    try:
+        while len(received) < COUNT:
+            received.append(arrivals.get(timeout=30))
+    except queue.Empty:
+        raise SystemExit("only %d of %d messages arrived" % (len(received), COUNT)) from None
+    finally:
+        consumer.shutdown()
+    # The topic has several queues, so arrival order is not send order: print by key.
+    for msg in sorted(received, key=lambda m: int(m.keys.decode().split("-")[1])):
+        print("received", msg.id, msg.keys.decode(), msg.tags.decode(), msg.body)
     print("round trip OK: sent and received %d messages" % COUNT)

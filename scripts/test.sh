@@ -6,7 +6,9 @@
 # Go module cache) and Java client (tests/drivers/java, built with Maven into ~/.m2, rebuilt
 # only when its sources change), the frame comparison with Apache RocketMQ's own Java encoder
 # (tests/wire), then the client suites again against Apache RocketMQ's own name server and
-# broker (their jars resolved by Maven once and cached outside the repository).
+# broker (their jars resolved by Maven once and cached outside the repository), and the pytest
+# plugin's example test file three times: with the broker the plugin starts, against a separate
+# rocketmq-broker process, and against Apache's name server and broker.
 # Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
@@ -93,6 +95,10 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 
+section "pytest plugin example (examples/test_pytest_plugin.py): bundled broker, then a rocketmq-broker process"
+.venv/bin/python tests/plugin/run_example.py bundled
+.venv/bin/python tests/plugin/run_example.py process
+
 section "Apache RocketMQ artifacts (Maven Central once, then the cache ~/.cache/rocketmq-tests)"
 java -version 2>&1 | head -n 1
 .venv/bin/python scripts/apache_rocketmq.py prepare
@@ -105,5 +111,8 @@ if [ "$status" -ne 0 ]; then
     echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"
 fi
+
+section "pytest plugin example against Apache RocketMQ's name server and broker (--rocketmq-namesrv)"
+.venv/bin/python tests/plugin/run_example.py apache
 
 section "all tests passed"

@@ -82,7 +82,9 @@ class PullConsumer(ClientLifecycle):
         if self._native is not None:
             return
         if not self._group.strip():
-            raise PullConsumerStartFailed("the specified group is blank")
+            raise PullConsumerStartFailed(
+                "the specified group is blank: pass a group name, e.g. PullConsumer('my-consumers')"
+            )
         try:
             self._native = _rocketmq.NativePullClient(**self._native_client_options())
         except Exception as e:
@@ -273,7 +275,9 @@ class PushConsumer(ClientLifecycle):
         if not self._subscriptions:
             raise PushConsumerStartFailed("messageListener is null (call subscribe() first)")
         if not self._group.strip():
-            raise PushConsumerStartFailed("the specified group is blank")
+            raise PushConsumerStartFailed(
+                "the specified group is blank: pass a group name, e.g. PushConsumer('my-consumers')"
+            )
         if self._group == "DEFAULT_CONSUMER":
             raise PushConsumerStartFailed("consumerGroup can not equal DEFAULT_CONSUMER")
         if self._message_model not in (MessageModel.BROADCASTING, MessageModel.CLUSTERING):

@@ -46,10 +46,10 @@ class Message:
 
     __module__ = "rocketmq.client"
 
-    def __init__(self, topic: Optional[StrOrBytes]) -> None:
-        """A message for ``topic`` (``str`` or UTF-8 ``bytes``; ``None`` leaves it empty,
-        which fails at send time)."""
-        self._topic = "" if topic is None else as_text(topic, "topic")
+    def __init__(self, topic: StrOrBytes) -> None:
+        """A message for ``topic`` (``str`` or UTF-8 ``bytes``). Anything else, ``None``
+        included, is a TypeError here rather than a failed send later."""
+        self._topic = as_text(topic, "topic")
         self._body = b""
         self._flag = 0
         self._properties: Dict[str, str] = {}

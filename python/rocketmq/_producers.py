@@ -138,7 +138,9 @@ class Producer(ClientLifecycle):
         if self._native is not None:
             return
         if not self._group.strip():
-            raise ProducerStartFailed("the specified group is blank")
+            raise ProducerStartFailed(
+                "the specified group is blank: pass a group name, e.g. Producer('my-producers')"
+            )
         with Producer._groups_lock:
             if self._group in Producer._started_groups:
                 raise ProducerStartFailed(

@@ -14,7 +14,7 @@
 //! unknown).
 
 use super::completion::{dispatch, on_dispatcher_thread, Completion, Payload, PendingCallbacks};
-use super::error::ClientError;
+use super::error::{error_text, ClientError};
 use super::message::ReceivedMessage;
 use super::runtime::{block_on, runtime};
 use super::send_result::{send_result, send_tuple, SendTuple};
@@ -232,7 +232,7 @@ impl NativeProducer {
                 .send(&msg)
                 .await
                 .map(send_tuple)
-                .map_err(|e| e.to_string());
+                .map_err(|e| error_text(&e));
             drop(permit);
             let (callback, pending) = completion_parts;
             dispatch(Completion {
@@ -272,7 +272,7 @@ impl NativeProducer {
                 .map(|m| {
                     let p = p.clone();
                     tokio::spawn(async move {
-                        p.send(&m).await.map(send_tuple).map_err(|e| e.to_string())
+                        p.send(&m).await.map(send_tuple).map_err(|e| error_text(&e))
                     })
                 })
                 .collect();

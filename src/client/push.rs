@@ -4,7 +4,7 @@
 //! waiting; it takes the GIL once for all of them and calls the Python-side dispatch
 //! function once, which runs the user's callbacks and returns one verdict per batch.
 
-use super::error::ClientError;
+use super::error::to_py_err;
 use super::message::ReceivedMessage;
 use super::runtime::runtime;
 use super::settings::{client_config, Credentials};
@@ -142,7 +142,7 @@ impl NativePushConsumer {
             .detach(|| {
                 PushConsumer::start(rt.handle().clone(), client_config, config, subs, listener)
             })
-            .map_err(|e| ClientError::new_err(e.to_string()))?;
+            .map_err(to_py_err)?;
         Ok(NativePushConsumer { consumer })
     }
 

@@ -7,7 +7,7 @@
 //!
 //! What must stay true: [`block_on`] releases the GIL for the whole wait.
 
-use super::error::ClientError;
+use super::error::to_py_err;
 use pyo3::prelude::*;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -48,5 +48,5 @@ where
 {
     let rt = runtime();
     py.detach(|| rocketmq_client::with_blocking_requests(|| rt.block_on(fut)))
-        .map_err(|e| ClientError::new_err(e.to_string()))
+        .map_err(to_py_err)
 }

@@ -24,14 +24,20 @@ def run(script, env, timeout=60):
 
 
 @pytest.mark.ours_broker_only("quickstart.py starts its own LocalBroker")
-def test_quickstart_round_trip():
+def test_quickstart_prints_whole_lines_in_order():
     proc = run("quickstart.py", dict(os.environ))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "round trip OK" in proc.stdout
-    # Callbacks print from several threads, so their lines may interleave: count the bodies
-    # (each printed in one piece), not the lines.
-    bodies = re.findall(r"b'hello (\d+)'", proc.stdout)
-    assert sorted(int(b) for b in bodies) == list(range(10)), proc.stdout
+    lines = proc.stdout.splitlines()
+    # Every line whole: the broker line, ten sends, ten receipts by key, the verdict.
+    patterns = (
+        [r"broker running; name server at 127\.0\.0\.1:\d+"]
+        + [r"sent [0-9A-F]{32} OK queue offset \d+"] * 10
+        + [r"received [0-9A-F]{32} key-%d demo b'hello %d'" % (i, i) for i in range(10)]
+        + [r"round trip OK: sent and received 10 messages"]
+    )
+    assert len(lines) == len(patterns), proc.stdout
+    for line, pattern in zip(lines, patterns):
+        assert re.fullmatch(pattern, line), (pattern, proc.stdout)
 
 
 def test_the_three_original_samples(broker):
