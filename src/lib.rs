@@ -25,7 +25,8 @@ mod _rocketmq {
 
     #[pymodule_export]
     use crate::client::{
-        ClientError, NativeProducer, NativePullClient, NativePushConsumer, ReceivedMessage,
+        ClientError, NativeAdmin, NativeProducer, NativePullClient, NativePushConsumer,
+        ReceivedMessage,
     };
 
     #[pymodule_export]

@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union, fina
 
 __all__ = [
     "_EmbeddedCluster",
+    "NativeAdmin",
     "NativeProducer",
     "NativePullClient",
     "NativePushConsumer",
@@ -331,3 +332,35 @@ class NativePushConsumer:
         """Owned queues that are being pulled from a known offset."""
     def shutdown(self, grace_ms: int = 30000) -> None:
         """Stops; waits up to `grace_ms` for running callbacks, commits offsets."""
+
+@final
+class NativeAdmin:
+    """Cluster administration behind `rocketmq.admin.Admin`."""
+
+    def __new__(
+        cls,
+        *,
+        name_servers_list: str,
+        timeout_ms: int = 10000,
+        credentials: Optional[_Credentials] = None,
+    ) -> "NativeAdmin": ...
+    def cluster_info(self) -> Dict[str, Any]:
+        """`{"brokers": {name: {"cluster", "addrs"}}, "clusters": {cluster: [names]}}`."""
+    def wait_for_brokers(self, timeout_ms: int) -> Dict[str, str]:
+        """Broker name -> master address, once a first broker has registered."""
+    def create_topic(
+        self,
+        topic: str,
+        read_queues: int,
+        write_queues: int,
+        perm: int,
+        order: bool,
+        timeout_ms: int,
+    ) -> List[str]:
+        """Creates the topic on every master broker; their names once routed."""
+    def topic_route(self, topic: str) -> Optional[List[Tuple[str, int, int, int]]]:
+        """`[(broker_name, read_queues, write_queues, perm)]`, or None if unknown."""
+    def set_name_servers(self, list: str) -> None:
+        """Replaces the name-server list."""
+    def shutdown(self) -> None:
+        """Closes the connections."""

@@ -48,14 +48,15 @@ fn advice(e: &Failure) -> Option<String> {
         } => no_route_advice(topic, name_servers, cause),
         Failure::Remote { code, .. } => refusal_advice(*code),
         Failure::ShutDown => Some("Create and start a new client".into()),
-        Failure::Protocol(_) | Failure::IllegalArgument(_) => None,
+        Failure::Protocol(_) | Failure::IllegalArgument(_) | Failure::WaitExpired(_) => None,
     }
 }
 
 fn no_route_advice(topic: &str, name_servers: &[String], cause: &str) -> Option<String> {
     let create = format!(
-        "Create the topic first (mqadmin updateTopic -t {topic} -c <cluster>, or \
-         rocketmq.pytest_plugin's topic fixtures in tests)"
+        "Create the topic first (rocketmq.admin.Admin(namesrv).create_topic({topic:?}), \
+         mqadmin updateTopic -t {topic} -c <cluster>, or rocketmq.pytest_plugin's topic \
+         fixtures in tests)"
     );
     if cause.contains("auto-creation is off") {
         Some(format!(

@@ -4,10 +4,11 @@
 //! the exception: `ReceivedMessage` is native and public (see `message.rs`).
 //!
 //! The submodules are private; the classes the Python module exports are re-exported here.
-//! Dependencies run one way: the class modules (`producer`, `pull`, `push`) use the leaf
+//! Dependencies run one way: the class modules (`admin`, `producer`, `pull`, `push`) use the leaf
 //! modules (`completion`, `send_result`, `settings`, `runtime`, `error`, `message`), never
 //! the reverse, and this file uses no submodule except to re-export it.
 
+mod admin;
 mod completion;
 mod error;
 mod message;
@@ -18,6 +19,7 @@ mod runtime;
 mod send_result;
 mod settings;
 
+pub use admin::NativeAdmin;
 pub use error::ClientError;
 pub use message::ReceivedMessage;
 pub use producer::NativeProducer;

@@ -27,6 +27,7 @@ import threading
 import pytest
 from clienttools import unique
 
+from rocketmq.admin import PERM_READ, Admin
 from rocketmq.client import Message, Producer, PullConsumer, PushConsumer
 from rocketmq.exceptions import (
     ProducerSendSyncFailed,
@@ -35,7 +36,6 @@ from rocketmq.exceptions import (
     PullConsumerStartFailed,
     PushConsumerStartFailed,
 )
-from rocketmq.pytest_plugin import admin
 
 from remoting import read_frame
 
@@ -165,7 +165,8 @@ def test_an_unknown_topic_with_auto_create_off_says_to_create_it(routeless_name_
         producer.shutdown()
     text = str(raised.value)
     assert "the topic does not exist and auto-creation is off" in text, text
-    assert "Create the topic first (mqadmin updateTopic -t NoSuchTopic" in text, text
+    assert 'rocketmq.admin.Admin(namesrv).create_topic("NoSuchTopic")' in text, text
+    assert "mqadmin updateTopic -t NoSuchTopic" in text, text
     assert "autoCreateTopicEnable=true" in text, text
     asked_topics = {topic for code, topic in routeless_name_server.asked if code == 105}
     assert asked_topics == {"NoSuchTopic", "TBW102"}, routeless_name_server.asked
@@ -187,7 +188,8 @@ def test_pulling_an_unknown_topic_says_to_check_or_create_it(broker):
 
 def test_sending_to_a_read_only_topic_says_to_check_its_permissions(broker):
     topic = unique("ReadOnly")
-    admin.create_topic(broker.namesrv_addr, topic, 2, perm=4)  # PermName.PERM_READ only
+    with Admin(broker.namesrv_addr) as admin:
+        admin.create_topic(topic, queues=2, perm=PERM_READ)
     producer = _producer(broker.namesrv_addr)
     try:
         with pytest.raises(ProducerSendSyncFailed) as raised:

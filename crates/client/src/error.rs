@@ -27,6 +27,9 @@ pub enum ClientError {
     Protocol(String),
     /// A caller mistake (empty topic, body too large, ...).
     IllegalArgument(String),
+    /// A bounded wait (for a broker to register, a route to appear) ended first; the text
+    /// says what was awaited and what to check.
+    WaitExpired(String),
     /// The client was shut down.
     ShutDown,
 }
@@ -55,6 +58,7 @@ impl fmt::Display for ClientError {
             ),
             ClientError::Protocol(m) => write!(f, "protocol error: {m}"),
             ClientError::IllegalArgument(m) => write!(f, "illegal argument: {m}"),
+            ClientError::WaitExpired(m) => write!(f, "{m}"),
             ClientError::ShutDown => write!(f, "the client has been shut down"),
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! - `remoting`: multiplexed connections, responses matched by opaque; `blocking`: the
 //!   per-thread blocking connections the Python bindings' synchronous calls use;
+//! - `admin`: cluster administration (cluster info, topic creation) as `mqadmin` does it;
 //! - `acl`: request signing with session credentials;
 //! - `config`, `instance`, `namesrv_domain`, `route`: what a process's clients share:
 //!   connections, name servers (listed, or fetched over HTTP), routes;
@@ -23,6 +24,7 @@
 //! `logging` (tracing's `log` feature + pyo3-log) they land under the `rocketmq` logger.
 
 mod acl;
+mod admin;
 mod blocking;
 mod config;
 mod consumer_requests;
@@ -38,6 +40,7 @@ mod route;
 mod transaction;
 
 pub use acl::{request_signature, SessionCredentials, ACCESS_KEY, ONS_CHANNEL, SIGNATURE};
+pub use admin::{Admin, TopicSpec, PERM_READ, PERM_WRITE};
 pub use blocking::with_blocking_requests;
 pub use config::ClientConfig;
 pub use error::{ClientError, Result};

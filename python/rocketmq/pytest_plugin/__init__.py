@@ -34,10 +34,10 @@ from typing import Any, Iterator, List, Optional, Protocol
 
 import pytest
 
+from rocketmq.admin import AdminError
 from rocketmq.client import ReceivedMessage
 
 from . import factories
-from .admin import AdminError
 from .clusters import ExternalCluster, unique_name
 from .consume import ConsumeTimeout, consume
 from .options import add_options

@@ -12,7 +12,7 @@ import re
 import uuid
 from typing import Dict
 
-from .admin import AdminError, wait_for_brokers
+from rocketmq.admin import Admin, AdminError
 
 #: Longest name the fixtures make (Apache allows 127 characters for a topic).
 MAX_NAME = 100
@@ -32,7 +32,8 @@ class ExternalCluster:
     def connect(cls, namesrv_addr: str, source: str, timeout: float = 30.0) -> ExternalCluster:
         """The cluster behind ``namesrv_addr``, once a broker has registered with it."""
         try:
-            return cls(namesrv_addr, wait_for_brokers(namesrv_addr, timeout))
+            with Admin(namesrv_addr, timeout=min(timeout, 10.0)) as admin:
+                return cls(namesrv_addr, admin.master_brokers(wait=timeout))
         except AdminError as e:
             raise AdminError(
                 f"cannot use the RocketMQ cluster at {namesrv_addr!r} (from {source}): {e}. "

@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 import pytest
 
-from .admin import create_topic
+from rocketmq.admin import Admin
+
 from .clusters import ExternalCluster, unique_name
 from .options import DELAY_LEVELS, NAMESRV, STORE_DIR, resolve
 
@@ -122,7 +123,8 @@ def rocketmq_topic_factory(
         if hasattr(request, "param"):
             count = _queue_count(request.param, "the indirect parameter of a topic fixture")
         topic = unique_name(prefix, request.node.name)
-        create_topic(cluster.namesrv_addr, topic, count, ADMIN_TIMEOUT)
+        with Admin(cluster.namesrv_addr, timeout=ADMIN_TIMEOUT) as admin:
+            admin.create_topic(topic, queues=count)
         return topic
 
     return rocketmq_topic_fixture

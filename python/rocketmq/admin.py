@@ -1,0 +1,142 @@
+"""Cluster administration: the brokers a name server knows, and topics created on them.
+
+Works against the bundled broker and Apache RocketMQ clusters alike, the way Apache's
+``mqadmin`` does it (GET_BROKER_CLUSTER_INFO, UPDATE_AND_CREATE_TOPIC on every master
+broker, then waiting until the name servers route the topic)::
+
+    from rocketmq.admin import Admin
+
+    with Admin("127.0.0.1:9876") as admin:
+        admin.create_topic("orders", queues=8)
+        print(admin.topic_route("orders"))
+
+What must stay true: every call is bounded by ``timeout``; every failure raises
+:class:`AdminError` whose text names the address that failed and what to check.
+"""
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from . import _rocketmq
+from ._arguments import as_text
+from .exceptions import RocketMQException
+
+__all__ = ["Admin", "AdminError", "QueueRoute", "PERM_READ", "PERM_WRITE"]
+
+#: PermName bit: consumers may read the topic's queues.
+PERM_READ = 4
+#: PermName bit: producers may write to the topic's queues.
+PERM_WRITE = 2
+
+
+class AdminError(RocketMQException):
+    """An admin request failed; the text says which address and what to check."""
+
+
+@dataclass(frozen=True)
+class QueueRoute:
+    """One broker's queues of a topic, as the name servers route them."""
+
+    broker_name: str
+    read_queues: int
+    write_queues: int
+    perm: int
+
+
+def _positive(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TypeError(f"{what} must be an int of 1 or more, got {value!r}")
+    return value
+
+
+def _timeout_ms(timeout: object) -> int:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise TypeError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return max(1, int(timeout * 1000))
+
+
+class Admin:
+    """Admin requests to the cluster behind ``namesrv_addr`` (``"host:port"``, several
+    separated by ``;``). ``timeout`` (seconds) bounds each call. Close it with
+    :meth:`shutdown` or use it as a context manager."""
+
+    def __init__(
+        self,
+        namesrv_addr: str,
+        timeout: float = 10.0,
+        credentials: Optional[Tuple[str, str, str]] = None,
+    ) -> None:
+        addr = as_text(namesrv_addr, "namesrv_addr").strip()
+        if not addr:
+            raise ValueError("namesrv_addr is blank: pass the name server's 'host:port'")
+        self.namesrv_addr = addr
+        self.timeout = timeout
+        self._timeout_ms = _timeout_ms(timeout)
+        self._native = _rocketmq.NativeAdmin(
+            name_servers_list=addr, timeout_ms=self._timeout_ms, credentials=credentials
+        )
+
+    def __enter__(self) -> "Admin":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Closes the connections; the object is not usable afterwards."""
+        self._native.shutdown()
+
+    def _call(self, method, *args):
+        try:
+            return method(*args)
+        except _rocketmq.ClientError as e:
+            raise AdminError(str(e)) from None
+
+    def cluster_info(self) -> Dict[str, dict]:
+        """``{"brokers": {name: {"cluster": c, "addrs": {broker_id: addr}}},
+        "clusters": {cluster: [broker names]}}``; broker id 0 is the master."""
+        return self._call(self._native.cluster_info)
+
+    def master_brokers(self, wait: Optional[float] = None) -> Dict[str, str]:
+        """Broker name -> master address. With ``wait`` (seconds), waits that long for a
+        first broker to register instead of answering ``{}``."""
+        if wait is None:
+            info = self.cluster_info()
+            return {
+                name: data["addrs"][0]
+                for name, data in info["brokers"].items()
+                if 0 in data["addrs"]
+            }
+        return self._call(self._native.wait_for_brokers, _timeout_ms(wait))
+
+    def create_topic(
+        self,
+        topic: str,
+        queues: int = 4,
+        *,
+        read_queues: Optional[int] = None,
+        write_queues: Optional[int] = None,
+        perm: int = PERM_READ | PERM_WRITE,
+        order: bool = False,
+        timeout: Optional[float] = None,
+    ) -> List[str]:
+        """Creates (or updates) ``topic`` with ``queues`` read and write queues on every master
+        broker, and returns the names of those brokers once the name servers route it.
+        Waits up to ``timeout`` seconds (default: the admin's) for a broker to register and
+        for the route."""
+        name = as_text(topic, "topic")
+        count = _positive(queues, "queues")
+        reads = count if read_queues is None else _positive(read_queues, "read_queues")
+        writes = count if write_queues is None else _positive(write_queues, "write_queues")
+        if isinstance(perm, bool) or not isinstance(perm, int):
+            raise TypeError(f"perm must be PermName bits (an int such as 6), got {perm!r}")
+        limit = self._timeout_ms if timeout is None else _timeout_ms(timeout)
+        return self._call(self._native.create_topic, name, reads, writes, perm, bool(order), limit)
+
+    def topic_route(self, topic: str) -> Optional[List[QueueRoute]]:
+        """The topic's queues per broker as the name servers route them; ``None`` if no name
+        server knows the topic."""
+        route = self._call(self._native.topic_route, as_text(topic, "topic"))
+        if route is None:
+            return None
+        return [QueueRoute(*entry) for entry in route]

@@ -1,0 +1,134 @@
+//! `NativeAdmin`: the cluster administration calls behind `rocketmq.admin.Admin` (cluster
+//! info, topic creation and routes), each a blocking call with the GIL released.
+//!
+//! Answers are plain Python values (dicts, lists, tuples) built here; `rocketmq.admin`
+//! gives them their public shape.
+
+use super::runtime::block_on;
+use super::settings::{client_config, name_servers, Credentials};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rocketmq_client::{Admin, ClientInstance, TopicSpec};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[pyclass(module = "rocketmq._rocketmq", frozen)]
+pub struct NativeAdmin {
+    client: Arc<ClientInstance>,
+}
+
+impl NativeAdmin {
+    fn admin(&self) -> Admin {
+        Admin::new(self.client.clone())
+    }
+}
+
+fn deadline(timeout_ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(timeout_ms)
+}
+
+#[pymethods]
+impl NativeAdmin {
+    #[new]
+    #[pyo3(signature = (*, name_servers_list, timeout_ms = 10000, credentials = None))]
+    fn new(
+        name_servers_list: &str,
+        timeout_ms: u64,
+        credentials: Option<Credentials>,
+    ) -> PyResult<Self> {
+        let config = rocketmq_client::ClientConfig {
+            request_timeout: Duration::from_millis(timeout_ms),
+            ..client_config(name_servers_list, "ADMIN", credentials, None)?
+        };
+        Ok(NativeAdmin {
+            client: ClientInstance::new(config, None),
+        })
+    }
+
+    /// `{"brokers": {name: {"cluster": c, "addrs": {id: addr}}}, "clusters": {c: [names]}}`.
+    fn cluster_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let admin = self.admin();
+        let info = block_on(py, async move { admin.cluster_info().await })?;
+        let brokers = PyDict::new(py);
+        for (name, data) in info.broker_addr_table {
+            let entry = PyDict::new(py);
+            entry.set_item("cluster", data.cluster)?;
+            entry.set_item("addrs", data.broker_addrs)?;
+            brokers.set_item(name, entry)?;
+        }
+        let clusters: BTreeMap<String, Vec<String>> = info
+            .cluster_addr_table
+            .into_iter()
+            .map(|(c, names)| (c, names.into_iter().collect()))
+            .collect();
+        let out = PyDict::new(py);
+        out.set_item("brokers", brokers)?;
+        out.set_item("clusters", clusters)?;
+        Ok(out)
+    }
+
+    /// Broker name -> master address, waiting up to `timeout_ms` for a first broker.
+    fn wait_for_brokers(
+        &self,
+        py: Python<'_>,
+        timeout_ms: u64,
+    ) -> PyResult<BTreeMap<String, String>> {
+        let admin = self.admin();
+        let until = deadline(timeout_ms);
+        block_on(py, async move { admin.wait_for_brokers(until).await })
+    }
+
+    /// Creates the topic on every master broker; returns their names once routed.
+    #[pyo3(signature = (topic, read_queues, write_queues, perm, order, timeout_ms))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_topic(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        read_queues: i32,
+        write_queues: i32,
+        perm: i32,
+        order: bool,
+        timeout_ms: u64,
+    ) -> PyResult<Vec<String>> {
+        let admin = self.admin();
+        let spec = TopicSpec {
+            topic,
+            read_queues,
+            write_queues,
+            perm,
+            order,
+        };
+        let until = deadline(timeout_ms);
+        block_on(py, async move { admin.create_topic(&spec, until).await })
+    }
+
+    /// `[(broker_name, read_queues, write_queues, perm)]` of the topic's route, or `None`
+    /// when the name servers do not know it.
+    fn topic_route(
+        &self,
+        py: Python<'_>,
+        topic: String,
+    ) -> PyResult<Option<Vec<(String, i32, i32, i32)>>> {
+        let admin = self.admin();
+        let route = block_on(py, async move { admin.topic_route(&topic).await })?;
+        Ok(route.map(|r| {
+            r.queue_datas
+                .into_iter()
+                .map(|q| (q.broker_name, q.read_queue_nums, q.write_queue_nums, q.perm))
+                .collect()
+        }))
+    }
+
+    /// Replaces the name-server list (`"host:port;host:port"`).
+    fn set_name_servers(&self, list: &str) {
+        self.client.set_name_servers(name_servers(list));
+    }
+
+    /// Closes the connections.
+    fn shutdown(&self, py: Python<'_>) {
+        let c = self.client.clone();
+        py.detach(|| c.shutdown());
+    }
+}
