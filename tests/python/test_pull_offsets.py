@@ -1,11 +1,14 @@
 """PullConsumer offsets: each instance has a table of its own unless a subclass or the user set
 the class attribute (then shared, as in rocketmq 0.4), and ``offset_store="broker"`` commits
 consumed offsets to the broker so that a restarted consumer of the group resumes where the
-last one stopped, seeing again only what was not committed."""
+last one stopped, seeing again only what was not committed. The same for the asyncio
+PullConsumer."""
 
 import pytest
+from asynctools import run
 from clienttools import make_producer, message, unique
 
+from rocketmq.asyncio import PullConsumer as AsyncPullConsumer
 from rocketmq.client import PullConsumer
 
 
@@ -93,6 +96,8 @@ def test_a_class_table_set_by_a_subclass_or_the_user_is_shared(broker, monkeypat
 def test_offset_store_argument_is_checked():
     with pytest.raises(ValueError, match="'memory'.*'broker'"):
         PullConsumer("G", offset_store="redis")
+    with pytest.raises(ValueError, match="offset_store"):
+        AsyncPullConsumer("G", offset_store="file")
     assert PullConsumer("G").offset_store == "memory"
     assert PullConsumer("G", offset_store="broker").offset_store == "broker"
 
@@ -132,3 +137,67 @@ def test_a_restarted_consumer_resumes_from_the_offsets_committed_on_the_broker(b
         assert set(read_ids(other, topic)) == sent | more
     finally:
         other.shutdown()
+
+
+def test_asyncio_pull_consumer_resumes_from_the_broker_too(broker):
+    topic, group = unique("AioResume"), unique("AioResumeG")
+    sent = send_bodies(broker, topic, 20)
+
+    async def read(limit=None):
+        consumer = AsyncPullConsumer(group, namesrv_addr=broker.namesrv_addr, offset_store="broker")
+        ids = []
+        async with consumer:
+            it = consumer.pull(topic)
+            try:
+                async for msg in it:
+                    ids.append(msg.id)
+                    if len(ids) == limit:
+                        break
+            finally:
+                await it.aclose()
+        return ids
+
+    async def main():
+        taken = await read(limit=7)
+        rest = await read()
+        again = await read()
+        return taken, rest, again
+
+    taken, rest, again = run(main())
+    assert len(taken) == 7
+    assert set(rest) == sent - set(taken[:6])
+    assert again == []
+
+
+def test_asyncio_stream_commits_the_batches_the_caller_came_back_from(broker):
+    topic, group = unique("AioStreamResume"), unique("AioStreamG")
+    sent = send_bodies(broker, topic, 16)
+
+    async def session(enough):
+        """Reads batches until ``enough(batches)``; returns them as lists of ids."""
+        consumer = AsyncPullConsumer(group, namesrv_addr=broker.namesrv_addr, offset_store="broker")
+        batches = []
+        async with consumer:
+            it = consumer.stream(topic, poll_seconds=5)
+            try:
+                async for batch in it:
+                    batches.append([m.id for m in batch])
+                    if enough(batches):
+                        break
+            finally:
+                await it.aclose()
+        return batches
+
+    async def main():
+        first = await session(lambda batches: len(batches) == 2)
+        left = len(sent) - len(first[0])
+        second = await session(lambda batches: sum(map(len, batches)) >= left)
+        return first, second
+
+    first, second = run(main())
+    again = [i for batch in second for i in batch]
+    # The caller came back from the first batch only: the second batch comes again, the
+    # first does not, and nothing comes twice.
+    assert set(again) == sent - set(first[0])
+    assert set(first[1]) <= set(again)
+    assert len(again) == len(set(again))
