@@ -78,6 +78,8 @@ class Producer:
     reported; this layer never sends a message again by itself.
     """
 
+    __module__ = "rocketmq.asyncio"
+
     def __init__(
         self,
         group_id: StrOrBytes,
@@ -373,6 +375,8 @@ class TransactionMQProducer(Producer):
     function, or a function) on the event loop that started the producer; it returns a
     ``TransactionStatus``. While that loop does not answer (stopped, closed, or more than
     30 s), the answer is UNKNOWN and the broker checks back later."""
+
+    __module__ = "rocketmq.asyncio"
 
     def __init__(
         self,

@@ -47,8 +47,6 @@ class _Offsets(_ThreadPullConsumer):
     """The thread API's pull consumer as the asyncio consumer's configuration and offset
     bookkeeping (its ``pull`` is not used)."""
 
-    __module__ = __name__
-
 
 class PullConsumer:
     """A pull consumer for asyncio code.
@@ -68,6 +66,8 @@ class PullConsumer:
     before ``start()``. One left running when its event loop shuts down (the end of
     ``asyncio.run``) is shut down then.
     """
+
+    __module__ = "rocketmq.asyncio"
 
     #: Attempts on a failing broker before pull()/stream() raise PullConsumerFetchMessageFailed.
     pull_retry_times = 3

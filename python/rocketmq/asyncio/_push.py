@@ -153,6 +153,8 @@ class PushConsumer:
     waiting for them hold the consumer's dispatcher threads (``set_thread_count``), and
     pulling pauses once ``set_max_cache_message_size`` messages per queue wait."""
 
+    __module__ = "rocketmq.asyncio"
+
     def __init__(
         self,
         group_id: StrOrBytes,
