@@ -11,7 +11,9 @@
 """
 
 import asyncio
+import gc
 import time
+import weakref
 
 import pytest
 from asynctools import run, thread_names, until
@@ -232,3 +234,20 @@ def test_errors_of_a_producer_not_started():
             Producer("PG", on_cancelled_send=42)
 
     run(main())
+
+
+def test_finished_event_loops_are_not_kept_alive(broker):
+    loops = []
+
+    async def main():
+        topic = unique("AioLoops")
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        async with Producer(unique("PG"), namesrv_addr=broker.namesrv_addr) as producer:
+            await producer.send(message(topic, b"x"))
+        async with PullConsumer(unique("PullG"), namesrv_addr=broker.namesrv_addr) as consumer:
+            assert [m.body async for m in consumer.pull(topic)] == [b"x"]
+
+    run(main())
+    run(main())
+    gc.collect()
+    assert [ref() for ref in loops] == [None, None]

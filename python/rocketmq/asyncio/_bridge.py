@@ -42,7 +42,8 @@ class Outcomes:
     runs on the loop's thread."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # Weak: the registry below is keyed by the loop and must not keep it alive.
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._pending: Deque[_Delivery] = collections.deque()
         self._scheduled = False
@@ -63,8 +64,11 @@ class Outcomes:
             if self._scheduled:
                 return
             self._scheduled = True
+        loop = self._loop()
+        if loop is None:
+            return  # the loop is gone: nobody is waiting any more
         try:
-            self._loop.call_soon_threadsafe(self._drain)
+            loop.call_soon_threadsafe(self._drain)
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting any more
 
