@@ -9,7 +9,7 @@ import types
 
 import pytest
 from asynctools import run
-from clienttools import message, pull_all, unique
+from clienttools import message, pull_all, unique, wait_for
 
 from rocketmq.asyncio import Producer, TransactionMQProducer
 from rocketmq.client import SendStatus, TransactionStatus
@@ -63,14 +63,14 @@ def test_orderly_batch_and_oneway_sends(broker):
     assert {r.status for r in keyed + [by_arg, by_coroutine, batch]} == {SendStatus.OK}
     assert len(batch.msg_id.split(",")) == 6
 
-    def stored():
-        return pull_all(broker.namesrv_addr, topic)
+    read = []
 
-    msgs = stored()
-    for _ in range(200):  # the one-way send has no answer: read until it is there
-        if any(m.body == b"oneway" for m in msgs):
-            break
-        msgs = stored()
+    def oneway_stored():  # the one-way send has no answer: read until it is there
+        read[:] = pull_all(broker.namesrv_addr, topic)
+        return any(m.body == b"oneway" for m in read)
+
+    wait_for(oneway_stored, timeout=30, what="the one-way message")
+    msgs = list(read)
     bodies = {m.body: m for m in msgs}
     assert b"oneway" in bodies and b"bad" not in bodies
     # One key, one queue, in send order.
