@@ -20,18 +20,18 @@ async def until(cond, timeout=30.0, what="condition"):
         await asyncio.sleep(0.01)
 
 
-def thread_names():
-    """The names of this process's threads (Linux: /proc/self/task/*/comm, at most 15
-    characters; empty elsewhere)."""
-    names = []
+def threads():
+    """This process's threads as ``{tid: name}`` (Linux: /proc/self/task/*/comm, names of at
+    most 15 characters; empty elsewhere)."""
+    found = {}
     try:
-        tasks = os.listdir("/proc/self/task")
+        tids = os.listdir("/proc/self/task")
     except OSError:
-        return names
-    for tid in tasks:
+        return found
+    for tid in tids:
         try:
             with open("/proc/self/task/%s/comm" % tid) as f:
-                names.append(f.read().strip())
+                found[int(tid)] = f.read().strip()
         except OSError:
             continue  # ended meanwhile
-    return names
+    return found

@@ -16,7 +16,7 @@ import time
 import weakref
 
 import pytest
-from asynctools import run, thread_names, until
+from asynctools import run, threads, until
 from clienttools import make_producer, message, pull_all, unique, wait_for
 
 from rocketmq.asyncio import Producer, PullConsumer, PushConsumer
@@ -76,6 +76,11 @@ def test_a_cancelled_send_is_not_stored_or_stored_once_and_reported(broker):
     assert all(o.status == SendStatus.OK for o in reported.values() if isinstance(o, SendResult))
 
 
+def consumer_threads():
+    """The thread ids of the push consumers' dispatcher threads (rocketmq-consume-N)."""
+    return {tid for tid, name in threads().items() if name.startswith("rocketmq-consum")}
+
+
 def test_a_loop_that_shuts_down_stops_running_consumers(broker):
     topic = unique("AioLoopEnd")
     producer = make_producer(broker)
@@ -107,8 +112,8 @@ def test_a_loop_that_shuts_down_stops_running_consumers(broker):
 
         asyncio.ensure_future(read())
         await until(lambda: started and batches, what="callbacks and a stream running")
-        assert any(n.startswith("rocketmq-consum") for n in thread_names())
-        clients.update(push=push, pull=pull)
+        clients.update(push=push, pull=pull, threads=consumer_threads())
+        assert clients["threads"], "the push consumer's threads run"
         # Returns with both consumers running, a callback awaiting and a long poll held.
 
     began = time.monotonic()
@@ -117,7 +122,7 @@ def test_a_loop_that_shuts_down_stops_running_consumers(broker):
     assert clients["push"]._consumer._native is None, "the push consumer was shut down"
     assert clients["pull"]._consumer._native is None, "the pull consumer was shut down"
     wait_for(
-        lambda: not any(n.startswith("rocketmq-consum") for n in thread_names()),
+        lambda: not clients["threads"] & consumer_threads(),
         timeout=30,
         what="the consumer threads to end",
     )
