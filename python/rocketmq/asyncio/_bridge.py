@@ -140,7 +140,8 @@ def shut_down_with_loop(
 ) -> "asyncio.Task[None]":
     """A task on the running loop that, when cancelled while ``running()`` (as
     ``asyncio.run`` cancels every task when its main coroutine returns), runs the blocking
-    ``shutdown()`` off the loop and waits for it. Cancel it after a regular shutdown."""
+    ``shutdown()`` off the loop and waits for it. Cancel it after a regular shutdown. It is
+    one of the loop's tasks (named after ``what``) until then, and ends only by cancellation."""
 
     async def guard() -> None:
         loop = asyncio.get_running_loop()
@@ -154,7 +155,9 @@ def shut_down_with_loop(
                 await _run_off_loop(loop, shutdown)
             raise
 
-    return asyncio.get_running_loop().create_task(guard())
+    return asyncio.get_running_loop().create_task(
+        guard(), name="rocketmq: shut down %s with the loop" % what
+    )
 
 
 async def _run_off_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
