@@ -158,3 +158,31 @@ def test_pull_errors_say_what_to_do(broker):
         consumer.set_instance_name("other")  # the set_* methods of the thread API
 
     run(main())
+
+
+def test_offsets_go_through_the_overridable_hooks(broker):
+    topic = unique("AioHooks")
+    producer = make_producer(broker)
+    try:
+        sent = {producer.send_sync(message(topic, b"h-%d" % i)).msg_id for i in range(12)}
+    finally:
+        producer.shutdown()
+    store = {}
+
+    class KeptElsewhere(PullConsumer):
+        def get_message_queue_offset(self, mq):
+            return store.get((mq.topic, mq.brokerName, mq.queueId), 0)
+
+        def set_message_queue_offset(self, mq, offset):
+            store[(mq.topic, mq.brokerName, mq.queueId)] = offset
+
+    async def read():
+        async with KeptElsewhere(unique("PullG"), namesrv_addr=broker.namesrv_addr) as c:
+            ids = [m.id async for m in c.pull(topic)]
+            return ids, dict(c.offset_table)
+
+    first, table = run(read())
+    assert set(first) == sent and table == {}, "the hooks, not offset_table, kept them"
+    assert sum(store.values()) == 12
+    again, _ = run(read())  # another instance, same hooks: nothing read twice
+    assert again == []
