@@ -284,8 +284,8 @@ class PullConsumer:
         queue. Offsets as for ``pull``; with ``offset_store="broker"`` a batch is committed
         when the caller comes back for the next one. Raises PullConsumerFetchMessageFailed
         after ``pull_retry_times`` failed pulls in a row of one queue; ends when the consumer
-        is shut down. Use ``contextlib.aclosing`` (or ``await it.aclose()``) to end it at a
-        known point."""
+        is shut down. Use ``await it.aclose()`` (or ``contextlib.aclosing``, Python 3.10+) to
+        end it at a known point."""
         topic = as_text(topic, "topic")
         expression = as_text(expression, "expression")
         max_num = as_int(max_num, "max_num")
