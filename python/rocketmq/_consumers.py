@@ -5,7 +5,10 @@ What must stay true: a push consumer's callbacks run on the native dispatcher th
 their failures become redeliveries, never exceptions in those threads; one push consumer
 per group and instance name is started in this process at a time; a pull consumer's
 offsets live in Python (``get/set_message_queue_offset``), so subclasses can keep them
-elsewhere.
+elsewhere; each pull consumer has an ``offset_table`` of its own unless a subclass or the
+user set the class attribute (then the instances share it, as in rocketmq 0.4); with
+``offset_store="broker"`` a message's offset is committed to the broker only after the
+caller came back for the next message (at-least-once across restarts).
 """
 
 import logging
@@ -28,6 +31,14 @@ from .exceptions import (
 from .ffi import MessageModel, _CPullStatus
 
 log = logging.getLogger("rocketmq")
+
+# Where a pull consumer keeps its offsets: "memory" (offset_table only, as rocketmq 0.4) or
+# "broker" (also committed to the broker for the group, so a restarted consumer resumes).
+OFFSET_STORES = ("memory", "broker")
+
+# PullConsumer.offset_table as the class defines it. An instance whose class attribute is
+# still this object gets a table of its own (a copy of it).
+_CLASS_OFFSET_TABLE: Dict[str, int] = {}
 
 # Push consumer settings until a set_* method changes them (those of the originals).
 DEFAULT_BATCH_MAX_SIZE = 1
@@ -63,19 +74,49 @@ class PullConsumer(ClientLifecycle):
 
     Override :meth:`get_message_queue_offset`/:meth:`set_message_queue_offset` to keep offsets
     elsewhere. ``pull()`` never waits for new messages: it stops once every queue is drained.
+
+    Each instance has an ``offset_table`` of its own, unless a subclass defines the class
+    attribute or the user assigned ``PullConsumer.offset_table``: then every instance using
+    that class attribute shares it, as in rocketmq 0.4 (where all instances shared one).
+
+    ``offset_store="broker"`` also keeps the group's offsets on the broker
+    (QUERY_CONSUMER_OFFSET / UPDATE_CONSUMER_OFFSET), so that a consumer of the same group
+    started later, in this or another process, resumes where the last one stopped: a queue
+    missing from ``offset_table`` starts at the group's committed offset (0 when it has none);
+    a message's offset is committed once the caller asks for the next message (or the queue's
+    batch is done), so a consumer that dies loses nothing: it may see again the message it was
+    handling. ``offset_store="memory"`` (the default) keeps them in ``offset_table`` only and
+    saves each batch's offset before yielding it, as rocketmq 0.4 did.
     """
 
     __module__ = "rocketmq.client"
 
-    offset_table: Dict[str, int] = {}
+    offset_table: Dict[str, int] = _CLASS_OFFSET_TABLE
 
     #: Attempts on a failing broker before pull() raises PullConsumerFetchMessageFailed.
     pull_retry_times = 3
 
-    def __init__(self, group_id: StrOrBytes) -> None:
-        """A pull consumer of ``group_id`` (``None`` raises NullPointerException)."""
+    def __init__(self, group_id: StrOrBytes, offset_store: str = "memory") -> None:
+        """A pull consumer of ``group_id`` (``None`` raises NullPointerException);
+        ``offset_store`` is ``"memory"`` or ``"broker"``."""
         self._init_config(group_id)
+        if offset_store not in OFFSET_STORES:
+            raise ValueError(
+                "offset_store must be 'memory' (offsets in this process only) or 'broker' "
+                "(committed for the group, a restarted consumer resumes), not %r" % (offset_store,)
+            )
+        self._offset_store = offset_store
+        if type(self).offset_table is _CLASS_OFFSET_TABLE:
+            self.offset_table = dict(_CLASS_OFFSET_TABLE)
+        # Broker store: the offset last committed per queue key, and the queues to commit.
+        self._committed: Dict[str, int] = {}
+        self._to_commit: Dict[str, Tuple[MessageQueue, int]] = {}
         self._native: Optional[_rocketmq.NativePullClient] = None
+
+    @property
+    def offset_store(self) -> str:
+        """``"memory"`` or ``"broker"``."""
+        return self._offset_store
 
     def start(self) -> None:
         """Starts the consumer; raises PullConsumerStartFailed for a blank group."""
@@ -92,7 +133,9 @@ class PullConsumer(ClientLifecycle):
         keep_alive(self)
 
     def shutdown(self) -> None:
-        """Closes the consumer's connections. Idempotent; fine before start()."""
+        """Commits the offsets not committed yet (broker store), then closes the consumer's
+        connections. Idempotent; fine before start()."""
+        self.commit_offsets()
         native, self._native = self._native, None
         if native is not None:
             native.shutdown()
@@ -106,14 +149,64 @@ class PullConsumer(ClientLifecycle):
         return "%s@%s@%s" % (maybe_decode(mq.topic), maybe_decode(mq.brokerName), mq.queueId)
 
     def get_message_queue_offset(self, mq: MessageQueue) -> int:
-        """The offset ``pull()`` starts ``mq`` at: ``offset_table``'s entry, else 0.
-        Override to keep offsets elsewhere."""
-        return self.offset_table.get(self._key(mq), 0)
+        """The offset ``pull()`` starts ``mq`` at: ``offset_table``'s entry, else (broker
+        store) the group's offset committed on the broker, else 0. Override to keep offsets
+        elsewhere."""
+        key = self._key(mq)
+        offset = self.offset_table.get(key)
+        if offset is not None:
+            return offset
+        if self._offset_store != "broker" or self._native is None:
+            return 0
+        try:
+            committed = self._native.query_offset(
+                maybe_decode(mq.topic), maybe_decode(mq.brokerName), mq.queueId
+            )
+        except _rocketmq.ClientError as e:
+            raise PullConsumerFetchMessageFailed(
+                "cannot read the committed offset of %s: %s" % (key, e)
+            ) from None
+        return self._remember_committed(key, committed)
+
+    def _remember_committed(self, key: str, committed: Optional[int]) -> int:
+        """Records the broker's committed offset of a queue read at its first use."""
+        offset = committed if committed is not None and committed >= 0 else 0
+        self._committed[key] = offset
+        self.offset_table[key] = offset
+        return offset
 
     def set_message_queue_offset(self, mq: MessageQueue, offset: int) -> None:
-        """Records the next offset of ``mq`` (called before a batch is yielded). Override
-        together with get_message_queue_offset()."""
+        """Records the next offset of ``mq`` (memory store: called before a batch is yielded;
+        broker store: once its messages were consumed). Override together with
+        get_message_queue_offset()."""
         self.offset_table[self._key(mq)] = offset
+
+    def _consumed(self, mq: MessageQueue, offset: int) -> None:
+        """Everything of ``mq`` before ``offset`` was consumed (broker store): record it and
+        commit it."""
+        self.set_message_queue_offset(mq, offset)
+        key = self._key(mq)
+        if self._committed.get(key) != offset:
+            self._to_commit[key] = (mq, offset)
+            self.commit_offsets()
+
+    def commit_offsets(self) -> None:
+        """Commits to the broker the consumed offsets not committed yet (broker store; a
+        failed commit is logged and tried again at the next commit or at shutdown)."""
+        native = self._native
+        if native is None:
+            return
+        for key, (mq, offset) in list(self._to_commit.items()):
+            try:
+                native.commit_offset(
+                    maybe_decode(mq.topic), maybe_decode(mq.brokerName), mq.queueId, offset
+                )
+            except _rocketmq.ClientError as e:
+                log.warning("cannot commit offset %d of %s (will retry): %s", offset, key, e)
+                return
+            self._committed[key] = offset
+            if self._to_commit.get(key) == (mq, offset):
+                del self._to_commit[key]
 
     def pull(
         self, topic: StrOrBytes, expression: StrOrBytes = "*", max_num: int = 32
@@ -144,12 +237,33 @@ class PullConsumer(ClientLifecycle):
                         raise PullConsumerFetchMessageFailed(str(e)) from None
                     continue
                 failures = 0
-                # The offset is saved before the batch is yielded, as the original did.
-                self.set_message_queue_offset(mq, next_offset)
-                if status == _CPullStatus.FOUND:
-                    yield from msgs
-                elif status == _CPullStatus.NO_NEW_MSG:
+                if self._offset_store == "broker":
+                    if status == _CPullStatus.FOUND:
+                        yield from self._yield_then_commit(mq, msgs, next_offset)
+                    elif next_offset != offset:
+                        self._consumed(mq, next_offset)
+                else:
+                    # The offset is saved before the batch is yielded, as the original did.
+                    self.set_message_queue_offset(mq, next_offset)
+                    if status == _CPullStatus.FOUND:
+                        yield from msgs
+                if status == _CPullStatus.NO_NEW_MSG:
                     break
+
+    def _yield_then_commit(
+        self, mq: MessageQueue, msgs: List[ReceivedMessage], next_offset: int
+    ) -> Iterator[ReceivedMessage]:
+        """Yields one batch; records and commits what the caller consumed of it, also when
+        it stops in the middle (the message it stopped at is not counted)."""
+        consumed: Optional[int] = None
+        try:
+            for msg in msgs:
+                yield msg
+                consumed = msg.queue_offset + 1
+            consumed = next_offset
+        finally:
+            if consumed is not None:
+                self._consumed(mq, consumed)
 
 
 class PushConsumer(ClientLifecycle):

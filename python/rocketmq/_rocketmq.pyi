@@ -120,6 +120,10 @@ _MessageTuple = Tuple[
 ]
 # (topic, broker_name, queue_id)
 _QueueTuple = Tuple[str, str, int]
+# (status, next_begin_offset, min_offset, max_offset, messages)
+_PullTuple = Tuple[int, int, int, int, List["ReceivedMessage"]]
+# `callback(ok, value or error text)` of the `*_async` calls, run on the send-callback thread.
+_Callback = Callable[[bool, Any], object]
 
 class ClientError(Exception):
     """A client operation failed; the message says what and where."""
@@ -262,6 +266,35 @@ class NativeProducer:
     def end_transaction(self, topic: str, result: _SendTuple, status: int) -> None:
         """Ends the transaction of the half message `result` with a `TransactionStatus`
         value (one-way)."""
+    def queue_count_async(self, topic: str, callback: _Callback) -> None:
+        """`queue_count` for asyncio: `callback(True, count)` or `callback(False, text)`."""
+    def send_to_queue_async(
+        self,
+        topic: str,
+        body: bytes,
+        flag: int,
+        properties: _Properties,
+        index: int,
+        attempts: int,
+        callback: _Callback,
+    ) -> None:
+        """`send_to_queue` for asyncio: `callback(True, send tuple)` or `callback(False, text)`."""
+    def send_batch_async(
+        self, messages: List[Tuple[str, bytes, int, _Properties]], callback: _Callback
+    ) -> None:
+        """`send_batch` for asyncio: `callback(True, send tuple)` or `callback(False, text)`."""
+    def send_oneway_async(
+        self, topic: str, body: bytes, flag: int, properties: _Properties, callback: _Callback
+    ) -> None:
+        """`send_oneway` for asyncio: `callback(True, None)` once the request is written."""
+    def send_half_async(
+        self, topic: str, body: bytes, flag: int, properties: _Properties, callback: _Callback
+    ) -> None:
+        """`send_half` for asyncio: `callback(True, (send tuple, half properties))`."""
+    def end_transaction_async(
+        self, topic: str, result: _SendTuple, status: int, callback: _Callback
+    ) -> None:
+        """`end_transaction` for asyncio: `callback(True, None)` once the request is written."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list (`"host:port;host:port"`)."""
     def shutdown(self, wait_ms: Optional[int] = None) -> bool:
@@ -293,13 +326,42 @@ class NativePullClient:
         expression: str,
         offset: int,
         max_num: int,
-    ) -> Tuple[int, int, int, int, List[ReceivedMessage]]:
+    ) -> _PullTuple:
         """One non-blocking pull: `(status, next_begin_offset, min_offset, max_offset,
         messages)`."""
+    def fetch_subscribe_queues_async(self, topic: str, callback: _Callback) -> None:
+        """`fetch_subscribe_queues` for asyncio: `callback(True, [queue tuples])` or
+        `callback(False, text)`."""
+    def pull_async(
+        self,
+        topic: str,
+        broker_name: str,
+        queue_id: int,
+        expression: str,
+        offset: int,
+        max_num: int,
+        suspend_ms: int,
+        callback: _Callback,
+    ) -> None:
+        """`pull` for asyncio: `callback(True, pull tuple)` or `callback(False, text)`; a
+        long poll of up to `suspend_ms` (at most 60 s) when it is positive."""
+    def query_offset(self, topic: str, broker_name: str, queue_id: int) -> Optional[int]:
+        """The group's offset committed on the broker for the queue; None when none."""
+    def query_offset_async(
+        self, topic: str, broker_name: str, queue_id: int, callback: _Callback
+    ) -> None:
+        """`query_offset` for asyncio: `callback(True, offset or None)`."""
+    def commit_offset(self, topic: str, broker_name: str, queue_id: int, offset: int) -> None:
+        """Commits the group's offset of the queue on the broker (UPDATE_CONSUMER_OFFSET)."""
+    def commit_offset_async(
+        self, topic: str, broker_name: str, queue_id: int, offset: int, callback: _Callback
+    ) -> None:
+        """`commit_offset` for asyncio: `callback(True, None)` once the broker answered."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list (`"host:port;host:port"`)."""
     def shutdown(self) -> None:
-        """Stops the route refresh and closes the connections."""
+        """Ends the async calls in flight, stops the route refresh, closes the connections,
+        and waits (at most 5 s) for the callbacks of the calls it ended."""
 
 @final
 class NativePushConsumer:

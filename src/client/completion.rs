@@ -5,6 +5,9 @@
 //! (`rocketmq-send-callback`), which takes every completion waiting (up to
 //! [`MAX_BATCH`]), takes the GIL once for all of them and calls each callback as
 //! `callback(ok, payload)`, or once per group for `send_many_async` (see [`Payload`]).
+//! [`spawn_with_callback`] does the same for any other call the asyncio API awaits (pulls,
+//! offsets, orderly/batch/one-way sends, transaction steps): the future runs on the runtime,
+//! and its value is made into Python objects on the dispatcher thread, with the GIL.
 //!
 //! What must stay true:
 //! - no Rust lock is held while the GIL is taken or a callback runs;
@@ -14,9 +17,12 @@
 //! - after `os.fork()` the child gets a new dispatcher thread (the parent's does not exist
 //!   there), found by the process id changing.
 
+use super::error::error_text;
+use super::runtime::runtime;
 use super::send_result::SendTuple;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use std::future::Future;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,11 +71,17 @@ impl PendingCallbacks {
 /// The outcome of one send: the send tuple, or the error text.
 pub type Outcome = Result<SendTuple, String>;
 
+/// Builds the arguments of a callback, with the GIL, on the dispatcher thread.
+pub type ArgsBuilder =
+    Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>> + Send>;
+
 /// What a callback gets: `callback(ok, payload)` for one send, `callback(True, [(ok,
-/// payload), ...])` for a group of sends started together.
+/// payload), ...])` for a group of sends started together, or the arguments an
+/// [`ArgsBuilder`] makes.
 pub enum Payload {
     One(Outcome),
     Many(Vec<Outcome>),
+    Args(ArgsBuilder),
 }
 
 pub struct Completion {
@@ -89,6 +101,41 @@ impl Drop for Completion {
     fn drop(&mut self) {
         self.pending.done();
     }
+}
+
+/// Runs `fut` on the client runtime and, when it ends, has `callback(True, to_py(value))` or
+/// `callback(False, error_text)` called on the dispatcher thread. `hold` (a semaphore permit,
+/// say) is dropped as soon as `fut` ends. Counted in `pending` until the callback returned.
+pub fn spawn_with_callback<F, T, H, C>(
+    pending: &Arc<PendingCallbacks>,
+    callback: Py<PyAny>,
+    hold: H,
+    fut: F,
+    to_py: C,
+) where
+    F: Future<Output = rocketmq_client::Result<T>> + Send + 'static,
+    T: Send + 'static,
+    H: Send + 'static,
+    C: for<'py> FnOnce(Python<'py>, T) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
+{
+    pending.add();
+    let pending = pending.clone();
+    runtime().spawn(async move {
+        let outcome = fut.await;
+        drop(hold);
+        let build: ArgsBuilder = Box::new(move |py| match outcome {
+            Ok(value) => {
+                let value = to_py(py, value)?;
+                Ok((true, value).into_pyobject(py)?)
+            }
+            Err(e) => Ok((false, error_text(&e)).into_pyobject(py)?),
+        });
+        dispatch(Completion {
+            callback,
+            payload: Payload::Args(build),
+            pending,
+        });
+    });
 }
 
 static DISPATCHER: Mutex<Option<(u32, mpsc::Sender<Completion>)>> = Mutex::new(None);
@@ -140,16 +187,18 @@ fn dispatcher_loop(rx: mpsc::Receiver<Completion>) {
             }
         }
         Python::attach(|py| {
-            for c in batch.drain(..) {
-                let result = match &c.payload {
+            for mut c in batch.drain(..) {
+                let payload = std::mem::replace(&mut c.payload, Payload::Many(Vec::new()));
+                let result = match payload {
                     Payload::One(outcome) => {
-                        outcome_args(py, outcome).and_then(|args| c.callback.call1(py, args))
+                        outcome_args(py, &outcome).and_then(|args| c.callback.call1(py, args))
                     }
                     Payload::Many(outcomes) => outcomes
                         .iter()
                         .map(|o| outcome_args(py, o))
                         .collect::<PyResult<Vec<_>>>()
                         .and_then(|list| c.callback.call1(py, (true, list))),
+                    Payload::Args(build) => build(py).and_then(|args| c.callback.call1(py, args)),
                 };
                 if let Err(e) = result {
                     // The library's own wrapper failed (user errors are handled there).

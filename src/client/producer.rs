@@ -6,6 +6,11 @@
 //! for pending async sends and their callbacks (bounded), unregisters the producer group
 //! from the brokers, then closes connections.
 //!
+//! The `*_async` twins of the other calls (`queue_count`, `send_to_queue`, `send_batch`,
+//! `send_oneway`, `send_half`, `end_transaction`) serve `rocketmq.asyncio`: each returns at
+//! once and has `callback(ok, value or error text)` called later on the send-callback thread;
+//! sends among them take an async-send slot like `send_async`, and `shutdown` waits for all.
+//!
 //! A producer made with a `checker` is transactional: `send_half` and `end_transaction` are
 //! the two wire steps around the local transaction (which the Python layer runs on the
 //! caller's thread), and the broker's check-backs call `checker(message)` with a
@@ -13,7 +18,9 @@
 //! only; it returns the `TransactionStatus` value (0 commit, 1 rollback, anything else
 //! unknown).
 
-use super::completion::{dispatch, on_dispatcher_thread, Completion, Payload, PendingCallbacks};
+use super::completion::{
+    dispatch, on_dispatcher_thread, spawn_with_callback, Completion, Payload, PendingCallbacks,
+};
 use super::error::{error_text, ClientError};
 use super::message::ReceivedMessage;
 use super::runtime::{block_on, runtime};
@@ -380,6 +387,149 @@ impl NativeProducer {
             p.end_transaction(&half_result, transaction_state(status))
                 .await
         })
+    }
+
+    /// `queue_count` for asyncio: `callback(True, count)` or `callback(False, error text)`.
+    fn queue_count_async(&self, topic: String, callback: Py<PyAny>) {
+        let p = self.producer.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            (),
+            async move {
+                p.client
+                    .publish_route(&topic)
+                    .await
+                    .map(|r| r.publish.len())
+            },
+            |py, n| Ok(n.into_pyobject(py)?.into_any()),
+        );
+    }
+
+    /// `send_to_queue` for asyncio: `callback(True, send tuple)` or `callback(False, text)`.
+    #[pyo3(signature = (topic, body, flag, properties, index, attempts, callback))]
+    #[allow(clippy::too_many_arguments)]
+    fn send_to_queue_async(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        body: &[u8],
+        flag: i32,
+        properties: BTreeMap<String, String>,
+        index: usize,
+        attempts: u32,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
+        let msg = message(topic, body, flag, properties);
+        let permit = self.async_permits(py, 1)?;
+        let p = self.producer.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            permit,
+            async move {
+                p.send_to_selected(&msg, |_| Ok(index), attempts)
+                    .await
+                    .map(send_tuple)
+            },
+            |py, t| Ok(t.into_pyobject(py)?.into_any()),
+        );
+        Ok(())
+    }
+
+    /// `send_batch` for asyncio: `callback(True, send tuple)` or `callback(False, text)`.
+    fn send_batch_async(
+        &self,
+        py: Python<'_>,
+        messages: Vec<WireMessage>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
+        let msgs: Vec<Message> = messages.into_iter().map(wire_message).collect();
+        let permit = self.async_permits(py, 1)?;
+        let p = self.producer.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            permit,
+            async move { p.send_batch(&msgs).await.map(send_tuple) },
+            |py, t| Ok(t.into_pyobject(py)?.into_any()),
+        );
+        Ok(())
+    }
+
+    /// `send_oneway` for asyncio: `callback(True, None)` once the request is written.
+    fn send_oneway_async(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        body: &[u8],
+        flag: i32,
+        properties: BTreeMap<String, String>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
+        let msg = message(topic, body, flag, properties);
+        let permit = self.async_permits(py, 1)?;
+        let p = self.producer.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            permit,
+            async move { p.send_oneway(&msg).await },
+            |py, ()| Ok(py.None().into_bound(py)),
+        );
+        Ok(())
+    }
+
+    /// `send_half` for asyncio: `callback(True, (send tuple, half properties))` or
+    /// `callback(False, text)`.
+    fn send_half_async(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        body: &[u8],
+        flag: i32,
+        properties: BTreeMap<String, String>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
+        let half = self
+            .producer
+            .half_message(&message(topic, body, flag, properties));
+        let permit = self.async_permits(py, 1)?;
+        let p = self.producer.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            permit,
+            async move {
+                let result = p.send_half(&half).await?;
+                Ok((send_tuple(result), half.properties))
+            },
+            |py, pair| Ok(pair.into_pyobject(py)?.into_any()),
+        );
+        Ok(())
+    }
+
+    /// `end_transaction` for asyncio: `callback(True, None)` once the one-way request is
+    /// written.
+    fn end_transaction_async(
+        &self,
+        topic: String,
+        result: SendTuple,
+        status: i32,
+        callback: Py<PyAny>,
+    ) {
+        let half_result = send_result(topic, result);
+        let p = self.producer.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            (),
+            async move {
+                p.end_transaction(&half_result, transaction_state(status))
+                    .await
+            },
+            |py, ()| Ok(py.None().into_bound(py)),
+        );
     }
 
     /// Replaces the name-server list (`"host:port;host:port"`).

@@ -1,19 +1,121 @@
-//! `NativePullClient`: route lookups and single pulls for `rocketmq.client.PullConsumer`,
-//! whose offset bookkeeping stays in Python so that subclasses can override it.
+//! `NativePullClient`: route lookups, single pulls and the group's committed offsets for
+//! `rocketmq.client.PullConsumer` and `rocketmq.asyncio.PullConsumer`, whose offset
+//! bookkeeping stays in Python so that subclasses can override it.
+//!
+//! Every call exists twice: blocking (GIL released for the wait) for the thread API, and
+//! `*_async` for asyncio, which returns at once and has `callback(ok, value or error text)`
+//! called later on the send-callback thread (see `completion.rs`). An async pull may be a
+//! long poll (`suspend_ms`): the broker holds it until a message arrives or the time is up.
 
+use super::completion::{on_dispatcher_thread, spawn_with_callback, PendingCallbacks};
 use super::message::ReceivedMessage;
 use super::runtime::{block_on, runtime};
 use super::settings::{client_config, name_servers, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
-use rocketmq_client::{ClientInstance, MessageQueue, PullRequest, PullStatus, TagFilter};
+use rocketmq_client::{
+    ClientInstance, MessageQueue, PullRequest, PullResult, PullStatus, TagFilter,
+};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long `shutdown` waits for the callbacks of async calls it ended, in milliseconds.
+const SHUTDOWN_CALLBACK_WAIT_MS: u64 = 5_000;
+
+/// Longest long poll accepted, in milliseconds (the broker's own bound is similar).
+const MAX_SUSPEND_MS: u64 = 60_000;
+
+/// `(status, next_begin_offset, min_offset, max_offset, messages)`.
+fn pull_tuple<'py>(py: Python<'py>, r: PullResult) -> PyResult<Bound<'py, PyTuple>> {
+    let status = match r.status {
+        PullStatus::Found => 0,
+        PullStatus::NoNewMsg => 1,
+        PullStatus::NoMatchedMsg => 2,
+        PullStatus::OffsetIllegal => 3,
+    };
+    let msgs = PyList::empty(py);
+    for m in r.messages {
+        msgs.append(Py::new(py, ReceivedMessage::from_message(m))?)?;
+    }
+    (
+        status,
+        r.next_begin_offset,
+        r.min_offset,
+        r.max_offset,
+        msgs,
+    )
+        .into_pyobject(py)
+}
+
+fn queue(topic: String, broker_name: String, queue_id: i32) -> MessageQueue {
+    MessageQueue {
+        topic,
+        broker_name,
+        queue_id,
+    }
+}
+
+fn queue_tuples(route: &rocketmq_client::TopicRoute) -> Vec<(String, String, i32)> {
+    route
+        .subscribe
+        .iter()
+        .map(|q| (q.topic.clone(), q.broker_name.clone(), q.queue_id))
+        .collect()
+}
 
 #[pyclass(module = "rocketmq._rocketmq", frozen)]
 pub struct NativePullClient {
     client: Arc<ClientInstance>,
     group: String,
+    /// Async calls whose callback has not run yet.
+    pending: Arc<PendingCallbacks>,
+    /// Set by `shutdown`: ends async calls in flight (a long poll included) at once.
+    stopped: watch::Sender<bool>,
+}
+
+impl NativePullClient {
+    /// `fut`, ended with `ClientError::ShutDown` as soon as `shutdown` is called.
+    fn until_shutdown<F, T>(
+        &self,
+        fut: F,
+    ) -> impl Future<Output = rocketmq_client::Result<T>> + Send + 'static
+    where
+        F: Future<Output = rocketmq_client::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut stopped = self.stopped.subscribe();
+        async move {
+            tokio::select! {
+                r = fut => r,
+                _ = stopped.wait_for(|s| *s) => Err(rocketmq_client::ClientError::ShutDown),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        topic: String,
+        broker_name: String,
+        queue_id: i32,
+        expression: &str,
+        offset: i64,
+        max_num: i32,
+        suspend_ms: u64,
+    ) -> PullRequest {
+        PullRequest {
+            group: self.group.clone(),
+            queue: queue(topic, broker_name, queue_id),
+            offset,
+            max_msgs: max_num.max(1),
+            filter: TagFilter::parse(expression),
+            suspend: (suspend_ms > 0)
+                .then(|| Duration::from_millis(suspend_ms.min(MAX_SUSPEND_MS))),
+            commit_offset: None,
+        }
+    }
 }
 
 #[pymethods]
@@ -47,7 +149,12 @@ impl NativePullClient {
         };
         let client = ClientInstance::new(config, None);
         client.start_maintenance(runtime().handle());
-        Ok(NativePullClient { client, group })
+        Ok(NativePullClient {
+            client,
+            group,
+            pending: Arc::new(PendingCallbacks::default()),
+            stopped: watch::Sender::new(false),
+        })
     }
 
     /// The readable queues of `topic` as `(topic, broker_name, queue_id)`, sorted.
@@ -58,11 +165,20 @@ impl NativePullClient {
     ) -> PyResult<Vec<(String, String, i32)>> {
         let c = self.client.clone();
         let route = block_on(py, async move { c.fetch_route(&topic).await })?;
-        Ok(route
-            .subscribe
-            .iter()
-            .map(|q| (q.topic.clone(), q.broker_name.clone(), q.queue_id))
-            .collect())
+        Ok(queue_tuples(&route))
+    }
+
+    /// `fetch_subscribe_queues` for asyncio: `callback(True, [queue tuples])` or
+    /// `callback(False, error text)` later, on the send-callback thread.
+    fn fetch_subscribe_queues_async(&self, topic: String, callback: Py<PyAny>) {
+        let c = self.client.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            (),
+            self.until_shutdown(async move { c.fetch_route(&topic).await }),
+            |py, route| Ok(queue_tuples(&route).into_pyobject(py)?.into_any()),
+        );
     }
 
     /// One non-blocking pull: `(status, next_begin_offset, min_offset, max_offset, messages)`
@@ -79,39 +195,129 @@ impl NativePullClient {
         offset: i64,
         max_num: i32,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let req = PullRequest {
-            group: self.group.clone(),
-            queue: MessageQueue {
-                topic,
-                broker_name,
-                queue_id,
-            },
-            offset,
-            max_msgs: max_num.max(1),
-            filter: TagFilter::parse(expression),
-            suspend: None,
-            commit_offset: None,
-        };
+        let req = self.request(topic, broker_name, queue_id, expression, offset, max_num, 0);
         let c = self.client.clone();
         let r = block_on(py, async move { c.pull(&req).await })?;
-        let status = match r.status {
-            PullStatus::Found => 0,
-            PullStatus::NoNewMsg => 1,
-            PullStatus::NoMatchedMsg => 2,
-            PullStatus::OffsetIllegal => 3,
-        };
-        let msgs = PyList::empty(py);
-        for m in r.messages {
-            msgs.append(Py::new(py, ReceivedMessage::from_message(m))?)?;
-        }
-        (
-            status,
-            r.next_begin_offset,
-            r.min_offset,
-            r.max_offset,
-            msgs,
+        pull_tuple(py, r)
+    }
+
+    /// `pull` for asyncio, returning at once: `callback(True, pull tuple)` or
+    /// `callback(False, error text)` later. With `suspend_ms` > 0 it is a long poll: the
+    /// broker answers when a message arrives or after `suspend_ms` (at most 60 s).
+    #[pyo3(signature = (topic, broker_name, queue_id, expression, offset, max_num, suspend_ms, callback))]
+    #[allow(clippy::too_many_arguments)]
+    fn pull_async(
+        &self,
+        topic: String,
+        broker_name: String,
+        queue_id: i32,
+        expression: &str,
+        offset: i64,
+        max_num: i32,
+        suspend_ms: u64,
+        callback: Py<PyAny>,
+    ) {
+        let req = self.request(
+            topic,
+            broker_name,
+            queue_id,
+            expression,
+            offset,
+            max_num,
+            suspend_ms,
+        );
+        let c = self.client.clone();
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            (),
+            self.until_shutdown(async move { c.pull(&req).await }),
+            |py, r| Ok(pull_tuple(py, r)?.into_any()),
+        );
+    }
+
+    /// The group's offset committed on the broker for the queue; `None` when it has none.
+    fn query_offset(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        broker_name: String,
+        queue_id: i32,
+    ) -> PyResult<Option<i64>> {
+        let (c, group, mq) = (
+            self.client.clone(),
+            self.group.clone(),
+            queue(topic, broker_name, queue_id),
+        );
+        block_on(
+            py,
+            async move { c.query_consumer_offset(&group, &mq).await },
         )
-            .into_pyobject(py)
+    }
+
+    /// `query_offset` for asyncio: `callback(True, offset or None)` later.
+    fn query_offset_async(
+        &self,
+        topic: String,
+        broker_name: String,
+        queue_id: i32,
+        callback: Py<PyAny>,
+    ) {
+        let (c, group, mq) = (
+            self.client.clone(),
+            self.group.clone(),
+            queue(topic, broker_name, queue_id),
+        );
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            (),
+            self.until_shutdown(async move { c.query_consumer_offset(&group, &mq).await }),
+            |py, offset| Ok(offset.into_pyobject(py)?.into_any()),
+        );
+    }
+
+    /// Commits the group's offset of the queue on the broker (UPDATE_CONSUMER_OFFSET) and
+    /// waits for the answer.
+    fn commit_offset(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        broker_name: String,
+        queue_id: i32,
+        offset: i64,
+    ) -> PyResult<()> {
+        let (c, group, mq) = (
+            self.client.clone(),
+            self.group.clone(),
+            queue(topic, broker_name, queue_id),
+        );
+        block_on(py, async move {
+            c.update_consumer_offset(&group, &mq, offset).await
+        })
+    }
+
+    /// `commit_offset` for asyncio: `callback(True, None)` once the broker answered.
+    fn commit_offset_async(
+        &self,
+        topic: String,
+        broker_name: String,
+        queue_id: i32,
+        offset: i64,
+        callback: Py<PyAny>,
+    ) {
+        let (c, group, mq) = (
+            self.client.clone(),
+            self.group.clone(),
+            queue(topic, broker_name, queue_id),
+        );
+        spawn_with_callback(
+            &self.pending,
+            callback,
+            (),
+            self.until_shutdown(async move { c.update_consumer_offset(&group, &mq, offset).await }),
+            |py, ()| Ok(py.None().into_bound(py)),
+        );
     }
 
     /// Replaces the name-server list (`"host:port;host:port"`).
@@ -119,9 +325,17 @@ impl NativePullClient {
         self.client.set_name_servers(name_servers(list));
     }
 
-    /// Stops the route refresh and closes the connections.
+    /// Ends the async calls in flight (their callbacks get the error "the client has been
+    /// shut down"), stops the route refresh and closes the connections, then waits (GIL
+    /// released, at most 5 s, not on the callback thread) for those callbacks to have run.
     fn shutdown(&self, py: Python<'_>) {
-        let c = self.client.clone();
-        py.detach(|| c.shutdown());
+        self.stopped.send_replace(true);
+        let (c, pending) = (self.client.clone(), self.pending.clone());
+        py.detach(|| {
+            c.shutdown();
+            if !on_dispatcher_thread() {
+                pending.wait_idle(Duration::from_millis(SHUTDOWN_CALLBACK_WAIT_MS));
+            }
+        });
     }
 }
