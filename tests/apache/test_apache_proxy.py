@@ -94,7 +94,11 @@ def test_send_and_push_consume_through_the_proxy(apache_cluster, apache_proxy):
     consumer.start()
     producer = proxy_producer(apache_proxy)
     try:
-        wait_for(lambda: len(consumer._native.pulling_queues()) == 4, 60, "all queues pulled")
+        wait_for(
+            lambda: len([q for q in consumer._native.pulling_queues() if q[0] == topic]) == 4,
+            60,
+            f"every queue of {topic} pulled",
+        )
         sent = {}
         for i in range(8):
             body = b"sync-%d" % i
