@@ -110,6 +110,9 @@ class ApacheProxy:
             "localServeAddr": "127.0.0.1",
             "remotingListenPort": remoting_port,
             "grpcServerPort": grpc_port,
+            # Routes are cached for 20 s by default: a group's retry topic, created by the
+            # broker at the first heartbeat, would reach the consumer that late.
+            "topicRouteServiceCacheRefreshSeconds": 1,
         }
         config_path = self.workdir / "rmq-proxy.json"
         config_path.write_text(json.dumps(config, indent=2) + "\n")

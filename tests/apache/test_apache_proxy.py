@@ -149,3 +149,36 @@ def test_a_proxy_needs_a_5x_cluster(tmp_path):
 
     with pytest.raises(ValueError, match="no proxy"):
         proxy_harness.ApacheProxy(FourNine())
+
+
+def test_a_failed_message_comes_back_through_the_proxy(apache_cluster, apache_proxy):
+    topic = new_topic(apache_cluster)
+    deliveries = []
+
+    def fail_first(msg):
+        deliveries.append((msg.body, msg.reconsume_times))
+        if msg.reconsume_times == 0:
+            return ConsumeStatus.RECONSUME_LATER
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    group = unique("ProxyRetryG")
+    consumer = PushConsumer(group)
+    consumer.set_namesrv_addr(apache_proxy.proxy_remoting_addr)
+    consumer.subscribe(topic, fail_first)
+    consumer.start()
+    producer = proxy_producer(apache_proxy)
+    try:
+        wait_for(
+            lambda: len([q for q in consumer._native.pulling_queues() if q[0] == topic]) == 4,
+            60,
+            f"every queue of {topic} pulled",
+        )
+        assert producer.send_sync(message(topic, b"retried")).status == SendStatus.OK
+        # The broker creates the group's retry topic when the first message comes back; the
+        # consumer pulls it once the proxy routes it.
+        wait_for(lambda: (b"retried", 1) in deliveries, 90, "the retry through the proxy")
+        assert any(q[0] == f"%RETRY%{group}" for q in consumer._native.pulling_queues())
+        assert deliveries[0] == (b"retried", 0)
+    finally:
+        producer.shutdown()
+        consumer.shutdown()
