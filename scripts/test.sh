@@ -6,9 +6,11 @@
 # Go module cache) and Java client (tests/drivers/java, built with Maven into ~/.m2, rebuilt
 # only when its sources change), the frame comparison with Apache RocketMQ's own Java encoder
 # (tests/wire), then the client suites again against Apache RocketMQ's own name server and
-# broker (their jars resolved by Maven once and cached outside the repository), and the pytest
-# plugin's example test file three times: with the broker the plugin starts, against a separate
-# rocketmq-broker process, and against Apache's name server and broker.
+# broker (5.5.0, with its proxy for the harness's proxy tests; the jars resolved by Maven once
+# and cached outside the repository), the differential tests (the same requests to both
+# brokers), a subset covering every 4.x API feature once against the last 4.9.x broker, and
+# the pytest plugin's example test file three times: with the broker the plugin starts,
+# against a separate rocketmq-broker process, and against Apache's name server and broker.
 # Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
@@ -99,11 +101,11 @@ section "pytest plugin example (examples/test_pytest_plugin.py): bundled broker,
 .venv/bin/python tests/plugin/run_example.py bundled
 .venv/bin/python tests/plugin/run_example.py process
 
-section "Apache RocketMQ artifacts (Maven Central once, then the cache ~/.cache/rocketmq-tests)"
+section "Apache RocketMQ artifacts, 5.5.0 and 4.9.x (Maven Central once, then the cache ~/.cache/rocketmq-tests)"
 java -version 2>&1 | head -n 1
 .venv/bin/python scripts/apache_rocketmq.py prepare
 
-section "pytest against Apache RocketMQ's name server and broker (ROCKETMQ_TEST_BROKER=apache)"
+section "pytest against Apache RocketMQ 5.5.0's name server, broker and proxy (ROCKETMQ_TEST_BROKER=apache)"
 status=0
 ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
     .venv/bin/python -m pytest tests/apache tests/python tests/scenarios tests/differential || status=$?
@@ -114,5 +116,30 @@ fi
 
 section "pytest plugin example against Apache RocketMQ's name server and broker (--rocketmq-namesrv)"
 .venv/bin/python tests/plugin/run_example.py apache
+
+section "pytest against Apache RocketMQ 4.9.x: every 4.x API feature once (ROCKETMQ_TEST_BROKER=apache4)"
+# Send modes, pull, tag filter (pull side), push rebalance, broadcasting, orderly, retries,
+# transactions with check-back (tests/python); delay levels, DLQ, push-side tag filter and the
+# harness itself (tests/apache); our client, the reference C++ client and both in one group
+# (tests/scenarios). About a minute and a half warm.
+status=0
+ROCKETMQ_TEST_BROKER=apache4 ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
+    .venv/bin/python -m pytest tests/apache \
+    tests/python/test_client.py::test_send_kinds_and_pull_back_byte_for_byte \
+    tests/python/test_client.py::test_three_push_consumers_share_a_group_and_survive_one_leaving \
+    tests/python/test_client.py::test_broadcasting_delivers_everything_to_everyone \
+    tests/python/test_client.py::test_orderly_per_sharding_key_with_two_consumers \
+    tests/python/test_client.py::test_pull_generator_with_overridden_offset_store \
+    tests/python/test_client.py::test_failed_messages_are_redelivered_with_reconsume_times \
+    tests/python/test_client_transaction.py::test_outcomes_of_local_transactions_and_check_backs \
+    tests/python/test_asyncio.py::test_send_and_send_many_store_every_message_in_order \
+    tests/scenarios/test_scenarios.py::test_a_joining_member_resumes_where_the_group_left_off \
+    tests/scenarios/test_scenarios.py::test_broadcasting_every_consumer_gets_everything \
+    tests/scenarios/test_scenarios.py::test_mixed_group_of_both_implementations_shares_and_rebalances \
+    || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "pytest against Apache RocketMQ 4.9 failed with exit status $status" >&2
+    exit "$status"
+fi
 
 section "all tests passed"

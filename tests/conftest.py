@@ -2,15 +2,19 @@
 
 * Makes the helpers in tests/python and tests/apache importable from every test folder.
 * ``ROCKETMQ_TEST_BROKER`` chooses what the client suites (tests/python, tests/scenarios) run
-  against: ``ours`` (the default: our LocalBroker, in process) or ``apache`` (Apache
-  RocketMQ's own name server and broker as Java processes, tests/apache/apache_cluster.py; its
-  artifacts are prepared once by ``python3 scripts/apache_rocketmq.py prepare``). The suites
-  take their broker from the ``broker_factory`` fixture, so the same tests run unchanged
-  against both.
+  against: ``ours`` (the default: our LocalBroker, in process), ``apache`` (Apache RocketMQ
+  5.5.0's own name server and broker as Java processes, tests/apache/apache_cluster.py) or
+  ``apache4`` (the same with the last 4.9.x release); the artifacts are prepared once by
+  ``python3 scripts/apache_rocketmq.py prepare``. The suites take their broker from the
+  ``broker_factory`` fixture, so the same tests run unchanged against all three.
 * Marker ``ours_broker_only(reason)``: a test that needs what only our broker has (our store
-  files, LocalBroker's kill and restart, our CLI); skipped with its reason in the Apache run.
+  files, LocalBroker's kill and restart, our CLI); skipped with its reason in the Apache runs.
+  Marker ``apache4_unsupported(reason)``: a test of what Apache 4.9's broker does not have
+  (5.x features); skipped with its reason when ``ROCKETMQ_TEST_BROKER=apache4``.
   Marker ``apache_only``: tests of the Apache harness itself; skipped in the default run.
-* When a test fails in the Apache run, the tail of the running Apache processes' output and
+* ``apache_proxy``: Apache 5.x's proxy in front of the session's Apache cluster, started on
+  first use (tests/apache/apache_proxy.py).
+* When a test fails in an Apache run, the tail of the running Apache processes' output and
   logs is added to its report.
 """
 
@@ -30,7 +34,7 @@ for _helpers in (_TESTS / "python", _TESTS / "apache"):
         sys.path.insert(0, str(_helpers))
 
 BROKER_ENV = "ROCKETMQ_TEST_BROKER"
-BROKER_KINDS = ("ours", "apache")
+BROKER_KINDS = ("ours", "apache", "apache4")
 
 #: Apache clusters started by the fixtures below and not stopped yet.
 _RUNNING_CLUSTERS: List[object] = []
@@ -48,10 +52,16 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "ours_broker_only(reason): needs what only our broker has; skipped when "
-        f"{BROKER_ENV}=apache",
+        f"{BROKER_ENV} is apache or apache4",
     )
     config.addinivalue_line(
-        "markers", f"apache_only: tests of the Apache harness; run when {BROKER_ENV}=apache"
+        "markers",
+        "apache4_unsupported(reason): needs what Apache 4.9's broker does not have; skipped "
+        f"when {BROKER_ENV}=apache4",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"apache_only: tests of the Apache harness; run when {BROKER_ENV} is apache or apache4",
     )
 
 
@@ -61,13 +71,17 @@ def pytest_report_header(config):
 
 def pytest_collection_modifyitems(config, items):
     kind = broker_kind()
+    skips = {
+        "ours_broker_only": "ours-broker only" if kind != "ours" else None,
+        "apache4_unsupported": "not in Apache 4.9" if kind == "apache4" else None,
+    }
     for item in items:
-        if kind == "apache":
-            mark = item.get_closest_marker("ours_broker_only")
-            if mark is not None:
+        for marker, label in skips.items():
+            mark = item.get_closest_marker(marker)
+            if label is not None and mark is not None:
                 reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
-                item.add_marker(pytest.mark.skip(reason=f"ours-broker only: {reason}"))
-        elif item.get_closest_marker("apache_only") is not None:
+                item.add_marker(pytest.mark.skip(reason=f"{label}: {reason}"))
+        if kind == "ours" and item.get_closest_marker("apache_only") is not None:
             item.add_marker(
                 pytest.mark.skip(reason=f"Apache harness test: runs with {BROKER_ENV}=apache")
             )
@@ -86,9 +100,9 @@ def pytest_runtest_makereport(item, call):
 
 @contextlib.contextmanager
 def _apache(workdir: Path) -> Iterator[object]:
-    from apache_cluster import ApacheCluster
+    from apache_cluster import ApacheCluster, run_version
 
-    with ApacheCluster(workdir, graceful_stop=False) as cluster:
+    with ApacheCluster(workdir, version=run_version(), graceful_stop=False) as cluster:
         _RUNNING_CLUSTERS.append(cluster)
         try:
             yield cluster
@@ -131,6 +145,24 @@ def apache_cluster(_apache_clusters):
 
 
 @pytest.fixture(scope="session")
+def apache_proxy(apache_cluster):
+    """Apache 5.x's proxy (cluster mode) in front of the session's Apache cluster, started by
+    the first test that asks for it: ``proxy_remoting_addr`` (name server and broker for
+    remoting clients; create topics with ``apache_cluster.create_topic`` first) and
+    ``proxy_grpc_endpoint``."""
+    if broker_kind() == "apache4":
+        pytest.skip("Apache 4.9 has no proxy (the proxy is 5.x)")
+    from apache_proxy import ApacheProxy
+
+    with ApacheProxy(apache_cluster, graceful_stop=False) as proxy:
+        _RUNNING_CLUSTERS.append(proxy)
+        try:
+            yield proxy
+        finally:
+            _RUNNING_CLUSTERS.remove(proxy)
+
+
+@pytest.fixture(scope="session")
 def broker_factory(_apache_clusters, tmp_path_factory):
     """``broker_factory(fresh=False, **local_options)`` is a context manager giving the broker
     under test, an object with ``namesrv_addr`` and ``broker_addr``.
@@ -144,7 +176,7 @@ def broker_factory(_apache_clusters, tmp_path_factory):
 
     @contextlib.contextmanager
     def factory(fresh: bool = False, **local_options: object):
-        if broker_kind() == "apache":
+        if broker_kind() != "ours":
             if fresh:
                 with _apache_clusters.fresh() as cluster:
                     yield cluster

@@ -1,35 +1,30 @@
-"""Apache RocketMQ's own name server and broker, run as Java processes for tests.
+"""Apache RocketMQ's own name server and broker (and, for 5.x, proxy), run as Java processes for
+tests.
 
-Two halves:
-
-* ``prepare_artifacts()`` resolves the pinned Apache RocketMQ release (``rocketmq-namesrv`` and
-  ``rocketmq-broker`` with their runtime dependencies) from Maven Central with Maven, and copies
-  the jars into a cache directory outside the repository:
-  ``$XDG_CACHE_HOME/rocketmq-tests/apache-<version>/lib`` (``~/.cache/...`` by default), so a
-  fresh clone on the same machine reuses them. Maven's own downloads stay in ``~/.m2``. The
-  directory appears complete or not at all (it is filled under a temporary name and renamed),
-  so an interrupted download is simply redone.
-* ``ApacheCluster`` starts a name server and one master broker on 127.0.0.1 with free ports, a
-  temporary store and log directory (``user.home`` points there, so Apache's logs land in
+* The releases, their download and cache: apache_artifacts.py (re-exported here).
+* ``ApacheCluster`` starts a name server and one master broker of a given release (5.5.0 by
+  default, or the last 4.9.x) on 127.0.0.1 with free ports, a temporary store and log
+  directory (``user.home`` points there, so Apache's logs land in
   ``<workdir>/home/logs/rocketmqlogs``), small heaps and small mapped files, auto-created topics,
-  the property filter and the timer wheel on. It waits, bounded, until the broker is registered
-  in the name server's cluster info, and stops both processes on exit (SIGTERM, then SIGKILL
-  after a bounded wait; SIGKILL at once with ``graceful_stop=False``, as the pytest fixtures
-  do, since a throw-away store needs no flush and Apache's shutdown takes ~10 s). On Linux
-  each Java process also gets SIGTERM when the thread that started it dies, so nothing
-  outlives a crashed test run. Startup failures carry the tail of the processes' output and
-  of Apache's logs.
+  the property filter and (5.x) the timer wheel on. It waits, bounded, until the broker is
+  registered in the name server's cluster info, and stops both processes on exit (SIGTERM, then
+  SIGKILL after a bounded wait; SIGKILL at once with ``graceful_stop=False``, as the pytest
+  fixtures do, since a throw-away store needs no flush and Apache's shutdown takes ~10 s). On
+  Linux each Java process also gets SIGTERM when the thread that started it dies, so nothing
+  outlives a crashed test run. Startup failures carry the tail of the processes' output and of
+  Apache's logs.
+* ``ApacheProxy`` (apache_proxy.py) puts 5.x's proxy in front of a running cluster.
 
-What must stay true: every listener of the name server and of the broker's remoting servers is
-bound to 127.0.0.1 (Apache's HA listener, which has no bind-address option, binds the wildcard
-address on a free port); no fixed sleep, every wait is bounded; nothing is written outside the
-work directory and the artifact cache.
+What must stay true: 5.x's name server and the broker's remoting servers listen on 127.0.0.1
+only (Apache's HA listener, which has no bind-address option, binds the wildcard address on a
+free port); 4.9 has no bind-address option at all, so its listeners take free ports of the
+wildcard address, and clients use 127.0.0.1. No fixed sleep, every wait is bounded; nothing is
+written outside the work directory and the artifact cache.
 """
 
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import itertools
 import json
 import os
@@ -39,22 +34,29 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
-#: The Apache RocketMQ release the tests run against: the newest 5.x whose modules all resolve
-#: from Maven Central (5.5.1 publishes rocketmq-broker and rocketmq-store, but the broker depends
-#: on rocketmq-client, -namesrv, -srvutil, -filter and -auth 5.5.1, which are not published).
-APACHE_VERSION = "5.5.0"
-#: Artifacts whose runtime classpath is cached (org.apache.rocketmq group).
-ARTIFACTS = ("rocketmq-namesrv", "rocketmq-broker")
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+from apache_artifacts import (  # noqa: F401  (re-exported: the harness's one import)
+    APACHE4_VERSION,
+    APACHE_VERSION,
+    SUITE_VERSIONS,
+    artifact_dir,
+    artifacts,
+    cache_root,
+    classpath,
+    is_4x,
+    prepare_artifacts,
+    run_version,
+    write_home_conf,
+)
 
 NAMESRV_MAIN = "org.apache.rocketmq.namesrv.NamesrvStartup"
 BROKER_MAIN = "org.apache.rocketmq.broker.BrokerStartup"
 
+UPDATE_AND_CREATE_TOPIC = 17
+GET_ROUTEINFO_BY_TOPIC = 105
 GET_BROKER_CLUSTER_INFO = 106
 _CLUSTER_NUMBERS = itertools.count()
 #: Apache's delay levels need whole seconds: 18 levels of 1 s make retries quick.
@@ -70,105 +72,12 @@ JVM_OPTIONS = (
     # No TLS: otherwise every remoting server generates a self-signed RSA key at start (seconds).
     "-Dtls.server.mode=disabled",
 )
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rocketmq-tests"
-
-
-def artifact_dir(version: str = APACHE_VERSION) -> Path:
-    return cache_root() / f"apache-{version}"
-
-
-def _pom(version: str) -> str:
-    dependencies = "".join(
-        "<dependency><groupId>org.apache.rocketmq</groupId>"
-        f"<artifactId>{artifact}</artifactId><version>{version}</version></dependency>"
-        for artifact in ARTIFACTS
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<project xmlns="http://maven.apache.org/POM/4.0.0">'
-        "<modelVersion>4.0.0</modelVersion>"
-        "<groupId>rocketmq-tests</groupId><artifactId>apache-rocketmq-runtime</artifactId>"
-        f"<version>{version}</version><packaging>pom</packaging>"
-        f"<dependencies>{dependencies}</dependencies>"
-        "</project>\n"
-    )
-
-
-def classpath(version: str = APACHE_VERSION) -> str:
-    """The cached jars as a Java classpath; fails when prepare_artifacts() has not run."""
-    lib = artifact_dir(version) / "lib"
-    jars = sorted(lib.glob("*.jar"))
-    if not jars:
-        raise FileNotFoundError(
-            f"Apache RocketMQ {version} is not in {lib}: run "
-            "`python3 scripts/apache_rocketmq.py prepare` (scripts/test.sh does)"
-        )
-    return os.pathsep.join(str(jar) for jar in jars)
-
-
-def _complete(target: Path, version: str) -> bool:
-    """The cache holds a finished download with a jar of every artifact in ARTIFACTS."""
-    try:
-        jars = (target / "complete").read_text().split()
-    except OSError:
-        return False
-    return all(f"{artifact}-{version}.jar" in jars for artifact in ARTIFACTS)
-
-
-def prepare_artifacts(version: str = APACHE_VERSION, log=print) -> Path:
-    """Resolves the release with Maven into the cache (once); returns its lib directory."""
-    target = artifact_dir(version)
-    lib = target / "lib"
-    if _complete(target, version):
-        return lib
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise FileNotFoundError("Maven (mvn) is needed to download Apache RocketMQ once")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f"apache-{version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be filling the same cache
-        if _complete(target, version):
-            return lib
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".apache-{version}-") as tmp:
-            staging = Path(tmp)
-            (staging / "pom.xml").write_text(_pom(version))
-            log(f"resolving Apache RocketMQ {version} from Maven Central into {lib}")
-            maven = subprocess.run(
-                [
-                    mvn,
-                    "--batch-mode",
-                    "--no-transfer-progress",
-                    "-Dstyle.color=never",
-                    "-f",
-                    str(staging / "pom.xml"),
-                    f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-                    "-DincludeScope=runtime",
-                    f"-DoutputDirectory={staging / 'out' / 'lib'}",
-                ],
-                cwd=staging,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=1800,
-            )
-            if maven.returncode != 0:
-                raise RuntimeError(
-                    f"Maven could not resolve Apache RocketMQ {version} "
-                    f"(exit {maven.returncode}):\n{maven.stdout[-4000:]}"
-                )
-            jars = sorted(p.name for p in (staging / "out" / "lib").glob("*.jar"))
-            missing = [a for a in ARTIFACTS if f"{a}-{version}.jar" not in jars]
-            if missing:
-                raise RuntimeError(f"Maven resolved no jar for {missing}")
-            (staging / "out" / "complete").write_text("\n".join(jars) + "\n")
-            if target.exists():
-                shutil.rmtree(target)
-            os.rename(staging / "out", target)
-    return lib
+#: 4.x unmaps its files through JDK internals that Java 17 closes by default.
+JVM_OPTIONS_4X = (
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+)
 
 
 def _die_with_parent() -> None:
@@ -195,11 +104,11 @@ def _port_free(port: int, bind_host: str) -> bool:
 
 
 def _broker_port() -> int:
-    """A port P with P (remoting), P-2 (Apache's "fast" remoting) and P+1 (HA, bound on the
-    wildcard address) all free: Apache derives the other two from P."""
+    """A port P with P (remoting), P-2 (Apache's "fast" remoting) and P+1 (HA) all free on every
+    address (some are bound on the wildcard address): Apache derives the other two from P."""
     for _ in range(200):
-        port = _free_port()
-        if _port_free(port - 2, "127.0.0.1") and _port_free(port + 1, "0.0.0.0"):
+        port = _free_port("0.0.0.0")
+        if _port_free(port - 2, "0.0.0.0") and _port_free(port + 1, "0.0.0.0"):
             return port
     raise RuntimeError("no free port P with P-2 and P+1 free in 200 tries")
 
@@ -233,6 +142,17 @@ def _cluster_info(namesrv_addr: str) -> str:
     return reply.body.decode("utf-8", "replace") if reply.code == 0 else ""
 
 
+def route_known(addr: str, topic: str) -> bool:
+    """`addr` (name server or proxy) answers GET_ROUTEINFO_BY_TOPIC for `topic` with SUCCESS."""
+    from remoting import RemotingConnection
+
+    try:
+        with RemotingConnection(addr, timeout=3) as conn:
+            return conn.call(GET_ROUTEINFO_BY_TOPIC, {"topic": topic}).code == 0
+    except (OSError, TimeoutError, ValueError, KeyError, AssertionError):
+        return False
+
+
 def _registered_brokers(namesrv_addr: str) -> Optional[Dict[str, List[str]]]:
     """Broker name -> addresses registered in the name server (None while it is unreachable).
     Apache writes the addresses' map with bare integer keys (fastjson), which JSON quotes."""
@@ -253,7 +173,15 @@ class _ForeignBroker(Exception):
 class JavaProcess:
     """One Apache server process: its command line, output file and stop sequence."""
 
-    def __init__(self, name: str, workdir: Path, main: str, args: List[str], cp: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        main: str,
+        args: List[str],
+        cp: str,
+        jvm_options: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.workdir = workdir
         self.output = workdir / f"{name}.out"
@@ -263,6 +191,7 @@ class JavaProcess:
         command = [
             str(java) if java and java.exists() else (shutil.which("java") or "java"),
             *JVM_OPTIONS,
+            *jvm_options,
             f"-Duser.home={home}",
             f"-Drocketmq.home.dir={home}",
             f"-Drmq.logback.configurationFile=rmq.{name}.logback.xml",
@@ -378,16 +307,19 @@ class ApacheCluster:
                     self._fail(f"{foreign} in {attempts} attempts")
         return self
 
+    def _java(self, name: str, main: str, args: List[str], cp: str) -> JavaProcess:
+        write_home_conf(self.version, self.workdir / "home")
+        options = JVM_OPTIONS_4X if is_4x(self.version) else ()
+        return JavaProcess(name, self.workdir, main, args, cp, options)
+
     def _start_once(self, cp: str) -> "ApacheCluster":
         deadline = time.monotonic() + self.start_timeout
 
-        namesrv_port = _free_port()
+        namesrv_port = _free_port("0.0.0.0")
         self.namesrv_addr = f"127.0.0.1:{namesrv_port}"
         namesrv_conf = self.workdir / "namesrv.properties"
         _write_properties(namesrv_conf, {"listenPort": namesrv_port, "bindAddress": "127.0.0.1"})
-        self.namesrv = JavaProcess(
-            "namesrv", self.workdir, NAMESRV_MAIN, ["-c", str(namesrv_conf)], cp
-        )
+        self.namesrv = self._java("namesrv", NAMESRV_MAIN, ["-c", str(namesrv_conf)], cp)
 
         def namesrv_answers() -> bool:
             return _cluster_info(self.namesrv_addr) != ""
@@ -429,10 +361,14 @@ class ApacheCluster:
             # transactionTimeOut.
             "transactionOpBatchInterval": 100,
         }
+        if is_4x(self.version):
+            # 4.x has no timer wheel (delay levels only) and settles transactions at once.
+            for key in ("timerWheelEnable", "mappedFileSizeTimerLog", "transactionOpBatchInterval"):
+                del config[key]
         config.update(self.broker_config)
         broker_conf = self.workdir / "broker.properties"
         _write_properties(broker_conf, config)
-        self.broker = JavaProcess("broker", self.workdir, BROKER_MAIN, ["-c", str(broker_conf)], cp)
+        self.broker = self._java("broker", BROKER_MAIN, ["-c", str(broker_conf)], cp)
 
         def registered() -> bool:
             brokers = _registered_brokers(self.namesrv_addr) or {}
@@ -449,6 +385,33 @@ class ApacheCluster:
 
         self._wait(registered, self.broker, deadline, "the broker to register")
         return self
+
+    def create_topic(self, topic: str, queues: int = 4, timeout: float = 30) -> None:
+        """Creates `topic` on the broker (UPDATE_AND_CREATE_TOPIC) and waits, bounded, until the
+        name server routes it: for clients that do not auto-create (the proxy's)."""
+        from remoting import RemotingConnection
+
+        with RemotingConnection(self.broker_addr) as conn:
+            reply = conn.call(
+                UPDATE_AND_CREATE_TOPIC,
+                {
+                    "topic": topic,
+                    "defaultTopic": "TBW102",
+                    "readQueueNums": queues,
+                    "writeQueueNums": queues,
+                    "perm": 6,
+                    "topicFilterType": "SINGLE_TAG",
+                    "topicSysFlag": 0,
+                    "order": "false",
+                },
+            )
+        if reply.code != 0:
+            raise RuntimeError(f"creating topic {topic} failed: {reply.code} {reply.remark}")
+        deadline = time.monotonic() + timeout
+        while not route_known(self.namesrv_addr, topic):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the name server has no route of {topic} after {timeout}s")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """Broker first (it unregisters from the name server), then the name server: SIGTERM

@@ -1,7 +1,8 @@
 """The Apache RocketMQ harness itself (apache_cluster.py): the cached artifacts, what the started
-broker runs with, loopback-only listeners, and a clean stop. Runs with
-ROCKETMQ_TEST_BROKER=apache (scripts/test.sh's Apache section); the client suites then run
-against the same kind of cluster."""
+broker runs with, its listeners (loopback only for 5.x, bar the HA port; 4.9 has no bind
+option), and a clean stop. Runs with ROCKETMQ_TEST_BROKER=apache or apache4 (scripts/test.sh's
+Apache sections), against the release of that run; the client suites then run against the same
+kind of cluster."""
 
 from __future__ import annotations
 
@@ -64,15 +65,25 @@ def listening_sockets(pid: int) -> List[Tuple[str, int]]:
     return found
 
 
-def test_the_cached_artifacts_need_no_maven(monkeypatch):
-    lib = harness.prepare_artifacts()
+@pytest.mark.parametrize("version", harness.SUITE_VERSIONS)
+def test_the_cached_artifacts_need_no_maven(monkeypatch, version):
+    lib = harness.prepare_artifacts(version)
     jars = sorted(p.name for p in lib.glob("*.jar"))
-    for artifact in harness.ARTIFACTS:
-        assert f"{artifact}-{harness.APACHE_VERSION}.jar" in jars
+    for artifact in harness.artifacts(version):
+        assert f"{artifact}-{version}.jar" in jars
     assert (lib.parent / "complete").read_text().split() == jars
     # Once cached, preparing again must not need Maven at all.
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    assert harness.prepare_artifacts() == lib
+    assert harness.prepare_artifacts(version) == lib
+
+
+def test_a_4x_home_has_the_logback_files_4x_reads(tmp_path):
+    harness.write_home_conf(harness.APACHE4_VERSION, tmp_path)
+    names = sorted(p.name for p in (tmp_path / "conf").iterdir())
+    assert names == ["logback_broker.xml", "logback_namesrv.xml", "logback_tools.xml"]
+    assert "rocketmqlogs/broker.log" in (tmp_path / "conf" / "logback_broker.xml").read_text()
+    harness.write_home_conf(harness.APACHE_VERSION, tmp_path / "five")
+    assert not (tmp_path / "five").exists(), "5.x reads its logback files from its jars"
 
 
 def test_the_broker_runs_with_the_test_configuration(apache_cluster):
@@ -82,10 +93,12 @@ def test_the_broker_runs_with_the_test_configuration(apache_cluster):
         "namesrvAddr": apache_cluster.namesrv_addr,
         "autoCreateTopicEnable": "true",
         "enablePropertyFilter": "true",
-        "timerWheelEnable": "true",
         "messageDelayLevel": harness.ONE_SECOND_LEVELS,
         "listenPort": str(split_address(apache_cluster.broker_addr)[1]),
     }
+    if not harness.is_4x(apache_cluster.version):
+        expected["timerWheelEnable"] = "true"  # 4.x has no timer wheel
+    assert apache_cluster.version == harness.run_version()
     assert {key: config.get(key) for key in expected} == expected
     assert config["storePathRootDir"].startswith(str(apache_cluster.workdir))
     # The name server knows this broker, and only this one, at its address.
@@ -95,17 +108,24 @@ def test_the_broker_runs_with_the_test_configuration(apache_cluster):
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux /proc")
 def test_listeners_are_loopback_and_stop_ends_everything(tmp_path):
-    cluster = harness.ApacheCluster(tmp_path / "cluster")
+    cluster = harness.ApacheCluster(tmp_path / "cluster", version=harness.run_version())
     with cluster:
         broker_port = split_address(cluster.broker_addr)[1]
+        namesrv_port = split_address(cluster.namesrv_addr)[1]
         namesrv = listening_sockets(cluster.namesrv.proc.pid)
         broker = listening_sockets(cluster.broker.proc.pid)
-        assert namesrv == [("127.0.0.1", split_address(cluster.namesrv_addr)[1])]
-        remoting = sorted(port for address, port in broker if address == "127.0.0.1")
-        assert remoting == [broker_port - 2, broker_port], broker
-        # Apache's HA listener has no bind-address option: the one wildcard listener.
-        others = [(address, port) for address, port in broker if address != "127.0.0.1"]
-        assert [port for _, port in others] == [broker_port + 1], broker
+        if harness.is_4x(cluster.version):
+            # 4.9 has no bind-address option: every listener is on the wildcard address.
+            assert namesrv == [("0.0.0.0", namesrv_port)]
+            expected = [("0.0.0.0", port) for port in (broker_port - 2, broker_port)]
+            assert sorted(broker) == expected + [("0.0.0.0", broker_port + 1)]
+        else:
+            assert namesrv == [("127.0.0.1", namesrv_port)]
+            remoting = sorted(port for address, port in broker if address == "127.0.0.1")
+            assert remoting == [broker_port - 2, broker_port], broker
+            # Apache's HA listener has no bind-address option: the one wildcard listener.
+            others = [(address, port) for address, port in broker if address != "127.0.0.1"]
+            assert [port for _, port in others] == [broker_port + 1], broker
         assert (cluster.log_dir / "broker.log").exists(), "Apache logs under the work dir"
         processes = [cluster.namesrv.proc, cluster.broker.proc]
     assert all(p.poll() is not None for p in processes), "stop() ends both processes"
@@ -131,6 +151,9 @@ def test_a_foreign_broker_in_the_new_name_server_means_new_ports(tmp_path, monke
         return brokers
 
     monkeypatch.setattr(harness, "_registered_brokers", with_a_stranger)
-    with harness.ApacheCluster(tmp_path / "cluster", graceful_stop=False) as cluster:
+    cluster = harness.ApacheCluster(
+        tmp_path / "cluster", version=harness.run_version(), graceful_stop=False
+    )
+    with cluster:
         assert first_namesrv and cluster.namesrv_addr != first_namesrv[0]
         assert real(cluster.namesrv_addr) == {cluster.broker_name: [cluster.broker_addr]}

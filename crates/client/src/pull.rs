@@ -232,6 +232,7 @@ impl ClientInstance {
                     topic: mq.topic.clone(),
                     queue_id: mq.queue_id,
                     committed: true,
+                    broker_name: Some(mq.broker_name.clone()),
                 },
             )
         } else {
@@ -239,6 +240,7 @@ impl ClientInstance {
                 &GetMinOffsetRequestHeader {
                     topic: mq.topic.clone(),
                     queue_id: mq.queue_id,
+                    broker_name: Some(mq.broker_name.clone()),
                 },
             )
         };

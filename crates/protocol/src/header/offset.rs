@@ -32,6 +32,8 @@ command_header! {
         topic: String = "topic",
         queue_id: i32 = "queueId",
         committed: bool = "committed" => true,
+        /// The queue's broker name (Java's `RpcRequestHeader.bname`): Apache's proxy needs it.
+        broker_name: Option<String> = "bname",
     }
 }
 
@@ -40,6 +42,8 @@ command_header! {
     pub struct GetMinOffsetRequestHeader {
         topic: String = "topic",
         queue_id: i32 = "queueId",
+        /// The queue's broker name (Java's `RpcRequestHeader.bname`): Apache's proxy needs it.
+        broker_name: Option<String> = "bname",
     }
 }
 
