@@ -15,10 +15,11 @@ tests.
   Apache's logs.
 * ``ApacheProxy`` (apache_proxy.py) puts 5.x's proxy in front of a running cluster.
 
-What must stay true: 5.x's name server and the broker's remoting servers listen on 127.0.0.1
-only (Apache's HA listener, which has no bind-address option, binds the wildcard address on a
-free port); 4.9 has no bind-address option at all, so its listeners take free ports of the
-wildcard address, and clients use 127.0.0.1. No fixed sleep, every wait is bounded; nothing is
+What must stay true: every listener of every Apache process is on 127.0.0.1 only. 5.x's name
+server and remoting servers are told so; the listeners without a bind-address option (5.x's
+HA listener and proxy, all of 4.9's) bind the wildcard address in Java and get loopback from
+the preload of loopback.py (ports are still checked free on the wildcard address). No fixed
+sleep, every wait is bounded; nothing is
 written outside the work directory and the artifact cache.
 """
 
@@ -51,6 +52,7 @@ from apache_artifacts import (  # noqa: F401  (re-exported: the harness's one im
     run_version,
     write_home_conf,
 )
+from loopback import with_preload
 
 NAMESRV_MAIN = "org.apache.rocketmq.namesrv.NamesrvStartup"
 BROKER_MAIN = "org.apache.rocketmq.broker.BrokerStartup"
@@ -200,7 +202,7 @@ class JavaProcess:
             main,
             *args,
         ]
-        env = dict(os.environ, ROCKETMQ_HOME=str(home), HOME=str(home))
+        env = with_preload(dict(os.environ, ROCKETMQ_HOME=str(home), HOME=str(home)))
         env.pop("NAMESRV_ADDR", None)
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(

@@ -12,8 +12,8 @@ The proxy does not create topics: create them on the cluster first
 What must stay true: the proxy advertises 127.0.0.1 only; it is waited for, bounded, until its
 remoting port answers a route request and its gRPC port accepts a connection; it stops with
 the fixture (SIGKILL with ``graceful_stop=False``). Apache 5.5.0's proxy has no bind-address
-option for either listener: both bind the wildcard address, on ports checked free there (the
-second exception to "loopback only", with the broker's HA listener).
+option for either listener: both bind the wildcard address in Java, on ports checked free
+there, and get 127.0.0.1 from the harness's loopback preload (loopback.py).
 """
 
 from __future__ import annotations

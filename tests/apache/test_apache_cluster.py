@@ -114,18 +114,11 @@ def test_listeners_are_loopback_and_stop_ends_everything(tmp_path):
         namesrv_port = split_address(cluster.namesrv_addr)[1]
         namesrv = listening_sockets(cluster.namesrv.proc.pid)
         broker = listening_sockets(cluster.broker.proc.pid)
-        if harness.is_4x(cluster.version):
-            # 4.9 has no bind-address option: every listener is on the wildcard address.
-            assert namesrv == [("0.0.0.0", namesrv_port)]
-            expected = [("0.0.0.0", port) for port in (broker_port - 2, broker_port)]
-            assert sorted(broker) == expected + [("0.0.0.0", broker_port + 1)]
-        else:
-            assert namesrv == [("127.0.0.1", namesrv_port)]
-            remoting = sorted(port for address, port in broker if address == "127.0.0.1")
-            assert remoting == [broker_port - 2, broker_port], broker
-            # Apache's HA listener has no bind-address option: the one wildcard listener.
-            others = [(address, port) for address, port in broker if address != "127.0.0.1"]
-            assert [port for _, port in others] == [broker_port + 1], broker
+        # Every listener on loopback: 5.x's remoting servers by configuration, the ones
+        # without a bind-address option (the HA listener, all of 4.9's) by loopback.py.
+        assert namesrv == [("127.0.0.1", namesrv_port)]
+        ports = (broker_port - 2, broker_port, broker_port + 1)
+        assert sorted(broker) == [("127.0.0.1", port) for port in ports], broker
         assert (cluster.log_dir / "broker.log").exists(), "Apache logs under the work dir"
         processes = [cluster.namesrv.proc, cluster.broker.proc]
     assert all(p.poll() is not None for p in processes), "stop() ends both processes"

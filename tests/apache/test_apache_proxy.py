@@ -60,8 +60,8 @@ def test_the_proxy_listens_on_its_two_ports_only(apache_proxy):
         split_address(apache_proxy.proxy_grpc_endpoint)[1],
     }
     listeners = listening_sockets(apache_proxy.process.proc.pid)
-    # 5.5.0's proxy has no bind-address option: both on the wildcard address (documented).
-    assert sorted(listeners) == sorted(("0.0.0.0", port) for port in ports)
+    # 5.5.0's proxy has no bind-address option: loopback through loopback.py's preload.
+    assert sorted(listeners) == sorted(("127.0.0.1", port) for port in ports)
 
 
 def test_routes_through_the_proxy_name_the_proxy_as_broker(apache_cluster, apache_proxy):
