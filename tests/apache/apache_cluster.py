@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 #: The Apache RocketMQ release the tests run against: the newest 5.x whose modules all resolve
 #: from Maven Central (5.5.1 publishes rocketmq-broker and rocketmq-store, but the broker depends
@@ -253,7 +253,15 @@ class _ForeignBroker(Exception):
 class JavaProcess:
     """One Apache server process: its command line, output file and stop sequence."""
 
-    def __init__(self, name: str, workdir: Path, main: str, args: List[str], cp: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        main: str,
+        args: List[str],
+        cp: str,
+        jvm_options: Sequence[str] = JVM_OPTIONS,
+    ) -> None:
         self.name = name
         self.workdir = workdir
         self.output = workdir / f"{name}.out"
@@ -262,7 +270,7 @@ class JavaProcess:
         java = Path(os.environ["JAVA_HOME"]) / "bin" / "java" if "JAVA_HOME" in os.environ else None
         command = [
             str(java) if java and java.exists() else (shutil.which("java") or "java"),
-            *JVM_OPTIONS,
+            *jvm_options,
             f"-Duser.home={home}",
             f"-Drocketmq.home.dir={home}",
             f"-Drmq.logback.configurationFile=rmq.{name}.logback.xml",
@@ -305,8 +313,10 @@ class JavaProcess:
 class ApacheCluster:
     """A name server and one broker of Apache RocketMQ on 127.0.0.1, for one test scope.
 
-    ``broker_config`` entries override the broker's properties (Apache key names). Use as a
-    context manager, or call start() and stop()."""
+    ``broker_config`` entries override the broker's properties (Apache key names);
+    ``broker_jvm_options`` replaces JVM_OPTIONS for the broker process (the benchmarks give it
+    a larger heap and the JIT's full tiers). Use as a context manager, or call start() and
+    stop()."""
 
     def __init__(
         self,
@@ -317,6 +327,7 @@ class ApacheCluster:
         broker_config: Optional[Dict[str, object]] = None,
         start_timeout: float = 120,
         graceful_stop: bool = True,
+        broker_jvm_options: Optional[Sequence[str]] = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.version = version
@@ -327,6 +338,7 @@ class ApacheCluster:
         self.broker_config = dict(broker_config or {})
         self.start_timeout = start_timeout
         self.graceful_stop = graceful_stop
+        self.broker_jvm_options = tuple(broker_jvm_options or JVM_OPTIONS)
         self.namesrv: Optional[JavaProcess] = None
         self.broker: Optional[JavaProcess] = None
         self.namesrv_addr = ""
@@ -432,7 +444,14 @@ class ApacheCluster:
         config.update(self.broker_config)
         broker_conf = self.workdir / "broker.properties"
         _write_properties(broker_conf, config)
-        self.broker = JavaProcess("broker", self.workdir, BROKER_MAIN, ["-c", str(broker_conf)], cp)
+        self.broker = JavaProcess(
+            "broker",
+            self.workdir,
+            BROKER_MAIN,
+            ["-c", str(broker_conf)],
+            cp,
+            self.broker_jvm_options,
+        )
 
         def registered() -> bool:
             brokers = _registered_brokers(self.namesrv_addr) or {}
