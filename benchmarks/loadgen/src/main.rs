@@ -13,8 +13,8 @@
 use bytes::{Bytes, BytesMut};
 use clap::Parser;
 use rocketmq_protocol::batch::{encode_batch, BatchEntry};
-use rocketmq_protocol::RemotingCommand;
 use rocketmq_protocol::frame;
+use rocketmq_protocol::RemotingCommand;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -111,21 +111,24 @@ fn request_frame(
     } else {
         body.clone()
     };
+    // SEND_BATCH_MESSAGE carries the V2 header (single-letter keys), as Java's and our
+    // client send it: Apache's broker decodes only those for code 320 (ours also takes V1).
+    let key = |v1: &'static str, v2: &'static str| if batch { v2 } else { v1 };
     let mut cmd = RemotingCommand::new_request(if batch {
         SEND_BATCH_MESSAGE
     } else {
         SEND_MESSAGE
     })
-    .with_field("producerGroup", "BenchLoadgenGroup")
-    .with_field("topic", &args.topic)
-    .with_field("defaultTopic", "TBW102")
-    .with_field("defaultTopicQueueNums", args.queues)
-    .with_field("queueId", queue_id)
-    .with_field("sysFlag", 0)
-    .with_field("bornTimestamp", 1)
-    .with_field("flag", 0)
+    .with_field(key("producerGroup", "a"), "BenchLoadgenGroup")
+    .with_field(key("topic", "b"), &args.topic)
+    .with_field(key("defaultTopic", "c"), "TBW102")
+    .with_field(key("defaultTopicQueueNums", "d"), args.queues)
+    .with_field(key("queueId", "e"), queue_id)
+    .with_field(key("sysFlag", "f"), 0)
+    .with_field(key("bornTimestamp", "g"), 1)
+    .with_field(key("flag", "h"), 0)
     .with_field(
-        "properties",
+        key("properties", "i"),
         format!(
             "WAIT\u{1}true\u{2}UNIQ_KEY\u{1}{}\u{2}",
             uniq_key(connection, opaque, 0)
@@ -134,7 +137,7 @@ fn request_frame(
     .with_opaque(opaque)
     .with_body(payload);
     if batch {
-        cmd.set_field("batch", "true");
+        cmd.set_field("m", "true");
     }
     cmd.to_frame()
 }
