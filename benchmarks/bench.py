@@ -53,6 +53,20 @@ CLIENTS = (("ours", "our client"), ("cpp", "C++ client"))
 WARM_UP_MESSAGES = 60000
 
 
+def log_refusals(kind, result):
+    """Logs the answers other than SUCCESS that the load generator got (code: count)."""
+    if result.get("failed_requests"):
+        log(
+            "  %s broker refused %d requests: %s, first remark %r"
+            % (
+                kind,
+                result["failed_requests"],
+                json.dumps(result.get("failed_codes")),
+                result.get("first_failure_remark"),
+            )
+        )
+
+
 class Run:
     """One benchmark run: options, the broker kinds in run order, the two tables, raw data."""
 
@@ -282,8 +296,7 @@ def async_cases(run, brokers, memory):
             r = run_loadgen(opts.loadgen, broker.broker, common)
             run.raw[run.raw_key(broker.kind, "loadgen/async/" + key)] = r
             log("  %s broker: %s" % (broker.kind, json.dumps(r)))
-            if r["failed_requests"]:
-                log("  %s broker refused %d requests" % (broker.kind, r["failed_requests"]))
+            log_refusals(broker.kind, r)
             return r
 
         res = run.on_each(brokers, name, on)
@@ -439,16 +452,24 @@ def backlog_cases(run):
                 # Stored on another topic: the store as a whole holds N messages.
                 per_request = 32
                 started = time.monotonic()
-                r = run_loadgen(
-                    opts.loadgen,
-                    B.broker,
-                    ["--topic", "BenchBacklogFill", "--connections", 8, "--window", 4]
-                    + ["--batch", per_request, "--body", opts.body, "--total", n]
-                    + ["--duration", 600, "--warmup", 0],
-                    timeout=max(CASE_TIMEOUT, n / 20000.0),
-                )
-                stored = r["ok_requests"] * per_request
-                run.raw[run.raw_key(kind, "backlog/fill")] = r
+                stored, fills = 0, []
+                # A broker may refuse a few requests under load (Apache answers SYSTEM_BUSY
+                # when its flow control trips): send the rest again, at most twice.
+                for _ in range(3):
+                    r = run_loadgen(
+                        opts.loadgen,
+                        B.broker,
+                        ["--topic", "BenchBacklogFill", "--connections", 8, "--window", 4]
+                        + ["--batch", per_request, "--body", opts.body, "--total", n - stored]
+                        + ["--duration", 600, "--warmup", 0],
+                        timeout=max(CASE_TIMEOUT, n / 20000.0),
+                    )
+                    fills.append(r)
+                    log_refusals(kind, r)
+                    stored += r["ok_requests"] * per_request
+                    if stored >= n:
+                        break
+                run.raw[run.raw_key(kind, "backlog/fill")] = fills
                 log("  stored %d messages in %.1f s" % (stored, time.monotonic() - started))
                 if stored < n:
                     raise RuntimeError("stored only %d of %d" % (stored, n))

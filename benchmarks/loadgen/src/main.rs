@@ -15,6 +15,7 @@ use clap::Parser;
 use rocketmq_protocol::batch::{encode_batch, BatchEntry};
 use rocketmq_protocol::frame;
 use rocketmq_protocol::RemotingCommand;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -78,6 +79,10 @@ struct Args {
 struct ConnStats {
     ok_requests: u64,
     failed_requests: u64,
+    /// Answer code -> count, for the answers that were not SUCCESS.
+    failed_codes: BTreeMap<i32, u64>,
+    /// The remark of the first answer that was not SUCCESS.
+    first_failure: Option<String>,
     latencies_us: Vec<u32>,
 }
 
@@ -258,6 +263,10 @@ async fn run_connection(
                     stats.ok_requests += 1;
                 } else {
                     stats.failed_requests += 1;
+                    *stats.failed_codes.entry(cmd.code).or_default() += 1;
+                    if stats.first_failure.is_none() {
+                        stats.first_failure = Some(cmd.remark.clone().unwrap_or_default());
+                    }
                 }
                 let lat_us = (now.as_nanos() as u64).saturating_sub(sent_ns) / 1000;
                 stats.latencies_us.push(lat_us.min(u32::MAX as u64) as u32);
@@ -326,6 +335,8 @@ async fn run(args: Args) -> serde_json::Value {
 
     let mut ok = 0u64;
     let mut failed = 0u64;
+    let mut failed_codes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut first_failure: Option<String> = None;
     let mut errors = Vec::new();
     let mut lat: Vec<u32> = Vec::new();
     for r in results {
@@ -333,6 +344,10 @@ async fn run(args: Args) -> serde_json::Value {
             Ok(Ok(s)) => {
                 ok += s.ok_requests;
                 failed += s.failed_requests;
+                for (code, n) in s.failed_codes {
+                    *failed_codes.entry(code.to_string()).or_default() += n;
+                }
+                first_failure = first_failure.or(s.first_failure);
                 lat.extend(s.latencies_us);
             }
             Ok(Err(e)) => errors.push(e.to_string()),
@@ -349,6 +364,8 @@ async fn run(args: Args) -> serde_json::Value {
         "seconds": secs,
         "ok_requests": ok,
         "failed_requests": failed,
+        "failed_codes": failed_codes,
+        "first_failure_remark": first_failure,
         "connection_errors": errors,
         "msgs_per_s": msgs as f64 / secs,
         "mb_per_s": (msgs * args.body as u64) as f64 / secs / 1e6,
