@@ -4,9 +4,11 @@
 # Installs what it needs, like scripts/test.sh: our package (built with maturin into
 # $BENCH_VENV, default .venv), the reference C++ client rocketmq==0.4.4 (in $BENCH_CPP_VENV,
 # default .venv-cpp: both packages are named `rocketmq`, so they need separate virtualenvs),
-# and the broker load generator (benchmarks/loadgen, a standalone cargo package that is not a
-# workspace member). Then runs benchmarks/bench.py, which starts and stops its own brokers on
-# 127.0.0.1 with ephemeral ports and temporary stores. Default run: about 3 minutes.
+# the broker load generator (benchmarks/loadgen, a standalone cargo package that is not a
+# workspace member), and Apache RocketMQ's jars for the Apache rows (resolved once by Maven into
+# ~/.cache/rocketmq-tests, as scripts/test.sh does; skipped with --no-apache). Then runs
+# benchmarks/bench.py, which starts and stops its own brokers (ours and Apache's) on 127.0.0.1
+# with ephemeral ports and temporary stores. Default run: about 8 minutes (3 without Apache).
 #
 # Our package is installed from a wheel (maturin build --release + pip install), not an
 # editable `maturin develop`, so the run measures exactly what was built even if the source
@@ -40,6 +42,15 @@ CARGO_TARGET_DIR="$TARGET" "$VENV/bin/maturin" build --release --quiet -o "$WHEE
 echo "building the load generator (benchmarks/loadgen)" >&2
 CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet \
     --manifest-path benchmarks/loadgen/Cargo.toml
+
+case " $* " in
+    *" --no-apache "*) ;;
+    *)
+        # Without Maven, Java or the network the Apache rows say so; the run goes on.
+        "$VENV/bin/python" scripts/apache_rocketmq.py prepare >&2 ||
+            echo "Apache RocketMQ could not be prepared; its rows will say why" >&2
+        ;;
+esac
 
 # Run from benchmarks/ so the installed package is imported, not the source tree's python/.
 cd benchmarks

@@ -183,6 +183,7 @@ class JavaProcess:
         args: List[str],
         cp: str,
         jvm_options: Sequence[str] = (),
+        base_options: Sequence[str] = JVM_OPTIONS,
     ) -> None:
         self.name = name
         self.workdir = workdir
@@ -192,7 +193,7 @@ class JavaProcess:
         java = Path(os.environ["JAVA_HOME"]) / "bin" / "java" if "JAVA_HOME" in os.environ else None
         command = [
             str(java) if java and java.exists() else (shutil.which("java") or "java"),
-            *JVM_OPTIONS,
+            *base_options,
             *jvm_options,
             f"-Duser.home={home}",
             f"-Drocketmq.home.dir={home}",
@@ -236,8 +237,10 @@ class JavaProcess:
 class ApacheCluster:
     """A name server and one broker of Apache RocketMQ on 127.0.0.1, for one test scope.
 
-    ``broker_config`` entries override the broker's properties (Apache key names). Use as a
-    context manager, or call start() and stop()."""
+    ``broker_config`` entries override the broker's properties (Apache key names);
+    ``broker_jvm_options`` replaces JVM_OPTIONS for the broker process (the benchmarks give it
+    a larger heap and the JIT's full tiers). Use as a context manager, or call start() and
+    stop()."""
 
     def __init__(
         self,
@@ -248,6 +251,7 @@ class ApacheCluster:
         broker_config: Optional[Dict[str, object]] = None,
         start_timeout: float = 120,
         graceful_stop: bool = True,
+        broker_jvm_options: Optional[Sequence[str]] = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.version = version
@@ -258,6 +262,7 @@ class ApacheCluster:
         self.broker_config = dict(broker_config or {})
         self.start_timeout = start_timeout
         self.graceful_stop = graceful_stop
+        self.broker_jvm_options = tuple(broker_jvm_options or JVM_OPTIONS)
         self.namesrv: Optional[JavaProcess] = None
         self.broker: Optional[JavaProcess] = None
         self.namesrv_addr = ""
@@ -309,10 +314,12 @@ class ApacheCluster:
                     self._fail(f"{foreign} in {attempts} attempts")
         return self
 
-    def _java(self, name: str, main: str, args: List[str], cp: str) -> JavaProcess:
+    def _java(
+        self, name: str, main: str, args: List[str], cp: str, base: Sequence[str] = JVM_OPTIONS
+    ) -> JavaProcess:
         write_home_conf(self.version, self.workdir / "home")
         options = JVM_OPTIONS_4X if is_4x(self.version) else ()
-        return JavaProcess(name, self.workdir, main, args, cp, options)
+        return JavaProcess(name, self.workdir, main, args, cp, options, base)
 
     def _start_once(self, cp: str) -> "ApacheCluster":
         deadline = time.monotonic() + self.start_timeout
@@ -370,7 +377,9 @@ class ApacheCluster:
         config.update(self.broker_config)
         broker_conf = self.workdir / "broker.properties"
         _write_properties(broker_conf, config)
-        self.broker = self._java("broker", BROKER_MAIN, ["-c", str(broker_conf)], cp)
+        self.broker = self._java(
+            "broker", BROKER_MAIN, ["-c", str(broker_conf)], cp, self.broker_jvm_options
+        )
 
         def registered() -> bool:
             brokers = _registered_brokers(self.namesrv_addr) or {}

@@ -13,8 +13,9 @@
 use bytes::{Bytes, BytesMut};
 use clap::Parser;
 use rocketmq_protocol::batch::{encode_batch, BatchEntry};
-use rocketmq_protocol::RemotingCommand;
 use rocketmq_protocol::frame;
+use rocketmq_protocol::RemotingCommand;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -78,6 +79,10 @@ struct Args {
 struct ConnStats {
     ok_requests: u64,
     failed_requests: u64,
+    /// Answer code -> count, for the answers that were not SUCCESS.
+    failed_codes: BTreeMap<i32, u64>,
+    /// The remark of the first answer that was not SUCCESS.
+    first_failure: Option<String>,
     latencies_us: Vec<u32>,
 }
 
@@ -111,21 +116,24 @@ fn request_frame(
     } else {
         body.clone()
     };
+    // SEND_BATCH_MESSAGE carries the V2 header (single-letter keys), as Java's and our
+    // client send it: Apache's broker decodes only those for code 320 (ours also takes V1).
+    let key = |v1: &'static str, v2: &'static str| if batch { v2 } else { v1 };
     let mut cmd = RemotingCommand::new_request(if batch {
         SEND_BATCH_MESSAGE
     } else {
         SEND_MESSAGE
     })
-    .with_field("producerGroup", "BenchLoadgenGroup")
-    .with_field("topic", &args.topic)
-    .with_field("defaultTopic", "TBW102")
-    .with_field("defaultTopicQueueNums", args.queues)
-    .with_field("queueId", queue_id)
-    .with_field("sysFlag", 0)
-    .with_field("bornTimestamp", 1)
-    .with_field("flag", 0)
+    .with_field(key("producerGroup", "a"), "BenchLoadgenGroup")
+    .with_field(key("topic", "b"), &args.topic)
+    .with_field(key("defaultTopic", "c"), "TBW102")
+    .with_field(key("defaultTopicQueueNums", "d"), args.queues)
+    .with_field(key("queueId", "e"), queue_id)
+    .with_field(key("sysFlag", "f"), 0)
+    .with_field(key("bornTimestamp", "g"), 1)
+    .with_field(key("flag", "h"), 0)
     .with_field(
-        "properties",
+        key("properties", "i"),
         format!(
             "WAIT\u{1}true\u{2}UNIQ_KEY\u{1}{}\u{2}",
             uniq_key(connection, opaque, 0)
@@ -134,7 +142,7 @@ fn request_frame(
     .with_opaque(opaque)
     .with_body(payload);
     if batch {
-        cmd.set_field("batch", "true");
+        cmd.set_field("m", "true");
     }
     cmd.to_frame()
 }
@@ -255,6 +263,10 @@ async fn run_connection(
                     stats.ok_requests += 1;
                 } else {
                     stats.failed_requests += 1;
+                    *stats.failed_codes.entry(cmd.code).or_default() += 1;
+                    if stats.first_failure.is_none() {
+                        stats.first_failure = Some(cmd.remark.clone().unwrap_or_default());
+                    }
                 }
                 let lat_us = (now.as_nanos() as u64).saturating_sub(sent_ns) / 1000;
                 stats.latencies_us.push(lat_us.min(u32::MAX as u64) as u32);
@@ -323,6 +335,8 @@ async fn run(args: Args) -> serde_json::Value {
 
     let mut ok = 0u64;
     let mut failed = 0u64;
+    let mut failed_codes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut first_failure: Option<String> = None;
     let mut errors = Vec::new();
     let mut lat: Vec<u32> = Vec::new();
     for r in results {
@@ -330,6 +344,10 @@ async fn run(args: Args) -> serde_json::Value {
             Ok(Ok(s)) => {
                 ok += s.ok_requests;
                 failed += s.failed_requests;
+                for (code, n) in s.failed_codes {
+                    *failed_codes.entry(code.to_string()).or_default() += n;
+                }
+                first_failure = first_failure.or(s.first_failure);
                 lat.extend(s.latencies_us);
             }
             Ok(Err(e)) => errors.push(e.to_string()),
@@ -346,6 +364,8 @@ async fn run(args: Args) -> serde_json::Value {
         "seconds": secs,
         "ok_requests": ok,
         "failed_requests": failed,
+        "failed_codes": failed_codes,
+        "first_failure_remark": first_failure,
         "connection_errors": errors,
         "msgs_per_s": msgs as f64 / secs,
         "mb_per_s": (msgs * args.body as u64) as f64 / secs / 1e6,
