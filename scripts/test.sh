@@ -6,7 +6,10 @@
 # Go module cache) and Java client (tests/drivers/java, built with Maven into ~/.m2, rebuilt
 # only when its sources change), the frame comparison with Apache RocketMQ's own Java encoder
 # (tests/wire), then the client suites again against Apache RocketMQ's own name server and
-# broker (their jars resolved by Maven once and cached outside the repository).
+# broker (their jars resolved by Maven once and cached outside the repository). The built
+# wheel is also installed into CPython 3.9-3.13 (pyenv's, where present; a missing one is
+# skipped with a warning) and the Python tests run on each, and the sdist is pip-installed
+# (scripts/python_versions.sh).
 # Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
@@ -68,6 +71,9 @@ VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" .venv/bin/maturin develop
 
 section "type stubs (mypy.stubtest against the built module)"
 .venv/bin/python -m mypy.stubtest rocketmq
+
+section "one abi3 wheel on CPython 3.9-3.13, auditwheel, sdist (scripts/python_versions.sh)"
+bash scripts/python_versions.sh
 
 section "Go client driver (Apache rocketmq-client-go, built only when its sources changed)"
 go version
