@@ -115,6 +115,10 @@ for version in $VERSIONS; do
     fi
     started=$(date +%s)
     venv="$ROOT/.venv-py/$version"
+    # A virtualenv left by an earlier run is reused unless its interpreter is gone or changed.
+    if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c "import sys; sys.exit(sys.base_prefix != '$(dirname "$(dirname "$interpreter")")')" 2>/dev/null; then
+        rm -rf "$venv"
+    fi
     if [ ! -x "$venv/bin/python" ]; then
         "$interpreter" -m venv "$venv"
     fi
