@@ -11,6 +11,9 @@
 # brokers), a subset covering every 4.x API feature once against the last 4.9.x broker, and
 # the pytest plugin's example test file three times: with the broker the plugin starts,
 # against a separate rocketmq-broker process, and against Apache's name server and broker.
+# The built abi3 wheel is also installed into CPython 3.9-3.13 (pyenv's, where present; a
+# missing one is skipped with a warning) and the Python tests run on each, and the sdist is
+# pip-installed (scripts/python_versions.sh).
 # Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
@@ -72,6 +75,9 @@ VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" .venv/bin/maturin develop
 
 section "type stubs (mypy.stubtest against the built module)"
 .venv/bin/python -m mypy.stubtest rocketmq
+
+section "one abi3 wheel on CPython 3.9-3.13, auditwheel, sdist (scripts/python_versions.sh)"
+bash scripts/python_versions.sh
 
 section "Go client driver (Apache rocketmq-client-go, built only when its sources changed)"
 go version

@@ -81,7 +81,7 @@ impl ReceivedMessage {
 /// A property name given as `str`, `bytes` or a `MessageProperty` member.
 fn property_name(name: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = name.cast::<PyString>() {
-        return Ok(s.to_str()?.to_owned());
+        return Ok(s.to_cow()?.into_owned());
     }
     if let Ok(b) = name.cast::<PyBytes>() {
         return String::from_utf8(b.as_bytes().to_vec())

@@ -25,6 +25,7 @@
 //! is skipped, never handed to a caller.
 
 use crate::error::{ClientError, Result};
+use crate::socket_io::{read_into_spare, readable_now};
 use bytes::BytesMut;
 use rocketmq_protocol::code::request_code;
 use rocketmq_protocol::frame;
@@ -33,7 +34,6 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -290,23 +290,6 @@ impl Drop for OpenSlot {
     }
 }
 
-/// One `read(2)` into the spare capacity of `buf` (no zeroing first); the bytes read become
-/// part of `buf`. The socket's receive timeout applies (EAGAIN when it expires).
-fn read_into_spare(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    let spare = buf.spare_capacity_mut();
-    // SAFETY: read(2) writes at most `spare.len()` bytes into memory `buf` owns (raw pointer,
-    // no reference to uninitialised bytes is made); the descriptor stays open while `stream`
-    // is borrowed.
-    let n = unsafe { libc::read(stream.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let n = n as usize;
-    // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
-}
-
 fn remaining(deadline: Instant) -> Option<Duration> {
     let left = deadline.saturating_duration_since(Instant::now());
     (!left.is_zero()).then_some(left)
@@ -317,18 +300,6 @@ fn is_timeout(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     )
-}
-
-/// Whether `stream` has something to read (or hung up) right now, without waiting.
-fn readable_now(stream: &TcpStream) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd on a socket owned by `stream`; a zero timeout never blocks.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    n != 0
 }
 
 #[cfg(test)]

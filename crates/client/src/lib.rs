@@ -37,6 +37,7 @@ mod pull;
 mod push;
 mod remoting;
 mod route;
+mod socket_io;
 mod transaction;
 
 pub use acl::{request_signature, SessionCredentials, ACCESS_KEY, ONS_CHANNEL, SIGNATURE};

@@ -32,7 +32,7 @@ impl std::error::Error for StoreError {}
 
 impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
-        if e.raw_os_error() == Some(libc::ENOSPC) {
+        if e.kind() == std::io::ErrorKind::StorageFull {
             StoreError::DiskFull(e.to_string())
         } else {
             StoreError::Io(e)

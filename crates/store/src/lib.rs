@@ -29,6 +29,7 @@ mod mapped_file;
 mod memory_store;
 mod message_store;
 mod offsets;
+mod platform;
 mod queue_read;
 mod recovery;
 mod topics;

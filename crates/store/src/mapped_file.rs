@@ -3,16 +3,16 @@
 //! What must stay true:
 //! - a new file is fully allocated on disk (`posix_fallocate`) *before* it is mapped, so a
 //!   full disk fails here with [`StoreError::DiskFull`] instead of raising SIGBUS on a later
-//!   store into the mapping;
+//!   store into the mapping (on Linux; see [`crate::platform`] for the fallbacks elsewhere);
 //! - writers and readers share the mapping without a lock: the owner of a file guarantees that
 //!   a byte range is written by one thread (under the store's append lock) and read only after
 //!   its end was published through an atomic with release/acquire ordering.
 
 use crate::error::StoreError;
+use crate::platform;
 use memmap2::MmapRaw;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 pub struct MappedFile {
@@ -58,31 +58,26 @@ pub fn list_segment_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 }
 
 fn allocate(file: &File, size: u64) -> Result<(), StoreError> {
-    let len = libc::off_t::try_from(size)
-        .map_err(|_| StoreError::MessageIllegal(format!("file size {size} too large")))?;
-    // posix_fallocate returns the error number instead of setting errno.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
-    match rc {
-        0 => Ok(()),
-        libc::ENOSPC | libc::EFBIG | libc::EDQUOT => Err(StoreError::DiskFull(format!(
-            "cannot allocate {size} bytes: {}",
-            io::Error::from_raw_os_error(rc)
-        ))),
-        // Filesystems without fallocate support: fall back to extending the file, which
-        // still makes the size right (blocks are then allocated on first write).
-        libc::EOPNOTSUPP | libc::EINVAL => {
+    match platform::allocate(file, size) {
+        Ok(true) => Ok(()),
+        // Filesystems (or platforms) without fallocate: extend the file, which still makes
+        // the size right (blocks are then allocated on first write).
+        Ok(false) => {
             if file.metadata()?.len() < size {
                 file.set_len(size)?;
             }
             Ok(())
         }
-        _ => Err(StoreError::from(io::Error::from_raw_os_error(rc))),
+        Err(e) if platform::is_disk_full(&e) => Err(StoreError::DiskFull(format!(
+            "cannot allocate {size} bytes: {e}"
+        ))),
+        Err(e) => Err(StoreError::from(e)),
     }
 }
 
 /// fsync of a directory, so a created, renamed or removed entry survives a crash.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    platform::sync_dir(dir)
 }
 
 impl MappedFile {
@@ -215,18 +210,9 @@ impl MappedFile {
         if pos as u64 >= self.size {
             return Ok(());
         }
-        let fd = self.file.as_raw_fd();
-        let off = pos as libc::off_t;
-        let len = (self.size - pos as u64) as libc::off_t;
-        let zeroed = unsafe { libc::fallocate(fd, libc::FALLOC_FL_ZERO_RANGE, off, len) } == 0
-            || (unsafe {
-                libc::fallocate(
-                    fd,
-                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                    off,
-                    len,
-                )
-            } == 0
+        let (off, len) = (pos as u64, self.size - pos as u64);
+        let zeroed = platform::zero_range(&self.file, off, len)
+            || (platform::punch_hole(&self.file, off, len)
                 && allocate(&self.file, self.size).is_ok());
         if !zeroed {
             const CHUNK: usize = 1 << 16;
@@ -261,23 +247,9 @@ impl MappedFile {
                 "prefault range out of file or not page aligned",
             ));
         }
-        // SAFETY: the range is inside the mapping, which lives as long as `self`; this advice
-        // only faults pages in and does not change memory contents.
-        let rc = unsafe {
-            libc::madvise(
-                self.map.as_mut_ptr().add(pos).cast(),
-                len,
-                libc::MADV_POPULATE_READ,
-            )
-        };
-        if rc == 0 {
-            return Ok(true);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINVAL) => Ok(false),
-            _ => Err(e),
-        }
+        // SAFETY: the range is inside the mapping, which lives as long as `self`, and starts
+        // on a page.
+        unsafe { platform::populate_read(self.map.as_mut_ptr().add(pos), len) }
     }
 
     /// fdatasync of the whole file.
@@ -288,9 +260,7 @@ impl MappedFile {
 
 /// The size of a memory page (what `madvise` ranges must be aligned to).
 pub fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+    platform::page_size()
 }
 
 #[cfg(test)]

@@ -20,28 +20,21 @@ use crate::topics::TopicConfigs;
 use rocketmq_protocol::sysflag;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
 fn lock_dir(root: &Path) -> Result<File, StoreError> {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(root.join("lock"))?;
-    // SAFETY: plain flock on a descriptor we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(StoreError::Io(std::io::Error::new(
+    match crate::platform::lock_file(&root.join("lock"))? {
+        Some(f) => Ok(f),
+        None => Err(StoreError::Io(std::io::Error::new(
             std::io::ErrorKind::WouldBlock,
             format!(
                 "store directory {} is in use by another store",
                 root.display()
             ),
-        )));
+        ))),
     }
-    Ok(f)
 }
 
 fn load_queues(
