@@ -24,6 +24,9 @@ impl NativeAdmin {
     }
 }
 
+/// One broker's queues of a topic: `(broker_name, read_queues, write_queues, perm)`.
+type QueueRouteTuple = (String, i32, i32, i32);
+
 fn deadline(timeout_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(timeout_ms)
 }
@@ -106,11 +109,7 @@ impl NativeAdmin {
 
     /// `[(broker_name, read_queues, write_queues, perm)]` of the topic's route, or `None`
     /// when the name servers do not know it.
-    fn topic_route(
-        &self,
-        py: Python<'_>,
-        topic: String,
-    ) -> PyResult<Option<Vec<(String, i32, i32, i32)>>> {
+    fn topic_route(&self, py: Python<'_>, topic: String) -> PyResult<Option<Vec<QueueRouteTuple>>> {
         let admin = self.admin();
         let route = block_on(py, async move { admin.topic_route(&topic).await })?;
         Ok(route.map(|r| {
