@@ -281,7 +281,8 @@ def async_cases(run, brokers, memory):
         run.ours_row(name, "msg/s", rate(o), rate(c), "C++ client", target=target)
         run.compare_clients(name, "msg/s", res, rate, with_latency=False)
 
-    run.case("fill %d messages for the consume cases" % count, fill_consume_topic)
+    # Named after both consume cases, so that `--only push` or `--only pull` fills first.
+    run.case("fill %d messages for the push and pull consume cases" % count, fill_consume_topic)
     run.case("push consume", lambda: consume("push", "push consume, no-op callback", ">= 200k"))
     run.case("pull consume", lambda: consume("pull", "pull consume (PullConsumer.pull)"))
 
