@@ -295,6 +295,7 @@ class PushConsumer(ClientLifecycle):
         self._max_cached_per_queue = DEFAULT_MAX_CACHED_PER_QUEUE
         self._max_cached_mb_per_queue = DEFAULT_MAX_CACHED_MB_PER_QUEUE
         self._consume_from_first = False
+        self._consume_from_timestamp: Optional[int] = None
         self._subscriptions: Dict[str, str] = {}
         self._callbacks: Dict[str, Callable[[ReceivedMessage], Any]] = {}
         self._native: Optional[_rocketmq.NativePushConsumer] = None
@@ -343,6 +344,22 @@ class PushConsumer(ClientLifecycle):
     def set_consume_from_first_offset(self, first: bool = True) -> None:
         """A new group starts at the oldest message instead of the newest."""
         self._consume_from_first = bool(first)
+        self._consume_from_timestamp = None
+
+    def set_consume_from_timestamp(self, epoch_ms: int) -> None:
+        """A new group starts, on every queue, at the first message stored at or after
+        ``epoch_ms`` (milliseconds since the epoch, e.g. ``int(time.time() * 1000)``). A group
+        with committed offsets resumes from them; to move one back in time, reset its offsets.
+        The last of this and :meth:`set_consume_from_first_offset` called wins."""
+        if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int):
+            raise TypeError(
+                "epoch_ms must be an int of milliseconds since the epoch, e.g. "
+                "int(time.time() * 1000), got %r" % (epoch_ms,)
+            )
+        if epoch_ms < 0:
+            raise ValueError("epoch_ms must be 0 or more, got %d" % epoch_ms)
+        self._consume_from_timestamp = epoch_ms
+        self._consume_from_first = False
 
     def subscribe(
         self,
@@ -416,6 +433,7 @@ class PushConsumer(ClientLifecycle):
                 batch_max_size=self._batch_max_size,
                 max_reconsume_times=self._max_reconsume_times,
                 consume_from_first=self._consume_from_first,
+                consume_from_timestamp=self._consume_from_timestamp,
                 max_cached_per_queue=self._max_cached_per_queue,
                 max_cached_mb_per_queue=self._max_cached_mb_per_queue,
                 **self._native_client_options(),

@@ -381,6 +381,7 @@ class NativePushConsumer:
         batch_max_size: int = 1,
         max_reconsume_times: int = 16,
         consume_from_first: bool = False,
+        consume_from_timestamp: Optional[int] = None,
         max_cached_per_queue: int = 1000,
         max_cached_mb_per_queue: int = 100,
         credentials: Optional[_Credentials] = None,

@@ -83,6 +83,7 @@ impl NativePushConsumer {
         batch_max_size = 1,
         max_reconsume_times = 16,
         consume_from_first = false,
+        consume_from_timestamp = None,
         max_cached_per_queue = 1000,
         max_cached_mb_per_queue = 100,
         credentials = None,
@@ -102,6 +103,7 @@ impl NativePushConsumer {
         batch_max_size: usize,
         max_reconsume_times: i32,
         consume_from_first: bool,
+        consume_from_timestamp: Option<i64>,
         max_cached_per_queue: usize,
         max_cached_mb_per_queue: usize,
         credentials: Option<Credentials>,
@@ -117,10 +119,10 @@ impl NativePushConsumer {
             group,
             broadcasting,
             orderly,
-            consume_from: if consume_from_first {
-                ConsumeFrom::FirstOffset
-            } else {
-                ConsumeFrom::LastOffset
+            consume_from: match (consume_from_timestamp, consume_from_first) {
+                (Some(ms), _) => ConsumeFrom::Timestamp(ms),
+                (None, true) => ConsumeFrom::FirstOffset,
+                (None, false) => ConsumeFrom::LastOffset,
             },
             thread_count: thread_count.max(1),
             batch_max_size: if orderly { 1 } else { batch_max_size.max(1) },

@@ -12,7 +12,7 @@ use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::header::{
     pull_sys_flag, GetMaxOffsetRequestHeader, GetMinOffsetRequestHeader, OffsetResponseHeader,
     PullMessageRequestHeader, PullMessageResponseHeader, QueryConsumerOffsetRequestHeader,
-    UpdateConsumerOffsetRequestHeader,
+    SearchOffsetRequestHeader, UpdateConsumerOffsetRequestHeader,
 };
 use rocketmq_protocol::message::decode_stored_all;
 use std::collections::BTreeSet;
@@ -170,13 +170,25 @@ impl ClientInstance {
         group: &str,
         mq: &MessageQueue,
     ) -> Result<Option<i64>> {
+        self.query_committed_offset(group, mq, None).await
+    }
+
+    /// QUERY_CONSUMER_OFFSET with the header's `setZeroIfNotFound`: brokers answer 0 for a
+    /// group without an offset on a young queue unless it is `Some(false)`, which asks for
+    /// QUERY_NOT_FOUND (`Ok(None)`) instead.
+    pub async fn query_committed_offset(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        set_zero_if_not_found: Option<bool>,
+    ) -> Result<Option<i64>> {
         let addr = self.master_of(mq)?;
         let cmd = ClientInstance::request(request_code::QUERY_CONSUMER_OFFSET).with_header(
             &QueryConsumerOffsetRequestHeader {
                 consumer_group: group.to_string(),
                 topic: mq.topic.clone(),
                 queue_id: mq.queue_id,
-                set_zero_if_not_found: None,
+                set_zero_if_not_found,
                 broker_name: Some(mq.broker_name.clone()),
             },
         );
@@ -244,6 +256,32 @@ impl ClientInstance {
                 },
             )
         };
+        let resp = self.invoke(&addr, cmd).await?;
+        if resp.code != response_code::SUCCESS {
+            return Err(ClientError::Remote {
+                addr,
+                code: resp.code,
+                remark: resp.remark.unwrap_or_default(),
+            });
+        }
+        let h: OffsetResponseHeader = resp
+            .decode_header()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(h.offset)
+    }
+
+    /// SEARCH_OFFSET_BY_TIMESTAMP: the offset of the queue's first message stored at or after
+    /// `timestamp_ms` (the queue's end when there is none).
+    pub async fn search_offset(&self, mq: &MessageQueue, timestamp_ms: i64) -> Result<i64> {
+        let addr = self.master_of(mq)?;
+        let cmd = ClientInstance::request(request_code::SEARCH_OFFSET_BY_TIMESTAMP).with_header(
+            &SearchOffsetRequestHeader {
+                topic: mq.topic.clone(),
+                queue_id: mq.queue_id,
+                timestamp: timestamp_ms,
+                boundary_type: None,
+            },
+        );
         let resp = self.invoke(&addr, cmd).await?;
         if resp.code != response_code::SUCCESS {
             return Err(ClientError::Remote {

@@ -13,6 +13,9 @@ use std::time::Duration;
 pub enum ConsumeFrom {
     LastOffset,
     FirstOffset,
+    /// The first message stored at or after this time (epoch milliseconds), found with
+    /// SEARCH_OFFSET_BY_TIMESTAMP per queue.
+    Timestamp(i64),
 }
 
 #[derive(Clone, Debug)]

@@ -51,6 +51,7 @@ impl ConsumerCore {
                 consume_from_where: match self.config.consume_from {
                     ConsumeFrom::LastOffset => ConsumeFromWhere::ConsumeFromLastOffset,
                     ConsumeFrom::FirstOffset => ConsumeFromWhere::ConsumeFromFirstOffset,
+                    ConsumeFrom::Timestamp(_) => ConsumeFromWhere::ConsumeFromTimestamp,
                 },
                 subscription_data_set,
                 unit_mode: false,

@@ -14,23 +14,34 @@ use std::sync::Arc;
 
 impl ConsumerCore {
     /// The offset a newly owned queue starts at: the committed one (broker or local file),
-    /// else where `consume_from` says (a retry topic always from its start).
+    /// else where `consume_from` says (a retry topic always from its start: only this group
+    /// writes to it, so nothing there predates the group).
     pub(super) async fn initial_offset(&self, mq: &MessageQueue) -> Result<i64> {
         if self.config.broadcasting {
             if let Some(o) = self.offsets.local_offset(mq) {
                 return Ok(o);
             }
-        } else if let Some(o) = self
-            .client
-            .query_consumer_offset(&self.config.group, mq)
-            .await?
-        {
-            return Ok(o);
+        } else {
+            // A broker answers 0 for a group without an offset on a young queue (so that a
+            // consumer started before the first send never skips it); starting from a time
+            // must not take that 0 for a committed offset.
+            let zero_if_not_found = match self.config.consume_from {
+                ConsumeFrom::Timestamp(_) => Some(false),
+                _ => None,
+            };
+            if let Some(o) = self
+                .client
+                .query_committed_offset(&self.config.group, mq, zero_if_not_found)
+                .await?
+            {
+                return Ok(o);
+            }
         }
         match self.config.consume_from {
             ConsumeFrom::FirstOffset => Ok(0),
-            ConsumeFrom::LastOffset if mq.topic.starts_with("%RETRY%") => Ok(0),
+            _ if mq.topic.starts_with("%RETRY%") => Ok(0),
             ConsumeFrom::LastOffset => self.client.max_offset(mq).await,
+            ConsumeFrom::Timestamp(ms) => self.client.search_offset(mq, ms).await,
         }
     }
 

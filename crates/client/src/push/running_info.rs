@@ -34,6 +34,7 @@ impl ConsumerCore {
             match c.consume_from {
                 ConsumeFrom::LastOffset => "CONSUME_FROM_LAST_OFFSET",
                 ConsumeFrom::FirstOffset => "CONSUME_FROM_FIRST_OFFSET",
+                ConsumeFrom::Timestamp(_) => "CONSUME_FROM_TIMESTAMP",
             }
             .into(),
         );
