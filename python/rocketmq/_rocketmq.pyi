@@ -423,6 +423,10 @@ class NativeAdmin:
         """Creates the topic on every master broker; their names once routed."""
     def topic_route(self, topic: str) -> Optional[List[Tuple[str, int, int, int]]]:
         """`[(broker_name, read_queues, write_queues, perm)]`, or None if unknown."""
+    def search_offset(
+        self, topic: str, queue_id: int, timestamp_ms: int, broker_name: Optional[str] = None
+    ) -> int:
+        """The offset of the first message stored at or after `timestamp_ms`."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list."""
     def shutdown(self) -> None:

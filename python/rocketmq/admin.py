@@ -133,6 +133,23 @@ class Admin:
         limit = self._timeout_ms if timeout is None else _timeout_ms(timeout)
         return self._call(self._native.create_topic, name, reads, writes, perm, bool(order), limit)
 
+    def search_offset(
+        self, topic: str, queue_id: int, timestamp_ms: int, broker_name: Optional[str] = None
+    ) -> int:
+        """The offset of the first message stored at or after ``timestamp_ms`` (epoch
+        milliseconds) in queue ``queue_id`` of ``topic``; the queue's end when there is none.
+        ``broker_name`` is needed only when several brokers hold that queue id."""
+        name = as_text(topic, "topic")
+        if isinstance(queue_id, bool) or not isinstance(queue_id, int) or queue_id < 0:
+            raise TypeError(f"queue_id must be an int of 0 or more, got {queue_id!r}")
+        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
+            raise TypeError(
+                "timestamp_ms must be an int of milliseconds since the epoch, e.g. "
+                f"int(time.time() * 1000), got {timestamp_ms!r}"
+            )
+        broker = None if broker_name is None else as_text(broker_name, "broker_name")
+        return self._call(self._native.search_offset, name, queue_id, timestamp_ms, broker)
+
     def topic_route(self, topic: str) -> Optional[List[QueueRoute]]:
         """The topic's queues per broker as the name servers route them; ``None`` if no name
         server knows the topic."""

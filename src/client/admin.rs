@@ -120,6 +120,24 @@ impl NativeAdmin {
         }))
     }
 
+    /// The offset of the first message stored at or after `timestamp_ms` in the queue.
+    #[pyo3(signature = (topic, queue_id, timestamp_ms, broker_name = None))]
+    fn search_offset(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        queue_id: i32,
+        timestamp_ms: i64,
+        broker_name: Option<String>,
+    ) -> PyResult<i64> {
+        let admin = self.admin();
+        block_on(py, async move {
+            admin
+                .search_offset(&topic, queue_id, timestamp_ms, broker_name.as_deref())
+                .await
+        })
+    }
+
     /// Replaces the name-server list (`"host:port;host:port"`).
     fn set_name_servers(&self, list: &str) {
         self.client.set_name_servers(name_servers(list));

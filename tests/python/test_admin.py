@@ -94,3 +94,26 @@ def test_constructor_arguments_are_checked():
         Admin(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="timeout must be a positive number"):
         Admin("127.0.0.1:9876", timeout=0)
+
+
+def test_search_offset_finds_the_first_message_stored_at_or_after_a_time(broker):
+    topic = unique("admin-search")
+    with Admin(broker.namesrv_addr) as admin:
+        admin.create_topic(topic, queues=1)
+        producer = make_producer(broker)
+        try:
+            for i in range(20):
+                producer.send_sync(message(topic, b"m%d" % i))
+        finally:
+            producer.shutdown()
+        stored = sorted(pull_all(broker.namesrv_addr, topic), key=lambda m: m.queue_offset)
+        assert [m.queue_offset for m in stored] == list(range(20))
+        for probe in (stored[0], stored[7], stored[19]):
+            expected = min(
+                m.queue_offset for m in stored if m.store_timestamp >= probe.store_timestamp
+            )
+            assert admin.search_offset(topic, 0, probe.store_timestamp) == expected
+        with pytest.raises(AdminError, match="no readable queue 9"):
+            admin.search_offset(topic, 9, stored[0].store_timestamp)
+        with pytest.raises(TypeError, match="timestamp_ms must be an int"):
+            admin.search_offset(topic, 0, 1.5)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@
 
 use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
+use crate::route::MessageQueue;
 use rocketmq_protocol::body::{decode_json, ClusterInfo, TopicRouteData};
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::header::{CreateTopicRequestHeader, GetRouteInfoRequestHeader};
@@ -177,6 +178,50 @@ impl Admin {
                 remark: answer.remark.unwrap_or_default(),
             }),
         }
+    }
+
+    /// The offset of the first message stored at or after `timestamp_ms` in queue `queue_id`
+    /// of `topic` (the queue's end when there is none), on `broker_name`, which may be left
+    /// out when one broker holds that queue.
+    pub async fn search_offset(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        timestamp_ms: i64,
+        broker_name: Option<&str>,
+    ) -> Result<i64> {
+        let route = self.client.fetch_route(topic).await?;
+        let holders: Vec<&MessageQueue> = route
+            .subscribe
+            .iter()
+            .filter(|q| q.queue_id == queue_id && broker_name.is_none_or(|b| q.broker_name == b))
+            .collect();
+        let queue = match holders.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(ClientError::IllegalArgument(format!(
+                    "topic {topic:?} has no readable queue {queue_id}{}: its queues are {:?}",
+                    broker_name
+                        .map(|b| format!(" on broker {b}"))
+                        .unwrap_or_default(),
+                    route
+                        .subscribe
+                        .iter()
+                        .map(|q| format!("{}:{}", q.broker_name, q.queue_id))
+                        .collect::<Vec<_>>()
+                )))
+            }
+            several => {
+                return Err(ClientError::IllegalArgument(format!(
+                    "queue {queue_id} of topic {topic:?} is on brokers {:?}: pass broker_name",
+                    several
+                        .iter()
+                        .map(|q| q.broker_name.as_str())
+                        .collect::<Vec<_>>()
+                )))
+            }
+        };
+        self.client.search_offset(&queue, timestamp_ms).await
     }
 
     /// Creates (or updates) `spec` on every master broker the name servers know, and returns
