@@ -15,6 +15,7 @@ use rocketmq_protocol::header::{
     SearchOffsetRequestHeader, UpdateConsumerOffsetRequestHeader,
 };
 use rocketmq_protocol::message::decode_stored_all;
+use rocketmq_protocol::RemotingCommand;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -256,6 +257,12 @@ impl ClientInstance {
                 },
             )
         };
+        self.offset_answer(addr, cmd).await
+    }
+
+    /// Sends a request answered with one offset (GET_MAX_OFFSET, GET_MIN_OFFSET,
+    /// SEARCH_OFFSET_BY_TIMESTAMP) and reads it.
+    async fn offset_answer(&self, addr: String, cmd: RemotingCommand) -> Result<i64> {
         let resp = self.invoke(&addr, cmd).await?;
         if resp.code != response_code::SUCCESS {
             return Err(ClientError::Remote {
@@ -282,18 +289,7 @@ impl ClientInstance {
                 boundary_type: None,
             },
         );
-        let resp = self.invoke(&addr, cmd).await?;
-        if resp.code != response_code::SUCCESS {
-            return Err(ClientError::Remote {
-                addr,
-                code: resp.code,
-                remark: resp.remark.unwrap_or_default(),
-            });
-        }
-        let h: OffsetResponseHeader = resp
-            .decode_header()
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok(h.offset)
+        self.offset_answer(addr, cmd).await
     }
 
     pub async fn max_offset(&self, mq: &MessageQueue) -> Result<i64> {
