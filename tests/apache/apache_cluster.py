@@ -388,7 +388,8 @@ class ApacheCluster:
                 raise _ForeignBroker(
                     f"foreign brokers registered at {self.namesrv_addr}: {foreign}"
                 )
-            if self.broker_name not in brokers:
+            # The name server lists a broker's name before its address while it registers.
+            if not brokers.get(self.broker_name):
                 return False
             if brokers[self.broker_name] != [self.broker_addr]:
                 self._fail(f"the broker registered at {brokers[self.broker_name]}")
