@@ -32,6 +32,7 @@ mod offsets;
 mod platform;
 mod queue_read;
 mod recovery;
+mod timer;
 mod topics;
 
 pub use config::{FlushMode, StoreConfig, TagsCodeFn};
@@ -45,3 +46,4 @@ pub use message_store::{
 pub use recovery::{default_tags_code_of, RecoveryStats};
 /// Topic configs are protocol values; the store persists them as they are.
 pub use rocketmq_protocol::body::topic_config::TopicConfig;
+pub use timer::{TimerCheckpoint, TimerEntry, TimerStore, TimerStoreConfig};
