@@ -8,11 +8,12 @@
 //!
 //! Shutdown order (what must stay true): stop accepting and close connections (held pulls
 //! are answered), unregister from the name server, stop the delay and transaction check-back
-//! services, then flush and shut down the store, then stop the runtime. Nothing acknowledged
+//! and timer services, then flush and shut down the store, then stop the runtime. Nothing acknowledged
 //! is lost.
 
 use crate::broker::notify::{NotifyingStore, QueueNotifier};
 use crate::broker::schedule::{DelayLevels, ScheduleService, SCHEDULE_TOPIC};
+use crate::broker::timer::{stored_deliver_ms, TimerService, TIMER_TOPIC};
 use crate::config::ServerConfig;
 use crate::net::{advertised, bind, resolve_name_server, store_host};
 use crate::remoting::client::RemotingClient;
@@ -151,8 +152,8 @@ impl Drop for EmbeddedCluster {
     }
 }
 
-/// Tags code of a record re-dispatched by store recovery: schedule-topic entries hold the
-/// delivery time, every other entry the tag hash.
+/// Tags code of a record re-dispatched by store recovery: schedule-topic and timer-topic
+/// entries hold the delivery time, every other entry the tag hash.
 fn recovery_tags_code(levels: DelayLevels) -> rocketmq_store::TagsCodeFn {
     Arc::new(move |msg: &StoredMessage| {
         if msg.topic == SCHEDULE_TOPIC {
@@ -161,6 +162,8 @@ fn recovery_tags_code(levels: DelayLevels) -> rocketmq_store::TagsCodeFn {
                 .unwrap_or(msg.queue_id + 1);
             let delay = levels.delay_of(levels.clamp(level)).as_millis() as i64;
             msg.store_timestamp.saturating_add(delay)
+        } else if msg.topic == TIMER_TOPIC {
+            stored_deliver_ms(&msg.properties).unwrap_or(msg.store_timestamp)
         } else {
             rocketmq_store::default_tags_code_of(msg)
         }
@@ -316,6 +319,33 @@ async fn run(
     let transaction_thread = broker
         .clone()
         .spawn_transaction_check(stop_schedule.clone());
+    let timer = match tokio::task::block_in_place(|| {
+        TimerService::open(
+            store.clone(),
+            &config.store_dir.join("timer"),
+            config.timer_max_delay.as_millis() as i64,
+            rocketmq_protocol::now_millis(),
+        )
+    }) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            stop_schedule.store(true, std::sync::atomic::Ordering::Release);
+            file_store.shutdown();
+            return fail(io::Error::other(format!(
+                "cannot open the timer store under {}: {e}",
+                config.store_dir.display()
+            )));
+        }
+    };
+    let _ = broker.timer.set(timer.clone());
+    let timer_thread = match timer.spawn(notifier.clone(), stop_schedule.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            stop_schedule.store(true, std::sync::atomic::Ordering::Release);
+            file_store.shutdown();
+            return fail(e);
+        }
+    };
 
     tracing::info!(%namesrv_addr, broker = %broker.store_host, "name server and broker started");
     let _ = ready.send(Ok((namesrv_addr, store_host)));
@@ -331,6 +361,7 @@ async fn run(
     stop_schedule.store(true, std::sync::atomic::Ordering::Release);
     let _ = tokio::task::spawn_blocking(move || schedule_thread.join()).await;
     let _ = tokio::task::spawn_blocking(move || transaction_thread.join()).await;
+    let _ = tokio::task::spawn_blocking(move || timer_thread.join()).await;
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }

@@ -41,6 +41,8 @@ pub const DEFAULT_TRANSACTION_CHECK_INTERVAL: Duration = Duration::from_secs(30)
 pub const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(6);
 /// Java `transactionCheckMax`.
 pub const DEFAULT_TRANSACTION_CHECK_MAX: i32 = 15;
+/// How far ahead a timer message may be scheduled (Java `timerMaxDelaySec`, 3 days).
+pub const DEFAULT_TIMER_MAX_DELAY: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// The per-user store directory of the programs: `$XDG_DATA_HOME/rocketmq`, else
 /// `$HOME/.local/share/rocketmq`, else `./rocketmq`.
@@ -96,6 +98,8 @@ pub struct ServerConfig {
     /// Check-backs per half message before it is given up and moved to
     /// `TRANS_CHECK_MAX_TIME_TOPIC` (Java `transactionCheckMax`, 15).
     pub transaction_check_max: i32,
+    /// Longest delay a timer message may ask for; a later one is refused (MESSAGE_ILLEGAL).
+    pub timer_max_delay: Duration,
 }
 
 impl Default for ServerConfig {
@@ -119,6 +123,7 @@ impl Default for ServerConfig {
             transaction_check_interval: DEFAULT_TRANSACTION_CHECK_INTERVAL,
             transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
             transaction_check_max: DEFAULT_TRANSACTION_CHECK_MAX,
+            timer_max_delay: DEFAULT_TIMER_MAX_DELAY,
         }
     }
 }

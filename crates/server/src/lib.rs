@@ -23,6 +23,7 @@ mod remoting;
 mod util;
 
 pub use broker::schedule::DelayLevels;
+pub use broker::timer::parse_duration_ms;
 pub use cluster::{run_until_signal, EmbeddedCluster};
 pub use config::ServerConfig;
 pub use rocketmq_store::FlushMode;

@@ -5,7 +5,7 @@
 
 use clap::{Parser, ValueEnum};
 use rocketmq_server::config::{self, default_store_dir};
-use rocketmq_server::{run_until_signal, FlushMode, ServerConfig};
+use rocketmq_server::{parse_duration_ms, run_until_signal, FlushMode, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -75,6 +75,14 @@ struct Args {
     /// Check-backs per half message before it is given up (TRANS_CHECK_MAX_TIME_TOPIC).
     #[arg(long, default_value_t = config::DEFAULT_TRANSACTION_CHECK_MAX)]
     transaction_check_max: i32,
+    /// Longest delay a timer message (TIMER_DELIVER_MS, TIMER_DELAY_SEC, ...) may ask for,
+    /// with a unit: ms, s, m, h or d (e.g. "3d"). Later ones are refused.
+    #[arg(long, default_value_t = format!("{}s", config::DEFAULT_TIMER_MAX_DELAY.as_secs()), value_parser = timer_max_delay)]
+    timer_max_delay: String,
+}
+
+fn timer_max_delay(text: &str) -> Result<String, String> {
+    parse_duration_ms(text).map(|_| text.to_string())
 }
 
 fn main() -> ExitCode {
@@ -99,6 +107,9 @@ fn main() -> ExitCode {
         transaction_check_interval: Duration::from_millis(args.transaction_check_interval_ms),
         transaction_timeout: Duration::from_millis(args.transaction_timeout_ms),
         transaction_check_max: args.transaction_check_max,
+        timer_max_delay: Duration::from_millis(
+            parse_duration_ms(&args.timer_max_delay).unwrap_or(0) as u64,
+        ),
         ..ServerConfig::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.store_dir) {

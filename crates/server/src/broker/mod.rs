@@ -8,8 +8,8 @@
 //!   registration);
 //! - pure rules: [`filter`] (tag filters), [`retry`] (send-back decisions), the levels of
 //!   [`schedule`] and the rewrites of [`transaction`];
-//! - background services: the delay service of [`schedule`] and the check-back of
-//!   [`transaction`];
+//! - background services: the delay service of [`schedule`], the check-back of
+//!   [`transaction`] and the timer-message service of [`timer`];
 //! - [`ops`]: the operations, transport-neutral, failing with [`error::OpError`];
 //! - `processor`: the remoting front end, one thin processor per concern, that decodes
 //!   commands, calls the operations and encodes the answers.
@@ -35,6 +35,7 @@ pub mod schedule;
 mod services;
 #[cfg(test)]
 mod test_broker;
+pub mod timer;
 mod topic;
 pub mod transaction;
 

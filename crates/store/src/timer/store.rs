@@ -156,6 +156,11 @@ impl TimerStore {
         Ok(entry)
     }
 
+    /// The entry at a timer-log position, if it is kept.
+    pub fn entry_at(&self, pos: i64) -> Result<Option<TimerEntry>, StoreError> {
+        self.log.read(pos)
+    }
+
     /// Every entry of the slot starting at `slot_ms`, in the order they were appended.
     pub fn slot_entries(&self, slot_ms: i64) -> Result<Vec<TimerEntry>, StoreError> {
         let slot = self.wheel.get(slot_ms)?;

@@ -4,8 +4,8 @@
 //! [`Broker::send_store`] runs every check and the append, in the order of Java's
 //! `SendMessageProcessor`: topic name and system-topic checks, auto-creation through the
 //! template topic, queue choice, message checks (size, properties), broker-added properties
-//! (`UNIQ_KEY`, `CLUSTER`), tags code, the retry limit, the half-message or delayed-message
-//! rewrite, append. [`Broker::send_finish`] then waits (sync flush) for durability and for the
+//! (`UNIQ_KEY`, `CLUSTER`), tags code, the retry limit, the half-message, delayed-message or
+//! timer-message rewrite, append. [`Broker::send_finish`] then waits (sync flush) for durability and for the
 //! name server to know a topic the send created.
 //!
 //! What must stay true:
@@ -122,6 +122,9 @@ impl Broker {
                 let m = messages.remove(0);
                 requested_queue = m.queue_id;
                 messages.push(to_scheduled(&self.delay_levels, m, level, now_millis()));
+            } else if let Some(timed) = self.timer_rewrite(&messages[0], now_millis())? {
+                requested_queue = messages[0].queue_id;
+                messages[0] = timed;
             }
         }
         let outcome = self.store.put_messages(messages).map_err(|e| {

@@ -75,6 +75,8 @@ impl Broker {
                     level,
                     rocketmq_protocol::now_millis(),
                 );
+            } else if let Some(timed) = self.timer_rewrite(&msg, rocketmq_protocol::now_millis())? {
+                msg = timed;
             }
             records.push(msg);
         }

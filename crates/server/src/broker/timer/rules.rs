@@ -1,0 +1,150 @@
+//! Timer rules: which property asks for a timer, the deliver time it means, the limit, and
+//! the two rewrites (into the timer topic, and back out at delivery). Pure: no store, no clock.
+
+use rocketmq_protocol::message::StoredMessage;
+use rocketmq_protocol::properties::{
+    get_property, remove_property, set_property, REAL_QID, REAL_TOPIC, START_DELIVER_TIME, TAGS,
+    TIMER_DELAY_MS, TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_OUT_MS, WAIT,
+};
+use rocketmq_protocol::tag::tags_code;
+use rocketmq_store::MessageToStore;
+
+/// The topic timer messages wait in (Apache's `TimerMessageStore.TIMER_TOPIC`).
+pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
+
+/// What a message's properties ask of the timer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimerRequest {
+    /// No timer property (or the message is already a timer message's stored form).
+    None,
+    /// Deliver at this time (ms since the epoch); may be in the past.
+    At(i64),
+    /// A timer property whose value is not a whole number: refused.
+    Malformed {
+        property: &'static str,
+        value: String,
+    },
+}
+
+/// Reads the timer properties the way Apache's broker does: `TIMER_DELAY_SEC` first, then
+/// `TIMER_DELAY_MS` (both from `now_ms`), then `TIMER_DELIVER_MS`; then `__STARTDELIVERTIME`
+/// (epoch ms, the Alibaba Cloud clients' property, which Apache's broker ignores). A message
+/// already carrying `TIMER_OUT_MS` is not scheduled again.
+pub fn timer_deliver_ms(properties: &str, now_ms: i64) -> TimerRequest {
+    if get_property(properties, TIMER_OUT_MS).is_some() {
+        return TimerRequest::None;
+    }
+    let read = |property: &'static str| {
+        get_property(properties, property).map(|v| match v.trim().parse::<i64>() {
+            Ok(n) => Ok(n),
+            Err(_) => Err(TimerRequest::Malformed {
+                property,
+                value: v.to_string(),
+            }),
+        })
+    };
+    let pick = |r: Result<i64, TimerRequest>, to_deliver: &dyn Fn(i64) -> i64| match r {
+        Ok(n) => TimerRequest::At(to_deliver(n)),
+        Err(m) => m,
+    };
+    if let Some(r) = read(TIMER_DELAY_SEC) {
+        return pick(r, &|s| now_ms.saturating_add(s.saturating_mul(1000)));
+    }
+    if let Some(r) = read(TIMER_DELAY_MS) {
+        return pick(r, &|ms| now_ms.saturating_add(ms));
+    }
+    if let Some(r) = read(TIMER_DELIVER_MS) {
+        return pick(r, &|at| at);
+    }
+    if let Some(r) = read(START_DELIVER_TIME) {
+        return pick(r, &|at| at);
+    }
+    TimerRequest::None
+}
+
+/// Parses a duration such as `3d`, `90m`, `500ms` (a whole number and a unit: ms, s, m, h,
+/// d), as the delay levels are written.
+pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (digits, unit): (&str, i64) = if let Some(d) = t.strip_suffix("ms") {
+        (d, 1)
+    } else if let Some(d) = t.strip_suffix('s') {
+        (d, 1_000)
+    } else if let Some(d) = t.strip_suffix('m') {
+        (d, 60_000)
+    } else if let Some(d) = t.strip_suffix('h') {
+        (d, 3_600_000)
+    } else if let Some(d) = t.strip_suffix('d') {
+        (d, 86_400_000)
+    } else {
+        return Err(format!(
+            "{text:?} has no unit: use ms, s, m, h or d, e.g. \"3d\""
+        ));
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} must be a whole number followed by a unit (ms, s, m, h, d), e.g. \"3d\""
+        ));
+    }
+    digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&ms| ms > 0 && ms <= 365 * 86_400_000)
+        .ok_or_else(|| format!("{text:?} must be more than 0 and at most 365d"))
+}
+
+/// The remark of a refused timer message (Apache's wording, which names the limit in ms).
+pub fn too_far_remark(max_delay_ms: i64, asked_ms: i64) -> String {
+    format!(
+        "timer message illegal, the delay time should not be bigger than the max delay {max_delay_ms}ms \
+         (this message asks for {asked_ms}ms; the broker's limit is set by --timer-max-delay / timer_max_delay)"
+    )
+}
+
+/// The stored form of a timer message due at `deliver_ms`: in [`TIMER_TOPIC`] queue 0, its
+/// real topic and queue in `REAL_TOPIC`/`REAL_QID`, its deliver time in `TIMER_OUT_MS` and as
+/// its tags code.
+pub fn to_timer(mut msg: MessageToStore, deliver_ms: i64) -> MessageToStore {
+    let mut props = set_property(&msg.properties, TIMER_OUT_MS, &deliver_ms.to_string());
+    props = set_property(&props, REAL_TOPIC, &msg.topic);
+    props = set_property(&props, REAL_QID, &msg.queue_id.to_string());
+    msg.properties = props;
+    msg.topic = TIMER_TOPIC.to_string();
+    msg.queue_id = 0;
+    msg.tags_code = deliver_ms;
+    msg
+}
+
+/// The deliver time of a stored timer message (its `TIMER_OUT_MS`).
+pub fn stored_deliver_ms(properties: &str) -> Option<i64> {
+    get_property(properties, TIMER_OUT_MS).and_then(|v| v.trim().parse().ok())
+}
+
+/// The copy of a due timer message that goes to its real topic and queue; `None` when the
+/// record does not say where.
+pub fn redelivery(stored: StoredMessage) -> Option<MessageToStore> {
+    let topic = get_property(&stored.properties, REAL_TOPIC)?.to_string();
+    let queue_id = get_property(&stored.properties, REAL_QID)?
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|&q| q >= 0)?;
+    let mut props = remove_property(&stored.properties, REAL_TOPIC);
+    props = remove_property(&props, REAL_QID);
+    props = set_property(&props, WAIT, "false");
+    Some(MessageToStore {
+        topic,
+        queue_id,
+        flag: stored.flag,
+        sys_flag: stored.sys_flag,
+        born_timestamp: stored.born_timestamp,
+        born_host: stored.born_host,
+        store_host: stored.store_host,
+        reconsume_times: stored.reconsume_times,
+        prepared_transaction_offset: 0,
+        body: stored.body,
+        tags_code: tags_code(get_property(&props, TAGS)),
+        properties: props,
+    })
+}

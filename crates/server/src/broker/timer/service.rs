@@ -1,0 +1,300 @@
+//! [`TimerService`]: takes the timer queue (`rmq_sys_wheel_timer` queue 0) into the on-disk
+//! timer log and wheel, reads each wheel slot shortly before its time, and delivers every
+//! entry at its deliver time into its real topic and queue.
+//!
+//! One pass ([`TimerService::run_once`]) does, under one lock: take in new timer-queue entries
+//! (bounded); read the slots starting within the next slot width (bounded by what is held in
+//! memory); deliver what is due (bounded); wait until those deliveries are durable; write the
+//! checkpoint. [`TimerService::spawn`] runs passes on a plain thread, waking at the next due
+//! time or as soon as a timer message is appended.
+
+use super::rules::{redelivery, TIMER_TOPIC};
+use crate::broker::notify::QueueNotifier;
+use rocketmq_protocol::message::decode_stored;
+use rocketmq_protocol::now_millis;
+use rocketmq_store::{MessageStore, StoreError, TimerEntry, TimerStore, TimerStoreConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Most timer-queue entries taken in per pass.
+const MAX_ENQUEUE_PER_PASS: usize = 4096;
+/// Most deliveries per pass (the checkpoint follows each pass).
+const MAX_DELIVERIES_PER_PASS: usize = 1024;
+/// Slots are no longer read ahead while this many entries wait in memory (after a downtime,
+/// many slots are due at once).
+const MAX_HELD: usize = 65_536;
+/// Longest sleep between passes: the stop flag is seen within this time.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// Pause after the store refused a delivery before trying again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+/// How long to wait for a delivery's sync-flush acknowledgement.
+const DURABLE_WAIT: Duration = Duration::from_secs(10);
+
+struct Progress {
+    timer: TimerStore,
+    /// Next timer-queue offset to take in.
+    enqueue_offset: i64,
+    /// Slots before this time were read into `held` (or delivered before).
+    loaded_until: i64,
+    /// Entries of read slots not delivered yet, by (deliver time, timer-log position).
+    held: BTreeMap<(i64, i64), TimerEntry>,
+    /// Delivered entries whose slot is not before the checkpoint's read time: position ->
+    /// slot time.
+    delivered: BTreeMap<i64, i64>,
+}
+
+/// Delivers timer messages at their time (see the module header).
+pub struct TimerService {
+    store: Arc<dyn MessageStore>,
+    progress: Mutex<Progress>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub enqueued: usize,
+    pub delivered: usize,
+}
+
+impl TimerService {
+    /// Opens the timer files under `dir` (created when missing). The wheel covers
+    /// `max_delay_ms` ahead.
+    pub fn open(
+        store: Arc<dyn MessageStore>,
+        dir: &Path,
+        max_delay_ms: i64,
+        now_ms: i64,
+    ) -> Result<Self, StoreError> {
+        let timer = TimerStore::open(TimerStoreConfig::new(dir, max_delay_ms), now_ms)?;
+        let checkpoint = timer.checkpoint().clone();
+        let mut delivered = BTreeMap::new();
+        for &pos in &checkpoint.delivered {
+            if let Some(e) = timer.entry_at(pos)? {
+                delivered.insert(pos, timer.slot_ms_of(e.deliver_ms));
+            }
+        }
+        Ok(TimerService {
+            store,
+            progress: Mutex::new(Progress {
+                enqueue_offset: checkpoint.enqueue_offset,
+                loaded_until: checkpoint.read_ms,
+                held: BTreeMap::new(),
+                delivered,
+                timer,
+            }),
+        })
+    }
+
+    /// The lowest commit-log offset holding an undelivered timer message: retention must not
+    /// delete a commit-log file at or after it. `None`: the timer needs nothing.
+    /// (Called by commit-log retention; until that lands only the tests call it.)
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn lowest_needed_commit_log_offset(&self) -> Option<i64> {
+        let p = self.lock();
+        let not_taken_in = (p.enqueue_offset < self.store.max_offset(TIMER_TOPIC, 0))
+            .then(|| self.store.queue_entry(TIMER_TOPIC, 0, p.enqueue_offset))
+            .flatten()
+            .map(|e| e.commit_log_offset);
+        [p.timer.lowest_needed_commit_log_offset(), not_taken_in]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// How many entries wait in memory (for tests of the memory bound).
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        self.lock().held.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One pass at time `now_ms`; returns what it did and how long to wait before the next.
+    pub fn run_once(&self, now_ms: i64) -> (PassReport, Duration) {
+        let mut guard = self.lock();
+        let p = &mut *guard;
+        let mut report = PassReport::default();
+        let mut more = false;
+        let precision = p.timer.precision_ms();
+
+        // 1. Take in new timer messages.
+        let min = self.store.min_offset(TIMER_TOPIC, 0);
+        if p.enqueue_offset < min {
+            tracing::warn!(
+                from = p.enqueue_offset,
+                to = min,
+                "timer queue offset below its start"
+            );
+            p.enqueue_offset = min;
+        }
+        let max = self.store.max_offset(TIMER_TOPIC, 0);
+        while p.enqueue_offset < max {
+            if report.enqueued == MAX_ENQUEUE_PER_PASS {
+                more = true;
+                break;
+            }
+            if let Some(q) = self.store.queue_entry(TIMER_TOPIC, 0, p.enqueue_offset) {
+                match p.timer.append(q.tags_code, q.commit_log_offset, q.size) {
+                    Ok(entry) => {
+                        if p.timer.slot_ms_of(entry.deliver_ms) < p.loaded_until {
+                            p.held.insert((entry.deliver_ms, entry.pos), entry);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "timer log append failed");
+                        return (report, RETRY_AFTER_FAILURE);
+                    }
+                }
+            } else {
+                tracing::warn!(
+                    offset = p.enqueue_offset,
+                    "missing timer queue entry; skipped"
+                );
+            }
+            p.enqueue_offset += 1;
+            report.enqueued += 1;
+        }
+
+        // 2. Read the slots that start within one slot width.
+        while p.loaded_until <= now_ms + precision && p.held.len() < MAX_HELD {
+            match p.timer.slot_entries(p.loaded_until) {
+                Ok(entries) => {
+                    for e in entries {
+                        if !p.delivered.contains_key(&e.pos) {
+                            p.held.insert((e.deliver_ms, e.pos), e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading a timer slot failed");
+                    return (report, RETRY_AFTER_FAILURE);
+                }
+            }
+            p.loaded_until += precision;
+        }
+        if p.loaded_until <= now_ms + precision {
+            more = true;
+        }
+
+        // 3. Deliver what is due.
+        let mut waiters = Vec::new();
+        let mut failed = false;
+        while let Some((&(deliver_ms, pos), &entry)) = p.held.first_key_value() {
+            if deliver_ms > now_ms {
+                break;
+            }
+            if report.delivered == MAX_DELIVERIES_PER_PASS {
+                more = true;
+                break;
+            }
+            let copy = self
+                .store
+                .read_record(entry.commit_log_offset)
+                .and_then(|raw| decode_stored(&raw).ok())
+                .and_then(|(stored, _)| redelivery(stored));
+            match copy {
+                None => tracing::warn!(
+                    commit_log_offset = entry.commit_log_offset,
+                    "unreadable timer message; skipped"
+                ),
+                Some(msg) => match self.store.put_messages(vec![msg]) {
+                    Ok(outcome) => waiters.extend(outcome.durable),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "timer delivery refused by the store");
+                        failed = true;
+                        break;
+                    }
+                },
+            }
+            p.held.remove(&(deliver_ms, pos));
+            p.delivered.insert(pos, p.timer.slot_ms_of(deliver_ms));
+            report.delivered += 1;
+        }
+
+        // 4. Bookkeeping, once what it covers is durable.
+        let mut durable = true;
+        if report.delivered > 0 && waiters.is_empty() {
+            if let Err(e) = self.store.flush() {
+                tracing::warn!(error = %e, "flush before the timer checkpoint failed");
+                durable = false;
+            }
+        }
+        for w in waiters {
+            if let Err(e) = w.wait(DURABLE_WAIT) {
+                tracing::warn!(error = %e, "timer delivery not confirmed durable");
+                durable = false;
+            }
+        }
+        if durable {
+            let read_ms = p
+                .held
+                .keys()
+                .next()
+                .map(|&(at, _)| p.timer.slot_ms_of(at))
+                .unwrap_or(p.loaded_until)
+                .min(p.loaded_until);
+            p.delivered.retain(|_, slot| *slot >= read_ms);
+            let delivered = p.delivered.keys().copied().collect();
+            if let Err(e) = p.timer.commit(p.enqueue_offset, read_ms, delivered) {
+                tracing::warn!(error = %e, "writing the timer checkpoint failed");
+            } else if let Err(e) = p.timer.drop_delivered_files() {
+                tracing::warn!(error = %e, "removing delivered timer log files failed");
+            }
+        }
+
+        let wait = if failed {
+            RETRY_AFTER_FAILURE
+        } else if more {
+            Duration::ZERO
+        } else {
+            let next_due = p.held.keys().next().map(|&(at, _)| at);
+            let next_load = p.loaded_until - precision;
+            let until = next_due.map_or(next_load, |d| d.min(next_load));
+            Duration::from_millis(until.saturating_sub(now_ms).max(0) as u64).min(IDLE_WAIT)
+        };
+        (report, wait)
+    }
+
+    /// Runs passes on a plain thread until `stop` is set, waking at the next due time, when a
+    /// timer message is appended (`notifier`), or every 100 ms to look at `stop`.
+    pub fn spawn(
+        self: Arc<Self>,
+        notifier: Arc<QueueNotifier>,
+        stop: Arc<AtomicBool>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let waker = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        std::thread::Builder::new()
+            .name("timer-service".into())
+            .spawn(move || {
+                let mut appended = notifier.subscribe(TIMER_TOPIC, 0);
+                while !stop.load(Ordering::Acquire) {
+                    appended.borrow_and_update();
+                    let (_, wait) = self.run_once(now_millis());
+                    if wait.is_zero() {
+                        continue;
+                    }
+                    waker.block_on(async {
+                        tokio::select! {
+                            _ = appended.changed() => {}
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                    });
+                }
+                // A last pass leaves the checkpoint current.
+                let _ = self.run_once(now_millis());
+            })
+    }
+}
+
+/// Held entries waiting in memory, for tests.
+#[cfg(test)]
+pub(super) fn held_times(service: &TimerService) -> std::collections::BTreeSet<i64> {
+    service.lock().held.keys().map(|&(at, _)| at).collect()
+}
