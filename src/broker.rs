@@ -49,7 +49,26 @@ pub fn add_defaults(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "DEFAULT_TRANSACTION_CHECK_MAX",
         config::DEFAULT_TRANSACTION_CHECK_MAX,
     )?;
+    m.add(
+        "DEFAULT_TIMER_MAX_DELAY",
+        duration_text(config::DEFAULT_TIMER_MAX_DELAY),
+    )?;
     Ok(())
+}
+
+/// A duration as the broker's options write it, in the largest whole unit ("3d", "90m").
+fn duration_text(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ]
+    .into_iter()
+    .find(|&(unit, _)| ms > 0 && ms / unit * unit == ms)
+    .map(|(unit, name)| format!("{}{name}", ms / unit))
+    .unwrap_or_else(|| format!("{ms}ms"))
 }
 
 /// The per-user store directory of the `rocketmq-broker` programs.
@@ -208,6 +227,7 @@ impl PyEmbeddedCluster {
         transaction_check_interval_ms = None,
         transaction_timeout_ms = None,
         transaction_check_max = None,
+        timer_max_delay = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -227,6 +247,7 @@ impl PyEmbeddedCluster {
         transaction_check_interval_ms: Option<&Bound<'_, PyAny>>,
         transaction_timeout_ms: Option<&Bound<'_, PyAny>>,
         transaction_check_max: Option<&Bound<'_, PyAny>>,
+        timer_max_delay: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -309,6 +330,11 @@ impl PyEmbeddedCluster {
         }
         if let Some(n) = int_arg(transaction_check_max, "transaction_check_max", 1, 1_000_000)? {
             config.transaction_check_max = n as i32;
+        }
+        if let Some(text) = str_arg(timer_max_delay, "timer_max_delay")? {
+            let ms = rocketmq_server::parse_duration_ms(&text)
+                .map_err(|e| PyValueError::new_err(format!("timer_max_delay {e}")))?;
+            config.timer_max_delay = std::time::Duration::from_millis(ms as u64);
         }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(
@@ -428,5 +454,22 @@ mod tests {
         assert!(check_delay_levels("1s 5x").unwrap_err().contains("\"5x\""));
         assert!(check_delay_levels("s").is_err());
         assert!(check_delay_levels("-1s").is_err());
+    }
+
+    #[test]
+    fn durations_are_written_in_their_largest_whole_unit() {
+        use super::duration_text;
+        use std::time::Duration;
+        assert_eq!(duration_text(Duration::from_secs(3 * 86_400)), "3d");
+        assert_eq!(duration_text(Duration::from_secs(7_200)), "2h");
+        assert_eq!(duration_text(Duration::from_secs(90)), "90s");
+        assert_eq!(duration_text(Duration::from_millis(1_500)), "1500ms");
+        for d in [
+            Duration::from_secs(3 * 86_400),
+            Duration::from_millis(1_500),
+        ] {
+            let back = rocketmq_server::parse_duration_ms(&duration_text(d)).unwrap();
+            assert_eq!(back as u128, d.as_millis());
+        }
     }
 }

@@ -41,6 +41,19 @@ MESSAGE_FIELDS = (
 WireMessage = Tuple[str, bytes, int, Dict[str, str]]
 
 
+# The timer properties a Message sets (one at a time).
+_TIMER_PROPERTIES = ("TIMER_DELIVER_MS", "TIMER_DELAY_SEC", "TIMER_DELAY_MS")
+
+
+def _non_negative(value: Any, what: str) -> int:
+    number = as_int(value, what)
+    if number < 0:
+        raise ValueError("%s must be 0 or more, got %d" % (what, number))
+    if number >= 1 << 63:
+        raise ValueError("%s must be below 2**63, got %d" % (what, number))
+    return number
+
+
 class Message:
     """An outgoing message. It may be sent many times, from several threads."""
 
@@ -84,6 +97,30 @@ class Message:
             self._properties.pop("DELAY", None)
         else:
             self._properties["DELAY"] = str(level)
+
+    def set_deliver_time_ms(self, deliver_time_ms: int) -> None:
+        """Deliver at this time, in ms since the epoch (``TIMER_DELIVER_MS``, RocketMQ 5
+        timer messages; Java ``setDeliverTimeMs``). A time already past is delivered at once;
+        one further ahead than the broker's ``timer_max_delay`` (3 days by default) is
+        refused. Replaces any delay set with ``set_delay_time_sec``/``set_delay_time_ms``."""
+        self._set_timer("TIMER_DELIVER_MS", _non_negative(deliver_time_ms, "deliver_time_ms"))
+
+    def set_delay_time_sec(self, delay_time_sec: int) -> None:
+        """Deliver this many seconds after the broker stores it (``TIMER_DELAY_SEC``; Java
+        ``setDelayTimeSec``). Replaces any other timer set on this message."""
+        self._set_timer("TIMER_DELAY_SEC", _non_negative(delay_time_sec, "delay_time_sec"))
+
+    def set_delay_time_ms(self, delay_time_ms: int) -> None:
+        """Deliver this many milliseconds after the broker stores it (``TIMER_DELAY_MS``;
+        Java ``setDelayTimeMs``). Replaces any other timer set on this message."""
+        self._set_timer("TIMER_DELAY_MS", _non_negative(delay_time_ms, "delay_time_ms"))
+
+    def _set_timer(self, key: str, value: int) -> None:
+        # The broker reads TIMER_DELAY_SEC before TIMER_DELAY_MS before TIMER_DELIVER_MS, so
+        # a message carries one of them: the last one set.
+        for other in _TIMER_PROPERTIES:
+            self._properties.pop(other, None)
+        self._properties[key] = str(value)
 
     def destroy(self) -> None:
         """Kept for rocketmq-client-python 0.5 scripts; nothing to free."""

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_TRANSACTION_CHECK_INTERVAL_MS",
     "DEFAULT_TRANSACTION_TIMEOUT_MS",
     "DEFAULT_TRANSACTION_CHECK_MAX",
+    "DEFAULT_TIMER_MAX_DELAY",
     "__version__",
 ]
 
@@ -45,6 +46,7 @@ DEFAULT_BROKER_NAME: str
 DEFAULT_TRANSACTION_CHECK_INTERVAL_MS: int
 DEFAULT_TRANSACTION_TIMEOUT_MS: int
 DEFAULT_TRANSACTION_CHECK_MAX: int
+DEFAULT_TIMER_MAX_DELAY: str
 
 def default_store_dir() -> Path:
     """The per-user store directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""
@@ -74,6 +76,7 @@ class _EmbeddedCluster:
         transaction_check_interval_ms: Optional[int] = None,
         transaction_timeout_ms: Optional[int] = None,
         transaction_check_max: Optional[int] = None,
+        timer_max_delay: Optional[str] = None,
     ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...

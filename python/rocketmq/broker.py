@@ -96,6 +96,10 @@ class LocalBroker:
             often undecided transactional (half) messages are checked back with their
             producer, how old one must be first, and after how many checks it is discarded
             (``None``: the server's defaults, as ``rocketmq-broker --help`` shows them).
+        timer_max_delay: how far ahead a timer message (``Message.set_deliver_time_ms``,
+            ``set_delay_time_sec``, ``set_delay_time_ms``) may be scheduled, a whole number
+            with a unit (``"3d"``, ``"90m"``, ``"30s"``; units ms, s, m, h, d); a later one is
+            refused. ``None``: ``DEFAULT_TIMER_MAX_DELAY`` (3 days, as Apache's broker).
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -120,6 +124,7 @@ class LocalBroker:
         transaction_check_interval_ms: Optional[int] = None,
         transaction_timeout_ms: Optional[int] = None,
         transaction_check_max: Optional[int] = None,
+        timer_max_delay: Optional[str] = None,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -141,6 +146,7 @@ class LocalBroker:
                 transaction_check_interval_ms=transaction_check_interval_ms,
                 transaction_timeout_ms=transaction_timeout_ms,
                 transaction_check_max=transaction_check_max,
+                timer_max_delay=timer_max_delay,
             )
         except BaseException:
             if temp_dir is not None:
@@ -283,6 +289,14 @@ def _parser() -> argparse.ArgumentParser:
         help="check-backs per half message before it is given up (default: %(default)s)",
     )
     parser.add_argument(
+        "--timer-max-delay",
+        default=_rocketmq.DEFAULT_TIMER_MAX_DELAY,
+        help=(
+            "longest delay a timer message may ask for, with a unit: ms, s, m, h or d "
+            "(default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="warning",
@@ -329,6 +343,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 transaction_check_interval_ms=args.transaction_check_interval_ms,
                 transaction_timeout_ms=args.transaction_timeout_ms,
                 transaction_check_max=args.transaction_check_max,
+                timer_max_delay=args.timer_max_delay,
             )
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))

@@ -4,20 +4,23 @@
 //!
 //! One pass ([`TimerService::run_once`]) does, under one lock: take in new timer-queue entries
 //! (bounded); read the slots starting within the next slot width (bounded by what is held in
-//! memory); deliver what is due (bounded); wait until those deliveries are durable; write the
-//! checkpoint. [`TimerService::spawn`] runs passes on a plain thread, waking at the next due
+//! memory); deliver what is due (bounded); and, when no delivery is due within a few ms (or
+//! the last checkpoint is 500 ms old, or at the last pass), wait until the deliveries are
+//! durable and write the checkpoint, so that fsyncs never hold back a due delivery. [`TimerService::spawn`] runs passes on a plain thread, waking at the next due
 //! time or as soon as a timer message is appended.
 
 use super::rules::{redelivery, TIMER_TOPIC};
 use crate::broker::notify::QueueNotifier;
 use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::now_millis;
-use rocketmq_store::{MessageStore, StoreError, TimerEntry, TimerStore, TimerStoreConfig};
+use rocketmq_store::{
+    DurableWaiter, MessageStore, StoreError, TimerEntry, TimerStore, TimerStoreConfig,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most timer-queue entries taken in per pass.
 const MAX_ENQUEUE_PER_PASS: usize = 4096;
@@ -30,6 +33,11 @@ const MAX_HELD: usize = 65_536;
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// Pause after the store refused a delivery before trying again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+/// No checkpoint while a delivery is due within this many ms (unless one is overdue).
+const COMMIT_GAP_MS: i64 = 25;
+/// Longest time between two checkpoints while there is something to record: what a crash
+/// may deliver again.
+const MAX_COMMIT_INTERVAL: Duration = Duration::from_millis(500);
 /// How long to wait for a delivery's sync-flush acknowledgement.
 const DURABLE_WAIT: Duration = Duration::from_secs(10);
 
@@ -44,6 +52,13 @@ struct Progress {
     /// Delivered entries whose slot is not before the checkpoint's read time: position ->
     /// slot time.
     delivered: BTreeMap<i64, i64>,
+    /// Sync-flush waiters of deliveries not yet covered by a checkpoint.
+    pending: Vec<DurableWaiter>,
+    /// Something was taken in or delivered since the last checkpoint.
+    dirty: bool,
+    /// Deliveries since the last checkpoint (under async flush: flush before it).
+    delivered_since_commit: bool,
+    last_commit: Instant,
 }
 
 /// Delivers timer messages at their time (see the module header).
@@ -84,6 +99,10 @@ impl TimerService {
                 held: BTreeMap::new(),
                 delivered,
                 timer,
+                pending: Vec::new(),
+                dirty: false,
+                delivered_since_commit: false,
+                last_commit: Instant::now(),
             }),
         })
     }
@@ -116,6 +135,54 @@ impl TimerService {
 
     /// One pass at time `now_ms`; returns what it did and how long to wait before the next.
     pub fn run_once(&self, now_ms: i64) -> (PassReport, Duration) {
+        self.pass(now_ms, false)
+    }
+
+    /// A last pass that always writes the checkpoint (at shutdown).
+    pub fn finish(&self, now_ms: i64) {
+        self.pass(now_ms, true);
+    }
+
+    /// Waits until the deliveries so far are durable, then writes the checkpoint.
+    fn commit(&self, p: &mut Progress) {
+        let mut durable = true;
+        if p.pending.is_empty() && p.delivered_since_commit {
+            if let Err(e) = self.store.flush() {
+                tracing::warn!(error = %e, "flush before the timer checkpoint failed");
+                durable = false;
+            }
+        }
+        for w in p.pending.drain(..) {
+            if let Err(e) = w.wait(DURABLE_WAIT) {
+                tracing::warn!(error = %e, "timer delivery not confirmed durable");
+                durable = false;
+            }
+        }
+        if !durable {
+            return;
+        }
+        let read_ms = p
+            .held
+            .keys()
+            .next()
+            .map(|&(at, _)| p.timer.slot_ms_of(at))
+            .unwrap_or(p.loaded_until)
+            .min(p.loaded_until);
+        p.delivered.retain(|_, slot| *slot >= read_ms);
+        let delivered = p.delivered.keys().copied().collect();
+        if let Err(e) = p.timer.commit(p.enqueue_offset, read_ms, delivered) {
+            tracing::warn!(error = %e, "writing the timer checkpoint failed");
+            return;
+        }
+        p.dirty = false;
+        p.delivered_since_commit = false;
+        p.last_commit = Instant::now();
+        if let Err(e) = p.timer.drop_delivered_files() {
+            tracing::warn!(error = %e, "removing delivered timer log files failed");
+        }
+    }
+
+    fn pass(&self, now_ms: i64, force: bool) -> (PassReport, Duration) {
         let mut guard = self.lock();
         let p = &mut *guard;
         let mut report = PassReport::default();
@@ -216,35 +283,15 @@ impl TimerService {
             report.delivered += 1;
         }
 
-        // 4. Bookkeeping, once what it covers is durable.
-        let mut durable = true;
-        if report.delivered > 0 && waiters.is_empty() {
-            if let Err(e) = self.store.flush() {
-                tracing::warn!(error = %e, "flush before the timer checkpoint failed");
-                durable = false;
-            }
-        }
-        for w in waiters {
-            if let Err(e) = w.wait(DURABLE_WAIT) {
-                tracing::warn!(error = %e, "timer delivery not confirmed durable");
-                durable = false;
-            }
-        }
-        if durable {
-            let read_ms = p
-                .held
-                .keys()
-                .next()
-                .map(|&(at, _)| p.timer.slot_ms_of(at))
-                .unwrap_or(p.loaded_until)
-                .min(p.loaded_until);
-            p.delivered.retain(|_, slot| *slot >= read_ms);
-            let delivered = p.delivered.keys().copied().collect();
-            if let Err(e) = p.timer.commit(p.enqueue_offset, read_ms, delivered) {
-                tracing::warn!(error = %e, "writing the timer checkpoint failed");
-            } else if let Err(e) = p.timer.drop_delivered_files() {
-                tracing::warn!(error = %e, "removing delivered timer log files failed");
-            }
+        // 4. Bookkeeping: not while deliveries are due within a few ms (a checkpoint costs
+        // fsyncs), but at least every MAX_COMMIT_INTERVAL and at the last pass.
+        p.pending.extend(waiters);
+        p.delivered_since_commit |= report.delivered > 0;
+        p.dirty |= report.enqueued > 0 || report.delivered > 0;
+        let next_due = p.held.keys().next().map(|&(at, _)| at);
+        let quiet = next_due.is_none_or(|d| d > now_ms + COMMIT_GAP_MS);
+        if p.dirty && (force || quiet || p.last_commit.elapsed() >= MAX_COMMIT_INTERVAL) {
+            self.commit(p);
         }
 
         let wait = if failed {
@@ -288,7 +335,7 @@ impl TimerService {
                     });
                 }
                 // A last pass leaves the checkpoint current.
-                let _ = self.run_once(now_millis());
+                self.finish(now_millis());
             })
     }
 }
