@@ -38,6 +38,7 @@ from measure import (
     run_worker,
 )
 from report import Comparison, Table, load_average, log, machine_summary
+from timers import timer_cases
 
 KINDS = ("ours", "apache")
 
@@ -598,6 +599,8 @@ def main():
         sync_flush_cases(run, memory.get("single", {}).get("ours"))
     if run.selected("backlog"):
         backlog_cases(run)
+    if run.selected("timer"):
+        run.case("timer messages", lambda: timer_cases(run))
     memory_rows(run, memory)
 
     print()

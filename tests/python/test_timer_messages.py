@@ -256,7 +256,14 @@ def test_a_thousand_timers_survive_a_graceful_restart_and_a_kill(tmp_path):
                 [up - at for down, up in downtimes if down - OUR_PRECISION_MS <= at <= up] or [0]
             )
             if msg.store_timestamp - at > allowed:
-                late.append((key, msg.store_timestamp - at, allowed))
+                late.append(
+                    (
+                        key,
+                        msg.store_timestamp - at,
+                        allowed,
+                        [(at - d, at - u) for d, u in downtimes],
+                    )
+                )
         assert not late, late[:10]
         # A kill may deliver again what was delivered since the last timer checkpoint.
         assert len(collector.got) - 1000 <= 50, len(collector.got)

@@ -46,4 +46,4 @@ pub use message_store::{
 pub use recovery::{default_tags_code_of, RecoveryStats};
 /// Topic configs are protocol values; the store persists them as they are.
 pub use rocketmq_protocol::body::topic_config::TopicConfig;
-pub use timer::{TimerCheckpoint, TimerEntry, TimerStore, TimerStoreConfig};
+pub use timer::{CommitTicket, TimerCheckpoint, TimerEntry, TimerStore, TimerStoreConfig};

@@ -226,6 +226,14 @@ impl TimerLog {
         Ok(TimerEntry::decode(pos, &buf))
     }
 
+    /// A second handle on the segment being appended to (for syncing it elsewhere).
+    pub fn active_handle(&self) -> Result<Option<File>, StoreError> {
+        Ok(match &self.active {
+            Some(f) => Some(f.try_clone()?),
+            None => None,
+        })
+    }
+
     /// Makes every appended entry durable.
     pub fn sync(&self) -> Result<(), StoreError> {
         if let Some(f) = &self.active {

@@ -30,4 +30,4 @@ mod tests;
 mod wheel;
 
 pub use log::TimerEntry;
-pub use store::{TimerCheckpoint, TimerStore, TimerStoreConfig};
+pub use store::{CommitTicket, TimerCheckpoint, TimerStore, TimerStoreConfig};

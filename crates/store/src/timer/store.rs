@@ -55,6 +55,33 @@ pub struct TimerCheckpoint {
     pub delivered: Vec<i64>,
 }
 
+/// A prepared checkpoint: the timer log bytes it covers are made durable and the checkpoint is
+/// written by [`CommitTicket::write`], which needs no access to the [`TimerStore`].
+pub struct CommitTicket {
+    checkpoint: TimerCheckpoint,
+    /// The segment being appended to when the ticket was made (earlier segments were synced
+    /// when the next one was started).
+    log_file: Option<std::fs::File>,
+    path: PathBuf,
+}
+
+impl CommitTicket {
+    pub fn checkpoint(&self) -> &TimerCheckpoint {
+        &self.checkpoint
+    }
+
+    /// fsyncs the timer log, then replaces the checkpoint file atomically.
+    pub fn write(self) -> Result<TimerCheckpoint, StoreError> {
+        if let Some(f) = &self.log_file {
+            f.sync_data()?;
+        }
+        let json = serde_json::to_vec(&self.checkpoint)
+            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+        write_atomic(&self.path, &json)?;
+        Ok(self.checkpoint)
+    }
+}
+
 pub struct TimerStore {
     config: TimerStoreConfig,
     log: TimerLog,
@@ -192,7 +219,22 @@ impl TimerStore {
         read_ms: i64,
         delivered: Vec<i64>,
     ) -> Result<(), StoreError> {
-        self.log.sync()?;
+        if let Some(ticket) = self.prepare_commit(enqueue_offset, read_ms, delivered)? {
+            let written = ticket.write()?;
+            self.committed(written);
+        }
+        Ok(())
+    }
+
+    /// The checkpoint [`TimerStore::commit`] would write, ready to be written on another
+    /// thread ([`CommitTicket::write`], then [`TimerStore::committed`]); `None` when it equals
+    /// the current one. Tickets must be written in the order they were prepared.
+    pub fn prepare_commit(
+        &self,
+        enqueue_offset: i64,
+        read_ms: i64,
+        delivered: Vec<i64>,
+    ) -> Result<Option<CommitTicket>, StoreError> {
         let precision = self.precision_ms();
         let next = TimerCheckpoint {
             enqueue_offset,
@@ -201,13 +243,23 @@ impl TimerStore {
             delivered,
         };
         if next == self.checkpoint {
-            return Ok(());
+            return Ok(None);
         }
-        let json = serde_json::to_vec(&next)
-            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
-        write_atomic(&self.config.dir.join(CHECKPOINT_FILE), &json)?;
-        self.checkpoint = next;
-        Ok(())
+        Ok(Some(CommitTicket {
+            checkpoint: next,
+            log_file: self.log.active_handle()?,
+            path: self.config.dir.join(CHECKPOINT_FILE),
+        }))
+    }
+
+    /// Records a checkpoint a [`CommitTicket`] wrote (an older one than the current is
+    /// ignored).
+    pub fn committed(&mut self, written: TimerCheckpoint) {
+        if written.log_end >= self.checkpoint.log_end
+            && written.enqueue_offset >= self.checkpoint.enqueue_offset
+        {
+            self.checkpoint = written;
+        }
     }
 
     /// Removes the oldest timer-log files whose entries are all due before the checkpointed

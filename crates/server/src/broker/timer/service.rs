@@ -4,9 +4,11 @@
 //!
 //! One pass ([`TimerService::run_once`]) does, under one lock: take in new timer-queue entries
 //! (bounded); read the slots starting within the next slot width (bounded by what is held in
-//! memory); deliver what is due (bounded); and, when no delivery is due within a few ms (or
-//! the last checkpoint is 500 ms old, or at the last pass), wait until the deliveries are
-//! durable and write the checkpoint, so that fsyncs never hold back a due delivery. [`TimerService::spawn`] runs passes on a plain thread, waking at the next due
+//! memory); deliver what is due (bounded); and prepare a checkpoint of what changed. The
+//! checkpoint is written (after the deliveries it covers are durable) by a second thread when
+//! the service runs on its own ([`TimerService::spawn`]), so fsyncs never hold back a due
+//! delivery; [`TimerService::run_once`] writes it itself, when no delivery is due within a
+//! few ms or the last one is 500 ms old. [`TimerService::spawn`] runs passes on a plain thread, waking at the next due
 //! time or as soon as a timer message is appended.
 
 use super::rules::{redelivery, TIMER_TOPIC};
@@ -14,12 +16,12 @@ use crate::broker::notify::QueueNotifier;
 use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::now_millis;
 use rocketmq_store::{
-    DurableWaiter, MessageStore, StoreError, TimerEntry, TimerStore, TimerStoreConfig,
+    CommitTicket, DurableWaiter, MessageStore, StoreError, TimerEntry, TimerStore, TimerStoreConfig,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Most timer-queue entries taken in per pass.
@@ -65,6 +67,24 @@ struct Progress {
 pub struct TimerService {
     store: Arc<dyn MessageStore>,
     progress: Mutex<Progress>,
+    /// The checkpoint waiting for the writer thread (see [`TimerService::spawn`]).
+    checkpoints: Mutex<CheckpointSlot>,
+    checkpoint_ready: Condvar,
+}
+
+/// A checkpoint and what must be durable before it is written.
+struct Handoff {
+    ticket: Option<CommitTicket>,
+    waiters: Vec<DurableWaiter>,
+    /// Deliveries without waiters (async flush): flush the store first.
+    flush: bool,
+}
+
+#[derive(Default)]
+struct CheckpointSlot {
+    next: Option<Handoff>,
+    /// No more checkpoints will come: the writer ends once `next` is written.
+    closed: bool,
 }
 
 /// What one pass did.
@@ -104,6 +124,8 @@ impl TimerService {
                 delivered_since_commit: false,
                 last_commit: Instant::now(),
             }),
+            checkpoints: Mutex::new(CheckpointSlot::default()),
+            checkpoint_ready: Condvar::new(),
         })
     }
 
@@ -133,34 +155,20 @@ impl TimerService {
         self.progress.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One pass at time `now_ms`; returns what it did and how long to wait before the next.
+    /// One pass at time `now_ms`, writing the checkpoint on this thread when one is due;
+    /// returns what it did and how long to wait before the next. (Tests drive the service
+    /// with it on a simulated clock; [`TimerService::spawn`] runs the passes otherwise.)
+    #[cfg(test)]
     pub fn run_once(&self, now_ms: i64) -> (PassReport, Duration) {
-        self.pass(now_ms, false)
+        let (report, wait, handoff) = self.pass(now_ms, false);
+        if let Some(h) = handoff {
+            self.write_checkpoint(h);
+        }
+        (report, wait)
     }
 
-    /// A last pass that always writes the checkpoint (at shutdown).
-    pub fn finish(&self, now_ms: i64) {
-        self.pass(now_ms, true);
-    }
-
-    /// Waits until the deliveries so far are durable, then writes the checkpoint.
-    fn commit(&self, p: &mut Progress) {
-        let mut durable = true;
-        if p.pending.is_empty() && p.delivered_since_commit {
-            if let Err(e) = self.store.flush() {
-                tracing::warn!(error = %e, "flush before the timer checkpoint failed");
-                durable = false;
-            }
-        }
-        for w in p.pending.drain(..) {
-            if let Err(e) = w.wait(DURABLE_WAIT) {
-                tracing::warn!(error = %e, "timer delivery not confirmed durable");
-                durable = false;
-            }
-        }
-        if !durable {
-            return;
-        }
+    /// The checkpoint of the state now, with what must be durable before it is written.
+    fn checkpoint_handoff(&self, p: &mut Progress) -> Option<Handoff> {
         let read_ms = p
             .held
             .keys()
@@ -170,19 +178,68 @@ impl TimerService {
             .min(p.loaded_until);
         p.delivered.retain(|_, slot| *slot >= read_ms);
         let delivered = p.delivered.keys().copied().collect();
-        if let Err(e) = p.timer.commit(p.enqueue_offset, read_ms, delivered) {
-            tracing::warn!(error = %e, "writing the timer checkpoint failed");
-            return;
-        }
+        let ticket = match p.timer.prepare_commit(p.enqueue_offset, read_ms, delivered) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "preparing the timer checkpoint failed");
+                return None;
+            }
+        };
+        let handoff = Handoff {
+            ticket,
+            waiters: std::mem::take(&mut p.pending),
+            flush: std::mem::take(&mut p.delivered_since_commit),
+        };
         p.dirty = false;
-        p.delivered_since_commit = false;
         p.last_commit = Instant::now();
-        if let Err(e) = p.timer.drop_delivered_files() {
-            tracing::warn!(error = %e, "removing delivered timer log files failed");
+        Some(handoff)
+    }
+
+    /// Waits until the deliveries a checkpoint covers are durable, writes it, and removes the
+    /// timer-log files it shows delivered. Runs without the progress lock but for the end.
+    fn write_checkpoint(&self, h: Handoff) {
+        let mut durable = true;
+        if h.waiters.is_empty() && h.flush {
+            if let Err(e) = self.store.flush() {
+                tracing::warn!(error = %e, "flush before the timer checkpoint failed");
+                durable = false;
+            }
+        }
+        for w in h.waiters {
+            if let Err(e) = w.wait(DURABLE_WAIT) {
+                tracing::warn!(error = %e, "timer delivery not confirmed durable");
+                durable = false;
+            }
+        }
+        let written = match (durable, h.ticket) {
+            (true, Some(ticket)) => match ticket.write() {
+                Ok(cp) => Some(cp),
+                Err(e) => {
+                    tracing::warn!(error = %e, "writing the timer checkpoint failed");
+                    None
+                }
+            },
+            (true, None) => return,
+            (false, _) => None,
+        };
+        let mut p = self.lock();
+        match written {
+            Some(cp) => {
+                p.timer.committed(cp);
+                if let Err(e) = p.timer.drop_delivered_files() {
+                    tracing::warn!(error = %e, "removing delivered timer log files failed");
+                }
+            }
+            // Not recorded: the next pass tries again (nothing is lost meanwhile, the old
+            // checkpoint stays valid).
+            None => {
+                p.dirty = true;
+                p.delivered_since_commit = true;
+            }
         }
     }
 
-    fn pass(&self, now_ms: i64, force: bool) -> (PassReport, Duration) {
+    fn pass(&self, now_ms: i64, force: bool) -> (PassReport, Duration, Option<Handoff>) {
         let mut guard = self.lock();
         let p = &mut *guard;
         let mut report = PassReport::default();
@@ -214,7 +271,7 @@ impl TimerService {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "timer log append failed");
-                        return (report, RETRY_AFTER_FAILURE);
+                        return (report, RETRY_AFTER_FAILURE, None);
                     }
                 }
             } else {
@@ -239,7 +296,7 @@ impl TimerService {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "reading a timer slot failed");
-                    return (report, RETRY_AFTER_FAILURE);
+                    return (report, RETRY_AFTER_FAILURE, None);
                 }
             }
             p.loaded_until += precision;
@@ -283,16 +340,20 @@ impl TimerService {
             report.delivered += 1;
         }
 
-        // 4. Bookkeeping: not while deliveries are due within a few ms (a checkpoint costs
-        // fsyncs), but at least every MAX_COMMIT_INTERVAL and at the last pass.
+        // 4. Bookkeeping: a checkpoint of what changed, not while a delivery is due within a
+        // few ms (when written on this thread), but at least every MAX_COMMIT_INTERVAL and at
+        // the last pass.
         p.pending.extend(waiters);
         p.delivered_since_commit |= report.delivered > 0;
         p.dirty |= report.enqueued > 0 || report.delivered > 0;
         let next_due = p.held.keys().next().map(|&(at, _)| at);
         let quiet = next_due.is_none_or(|d| d > now_ms + COMMIT_GAP_MS);
-        if p.dirty && (force || quiet || p.last_commit.elapsed() >= MAX_COMMIT_INTERVAL) {
-            self.commit(p);
-        }
+        let handoff =
+            if p.dirty && (force || quiet || p.last_commit.elapsed() >= MAX_COMMIT_INTERVAL) {
+                self.checkpoint_handoff(p)
+            } else {
+                None
+            };
 
         let wait = if failed {
             RETRY_AFTER_FAILURE
@@ -304,11 +365,13 @@ impl TimerService {
             let until = next_due.map_or(next_load, |d| d.min(next_load));
             Duration::from_millis(until.saturating_sub(now_ms).max(0) as u64).min(IDLE_WAIT)
         };
-        (report, wait)
+        (report, wait, handoff)
     }
 
     /// Runs passes on a plain thread until `stop` is set, waking at the next due time, when a
-    /// timer message is appended (`notifier`), or every 100 ms to look at `stop`.
+    /// timer message is appended (`notifier`), or every 100 ms to look at `stop`. Checkpoints
+    /// are written by a second thread, so their fsyncs never hold back a delivery; the last
+    /// one is written before the returned thread ends.
     pub fn spawn(
         self: Arc<Self>,
         notifier: Arc<QueueNotifier>,
@@ -317,13 +380,22 @@ impl TimerService {
         let waker = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()?;
+        let writer = {
+            let service = self.clone();
+            std::thread::Builder::new()
+                .name("timer-checkpoint".into())
+                .spawn(move || service.run_checkpoints())?
+        };
         std::thread::Builder::new()
             .name("timer-service".into())
             .spawn(move || {
                 let mut appended = notifier.subscribe(TIMER_TOPIC, 0);
                 while !stop.load(Ordering::Acquire) {
                     appended.borrow_and_update();
-                    let (_, wait) = self.run_once(now_millis());
+                    let (_, wait, handoff) = self.pass(now_millis(), false);
+                    if let Some(h) = handoff {
+                        self.hand_off(h);
+                    }
                     if wait.is_zero() {
                         continue;
                     }
@@ -334,9 +406,59 @@ impl TimerService {
                         }
                     });
                 }
-                // A last pass leaves the checkpoint current.
-                self.finish(now_millis());
+                // A last pass, then the checkpoint writer finishes what it was given.
+                if let Some(h) = self.pass(now_millis(), true).2 {
+                    self.hand_off(h);
+                }
+                {
+                    let mut slot = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+                    slot.closed = true;
+                }
+                self.checkpoint_ready.notify_all();
+                let _ = writer.join();
             })
+    }
+
+    /// Gives a checkpoint to the writer thread; one not yet taken is replaced by the newer
+    /// (whose waiters it inherits).
+    fn hand_off(&self, mut h: Handoff) {
+        let mut slot = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(older) = slot.next.take() {
+            let mut waiters = older.waiters;
+            waiters.append(&mut h.waiters);
+            h.waiters = waiters;
+            h.flush |= older.flush;
+            if h.ticket.is_none() {
+                h.ticket = older.ticket;
+            }
+        }
+        slot.next = Some(h);
+        drop(slot);
+        self.checkpoint_ready.notify_all();
+    }
+
+    fn run_checkpoints(&self) {
+        loop {
+            let next = {
+                let mut slot = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(h) = slot.next.take() {
+                        break Some(h);
+                    }
+                    if slot.closed {
+                        break None;
+                    }
+                    slot = self
+                        .checkpoint_ready
+                        .wait(slot)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            match next {
+                Some(h) => self.write_checkpoint(h),
+                None => return,
+            }
+        }
     }
 }
 
