@@ -16,8 +16,8 @@
 //!   comes even after a restart or a crash (late by the downtime at most); a crash may deliver
 //!   again what was delivered since the last checkpoint (tens of ms), never lose one;
 //! - the delivered copy keeps body, flag, sys flag, born host/time, reconsume times and every
-//!   property (`UNIQ_KEY`, `KEYS`, `TAGS`, the timer properties) except `REAL_TOPIC`/`REAL_QID`,
-//!   with `WAIT=false`;
+//!   property (`UNIQ_KEY`, `KEYS`, `TAGS`, the timer properties, `REAL_TOPIC`/`REAL_QID`), plus
+//!   `TIMER_ENQUEUE_MS`/`TIMER_DEQUEUE_MS` as Apache's, with `WAIT=false`;
 //! - memory holds only the entries of the slots due within about one slot (1 s) and those
 //!   taken in since for that window, never every scheduled message.
 

@@ -3,8 +3,8 @@
 
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::properties::{
-    get_property, remove_property, set_property, REAL_QID, REAL_TOPIC, START_DELIVER_TIME, TAGS,
-    TIMER_DELAY_MS, TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_OUT_MS, WAIT,
+    get_property, set_property, REAL_QID, REAL_TOPIC, START_DELIVER_TIME, TAGS, TIMER_DELAY_MS,
+    TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_DEQUEUE_MS, TIMER_ENQUEUE_MS, TIMER_OUT_MS, WAIT,
 };
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::MessageToStore;
@@ -121,17 +121,24 @@ pub fn stored_deliver_ms(properties: &str) -> Option<i64> {
     get_property(properties, TIMER_OUT_MS).and_then(|v| v.trim().parse().ok())
 }
 
-/// The copy of a due timer message that goes to its real topic and queue; `None` when the
-/// record does not say where.
-pub fn redelivery(stored: StoredMessage) -> Option<MessageToStore> {
+/// The copy of a due timer message that goes to its real topic and queue at `now_ms`: every
+/// property kept (`REAL_TOPIC`/`REAL_QID` too), plus Apache's bookkeeping `TIMER_ENQUEUE_MS`
+/// (when the timer message was stored) and `TIMER_DEQUEUE_MS` (now), and `WAIT=false`; `None`
+/// when the record does not say where.
+pub fn redelivery(stored: StoredMessage, now_ms: i64) -> Option<MessageToStore> {
     let topic = get_property(&stored.properties, REAL_TOPIC)?.to_string();
     let queue_id = get_property(&stored.properties, REAL_QID)?
         .trim()
         .parse::<i32>()
         .ok()
         .filter(|&q| q >= 0)?;
-    let mut props = remove_property(&stored.properties, REAL_TOPIC);
-    props = remove_property(&props, REAL_QID);
+    // REAL_TOPIC/REAL_QID stay, as on Apache's delivered copy.
+    let mut props = set_property(
+        &stored.properties,
+        TIMER_ENQUEUE_MS,
+        &stored.store_timestamp.to_string(),
+    );
+    props = set_property(&props, TIMER_DEQUEUE_MS, &now_ms.to_string());
     props = set_property(&props, WAIT, "false");
     Some(MessageToStore {
         topic,

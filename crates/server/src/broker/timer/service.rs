@@ -320,7 +320,7 @@ impl TimerService {
                 .store
                 .read_record(entry.commit_log_offset)
                 .and_then(|raw| decode_stored(&raw).ok())
-                .and_then(|(stored, _)| redelivery(stored));
+                .and_then(|(stored, _)| redelivery(stored, now_ms));
             match copy {
                 None => tracing::warn!(
                     commit_log_offset = entry.commit_log_offset,

@@ -13,7 +13,8 @@ use rocketmq_protocol::header::SendMessageRequestHeader;
 use rocketmq_protocol::message::{decode_stored, StoredMessage};
 use rocketmq_protocol::properties::{
     decode_properties_map, encode_pairs, KEYS, REAL_QID, REAL_TOPIC, START_DELIVER_TIME, TAGS,
-    TIMER_DELAY_MS, TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_OUT_MS, UNIQ_KEY, WAIT,
+    TIMER_DELAY_MS, TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_DEQUEUE_MS, TIMER_ENQUEUE_MS,
+    TIMER_OUT_MS, UNIQ_KEY, WAIT,
 };
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::{GetRequest, MemoryStore, MessageStore, MessageToStore};
@@ -142,7 +143,9 @@ fn the_delivered_copy_keeps_id_keys_tags_and_properties() {
     let store = MemoryStore::new();
     let put = store.put_messages(vec![stored_form]).unwrap().results[0];
     let raw = store.read_record(put.commit_log_offset).unwrap();
-    let copy = redelivery(decode_stored(&raw).unwrap().0).unwrap();
+    let stored = decode_stored(&raw).unwrap().0;
+    let stored_at = stored.store_timestamp.to_string();
+    let copy = redelivery(stored, 7_000).unwrap();
     assert_eq!((copy.topic.as_str(), copy.queue_id), ("Orders", 2));
     assert_eq!(copy.body, original.body);
     assert_eq!(
@@ -158,10 +161,15 @@ fn the_delivered_copy_keeps_id_keys_tags_and_properties() {
         ("p", "v"),
         (TIMER_DELIVER_MS, "5000"),
         (WAIT, "false"),
+        (TIMER_DEQUEUE_MS, "7000"),
+        (TIMER_ENQUEUE_MS, stored_at.as_str()),
     ] {
         assert_eq!(props.get(k).map(String::as_str), Some(v), "{k}");
     }
-    assert!(!props.contains_key(REAL_TOPIC) && !props.contains_key(REAL_QID));
+    assert_eq!(
+        (props[REAL_TOPIC].as_str(), props[REAL_QID].as_str()),
+        ("Orders", "2")
+    );
 }
 
 fn send(topic: &str, props: &str) -> SendRequest {
