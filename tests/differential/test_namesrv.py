@@ -19,11 +19,10 @@ from wire import (
 #: Topics Apache's broker registers and ours does not (docs/compatibility.md): the
 #: cluster-name and broker-name topics (``clusterTopicEnable``/``brokerTopicEnable``, used by
 #: old admin tools to find brokers) and system topics of features ours does not have
-#: (offset-moved events, self test, POP revive, timers, broker sync, RocksDB transactions).
+#: (offset-moved events, self test, POP revive, broker sync, RocksDB transactions).
 APACHE_ONLY_TOPICS = (
     "OFFSET_MOVED_EVENT",
     "SELF_TEST_TOPIC",
-    "rmq_sys_wheel_timer",
     "RMQ_SYS_TRANS_OP_HALF_TOPIC",
 )
 
@@ -131,7 +130,7 @@ def test_topic_list_membership(sides, unique):
         return set(fastjson_loads(reply.body)["topicList"])
 
     ours, apache = both(sides, topics)
-    for name in ("TBW102", "SCHEDULE_TOPIC_XXXX", topic, "%RETRY%" + group):
+    for name in ("TBW102", "SCHEDULE_TOPIC_XXXX", "rmq_sys_wheel_timer", topic, "%RETRY%" + group):
         assert name in ours and name in apache, name
     apache_only = set(APACHE_ONLY_TOPICS) | {sides[1].cluster_name, sides[1].broker_name}
     assert apache_only <= apache

@@ -143,6 +143,8 @@ impl TopicConfigManager {
                 perm::READ | perm::WRITE | perm::INHERIT,
             ),
             TopicConfig::new(SCHEDULE_TOPIC, 18, perm::READ | perm::WRITE),
+            // Timer messages wait here (Apache registers it at start too).
+            TopicConfig::new(super::timer::TIMER_TOPIC, 1, perm::READ | perm::WRITE),
         ];
         for config in system {
             let existing = manager.store.topic_config(&config.topic_name);

@@ -41,7 +41,6 @@ impl Broker {
                         too_far_remark(max, at - now_ms),
                     ));
                 }
-                self.topics.get_or_create(TIMER_TOPIC, 1, 6)?;
                 Ok(Some(to_timer(msg.clone(), at)))
             }
         }
