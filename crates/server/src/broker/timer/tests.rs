@@ -391,3 +391,60 @@ fn the_spawned_service_delivers_on_time_and_leaves_a_checkpoint_when_stopped() {
     let json = std::fs::read_to_string(dir.path().join("checkpoint.json")).unwrap();
     assert!(json.contains("\"enqueueOffset\":1"), "{json}");
 }
+
+/// As Apache: a half message's timer waits for the commit, which then stores it in the timer
+/// topic (not in its real queue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_transactional_message_gets_its_timer_at_the_commit() {
+    use crate::broker::transaction::HALF_TOPIC;
+    use crate::remoting::{ConnectionHandle, RequestProcessor};
+    use rocketmq_protocol::code::request_code;
+    use rocketmq_protocol::header::commit_or_rollback;
+    use rocketmq_protocol::properties::{PGROUP, TRAN_MSG};
+    use rocketmq_protocol::sysflag::TRANSACTION_PREPARED_TYPE;
+    use rocketmq_protocol::RemotingCommand;
+    let t = test_broker();
+    let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
+    let properties = encode_pairs(&[(TRAN_MSG, "true"), (PGROUP, "PG"), (TIMER_DELAY_SEC, "60")]);
+    let send = RemotingCommand::new_request(10)
+        .with_field("producerGroup", "PG")
+        .with_field("topic", "T")
+        .with_field("defaultTopic", "TBW102")
+        .with_field("defaultTopicQueueNums", 4)
+        .with_field("queueId", 1)
+        .with_field("sysFlag", TRANSACTION_PREPARED_TYPE)
+        .with_field("bornTimestamp", 1)
+        .with_field("flag", 0)
+        .with_field("properties", properties)
+        .with_body(b"x".to_vec());
+    let sent = t.broker.clone().process(conn.clone(), send).await.unwrap();
+    assert_eq!(sent.code, resp::SUCCESS, "{:?}", sent.remark);
+    assert_eq!(t.store.max_offset(HALF_TOPIC, 0), 1);
+    assert_eq!(
+        t.store.max_offset(TIMER_TOPIC, 0),
+        0,
+        "no timer before the commit"
+    );
+    let (_, offset) =
+        rocketmq_protocol::message_id::decode_offset_msg_id(sent.field("msgId").unwrap()).unwrap();
+    let end = RemotingCommand::new_request(request_code::END_TRANSACTION)
+        .with_field("producerGroup", "PG")
+        .with_field("tranStateTableOffset", sent.field("queueOffset").unwrap())
+        .with_field("commitLogOffset", offset)
+        .with_field("commitOrRollback", commit_or_rollback::COMMIT)
+        .with_field("msgId", sent.field("transactionId").unwrap());
+    let ended = t.broker.clone().process(conn, end).await.unwrap();
+    assert_eq!(ended.code, resp::SUCCESS, "{:?}", ended.remark);
+    assert_eq!(
+        t.store.max_offset("T", 1),
+        0,
+        "not delivered before its time"
+    );
+    let held = read_queue(&*t.store, TIMER_TOPIC, 0);
+    assert_eq!(held.len(), 1);
+    let props = decode_properties_map(&held[0].properties);
+    assert_eq!(
+        (props[REAL_TOPIC].as_str(), props[REAL_QID].as_str()),
+        ("T", "1")
+    );
+}
