@@ -98,13 +98,14 @@ def timer_cases(run):
         loaded = _settled_rss(B.pid)
         run.raw["timers/rss_kib"] = {"none": idle, "scheduled": loaded, "count": stored}
         mib = [(v or 0) / 1024.0 for v in (idle[0], loaded[0], idle[1], loaded[1])]
+        # The resident set includes the mapped commit-log and queue pages the 1M sends
+        # touched (page cache, reclaimable); the anonymous part is the broker's own memory.
         run.ours_row(
-            "broker RSS, %d timers a day ahead" % stored,
+            "broker RSS incl. mapped files, %d timers a day ahead" % stored,
             "MiB",
             mib[1],
             mib[0],
             "no timers",
-            target="not growing with the count",
         )
         run.ours_row(
             "broker anonymous RSS, %d timers a day ahead" % stored,
@@ -112,6 +113,7 @@ def timer_cases(run):
             mib[3],
             mib[2],
             "no timers",
+            target="not growing with the count",
         )
 
         rng = random.Random(7)
