@@ -14,8 +14,8 @@ from rocketmq.broker import LocalBroker
 
 pytestmark = pytest.mark.timeout(180)
 
-#: Our broker delivers at most this late, on its own clock.
-PRECISION_MS = 100
+#: The bound checked here: Java's precision (a few messages, on a possibly busy machine).
+LATE_LIMIT_MS = 1000
 
 
 def test_timer_properties_set_by_the_cpp_client_are_honoured(tmp_path, home, cleanup):
@@ -57,6 +57,7 @@ def test_timer_properties_set_by_the_cpp_client_are_honoured(tmp_path, home, cle
             assert_same_content(delivered, {**sent[seq], "properties": user})
             late = delivered["store_timestamp"] - deliver[seq]
             assert late >= 0, (seq, late)
-            # TIMER_DELIVER_MS is exact; TIMER_DELAY_SEC counts from the broker's receipt,
-            # which is later than `at` by the driver's send time (not measurable here).
-            assert late <= (PRECISION_MS if seq % 2 else 1000), (seq, late)
+            # Within Java's 1 s precision here (TIMER_DELAY_SEC counts from the broker's
+            # receipt, later than `at` by the driver's send time); ours' 100 ms is measured
+            # over 1000 timers by tests/python/test_timer_messages.py.
+            assert late <= LATE_LIMIT_MS, (seq, late)
