@@ -448,3 +448,27 @@ async fn a_committed_transactional_message_gets_its_timer_at_the_commit() {
         ("T", "1")
     );
 }
+
+#[test]
+fn ten_thousand_timers_a_day_ahead_hold_nothing_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn MessageStore> = Arc::new(MemoryStore::new());
+    let t0 = 1_700_000_000_000;
+    let svc = TimerService::open(store.clone(), dir.path(), 3 * 86_400_000, t0).unwrap();
+    for i in 0..10_000 {
+        timer_message(&*store, &format!("d{i}"), t0 + 86_400_000 + i);
+    }
+    for step in 0..10 {
+        svc.run_once(t0 + step * 1_000);
+    }
+    assert_eq!(svc.held(), 0);
+    assert!(read_queue(&*store, "T", 0).is_empty());
+    // A day later they come, in order of their time.
+    for step in 0..12 {
+        svc.run_once(t0 + 86_400_000 + step * 1_000);
+    }
+    let keys = uniq_keys(&read_queue(&*store, "T", 0));
+    assert_eq!(keys.len(), 10_000);
+    assert_eq!(keys.first().map(String::as_str), Some("d0"));
+    assert_eq!(keys.last().map(String::as_str), Some("d9999"));
+}
