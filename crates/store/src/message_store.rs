@@ -133,6 +133,9 @@ pub enum KeyKind {
     Keys,
     /// The message id the producer assigned (`UNIQ_KEY`).
     UniqueKey,
+    /// Either of the two: what the Java broker answers for both kinds of QUERY_MESSAGE (its
+    /// index holds keys and unique keys in one space; its clients filter the answer).
+    Any,
 }
 
 /// A query for the messages of a topic stored under a key between two store times.

@@ -454,6 +454,8 @@ fn key_queries(store: &dyn MessageStore) {
     assert!(ask("UQ007", KeyKind::Keys, 64, 0, i64::MAX).is_empty());
     assert!(ask("order-1", KeyKind::UniqueKey, 64, 0, i64::MAX).is_empty());
     assert!(ask("rolled", KeyKind::Keys, 64, 0, i64::MAX).is_empty());
+    assert_eq!(ask("UQ007", KeyKind::Any, 64, 0, i64::MAX), ["kq7"]);
+    assert_eq!(ask("other-5", KeyKind::Any, 64, 0, i64::MAX), ["kq5"]);
     assert!(ask("UQ030", KeyKind::UniqueKey, 64, 0, i64::MAX).is_empty());
     // Store-time bounds are inclusive.
     assert!(ask("order-1", KeyKind::Keys, 64, 0, times[0] - 1).is_empty());

@@ -73,9 +73,14 @@ pub fn record_matches(
     {
         return false;
     }
+    let unique = || get_property(v.properties, UNIQ_KEY) == Some(key);
+    let word = || {
+        get_property(v.properties, KEYS)
+            .is_some_and(|k| k.split(' ').any(|w| !w.is_empty() && w == key))
+    };
     match kind {
-        KeyKind::UniqueKey => get_property(v.properties, UNIQ_KEY) == Some(key),
-        KeyKind::Keys => get_property(v.properties, KEYS)
-            .is_some_and(|k| k.split(' ').any(|w| !w.is_empty() && w == key)),
+        KeyKind::UniqueKey => unique(),
+        KeyKind::Keys => word(),
+        KeyKind::Any => unique() || word(),
     }
 }

@@ -2,8 +2,10 @@
 //! key (`UNIQ_KEY`), between two store times, from the store's message index.
 //!
 //! What must stay true (as the Java broker): at most [`MAX_QUERY_NUM`] records per answer,
-//! and a unique-key query uses [`UNIQUE_KEY_QUERY_NUM`] whatever the caller asked; the
-//! answer always carries where the index stands; an empty result is `QUERY_NOT_FOUND`. The
+//! and a unique-key query uses [`UNIQUE_KEY_QUERY_NUM`] whatever the caller asked; both kinds
+//! answer the messages that carry the key as a `KEYS` word or as their `UNIQ_KEY` (Java's
+//! index holds both in one space; clients keep the kind they asked for); the answer always
+//! carries where the index stands; an empty result is `QUERY_NOT_FOUND`. The
 //! store lookup may wait (bounded) for the index to catch up, so it runs off the runtime's
 //! threads.
 
@@ -62,11 +64,7 @@ impl Broker {
             store.query_by_key(&KeyQuery {
                 topic: &q.topic,
                 key: &q.key,
-                kind: if q.unique {
-                    KeyKind::UniqueKey
-                } else {
-                    KeyKind::Keys
-                },
+                kind: KeyKind::Any,
                 max_num,
                 begin_timestamp: q.begin_timestamp,
                 end_timestamp: q.end_timestamp,

@@ -96,7 +96,7 @@ mod tests {
     }
 
     /// Found records come back concatenated, newest first, with the index position; maxNum is
-    /// capped at 64; a unique-key query finds the producer's id; nothing found is
+    /// capped at 64; a unique-key query finds the producer's id and a key query does too (as Java's); nothing found is
     /// QUERY_NOT_FOUND, still with the position fields.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn query_message_answers_as_the_java_broker() {
@@ -141,6 +141,13 @@ mod tests {
         let answer = broker.clone().process(conn.clone(), by_id).await.unwrap();
         assert_eq!(answer.code, resp::SUCCESS, "{:?}", answer.remark);
         assert_eq!(bodies(&answer.body), ["b14"]);
+        // As Java's broker: a key query also answers a message whose unique key it names.
+        let answer = broker
+            .clone()
+            .process(conn.clone(), query("U-b3", 8))
+            .await
+            .unwrap();
+        assert_eq!(bodies(&answer.body), ["b3"]);
 
         let answer = broker
             .clone()
