@@ -208,6 +208,7 @@ impl PyEmbeddedCluster {
         transaction_check_interval_ms = None,
         transaction_timeout_ms = None,
         transaction_check_max = None,
+        message_index = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -227,6 +228,7 @@ impl PyEmbeddedCluster {
         transaction_check_interval_ms: Option<&Bound<'_, PyAny>>,
         transaction_timeout_ms: Option<&Bound<'_, PyAny>>,
         transaction_check_max: Option<&Bound<'_, PyAny>>,
+        message_index: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -309,6 +311,14 @@ impl PyEmbeddedCluster {
         }
         if let Some(n) = int_arg(transaction_check_max, "transaction_check_max", 1, 1_000_000)? {
             config.transaction_check_max = n as i32;
+        }
+        if let Some(on) = message_index {
+            config.message_index = on.extract::<bool>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "message_index must be True (keep the index for key queries) or False, \
+                     got {on}"
+                ))
+            })?;
         }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(

@@ -74,6 +74,7 @@ class _EmbeddedCluster:
         transaction_check_interval_ms: Optional[int] = None,
         transaction_timeout_ms: Optional[int] = None,
         transaction_check_max: Optional[int] = None,
+        message_index: Optional[bool] = None,
     ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...

@@ -96,6 +96,9 @@ class LocalBroker:
             often undecided transactional (half) messages are checked back with their
             producer, how old one must be first, and after how many checks it is discarded
             (``None``: the server's defaults, as ``rocketmq-broker --help`` shows them).
+        message_index: keep the index of message keys and unique ids that
+            ``Admin.query_messages_by_key`` and ``Admin.view_message`` read; ``False`` saves
+            its thread and files (key queries then find nothing).
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -120,6 +123,7 @@ class LocalBroker:
         transaction_check_interval_ms: Optional[int] = None,
         transaction_timeout_ms: Optional[int] = None,
         transaction_check_max: Optional[int] = None,
+        message_index: bool = True,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -141,6 +145,7 @@ class LocalBroker:
                 transaction_check_interval_ms=transaction_check_interval_ms,
                 transaction_timeout_ms=transaction_timeout_ms,
                 transaction_check_max=transaction_check_max,
+                message_index=message_index,
             )
         except BaseException:
             if temp_dir is not None:
@@ -283,6 +288,12 @@ def _parser() -> argparse.ArgumentParser:
         help="check-backs per half message before it is given up (default: %(default)s)",
     )
     parser.add_argument(
+        "--message-index",
+        choices=("true", "false"),
+        default="true",
+        help="keep the index of message keys for key queries (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="warning",
@@ -329,6 +340,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 transaction_check_interval_ms=args.transaction_check_interval_ms,
                 transaction_timeout_ms=args.transaction_timeout_ms,
                 transaction_check_max=args.transaction_check_max,
+                message_index=args.message_index == "true",
             )
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))

@@ -41,6 +41,8 @@ pub const DEFAULT_TRANSACTION_CHECK_INTERVAL: Duration = Duration::from_secs(30)
 pub const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(6);
 /// Java `transactionCheckMax`.
 pub const DEFAULT_TRANSACTION_CHECK_MAX: i32 = 15;
+/// The message index is on unless turned off (Java `messageIndexEnable`, true).
+pub const DEFAULT_MESSAGE_INDEX: bool = true;
 
 /// The per-user store directory of the programs: `$XDG_DATA_HOME/rocketmq`, else
 /// `$HOME/.local/share/rocketmq`, else `./rocketmq`.
@@ -96,6 +98,9 @@ pub struct ServerConfig {
     /// Check-backs per half message before it is given up and moved to
     /// `TRANS_CHECK_MAX_TIME_TOPIC` (Java `transactionCheckMax`, 15).
     pub transaction_check_max: i32,
+    /// Keep the message index of keys and unique keys (QUERY_MESSAGE answers from it);
+    /// `false` saves its thread and files, and key queries then find nothing.
+    pub message_index: bool,
 }
 
 impl Default for ServerConfig {
@@ -119,6 +124,7 @@ impl Default for ServerConfig {
             transaction_check_interval: DEFAULT_TRANSACTION_CHECK_INTERVAL,
             transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
             transaction_check_max: DEFAULT_TRANSACTION_CHECK_MAX,
+            message_index: DEFAULT_MESSAGE_INDEX,
         }
     }
 }

@@ -75,6 +75,9 @@ struct Args {
     /// Check-backs per half message before it is given up (TRANS_CHECK_MAX_TIME_TOPIC).
     #[arg(long, default_value_t = config::DEFAULT_TRANSACTION_CHECK_MAX)]
     transaction_check_max: i32,
+    /// Keep the message index of keys and unique keys for key queries (true or false).
+    #[arg(long, default_value_t = config::DEFAULT_MESSAGE_INDEX, action = clap::ArgAction::Set)]
+    message_index: bool,
 }
 
 fn main() -> ExitCode {
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         transaction_check_interval: Duration::from_millis(args.transaction_check_interval_ms),
         transaction_timeout: Duration::from_millis(args.transaction_timeout_ms),
         transaction_check_max: args.transaction_check_max,
+        message_index: args.message_index,
         ..ServerConfig::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.store_dir) {
