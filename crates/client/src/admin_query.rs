@@ -1,7 +1,8 @@
 //! `Admin`'s message lookups, as Java's `MQAdminImpl` does them:
 //! - [`Admin::query_messages_by_key`]: QUERY_MESSAGE (12) to every master broker of the topic,
 //!   answers merged, checked (the message really carries the key: a broker's index may answer
-//!   hash collisions) and de-duplicated;
+//!   hash collisions; its store time lies in the asked range, which is sent a second wider
+//!   because Java's index compares seconds) and de-duplicated;
 //! - [`Admin::view_message`]: by the offset message id (store host + commit-log offset,
 //!   VIEW_MESSAGE_BY_ID 33 to that broker) or by the unique id a send returns (`UNIQ_KEY`, a
 //!   unique-key QUERY_MESSAGE on the topic's brokers; the earliest stored copy wins, as Java).
@@ -24,6 +25,10 @@ use std::collections::HashSet;
 
 /// Inflated bodies of looked-up messages are limited to this many bytes.
 const MAX_INFLATED_BODY: usize = 64 * 1024 * 1024;
+/// How much wider than asked a key query's time range is sent: Java's index keeps store times
+/// in whole seconds after each index file's first message, so a message stored just after the
+/// begin time can compare as before it. The answer is then cut to the exact range.
+const BROKER_TIME_SLACK_MS: i64 = 1000;
 /// Records a unique-id lookup asks each broker for (Java `defaultQueryMaxNum`).
 const UNIQUE_QUERY_MAX_NUM: i32 = 32;
 
@@ -121,12 +126,14 @@ impl Admin {
             )));
         }
         let masters = self.topic_masters(topic).await?;
+        // Java's index compares whole seconds after each index file's start: ask a second
+        // wider and keep exactly the asked range below.
         let header = QueryMessageRequestHeader {
             topic: topic.to_string(),
             key: key.to_string(),
             max_num,
-            begin_timestamp: begin_ms,
-            end_timestamp: end_ms,
+            begin_timestamp: begin_ms.saturating_sub(BROKER_TIME_SLACK_MS).max(0),
+            end_timestamp: end_ms.saturating_add(BROKER_TIME_SLACK_MS),
         };
         let mut found = Vec::new();
         for (_, addr) in &masters {

@@ -4,7 +4,8 @@
 //! What must stay true (as the Java broker): at most [`MAX_QUERY_NUM`] records per answer,
 //! and a unique-key query uses [`UNIQUE_KEY_QUERY_NUM`] whatever the caller asked; both kinds
 //! answer the messages that carry the key as a `KEYS` word or as their `UNIQ_KEY` (Java's
-//! index holds both in one space; clients keep the kind they asked for); the answer always
+//! index holds both in one space; clients keep the kind they asked for); the newest matches
+//! are answered, oldest first (commit-log order, as Java's); the answer always
 //! carries where the index stands; an empty result is `QUERY_NOT_FOUND`. The
 //! store lookup may wait (bounded) for the index to catch up, so it runs off the runtime's
 //! threads.
@@ -13,6 +14,7 @@ use crate::broker::error::OpError;
 use crate::broker::services::Broker;
 use bytes::Bytes;
 use rocketmq_protocol::code::response_code as resp;
+use rocketmq_protocol::message::POS_PHYSICAL_OFFSET;
 use rocketmq_store::{KeyKind, KeyQuery};
 
 /// Most records one answer holds (Java `maxMsgsNumBatch`).
@@ -35,7 +37,8 @@ pub struct MessageQuery {
 /// What QUERY_MESSAGE answers: the records (possibly none) and the index's position.
 #[derive(Clone, Debug, Default)]
 pub struct QueryAnswer {
-    /// Whole stored records, newest first.
+    /// Whole stored records: the newest `maxNum` that match, in commit-log order (as Java's
+    /// broker answers them).
     pub records: Vec<Bytes>,
     pub index_last_update_timestamp: i64,
     pub index_last_update_phy_offset: i64,
@@ -49,6 +52,14 @@ impl QueryAnswer {
             "can not find message, maybe time range not correct",
         )
     }
+}
+
+/// The PHYSICALOFFSET field of a stored record (0 for a record too short to hold it).
+fn commit_log_offset_of(record: &[u8]) -> i64 {
+    record
+        .get(POS_PHYSICAL_OFFSET..POS_PHYSICAL_OFFSET + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, i64::from_be_bytes)
 }
 
 impl Broker {
@@ -72,8 +83,10 @@ impl Broker {
         })
         .await
         .map_err(|e| OpError::system(format!("the key query failed: {e}")))?;
+        let mut records = lookup.records;
+        records.sort_by_key(|r| commit_log_offset_of(r));
         Ok(QueryAnswer {
-            records: lookup.records,
+            records,
             index_last_update_timestamp: lookup.index_last_update_timestamp,
             index_last_update_phy_offset: lookup.index_last_update_phy_offset,
         })

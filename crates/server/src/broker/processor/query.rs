@@ -1,8 +1,8 @@
 //! QueryMessageProcessor's QUERY_MESSAGE (12): header topic, key, maxNum, beginTimestamp,
 //! endTimestamp; extField `_UNIQUE_KEY_QUERY=true` for a unique key. The answer carries
 //! indexLastUpdateTimestamp and indexLastUpdatePhyoffset, and as its body the found records
-//! one after another (each a whole stored record); none found is QUERY_NOT_FOUND with the
-//! same two fields. (VIEW_MESSAGE_BY_ID, the other half of the Java processor, is in `admin`.)
+//! one after another in commit-log order (each a whole stored record); none found is
+//! QUERY_NOT_FOUND with the same two fields. (VIEW_MESSAGE_BY_ID, the other half of the Java processor, is in `admin`.)
 
 use super::answer::{bad_header, error};
 use crate::broker::ops::query::{MessageQuery, QueryAnswer};
@@ -95,9 +95,10 @@ mod tests {
         out
     }
 
-    /// Found records come back concatenated, newest first, with the index position; maxNum is
-    /// capped at 64; a unique-key query finds the producer's id and a key query does too (as Java's); nothing found is
-    /// QUERY_NOT_FOUND, still with the position fields.
+    /// Found records come back concatenated in commit-log order with the index position; maxNum
+    /// is capped at 64 (the newest 64); a unique-key query finds the producer's id and a key
+    /// query does too (as Java's); nothing found is QUERY_NOT_FOUND, still with the position
+    /// fields.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn query_message_answers_as_the_java_broker() {
         let TestBroker {
@@ -122,7 +123,6 @@ mod tests {
             .unwrap();
         assert_eq!(answer.code, resp::SUCCESS, "{:?}", answer.remark);
         let expected: Vec<String> = (0..80)
-            .rev()
             .filter(|i| i % 7 == 0)
             .map(|i| format!("b{i}"))
             .collect();
@@ -135,7 +135,13 @@ mod tests {
             .process(conn.clone(), query("many", 1000))
             .await
             .unwrap();
-        assert_eq!(bodies(&answer.body).len(), 64);
+        // The newest 64 of the 68, oldest first.
+        let many: Vec<String> = (0..80)
+            .filter(|i| i % 7 != 0)
+            .skip(4)
+            .map(|i| format!("b{i}"))
+            .collect();
+        assert_eq!(bodies(&answer.body), many);
 
         let by_id = query("U-b14", 1).with_field("_UNIQUE_KEY_QUERY", "true");
         let answer = broker.clone().process(conn.clone(), by_id).await.unwrap();
