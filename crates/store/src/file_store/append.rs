@@ -168,7 +168,7 @@ impl Inner {
             plan.end
         };
         if let Some(index) = &inner.index {
-            index.wake();
+            index.appended();
         }
 
         // 3. Group commit.

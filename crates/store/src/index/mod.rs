@@ -3,8 +3,10 @@
 //! `<root>/index/` (format in [`file`]), so key queries need not scan the commit log.
 //!
 //! How it is built: the `store-index` thread tails the commit log from the offset the index
-//! covers up to the published end and appends entries; the append path only wakes it (one
-//! atomic swap), so sends never wait for the index. The same code catches up after a restart.
+//! covers up to the published end and appends entries, in passes a few milliseconds apart
+//! while records come in; the append path only wakes it when it went idle (one relaxed load
+//! otherwise), so sends never wait for the index and pay no wake-up each. The same code
+//! catches up after a restart.
 //! Memory is bounded: the only state is the mapped files and a reusable key buffer.
 //!
 //! Durability and recovery: every `durable_interval` (and when a file fills, and at a clean
@@ -36,6 +38,11 @@ use std::time::{Duration, Instant};
 
 /// Records indexed per hold of the write lock (queries wait at most one batch).
 const BATCH_RECORDS: usize = 2048;
+/// While records come in, the thread sleeps this long between passes (the most an index
+/// lags a busy broker, and how the per-send work is batched).
+const BUSY_POLL: Duration = Duration::from_millis(5);
+/// Empty passes after which the thread goes idle.
+const IDLE_POLLS: u32 = 20;
 /// How long a query waits for the index to cover what was stored before it was asked.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
 /// Candidate entries a query follows per result it may return (hash collisions, records
@@ -82,7 +89,8 @@ pub struct MessageIndex {
     indexed_to: AtomicU64,
     /// Signalled after every batch, for queries waiting to be covered.
     progress: (Mutex<()>, Condvar),
-    wake_pending: AtomicBool,
+    /// The thread sleeps until woken (set by the thread, cleared by whoever wakes it).
+    idle: AtomicBool,
     thread: OnceLock<std::thread::Thread>,
     stop: AtomicBool,
     clean_stop: AtomicBool,
@@ -141,19 +149,26 @@ impl MessageIndex {
             files: RwLock::new(files),
             indexed_to: AtomicU64::new(indexed_to),
             progress: (Mutex::new(()), Condvar::new()),
-            wake_pending: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
             thread: OnceLock::new(),
             stop: AtomicBool::new(false),
             clean_stop: AtomicBool::new(false),
         })
     }
 
-    /// Tells the indexing thread there is more to index. Never blocks.
+    /// Wakes the indexing thread at once (a query waiting to be covered, a stop).
     pub fn wake(&self) {
-        if !self.wake_pending.swap(true, Ordering::AcqRel) {
-            if let Some(t) = self.thread.get() {
-                t.unpark();
-            }
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// The append path's note that records were published: wakes the thread only when it went
+    /// idle (one relaxed load otherwise), so a busy broker pays no wake-up per send and the
+    /// thread indexes in batches, every [`BUSY_POLL`] at the most.
+    pub fn appended(&self) {
+        if self.idle.load(Ordering::Relaxed) && self.idle.swap(false, Ordering::SeqCst) {
+            self.wake();
         }
     }
 
@@ -178,13 +193,16 @@ impl MessageIndex {
         }
     }
 
-    /// The body of the `store-index` thread: index until stopped.
+    /// The body of the `store-index` thread: index until stopped. While records come in it
+    /// indexes what is there, then sleeps [`BUSY_POLL`] so that the next pass takes a batch;
+    /// after [`IDLE_POLLS`] empty passes it goes idle (sleeps until `appended`, a query or the
+    /// next durable point wakes it).
     pub fn run(&self, log: &CommitLog) {
         let _ = self.thread.set(std::thread::current());
         let mut last_durable = Instant::now();
+        let mut empty_passes = 0u32;
         loop {
             let stopping = self.stop.load(Ordering::Acquire);
-            self.wake_pending.store(false, Ordering::Release);
             let indexed = match self.index_batch(log) {
                 Ok(n) => n,
                 Err(e) => {
@@ -206,9 +224,20 @@ impl MessageIndex {
                 }
                 last_durable = Instant::now();
             }
-            if indexed == 0 && !self.wake_pending.load(Ordering::Acquire) {
+            if indexed >= BATCH_RECORDS {
+                continue;
+            }
+            empty_passes = if indexed == 0 { empty_passes + 1 } else { 0 };
+            if empty_passes < IDLE_POLLS {
+                std::thread::park_timeout(BUSY_POLL);
+                continue;
+            }
+            self.idle.store(true, Ordering::SeqCst);
+            // A record published before `idle` was set found it false and woke nobody.
+            if log.max_offset() <= self.indexed_to() {
                 std::thread::park_timeout(self.config.durable_interval);
             }
+            self.idle.store(false, Ordering::SeqCst);
         }
     }
 
