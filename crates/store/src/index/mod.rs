@@ -203,13 +203,18 @@ impl MessageIndex {
         let mut empty_passes = 0u32;
         loop {
             let stopping = self.stop.load(Ordering::Acquire);
-            let indexed = match self.index_batch(log) {
-                Ok(n) => n,
+            let (indexed, failed) = match self.index_batch(log) {
+                Ok(n) => (n, false),
                 Err(e) => {
-                    tracing::error!("indexing stopped at {}: {e}", self.indexed_to());
-                    0
+                    // A full disk or a failed file: try again a durable interval later.
+                    tracing::error!("indexing paused at {}: {e}", self.indexed_to());
+                    (0, true)
                 }
             };
+            if failed && !stopping {
+                std::thread::park_timeout(self.config.durable_interval);
+                continue;
+            }
             if stopping && (indexed == 0 || !self.clean_stop.load(Ordering::Acquire)) {
                 if self.clean_stop.load(Ordering::Acquire) {
                     if let Err(e) = self.make_durable() {
@@ -286,6 +291,8 @@ impl MessageIndex {
                         hashes.truncate(self.config.entries_per_file as usize);
                         if !hashes.is_empty() && !current.has_room(count, hashes.len()) {
                             current.advance(count, off, last_record, first_ts, last_ts);
+                            // Below `off` all is indexed, even if the next file cannot be made.
+                            self.indexed_to.store(off, Ordering::Release);
                             current.seal()?;
                             current = self.start_file(&mut files, off)?;
                             count = 0;
