@@ -207,3 +207,23 @@ def test_the_index_survives_kill_9(tmp_path):
             assert sorted(m.id for m in found) == sorted(ids)
             assert admin.view_message(ids[7], topic).body == b"k9-7"
             assert [m.body for m in admin.query_messages_by_key(topic, "n49")] == [b"k9-49"]
+
+
+@pytest.mark.ours_broker_only("LocalBroker's message_index option")
+def test_a_broker_without_the_index_answers_no_key_query(tmp_path):
+    with pytest.raises(TypeError, match="message_index must be True"):
+        LocalBroker(store_dir=str(tmp_path / "bad"), namesrv_port=0, broker_port=0, message_index=2)
+    store_dir = tmp_path / "store"
+    with LocalBroker(
+        store_dir=str(store_dir), namesrv_port=0, broker_port=0, message_index=False
+    ) as broker:
+        producer = make_producer(broker)
+        try:
+            msg_id = producer.send_sync(message("NoIndex", b"x", keys="k")).msg_id
+        finally:
+            producer.shutdown()
+        with Admin(broker.namesrv_addr) as admin:
+            assert admin.query_messages_by_key("NoIndex", "k") == []
+            with pytest.raises(MessageNotFoundError):
+                admin.view_message(msg_id, "NoIndex")
+    assert not (store_dir / "index").exists()
