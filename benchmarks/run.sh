@@ -8,7 +8,8 @@
 # workspace member), and Apache RocketMQ's jars for the Apache rows (resolved once by Maven into
 # ~/.cache/rocketmq-tests, as scripts/test.sh does; skipped with --no-apache). Then runs
 # benchmarks/bench.py, which starts and stops its own brokers (ours and Apache's) on 127.0.0.1
-# with ephemeral ports and temporary stores. Default run: about 8 minutes (3 without Apache).
+# with ephemeral ports and temporary stores. Default run: about 8 minutes (3 without Apache),
+# plus about 1.5 minutes of message index rows (benchmarks/index_bench.py, BENCH_INDEX_MESSAGES).
 #
 # Our package is installed from a wheel (maturin build --release + pip install), not an
 # editable `maturin develop`, so the run measures exactly what was built even if the source
@@ -54,6 +55,15 @@ esac
 
 # Run from benchmarks/ so the installed package is imported, not the source tree's python/.
 cd benchmarks
+
+# The message index rows (index_bench.py): send throughput with the index on and off, and key
+# queries among BENCH_INDEX_MESSAGES stored messages (default 1000000; 0 skips the rows).
+INDEX_MESSAGES="${BENCH_INDEX_MESSAGES:-1000000}"
+if [ "$INDEX_MESSAGES" != "0" ]; then
+    "$VENV/bin/python" index_bench.py --loadgen "$TARGET/release/rocketmq-loadgen" \
+        --messages "$INDEX_MESSAGES"
+fi
+
 exec "$VENV/bin/python" bench.py \
     --cpp-python "$CPP_VENV/bin/python" \
     --loadgen "$TARGET/release/rocketmq-loadgen" \

@@ -228,6 +228,7 @@ impl PyEmbeddedCluster {
         transaction_timeout_ms = None,
         transaction_check_max = None,
         timer_max_delay = None,
+        message_index = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -248,6 +249,7 @@ impl PyEmbeddedCluster {
         transaction_timeout_ms: Option<&Bound<'_, PyAny>>,
         transaction_check_max: Option<&Bound<'_, PyAny>>,
         timer_max_delay: Option<&Bound<'_, PyAny>>,
+        message_index: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -335,6 +337,14 @@ impl PyEmbeddedCluster {
             let ms = rocketmq_server::parse_duration_ms(&text)
                 .map_err(|e| PyValueError::new_err(format!("timer_max_delay {e}")))?;
             config.timer_max_delay = std::time::Duration::from_millis(ms as u64);
+        }
+        if let Some(on) = message_index {
+            config.message_index = on.extract::<bool>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "message_index must be True (keep the index for key queries) or False, \
+                     got {on}"
+                ))
+            })?;
         }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(

@@ -77,6 +77,7 @@ class _EmbeddedCluster:
         transaction_timeout_ms: Optional[int] = None,
         transaction_check_max: Optional[int] = None,
         timer_max_delay: Optional[str] = None,
+        message_index: Optional[bool] = None,
     ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...
@@ -430,6 +431,12 @@ class NativeAdmin:
         self, topic: str, queue_id: int, timestamp_ms: int, broker_name: Optional[str] = None
     ) -> int:
         """The offset of the first message stored at or after `timestamp_ms`."""
+    def query_messages_by_key(
+        self, topic: str, key: str, max_num: int, begin_ms: int, end_ms: int
+    ) -> List[ReceivedMessage]:
+        """Messages of `topic` with `key` in KEYS stored in the time range, newest first."""
+    def view_message(self, msg_id: str, topic: Optional[str] = None) -> Optional[ReceivedMessage]:
+        """By offset message id, or with `topic` by unique id; None when not found."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list."""
     def shutdown(self) -> None:

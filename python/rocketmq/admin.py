@@ -1,4 +1,5 @@
-"""Cluster administration: the brokers a name server knows, and topics created on them.
+"""Cluster administration: the brokers a name server knows, topics created on them, and
+messages looked up by key or id.
 
 Works against the bundled broker and Apache RocketMQ clusters alike, the way Apache's
 ``mqadmin`` does it (GET_BROKER_CLUSTER_INFO, UPDATE_AND_CREATE_TOPIC on every master
@@ -15,13 +16,23 @@ What must stay true: every call is bounded by ``timeout``; every failure raises
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from . import _rocketmq
 from ._arguments import as_text
 from .exceptions import RocketMQException
 
-__all__ = ["Admin", "AdminError", "QueueRoute", "PERM_READ", "PERM_WRITE"]
+if TYPE_CHECKING:
+    from ._rocketmq import ReceivedMessage
+
+__all__ = [
+    "Admin",
+    "AdminError",
+    "MessageNotFoundError",
+    "QueueRoute",
+    "PERM_READ",
+    "PERM_WRITE",
+]
 
 #: PermName bit: consumers may read the topic's queues.
 PERM_READ = 4
@@ -31,6 +42,10 @@ PERM_WRITE = 2
 
 class AdminError(RocketMQException):
     """An admin request failed; the text says which address and what to check."""
+
+
+class MessageNotFoundError(AdminError, LookupError):
+    """:meth:`Admin.view_message` found no message with that id."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,19 @@ class QueueRoute:
 def _positive(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise TypeError(f"{what} must be an int of 1 or more, got {value!r}")
+    return value
+
+
+#: The largest store time a query can name (Java's ``Long.MAX_VALUE``).
+_MAX_MS = 2**63 - 1
+
+
+def _epoch_ms(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(
+            f"{what} must be an int of milliseconds since the epoch, e.g. "
+            f"int(time.time() * 1000), got {value!r}"
+        )
     return value
 
 
@@ -149,6 +177,56 @@ class Admin:
             )
         broker = None if broker_name is None else as_text(broker_name, "broker_name")
         return self._call(self._native.search_offset, name, queue_id, timestamp_ms, broker)
+
+    def query_messages_by_key(
+        self,
+        topic: str,
+        key: str,
+        max_num: int = 64,
+        begin_ms: int = 0,
+        end_ms: Optional[int] = None,
+    ) -> List["ReceivedMessage"]:
+        """The messages of ``topic`` whose keys (``Message.set_keys``, space-separated words)
+        include ``key``, stored between ``begin_ms`` and ``end_ms`` (epoch milliseconds,
+        inclusive; ``None``: no upper bound), newest first, at most ``max_num`` (each broker
+        answers at most 64). ``[]`` when there are none. Asks every master broker of the
+        topic, as ``mqadmin queryMsgByKey`` does."""
+        name = as_text(topic, "topic")
+        word = as_text(key, "key")
+        if not word or " " in word:
+            raise ValueError(f"key must be one non-empty word without spaces, got {key!r}")
+        count = _positive(max_num, "max_num")
+        begin = _epoch_ms(begin_ms, "begin_ms")
+        end = _MAX_MS if end_ms is None else _epoch_ms(end_ms, "end_ms")
+        if end < begin:
+            raise ValueError(f"end_ms ({end}) is before begin_ms ({begin})")
+        return self._call(self._native.query_messages_by_key, name, word, count, begin, end)
+
+    def view_message(self, msg_id: str, topic: Optional[str] = None) -> "ReceivedMessage":
+        """The message with id ``msg_id``: either the offset message id
+        (``ReceivedMessage.offset_msg_id``: it names the broker and the commit-log position)
+        or the unique id ``SendResult.msg_id`` returns (``ReceivedMessage.id``), which needs
+        ``topic`` (it is looked up on the topic's brokers, as ``mqadmin queryMsgById``).
+        Raises :class:`MessageNotFoundError` when there is no such message, ``ValueError`` for
+        an id that cannot be either form."""
+        ident = as_text(msg_id, "msg_id").strip()
+        if not ident or any(c not in "0123456789abcdefABCDEF" for c in ident):
+            raise ValueError(
+                f"msg_id must be a message id of hex digits (SendResult.msg_id or "
+                f"offset_msg_id), got {msg_id!r}"
+            )
+        name = None if topic is None else as_text(topic, "topic")
+        try:
+            found = self._native.view_message(ident, name)
+        except _rocketmq.ClientError as e:
+            text = str(e)
+            if "not an offset message id" in text:
+                raise ValueError(text) from None
+            raise AdminError(text) from None
+        if found is None:
+            where = f"in topic {name!r}" if name is not None else "on the broker it names"
+            raise MessageNotFoundError(f"no message with id {ident!r} {where}")
+        return found
 
     def topic_route(self, topic: str) -> Optional[List[QueueRoute]]:
         """The topic's queues per broker as the name servers route them; ``None`` if no name

@@ -100,6 +100,9 @@ class LocalBroker:
             ``set_delay_time_sec``, ``set_delay_time_ms``) may be scheduled, a whole number
             with a unit (``"3d"``, ``"90m"``, ``"30s"``; units ms, s, m, h, d); a later one is
             refused. ``None``: ``DEFAULT_TIMER_MAX_DELAY`` (3 days, as Apache's broker).
+        message_index: keep the index of message keys and unique ids that
+            ``Admin.query_messages_by_key`` and ``Admin.view_message`` read; ``False`` saves
+            its thread and files (key queries then find nothing).
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -125,6 +128,7 @@ class LocalBroker:
         transaction_timeout_ms: Optional[int] = None,
         transaction_check_max: Optional[int] = None,
         timer_max_delay: Optional[str] = None,
+        message_index: bool = True,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -147,6 +151,7 @@ class LocalBroker:
                 transaction_timeout_ms=transaction_timeout_ms,
                 transaction_check_max=transaction_check_max,
                 timer_max_delay=timer_max_delay,
+                message_index=message_index,
             )
         except BaseException:
             if temp_dir is not None:
@@ -297,6 +302,12 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--message-index",
+        choices=("true", "false"),
+        default="true",
+        help="keep the index of message keys for key queries (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="warning",
@@ -344,6 +355,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 transaction_timeout_ms=args.transaction_timeout_ms,
                 transaction_check_max=args.transaction_check_max,
                 timer_max_delay=args.timer_max_delay,
+                message_index=args.message_index == "true",
             )
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))

@@ -1,9 +1,11 @@
 //! `NativeAdmin`: the cluster administration calls behind `rocketmq.admin.Admin` (cluster
-//! info, topic creation and routes), each a blocking call with the GIL released.
+//! info, topic creation and routes, message lookups), each a blocking call with the GIL
+//! released.
 //!
 //! Answers are plain Python values (dicts, lists, tuples) built here; `rocketmq.admin`
 //! gives them their public shape.
 
+use super::message::ReceivedMessage;
 use super::runtime::block_on;
 use super::settings::{client_config, name_servers, Credentials};
 use pyo3::prelude::*;
@@ -26,6 +28,19 @@ impl NativeAdmin {
 
 /// One broker's queues of a topic: `(broker_name, read_queues, write_queues, perm)`.
 type QueueRouteTuple = (String, i32, i32, i32);
+
+/// A lookup the brokers answered with QUERY_NOT_FOUND as `None`; other failures stay errors.
+fn not_found_as_none<T>(r: rocketmq_client::Result<T>) -> rocketmq_client::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(rocketmq_client::ClientError::Remote { code, .. })
+            if code == rocketmq_protocol::code::response_code::QUERY_NOT_FOUND =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
 
 fn deadline(timeout_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(timeout_ms)
@@ -136,6 +151,48 @@ impl NativeAdmin {
                 .search_offset(&topic, queue_id, timestamp_ms, broker_name.as_deref())
                 .await
         })
+    }
+
+    /// Messages of `topic` whose `KEYS` hold `key`, stored between the two times (ms,
+    /// inclusive), newest first, at most `max_num`; `[]` when none.
+    fn query_messages_by_key(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        key: String,
+        max_num: i32,
+        begin_ms: i64,
+        end_ms: i64,
+    ) -> PyResult<Vec<ReceivedMessage>> {
+        let admin = self.admin();
+        let found = block_on(py, async move {
+            not_found_as_none(
+                admin
+                    .query_messages_by_key(&topic, &key, max_num, begin_ms, end_ms)
+                    .await,
+            )
+        })?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(ReceivedMessage::from_message)
+            .collect())
+    }
+
+    /// The message with this offset message id, or (with `topic`) this unique id; `None`
+    /// when the brokers answered that there is none.
+    #[pyo3(signature = (msg_id, topic = None))]
+    fn view_message(
+        &self,
+        py: Python<'_>,
+        msg_id: String,
+        topic: Option<String>,
+    ) -> PyResult<Option<ReceivedMessage>> {
+        let admin = self.admin();
+        let found = block_on(py, async move {
+            not_found_as_none(admin.view_message(&msg_id, topic.as_deref()).await)
+        })?;
+        Ok(found.map(ReceivedMessage::from_message))
     }
 
     /// Replaces the name-server list (`"host:port;host:port"`).

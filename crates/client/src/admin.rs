@@ -84,6 +84,11 @@ impl Admin {
         Admin { client }
     }
 
+    /// The client instance whose connections and routes the admin uses.
+    pub(crate) fn client(&self) -> &Arc<ClientInstance> {
+        &self.client
+    }
+
     fn name_servers(&self) -> Result<Vec<String>> {
         let servers = self.client.name_servers();
         if servers.is_empty() {

@@ -4,6 +4,7 @@
 //! - `remoting`: multiplexed connections, responses matched by opaque; `blocking`: the
 //!   per-thread blocking connections the Python bindings' synchronous calls use;
 //! - `admin`: cluster administration (cluster info, topic creation) as `mqadmin` does it;
+//!   `admin_query`: its message lookups (by key, by unique or offset message id);
 //! - `acl`: request signing with session credentials;
 //! - `config`, `instance`, `namesrv_domain`, `route`: what a process's clients share:
 //!   connections, name servers (listed, or fetched over HTTP), routes;
@@ -25,6 +26,7 @@
 
 mod acl;
 mod admin;
+mod admin_query;
 mod blocking;
 mod config;
 mod consumer_requests;
@@ -42,6 +44,7 @@ mod transaction;
 
 pub use acl::{request_signature, SessionCredentials, ACCESS_KEY, ONS_CHANNEL, SIGNATURE};
 pub use admin::{Admin, TopicSpec, PERM_READ, PERM_WRITE};
+pub use admin_query::looks_like_offset_msg_id;
 pub use blocking::with_blocking_requests;
 pub use config::ClientConfig;
 pub use error::{ClientError, Result};

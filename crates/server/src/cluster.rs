@@ -222,6 +222,9 @@ async fn run(
     store_config.flush = config.flush;
     store_config.max_message_size = config.max_message_size;
     store_config.tags_code_for_recovery = Some(recovery_tags_code(levels.clone()));
+    if !config.message_index {
+        store_config.index = None;
+    }
     let file_store = match tokio::task::block_in_place(|| FileStore::open(store_config)) {
         Ok(s) => s,
         Err(e) => {

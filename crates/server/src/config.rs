@@ -43,6 +43,8 @@ pub const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(6);
 pub const DEFAULT_TRANSACTION_CHECK_MAX: i32 = 15;
 /// How far ahead a timer message may be scheduled (Java `timerMaxDelaySec`, 3 days).
 pub const DEFAULT_TIMER_MAX_DELAY: Duration = Duration::from_secs(3 * 24 * 3600);
+/// The message index is on unless turned off (Java `messageIndexEnable`, true).
+pub const DEFAULT_MESSAGE_INDEX: bool = true;
 
 /// The per-user store directory of the programs: `$XDG_DATA_HOME/rocketmq`, else
 /// `$HOME/.local/share/rocketmq`, else `./rocketmq`.
@@ -100,6 +102,9 @@ pub struct ServerConfig {
     pub transaction_check_max: i32,
     /// Longest delay a timer message may ask for; a later one is refused (MESSAGE_ILLEGAL).
     pub timer_max_delay: Duration,
+    /// Keep the message index of keys and unique keys (QUERY_MESSAGE answers from it);
+    /// `false` saves its thread and files, and key queries then find nothing.
+    pub message_index: bool,
 }
 
 impl Default for ServerConfig {
@@ -124,6 +129,7 @@ impl Default for ServerConfig {
             transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
             transaction_check_max: DEFAULT_TRANSACTION_CHECK_MAX,
             timer_max_delay: DEFAULT_TIMER_MAX_DELAY,
+            message_index: DEFAULT_MESSAGE_INDEX,
         }
     }
 }

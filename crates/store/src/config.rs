@@ -1,5 +1,6 @@
 //! Store configuration.
 
+use crate::index::IndexConfig;
 use rocketmq_protocol::message::StoredMessage;
 use std::fmt;
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ pub struct StoreConfig {
     /// Sync flush: how long one group-commit round may wait for the number of writers the
     /// previous rounds served before it fsyncs (bounded extra latency for bigger batches).
     pub group_commit_gather: Duration,
+    /// The message index of keys and unique keys (`index/`); `None` turns it off (key
+    /// queries then find nothing).
+    pub index: Option<IndexConfig>,
 }
 
 impl fmt::Debug for StoreConfig {
@@ -61,6 +65,7 @@ impl fmt::Debug for StoreConfig {
             )
             .field("check_crc_on_recovery", &self.check_crc_on_recovery)
             .field("group_commit_gather", &self.group_commit_gather)
+            .field("index", &self.index)
             .finish()
     }
 }
@@ -77,6 +82,7 @@ impl StoreConfig {
             tags_code_for_recovery: None,
             check_crc_on_recovery: true,
             group_commit_gather: Duration::from_millis(1),
+            index: Some(IndexConfig::default()),
         }
     }
 }

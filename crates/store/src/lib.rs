@@ -14,7 +14,9 @@
 //! - async flush (interval) or sync flush with group commit: many writers, one fsync, each
 //!   writer acknowledged only once the bytes it wrote are durable;
 //! - restart recovery that validates the commit-log tail record by record and truncates a torn
-//!   tail, then rebuilds consume queues past what they already cover.
+//!   tail, then rebuilds consume queues past what they already cover;
+//! - a **message index** of every message's keys and unique key (`index/`), built off the
+//!   send path by its own thread, for key queries.
 //!
 //! See ARCHITECTURE.md for the write path, the fsync order and what a crash may lose.
 
@@ -25,6 +27,7 @@ mod consume_queue;
 mod error;
 mod file_store;
 mod flush;
+mod index;
 mod mapped_file;
 mod memory_store;
 mod message_store;
@@ -38,11 +41,13 @@ mod topics;
 pub use config::{FlushMode, StoreConfig, TagsCodeFn};
 pub use error::StoreError;
 pub use file_store::FileStore;
+pub use index::{IndexConfig, IndexProgress};
 pub use memory_store::MemoryStore;
 pub use message_store::{
     DurableWaiter, GetRequest, GetResult, GetStatus, MessageStore, MessageToStore, PutOutcome,
     PutResult, QueueEntry,
 };
+pub use message_store::{KeyKind, KeyQuery, KeyQueryResult};
 pub use recovery::{default_tags_code_of, RecoveryStats};
 /// Topic configs are protocol values; the store persists them as they are.
 pub use rocketmq_protocol::body::topic_config::TopicConfig;

@@ -4,7 +4,8 @@
 
 use crate::error::StoreError;
 use crate::message_store::{
-    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, PutResult, QueueEntry,
+    GetRequest, GetResult, KeyQuery, KeyQueryResult, MessageStore, MessageToStore, PutOutcome,
+    PutResult, QueueEntry,
 };
 use crate::queue_read;
 use bytes::Bytes;
@@ -221,6 +222,35 @@ impl MessageStore for MemoryStore {
 
     fn queues(&self) -> Vec<(String, i32)> {
         self.read().queues.keys().cloned().collect()
+    }
+
+    /// A scan of every record, newest first (the twin has no index; the same matching rules).
+    fn query_by_key(&self, q: &KeyQuery<'_>) -> KeyQueryResult {
+        let st = self.read();
+        let mut out = KeyQueryResult::default();
+        if let Some((&off, rec)) = st.records.iter().next_back() {
+            out.index_last_update_phy_offset = off;
+            out.index_last_update_timestamp = peek_store_timestamp(rec).unwrap_or(0);
+        }
+        for rec in st.records.values().rev() {
+            if out.records.len() >= q.max_num {
+                break;
+            }
+            let matches = rocketmq_protocol::message::view_record(rec, false).is_ok_and(|v| {
+                crate::index::keys::record_matches(
+                    &v,
+                    q.topic,
+                    q.key,
+                    q.kind,
+                    q.begin_timestamp,
+                    q.end_timestamp,
+                )
+            });
+            if matches {
+                out.records.push(rec.clone());
+            }
+        }
+        out
     }
 
     fn commit_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {

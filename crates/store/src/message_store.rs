@@ -126,6 +126,41 @@ pub struct GetResult {
     pub queue_offsets: Vec<i64>,
 }
 
+/// Which property a key query matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// One of the space-separated words of `KEYS`.
+    Keys,
+    /// The message id the producer assigned (`UNIQ_KEY`).
+    UniqueKey,
+    /// Either of the two: what the Java broker answers for both kinds of QUERY_MESSAGE (its
+    /// index holds keys and unique keys in one space; its clients filter the answer).
+    Any,
+}
+
+/// A query for the messages of a topic stored under a key between two store times.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyQuery<'a> {
+    pub topic: &'a str,
+    pub key: &'a str,
+    pub kind: KeyKind,
+    /// At most this many records are returned.
+    pub max_num: usize,
+    /// Inclusive bounds on the store timestamp, in ms.
+    pub begin_timestamp: i64,
+    pub end_timestamp: i64,
+}
+
+/// What a key query found: whole stored records, newest first, each once.
+#[derive(Clone, Debug, Default)]
+pub struct KeyQueryResult {
+    pub records: Vec<Bytes>,
+    /// Store timestamp of the last message the index covers (0 before the first).
+    pub index_last_update_timestamp: i64,
+    /// Commit-log offset of the last message the index covers.
+    pub index_last_update_phy_offset: i64,
+}
+
 /// The store interface the broker uses. Every method is safe to call from many threads.
 /// Implementations must pass the contract suite in `tests/contract.rs`.
 pub trait MessageStore: Send + Sync {
@@ -159,6 +194,12 @@ pub trait MessageStore: Send + Sync {
     fn max_commit_log_offset(&self) -> i64;
     /// Every (topic, queue id) that has a consume queue.
     fn queues(&self) -> Vec<(String, i32)>;
+
+    /// The messages of `q.topic` stored under `q.key` (a `KEYS` word or the `UNIQ_KEY`, as
+    /// `q.kind` says) within the time bounds, newest first. Everything stored before the call
+    /// is found (the file store waits a bounded time for its index to cover it); records are
+    /// checked, so a hash collision never returns a message with another key.
+    fn query_by_key(&self, q: &KeyQuery<'_>) -> KeyQueryResult;
 
     /// Consumer offsets: the next offset to consume, per group/topic/queue.
     fn commit_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64);

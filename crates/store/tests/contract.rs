@@ -5,10 +5,11 @@ mod common;
 
 use common::*;
 use rocketmq_protocol::message::{decode_stored, peek_store_timestamp};
-use rocketmq_protocol::sysflag::TRANSACTION_PREPARED_TYPE;
+use rocketmq_protocol::sysflag::{TRANSACTION_PREPARED_TYPE, TRANSACTION_ROLLBACK_TYPE};
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::{
-    FileStore, GetRequest, GetStatus, MemoryStore, MessageStore, StoreError, TopicConfig,
+    FileStore, GetRequest, GetStatus, KeyKind, KeyQuery, MemoryStore, MessageStore, StoreError,
+    TopicConfig,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -390,6 +391,86 @@ fn shutdown_refuses_puts(store: &dyn MessageStore) {
     store.shutdown(); // idempotent
 }
 
+/// Key queries: `KEYS` words and unique keys of one topic, newest first, limited by count and
+/// store time; rolled-back records and other topics' messages are never answered.
+fn key_queries(store: &dyn MessageStore) {
+    let with_keys = |i: usize, keys: &str, sys_flag: i32| {
+        let mut m = msg(
+            "KeyTopic",
+            (i % 2) as i32,
+            format!("kq{i}").as_bytes(),
+            None,
+        );
+        m.sys_flag = sys_flag;
+        m.properties = rocketmq_protocol::properties::encode_pairs(&[
+            ("KEYS", keys),
+            ("UNIQ_KEY", &format!("UQ{i:03}")),
+        ]);
+        m
+    };
+    let mut times = Vec::new();
+    for i in 0..30 {
+        let keys = if i % 3 == 0 {
+            "order-1 common".to_string()
+        } else {
+            format!("common other-{i}")
+        };
+        times.push(put_one(store, with_keys(i, &keys, 0)).store_timestamp);
+    }
+    put_one(store, with_keys(30, "rolled", TRANSACTION_ROLLBACK_TYPE));
+    let mut other = msg("OtherKeyTopic", 0, b"other", None);
+    other.properties = rocketmq_protocol::properties::encode_pairs(&[("KEYS", "order-1")]);
+    put_one(store, other);
+
+    let ask = |key: &str, kind: KeyKind, max_num: usize, begin: i64, end: i64| -> Vec<String> {
+        let r = store.query_by_key(&KeyQuery {
+            topic: "KeyTopic",
+            key,
+            kind,
+            max_num,
+            begin_timestamp: begin,
+            end_timestamp: end,
+        });
+        assert!(r.index_last_update_timestamp >= times[29]);
+        r.records
+            .iter()
+            .map(|rec| String::from_utf8(decode_stored(rec).unwrap().0.body.to_vec()).unwrap())
+            .collect()
+    };
+    let newest_first = |v: &[usize]| v.iter().rev().map(|i| format!("kq{i}")).collect::<Vec<_>>();
+    let order1: Vec<usize> = (0..30).filter(|i| i % 3 == 0).collect();
+    assert_eq!(
+        ask("order-1", KeyKind::Keys, 64, 0, i64::MAX),
+        newest_first(&order1)
+    );
+    assert_eq!(
+        ask("order-1", KeyKind::Keys, 4, 0, i64::MAX),
+        newest_first(&[18, 21, 24, 27])
+    );
+    assert_eq!(ask("common", KeyKind::Keys, 64, 0, i64::MAX).len(), 30);
+    assert_eq!(ask("other-5", KeyKind::Keys, 64, 0, i64::MAX), ["kq5"]);
+    assert!(ask("order", KeyKind::Keys, 64, 0, i64::MAX).is_empty());
+    assert_eq!(ask("UQ007", KeyKind::UniqueKey, 64, 0, i64::MAX), ["kq7"]);
+    assert!(ask("UQ007", KeyKind::Keys, 64, 0, i64::MAX).is_empty());
+    assert!(ask("order-1", KeyKind::UniqueKey, 64, 0, i64::MAX).is_empty());
+    assert!(ask("rolled", KeyKind::Keys, 64, 0, i64::MAX).is_empty());
+    assert_eq!(ask("UQ007", KeyKind::Any, 64, 0, i64::MAX), ["kq7"]);
+    assert_eq!(ask("other-5", KeyKind::Any, 64, 0, i64::MAX), ["kq5"]);
+    assert!(ask("UQ030", KeyKind::UniqueKey, 64, 0, i64::MAX).is_empty());
+    // Store-time bounds are inclusive.
+    assert!(ask("order-1", KeyKind::Keys, 64, 0, times[0] - 1).is_empty());
+    assert!(ask("order-1", KeyKind::Keys, 64, times[29] + 1, i64::MAX).is_empty());
+    let in_range: Vec<usize> = order1
+        .iter()
+        .copied()
+        .filter(|&i| times[i] >= times[9] && times[i] <= times[20])
+        .collect();
+    assert_eq!(
+        ask("order-1", KeyKind::Keys, 64, times[9], times[20]),
+        newest_first(&in_range)
+    );
+}
+
 /// Every behaviour, in order, on one store.
 fn run_suite(store: &dyn MessageStore) {
     put_get_roundtrip(store);
@@ -402,6 +483,7 @@ fn run_suite(store: &dyn MessageStore) {
     transactional_half_not_dispatched(store);
     rejects_illegal(store);
     offsets_topics_configs(store);
+    key_queries(store);
 }
 
 fn memory_store() -> MemoryStore {

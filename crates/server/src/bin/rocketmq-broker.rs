@@ -75,6 +75,9 @@ struct Args {
     /// Check-backs per half message before it is given up (TRANS_CHECK_MAX_TIME_TOPIC).
     #[arg(long, default_value_t = config::DEFAULT_TRANSACTION_CHECK_MAX)]
     transaction_check_max: i32,
+    /// Keep the message index of keys and unique keys for key queries (true or false).
+    #[arg(long, default_value_t = config::DEFAULT_MESSAGE_INDEX, action = clap::ArgAction::Set)]
+    message_index: bool,
     /// Longest delay a timer message (TIMER_DELIVER_MS, TIMER_DELAY_SEC, ...) may ask for,
     /// with a unit: ms, s, m, h or d (e.g. "3d"). Later ones are refused.
     #[arg(long, default_value_t = format!("{}s", config::DEFAULT_TIMER_MAX_DELAY.as_secs()), value_parser = timer_max_delay)]
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         timer_max_delay: Duration::from_millis(
             parse_duration_ms(&args.timer_max_delay).unwrap_or(0) as u64,
         ),
+        message_index: args.message_index,
         ..ServerConfig::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.store_dir) {

@@ -9,8 +9,8 @@
 
 use bytes::Bytes;
 use rocketmq_store::{
-    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry, StoreError,
-    TopicConfig,
+    GetRequest, GetResult, KeyQuery, KeyQueryResult, MessageStore, MessageToStore, PutOutcome,
+    QueueEntry, StoreError, TopicConfig,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -94,6 +94,9 @@ impl MessageStore for NotifyingStore {
     }
     fn queues(&self) -> Vec<(String, i32)> {
         self.inner.queues()
+    }
+    fn query_by_key(&self, q: &KeyQuery<'_>) -> KeyQueryResult {
+        self.inner.query_by_key(q)
     }
     fn commit_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
         self.inner.commit_offset(group, topic, queue_id, offset)

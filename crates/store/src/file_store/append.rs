@@ -167,6 +167,9 @@ impl Inner {
             }
             plan.end
         };
+        if let Some(index) = &inner.index {
+            index.appended();
+        }
 
         // 3. Group commit.
         let durable = match inner.config.flush {

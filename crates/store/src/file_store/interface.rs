@@ -5,7 +5,8 @@ use super::state::FileStore;
 use crate::atomic_file::{read_optional, valid_config_name, write_atomic};
 use crate::error::StoreError;
 use crate::message_store::{
-    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry,
+    GetRequest, GetResult, KeyQuery, KeyQueryResult, MessageStore, MessageToStore, PutOutcome,
+    QueueEntry,
 };
 use bytes::Bytes;
 use rocketmq_protocol::body::topic_config::TopicConfig;
@@ -65,6 +66,16 @@ impl MessageStore for FileStore {
             .keys()
             .cloned()
             .collect()
+    }
+
+    fn query_by_key(&self, q: &KeyQuery<'_>) -> KeyQueryResult {
+        let Some(index) = &self.inner.index else {
+            return KeyQueryResult::default();
+        };
+        let log = &self.inner.commit_log;
+        index.query(q, log.max_offset(), |off| {
+            u64::try_from(off).ok().and_then(|o| log.read_record(o))
+        })
     }
 
     fn commit_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {

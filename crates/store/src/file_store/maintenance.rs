@@ -81,6 +81,9 @@ impl FlushTarget for Inner {
 
 impl FileStore {
     fn stop_threads(&self, mode: StopMode) {
+        if let Some(index) = &self.inner.index {
+            index.stop(matches!(mode, StopMode::Clean));
+        }
         self.inner.group_commit.stop(mode);
         self.maintenance.stop();
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));

@@ -9,7 +9,8 @@
 //! - `interface.rs`: `MessageStore for FileStore`, handing each call to one of the above.
 //!
 //! Threads: `store-flush` (commit-log flushes, group commit) and `store-maintenance`
-//! (consume-queue flushes + checkpoint every `flush_interval`, consumer offsets every 5 s).
+//! (consume-queue flushes + checkpoint every `flush_interval`, consumer offsets every 5 s),
+//! and, unless turned off, `store-index` (the message index, see [`crate::index`]).
 //!
 //! Lock order: append lock -> (segment list / queue map) locks; the maintenance thread takes
 //! the append lock only briefly to sample a consistent commit-log end for the checkpoint.

@@ -10,6 +10,7 @@ use crate::config::StoreConfig;
 use crate::consume_queue::{queue_dir, ConsumeQueue};
 use crate::error::StoreError;
 use crate::flush::{FlushTarget, GroupCommit, Maintenance};
+use crate::index::MessageIndex;
 use crate::message_store::QueueEntry;
 use crate::offsets::ConsumerOffsets;
 use crate::recovery::{
@@ -242,6 +243,17 @@ impl FileStore {
         };
         tracing::info!("store {} recovered: {recovery:?}", root.display());
 
+        let index = match config.index {
+            Some(c) => Some(Arc::new(MessageIndex::open(
+                root.join("index"),
+                c,
+                clean_shutdown,
+                commit_log.min_offset(),
+                valid_end,
+            )?)),
+            None => None,
+        };
+
         let config_dir = root.join("config");
         std::fs::create_dir_all(&config_dir)?;
         let offsets = ConsumerOffsets::load(Some(config_dir.join("consumerOffset.json")))?;
@@ -276,6 +288,7 @@ impl FileStore {
             last_checkpoint: Mutex::new(checkpoint),
             shut_down: AtomicBool::new(false),
             _lock_file: lock_file,
+            index,
         });
         let maintenance = Arc::new(Maintenance::new(inner.config.flush_interval));
         let mut threads = Vec::new();
@@ -290,6 +303,18 @@ impl FileStore {
         let spawned = std::thread::Builder::new()
             .name("store-maintenance".into())
             .spawn(move || m.run(target));
+        let indexing = inner.clone();
+        let spawned_index = match inner.index.is_some() {
+            true => std::thread::Builder::new()
+                .name("store-index".into())
+                .spawn(move || {
+                    if let Some(index) = &indexing.index {
+                        index.run(&indexing.commit_log);
+                    }
+                })
+                .map(Some),
+            false => Ok(None),
+        };
         let store = FileStore {
             inner,
             maintenance,
@@ -303,6 +328,15 @@ impl FileStore {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(h),
             // Dropping `store` stops the flusher thread already started.
+            Err(e) => return Err(e.into()),
+        }
+        match spawned_index {
+            Ok(Some(h)) => store
+                .threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(h),
+            Ok(None) => {}
             Err(e) => return Err(e.into()),
         }
         Ok(Arc::new(store))

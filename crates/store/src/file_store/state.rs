@@ -11,6 +11,7 @@ use crate::config::StoreConfig;
 use crate::consume_queue::{queue_dir, valid_queue_topic, ConsumeQueue};
 use crate::error::StoreError;
 use crate::flush::{GroupCommit, Maintenance};
+use crate::index::{IndexProgress, MessageIndex};
 use crate::offsets::ConsumerOffsets;
 use crate::recovery::{Checkpoint, RecoveryStats};
 use crate::topics::TopicConfigs;
@@ -39,6 +40,8 @@ pub(super) struct Inner {
     pub(super) last_checkpoint: Mutex<Checkpoint>,
     pub(super) shut_down: AtomicBool,
     pub(super) _lock_file: File,
+    /// The message index and its `store-index` thread's work (`None`: turned off).
+    pub(super) index: Option<Arc<MessageIndex>>,
 }
 
 /// The durable store. Open with [`FileStore::open`]; call
@@ -119,5 +122,29 @@ impl FileStore {
 
     pub fn root(&self) -> &Path {
         &self.inner.config.root
+    }
+
+    /// Where the message index stands (`None` when it is turned off).
+    pub fn index_progress(&self) -> Option<IndexProgress> {
+        self.inner.index.as_ref().map(|i| i.progress())
+    }
+
+    /// Removes the index files all of whose entries point below commit-log offset `offset`
+    /// (retention calls it after deleting the commit-log segments below `offset`). Returns
+    /// how many files were removed.
+    pub fn remove_index_files_below(&self, offset: i64) -> Result<usize, StoreError> {
+        match &self.inner.index {
+            Some(i) => i.remove_files_below(offset.max(0) as u64),
+            None => Ok(0),
+        }
+    }
+
+    /// Removes the index files whose newest entry was stored before `timestamp` (ms), the
+    /// current file excepted. Returns how many files were removed.
+    pub fn remove_index_files_before(&self, timestamp: i64) -> Result<usize, StoreError> {
+        match &self.inner.index {
+            Some(i) => i.remove_files_before(timestamp),
+            None => Ok(0),
+        }
     }
 }

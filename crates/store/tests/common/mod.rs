@@ -5,7 +5,9 @@ use bytes::Bytes;
 use rocketmq_protocol::message::{decode_stored, StoredMessage};
 use rocketmq_protocol::properties::{encode_pairs, TAGS};
 use rocketmq_protocol::tag::tags_code;
-use rocketmq_store::{FlushMode, GetRequest, GetResult, MessageStore, MessageToStore, StoreConfig};
+use rocketmq_store::{
+    FlushMode, GetRequest, GetResult, IndexConfig, MessageStore, MessageToStore, StoreConfig,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -38,6 +40,11 @@ pub fn small_config(root: &Path) -> StoreConfig {
     c.flush = FlushMode::Async;
     c.flush_interval = Duration::from_millis(50);
     c.max_message_size = 16 * 1024;
+    c.index = Some(IndexConfig {
+        slots_per_file: 64,
+        entries_per_file: 256,
+        durable_interval: Duration::from_millis(50),
+    });
     c
 }
 

@@ -12,6 +12,7 @@
 //! - [`locks`]: queue locks of orderly consumers;
 //! - [`send_back`]: messages given back by consumers (retry or dead letter);
 //! - [`admin`]: topics, message lookup, client config checks;
+//! - [`query`]: messages by key or unique key (QUERY_MESSAGE);
 //! - END_TRANSACTION is [`crate::broker::transaction`]'s `end_transaction`.
 //!
 //! How a front end plugs in: it decodes its own request into these types, calls the
@@ -32,6 +33,7 @@ pub mod clients;
 pub mod locks;
 pub mod offsets;
 pub mod pull;
+pub mod query;
 pub mod send;
 pub mod send_back;
 mod send_properties;

@@ -6,6 +6,7 @@
 //! - `client_manage`: heartbeats, unregistering, client config checks;
 //! - `consumer_manage`: consumer lists and offsets;
 //! - `admin`: topics, queue bounds, message lookup, queue locks;
+//! - `query`: messages by key (QUERY_MESSAGE);
 //! - `end_transaction`: END_TRANSACTION;
 //! - `answer`: the one place errors become response commands.
 //!
@@ -19,6 +20,7 @@ mod client_manage;
 mod consumer_manage;
 mod end_transaction;
 mod pull;
+mod query;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -51,6 +53,7 @@ async fn dispatch(
         rc::LOCK_BATCH_MQ => admin::lock_batch(broker, &req),
         rc::UNLOCK_BATCH_MQ => admin::unlock_batch(broker, &req),
         rc::VIEW_MESSAGE_BY_ID => admin::view_message(broker, &req),
+        rc::QUERY_MESSAGE => query::query_message(broker, &req).await,
         rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(broker, &req).await,
         rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(broker, &req),
         rc::END_TRANSACTION => end_transaction::end_transaction(broker, &req),
