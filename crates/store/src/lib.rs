@@ -22,6 +22,7 @@ mod atomic_file;
 mod commit_log;
 mod config;
 mod consume_queue;
+mod disk_watermark;
 mod error;
 mod file_store;
 mod flush;
@@ -34,13 +35,13 @@ mod queue_read;
 mod recovery;
 mod topics;
 
-pub use config::{FlushMode, StoreConfig, TagsCodeFn};
+pub use config::{FlushMode, StoreConfig, TagsCodeFn, DEFAULT_FILE_RESERVED_TIME};
 pub use error::StoreError;
 pub use file_store::FileStore;
 pub use memory_store::MemoryStore;
 pub use message_store::{
-    DurableWaiter, GetRequest, GetResult, GetStatus, MessageStore, MessageToStore, PutOutcome,
-    PutResult, QueueEntry,
+    CleanReport, DurableWaiter, GetRequest, GetResult, GetStatus, MessageStore, MessageToStore,
+    PutOutcome, PutResult, QueueEntry,
 };
 pub use recovery::{default_tags_code_of, RecoveryStats};
 /// Topic configs are protocol values; the store persists them as they are.

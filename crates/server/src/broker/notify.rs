@@ -9,8 +9,8 @@
 
 use bytes::Bytes;
 use rocketmq_store::{
-    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry, StoreError,
-    TopicConfig,
+    CleanReport, GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry,
+    StoreError, TopicConfig,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -115,6 +115,12 @@ impl MessageStore for NotifyingStore {
     }
     fn save_config(&self, name: &str, json: &str) -> Result<(), StoreError> {
         self.inner.save_config(name, json)
+    }
+    fn clean_now(&self) -> Result<CleanReport, StoreError> {
+        self.inner.clean_now()
+    }
+    fn min_commit_log_offset(&self) -> i64 {
+        self.inner.min_commit_log_offset()
     }
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()

@@ -5,7 +5,7 @@ use super::state::FileStore;
 use crate::atomic_file::{read_optional, valid_config_name, write_atomic};
 use crate::error::StoreError;
 use crate::message_store::{
-    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry,
+    CleanReport, GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry,
 };
 use bytes::Bytes;
 use rocketmq_protocol::body::topic_config::TopicConfig;
@@ -113,6 +113,14 @@ impl MessageStore for FileStore {
             .join("config")
             .join(format!("{name}.json"));
         write_atomic(&path, json.as_bytes())
+    }
+
+    fn clean_now(&self) -> Result<CleanReport, StoreError> {
+        self.inner.clean_pass()
+    }
+
+    fn min_commit_log_offset(&self) -> i64 {
+        self.inner.commit_log.min_offset() as i64
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -83,6 +83,7 @@ impl FileStore {
     fn stop_threads(&self, mode: StopMode) {
         self.inner.group_commit.stop(mode);
         self.maintenance.stop();
+        self.inner.retention.stop();
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         for h in handles {
             let _ = h.join();
