@@ -218,6 +218,9 @@ async fn run(
     store_config.commit_log_segment_size = config.commit_log_segment_size;
     store_config.flush = config.flush;
     store_config.max_message_size = config.max_message_size;
+    store_config.file_reserved_time = config.file_reserved_time;
+    store_config.disk_max_used_ratio = config.disk_max_used_ratio;
+    store_config.disk_refuse_ratio = config.disk_refuse_ratio;
     store_config.tags_code_for_recovery = Some(recovery_tags_code(levels.clone()));
     let file_store = match tokio::task::block_in_place(|| FileStore::open(store_config)) {
         Ok(s) => s,

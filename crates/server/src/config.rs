@@ -42,6 +42,18 @@ pub const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(6);
 /// Java `transactionCheckMax`.
 pub const DEFAULT_TRANSACTION_CHECK_MAX: i32 = 15;
 
+/// Java `fileReservedTime`: a commit-log segment is removed this long after its last write.
+pub const DEFAULT_FILE_RESERVED_TIME: Duration = rocketmq_store::DEFAULT_FILE_RESERVED_TIME;
+/// [`DEFAULT_FILE_RESERVED_TIME`] as the programs' options write it.
+pub const DEFAULT_FILE_RESERVED_TIME_TEXT: &str = "72h";
+/// Java `diskMaxUsedSpaceRatio`, percent. Only the `rocketmq-broker` program turns it on by
+/// default; `ServerConfig::default()` (LocalBroker, tests) leaves it off, so a disk other
+/// people filled never makes them lose unexpired data.
+pub const DEFAULT_DISK_MAX_USED_RATIO: u8 = 75;
+/// Java's disk warning level, percent: sends are refused at or above it. On by default only
+/// in the `rocketmq-broker` program (see [`DEFAULT_DISK_MAX_USED_RATIO`]).
+pub const DEFAULT_DISK_REFUSE_RATIO: u8 = 90;
+
 /// The per-user store directory of the programs: `$XDG_DATA_HOME/rocketmq`, else
 /// `$HOME/.local/share/rocketmq`, else `./rocketmq`.
 pub fn default_store_dir() -> PathBuf {
@@ -96,6 +108,15 @@ pub struct ServerConfig {
     /// Check-backs per half message before it is given up and moved to
     /// `TRANS_CHECK_MAX_TIME_TOPIC` (Java `transactionCheckMax`, 15).
     pub transaction_check_max: i32,
+    /// Retention: commit-log segments go this long after their last write, with what depends
+    /// on them. `None`: never by age.
+    pub file_reserved_time: Option<Duration>,
+    /// Used percent of the store's disk at or above which the oldest segments go before they
+    /// expire. `None` (the default here): off.
+    pub disk_max_used_ratio: Option<u8>,
+    /// Used percent at or above which sends are refused (SERVICE_NOT_AVAILABLE, "disk is
+    /// full"). `None` (the default here): off.
+    pub disk_refuse_ratio: Option<u8>,
 }
 
 impl Default for ServerConfig {
@@ -119,6 +140,9 @@ impl Default for ServerConfig {
             transaction_check_interval: DEFAULT_TRANSACTION_CHECK_INTERVAL,
             transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
             transaction_check_max: DEFAULT_TRANSACTION_CHECK_MAX,
+            file_reserved_time: Some(DEFAULT_FILE_RESERVED_TIME),
+            disk_max_used_ratio: None,
+            disk_refuse_ratio: None,
         }
     }
 }

@@ -84,7 +84,7 @@ impl DiskWatermarks {
         }
         let used = self.used.load(Ordering::Acquire);
         Err(StoreError::DiskFull(format!(
-            "the broker's disk is full: its file system is {used}% used, at or above the \
+            "the store's file system is {used}% used, at or above the \
              refusal watermark of {}% (disk_refuse_ratio); nothing stored was touched. Sends \
              resume once usage falls below it: free space on that disk, or let retention \
              remove old files (file_reserved_time, disk_max_used_ratio)",
@@ -116,7 +116,7 @@ mod tests {
         assert!(always.over_max_used(used));
         let err = always.check_writable().unwrap_err().to_string();
         assert!(
-            err.contains("disk is full") && err.contains("free space"),
+            err.starts_with("disk full: ") && err.contains("free space"),
             "{err}"
         );
 

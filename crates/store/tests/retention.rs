@@ -223,7 +223,7 @@ fn disk_refusal_keeps_what_is_stored() {
     assert!(matches!(err, StoreError::DiskFull(_)), "{err:?}");
     let text = err.to_string();
     assert!(
-        text.contains("disk is full") && text.contains("free space"),
+        text.contains("disk full") && text.contains("free space"),
         "{text}"
     );
     for q in 0..QUEUES {

@@ -5,7 +5,7 @@
 
 use clap::{Parser, ValueEnum};
 use rocketmq_server::config::{self, default_store_dir};
-use rocketmq_server::{run_until_signal, FlushMode, ServerConfig};
+use rocketmq_server::{disk_ratio, parse_duration, run_until_signal, FlushMode, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -75,6 +75,27 @@ struct Args {
     /// Check-backs per half message before it is given up (TRANS_CHECK_MAX_TIME_TOPIC).
     #[arg(long, default_value_t = config::DEFAULT_TRANSACTION_CHECK_MAX)]
     transaction_check_max: i32,
+    /// Remove commit-log files (and what depends on them) this long after their last write:
+    /// a number and a unit (ms, s, m, h, d).
+    #[arg(long, default_value = config::DEFAULT_FILE_RESERVED_TIME_TEXT)]
+    file_reserved_time: String,
+    /// Percent of the store's disk in use at or above which the oldest files are removed
+    /// before they expire (0 = off).
+    #[arg(long, default_value_t = config::DEFAULT_DISK_MAX_USED_RATIO)]
+    disk_max_used_ratio: u8,
+    /// Percent of the store's disk in use at or above which sends are refused with "disk
+    /// full" until space is freed (0 = off).
+    #[arg(long, default_value_t = config::DEFAULT_DISK_REFUSE_RATIO)]
+    disk_refuse_ratio: u8,
+}
+
+/// The retention options as `ServerConfig` values, or what is wrong with them.
+fn retention_options(args: &Args) -> Result<(Duration, Option<u8>, Option<u8>), String> {
+    let reserved = parse_duration(&args.file_reserved_time)
+        .map_err(|e| format!("--file-reserved-time: {e}"))?;
+    let max_used = disk_ratio("--disk-max-used-ratio", args.disk_max_used_ratio.into())?;
+    let refuse = disk_ratio("--disk-refuse-ratio", args.disk_refuse_ratio.into())?;
+    Ok((reserved, max_used, refuse))
 }
 
 fn main() -> ExitCode {
@@ -86,6 +107,14 @@ fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
+    let (file_reserved_time, disk_max_used_ratio, disk_refuse_ratio) =
+        match retention_options(&args) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("rocketmq-broker: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let config = ServerConfig {
         host: args.host,
         namesrv_port: args.namesrv_port,
@@ -99,6 +128,9 @@ fn main() -> ExitCode {
         transaction_check_interval: Duration::from_millis(args.transaction_check_interval_ms),
         transaction_timeout: Duration::from_millis(args.transaction_timeout_ms),
         transaction_check_max: args.transaction_check_max,
+        file_reserved_time: Some(file_reserved_time),
+        disk_max_used_ratio,
+        disk_refuse_ratio,
         ..ServerConfig::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.store_dir) {
