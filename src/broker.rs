@@ -49,6 +49,18 @@ pub fn add_defaults(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "DEFAULT_TRANSACTION_CHECK_MAX",
         config::DEFAULT_TRANSACTION_CHECK_MAX,
     )?;
+    m.add(
+        "DEFAULT_FILE_RESERVED_TIME",
+        config::DEFAULT_FILE_RESERVED_TIME_TEXT,
+    )?;
+    m.add(
+        "DEFAULT_DISK_MAX_USED_RATIO",
+        config::DEFAULT_DISK_MAX_USED_RATIO,
+    )?;
+    m.add(
+        "DEFAULT_DISK_REFUSE_RATIO",
+        config::DEFAULT_DISK_REFUSE_RATIO,
+    )?;
     Ok(())
 }
 
@@ -208,6 +220,9 @@ impl PyEmbeddedCluster {
         transaction_check_interval_ms = None,
         transaction_timeout_ms = None,
         transaction_check_max = None,
+        file_reserved_time = None,
+        disk_max_used_ratio = None,
+        disk_refuse_ratio = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -227,6 +242,9 @@ impl PyEmbeddedCluster {
         transaction_check_interval_ms: Option<&Bound<'_, PyAny>>,
         transaction_timeout_ms: Option<&Bound<'_, PyAny>>,
         transaction_check_max: Option<&Bound<'_, PyAny>>,
+        file_reserved_time: Option<&Bound<'_, PyAny>>,
+        disk_max_used_ratio: Option<&Bound<'_, PyAny>>,
+        disk_refuse_ratio: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -309,6 +327,21 @@ impl PyEmbeddedCluster {
         }
         if let Some(n) = int_arg(transaction_check_max, "transaction_check_max", 1, 1_000_000)? {
             config.transaction_check_max = n as i32;
+        }
+        // Retention: the disk watermarks stay off unless asked for (a LocalBroker on a disk
+        // others filled must neither drop unexpired data nor refuse sends).
+        if let Some(text) = str_arg(file_reserved_time, "file_reserved_time")? {
+            let reserved = rocketmq_server::parse_duration(&text)
+                .map_err(|e| PyValueError::new_err(format!("file_reserved_time: {e}")))?;
+            config.file_reserved_time = Some(reserved);
+        }
+        if let Some(p) = int_arg(disk_max_used_ratio, "disk_max_used_ratio", 0, 100)? {
+            config.disk_max_used_ratio = rocketmq_server::disk_ratio("disk_max_used_ratio", p)
+                .map_err(PyValueError::new_err)?;
+        }
+        if let Some(p) = int_arg(disk_refuse_ratio, "disk_refuse_ratio", 0, 100)? {
+            config.disk_refuse_ratio = rocketmq_server::disk_ratio("disk_refuse_ratio", p)
+                .map_err(PyValueError::new_err)?;
         }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(

@@ -116,6 +116,8 @@ impl MessageStore for FileStore {
     }
 
     fn clean_now(&self) -> Result<CleanReport, StoreError> {
+        // Only flushed segments may go: flush first so that "now" means now.
+        self.inner.flush_commit_log_counted()?;
         self.inner.clean_pass()
     }
 
