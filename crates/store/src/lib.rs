@@ -35,13 +35,15 @@ mod queue_read;
 mod recovery;
 mod topics;
 
-pub use config::{FlushMode, StoreConfig, TagsCodeFn, DEFAULT_FILE_RESERVED_TIME};
+pub use config::DEFAULT_FILE_RESERVED_TIME;
+pub use config::{FlushMode, StoreConfig, TagsCodeFn};
 pub use error::StoreError;
 pub use file_store::FileStore;
 pub use memory_store::MemoryStore;
+pub use message_store::CleanReport;
 pub use message_store::{
-    CleanReport, DurableWaiter, GetRequest, GetResult, GetStatus, MessageStore, MessageToStore,
-    PutOutcome, PutResult, QueueEntry,
+    DurableWaiter, GetRequest, GetResult, GetStatus, MessageStore, MessageToStore, PutOutcome,
+    PutResult, QueueEntry,
 };
 pub use recovery::{default_tags_code_of, RecoveryStats};
 /// Topic configs are protocol values; the store persists them as they are.

@@ -3,9 +3,9 @@
 //! store; it passes the same contract suite.
 
 use crate::error::StoreError;
+use crate::message_store::CleanReport;
 use crate::message_store::{
-    CleanReport, GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, PutResult,
-    QueueEntry,
+    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, PutResult, QueueEntry,
 };
 use crate::queue_read;
 use bytes::Bytes;

@@ -8,9 +8,10 @@
 //! an append that lands between the read and the wait is never missed.
 
 use bytes::Bytes;
+use rocketmq_store::CleanReport;
 use rocketmq_store::{
-    CleanReport, GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry,
-    StoreError, TopicConfig,
+    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry, StoreError,
+    TopicConfig,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -4,8 +4,9 @@
 use super::state::FileStore;
 use crate::atomic_file::{read_optional, valid_config_name, write_atomic};
 use crate::error::StoreError;
+use crate::message_store::CleanReport;
 use crate::message_store::{
-    CleanReport, GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry,
+    GetRequest, GetResult, MessageStore, MessageToStore, PutOutcome, QueueEntry,
 };
 use bytes::Bytes;
 use rocketmq_protocol::body::topic_config::TopicConfig;
