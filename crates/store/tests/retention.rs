@@ -310,3 +310,54 @@ fn cleaning_while_writing_and_reading() {
     }
     store.shutdown();
 }
+
+/// By age: after a pass, every message stored less than the reserved time before the pass
+/// ended is still there (a segment goes only once the reserved time passed since its last
+/// write, the store time of the next segment's first record), while older whole segments
+/// went.
+#[test]
+fn only_segments_older_than_the_reserved_time_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let reserved = Duration::from_secs(2);
+    let store = FileStore::open(file_config(dir.path(), Some(reserved))).unwrap();
+    fill(&*store, 300, 0);
+    let newest_old = store_time_at(&*store, 0, store.max_offset(TOPIC, 0) - 1).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rocketmq_protocol::now_millis() <= newest_old + reserved.as_millis() as i64 {
+        assert!(Instant::now() < deadline, "the clock did not move");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The new messages, with the store time each got.
+    let mut stored_at: HashMap<i32, Vec<i64>> = HashMap::new();
+    for i in 300..600 {
+        let q = (i % QUEUES as usize) as i32;
+        let put = store
+            .put_messages(vec![msg(TOPIC, q, &body_for(i, 1024), Some("T"))])
+            .unwrap();
+        stored_at
+            .entry(q)
+            .or_default()
+            .push(put.results[0].store_timestamp);
+    }
+    let report = store.clean_now().unwrap();
+    let pass_end = rocketmq_protocol::now_millis();
+    // The old messages span several segments, all but the last expired before the new ones
+    // came (this pass or the store's own, once a second, removed them).
+    assert!(store.min_commit_log_offset() > 0, "{report:?}");
+    for q in 0..QUEUES {
+        let min = store.min_offset(TOPIC, q);
+        assert!(min > 0, "queue {q}");
+        for m in read_queue(&*store, TOPIC, q) {
+            assert!(m.queue_offset >= min);
+        }
+        // Everything stored within the reserved time before the pass ended is there.
+        let cutoff = pass_end - reserved.as_millis() as i64;
+        let young_stored = stored_at[&q].iter().filter(|&&t| t > cutoff).count();
+        let young_read = read_queue(&*store, TOPIC, q)
+            .into_iter()
+            .filter(|m| m.store_timestamp > cutoff)
+            .count();
+        assert_eq!(young_read, young_stored, "queue {q}");
+    }
+    store.shutdown();
+}

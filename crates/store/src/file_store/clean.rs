@@ -22,7 +22,6 @@ use super::state::Inner;
 use crate::error::StoreError;
 use crate::mapped_file::{sync_dir, MappedFile};
 use crate::message_store::CleanReport;
-use rocketmq_protocol::message::peek_store_timestamp;
 use rocketmq_protocol::now_millis;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -112,9 +111,7 @@ impl Inner {
         let mut n = 0;
         while n + 1 < segs.len() && may_go(&segs[n]) {
             let last_write = self
-                .commit_log
-                .read_record(segs[n + 1].start())
-                .and_then(|r| peek_store_timestamp(&r))
+                .first_store_time_of(&segs[n + 1])
                 .or_else(|| mtime_millis(&segs[n]));
             let expired =
                 matches!((reserved, last_write), (Some(keep), Some(t)) if now - t >= keep);
@@ -127,6 +124,15 @@ impl Inner {
             n = 1;
         }
         n
+    }
+
+    /// Store time of the record a segment starts with, read in place (no copy of the body).
+    fn first_store_time_of(&self, seg: &MappedFile) -> Option<i64> {
+        let size = self.commit_log.with_bytes(seg.start(), 4, |b| {
+            i32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        })?;
+        let size = usize::try_from(size).ok().filter(|&s| s > 4)?;
+        self.commit_log.store_timestamp_at(seg.start(), size)
     }
 
     /// Detaches the `n` oldest segments, trims the dependents, removes the files. Returns
