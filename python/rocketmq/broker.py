@@ -116,10 +116,10 @@ class LocalBroker:
         disk_max_used_ratio: percent of the store's disk in use at or above which the
             oldest files are removed before they expire; ``disk_refuse_ratio``: percent at
             or above which sends are refused ("disk is full") until space is freed. Both
-            ``None`` (off) by default here, unlike the ``rocketmq-broker`` program (75 and
-            90): on a disk others have filled, a LocalBroker must neither drop unexpired
-            data nor refuse sends because of their files. ``0`` also means off; otherwise
-            10 to 100.
+            ``None`` (off) by default here and in ``python -m rocketmq.broker``, unlike the
+            Rust ``rocketmq-broker`` binary (75 and 90, as Java): on a disk others have
+            filled, a broker of a test or a developer must neither drop unexpired data nor
+            refuse sends because of their files. ``0`` also means off; otherwise 10 to 100.
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -323,19 +323,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--disk-max-used-ratio",
         type=int,
-        default=_rocketmq.DEFAULT_DISK_MAX_USED_RATIO,
+        default=0,
         help=(
             "percent of the store's disk in use at or above which the oldest files are "
-            "removed before they expire, 0 = off (default: %(default)s)"
+            "removed before they expire, 0 = off (default: %(default)s: this program runs "
+            "on shared developer and CI disks; the Rust rocketmq-broker binary uses "
+            f"{_rocketmq.DEFAULT_DISK_MAX_USED_RATIO}, as Java)"
         ),
     )
     parser.add_argument(
         "--disk-refuse-ratio",
         type=int,
-        default=_rocketmq.DEFAULT_DISK_REFUSE_RATIO,
+        default=0,
         help=(
             "percent of the store's disk in use at or above which sends are refused until "
-            "space is freed, 0 = off (default: %(default)s)"
+            "space is freed, 0 = off (default: %(default)s, see above; the Rust binary uses "
+            f"{_rocketmq.DEFAULT_DISK_REFUSE_RATIO})"
         ),
     )
     parser.add_argument(

@@ -5,12 +5,16 @@ and a pull consumer starting at offset 0, both continue from the minimum (PULL_O
 DELETE_EXPIRED_COMMITLOG cleans at once but never takes unexpired files. The refusal
 watermark is in test_retention_disk_full.py."""
 
+import inspect
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 from clienttools import FAST_LEVELS, FreshPullConsumer, make_producer, message, unique, wait_for
 
+from rocketmq import _rocketmq
 from rocketmq.broker import LocalBroker
 from rocketmq.client import ConsumeStatus, PushConsumer
 
@@ -212,6 +216,24 @@ def test_clean_codes_take_expired_files_at_once_and_never_unexpired_ones(tmp_pat
         assert len(segments(broker)) == 1
         left = by_queue(pull_everything(broker, topic))
         assert left and any(offsets[0] > 0 for offsets in left.values())
+
+
+def test_watermarks_are_off_where_tests_and_developers_run_brokers():
+    params = inspect.signature(LocalBroker).parameters
+    assert params["disk_max_used_ratio"].default is None
+    assert params["disk_refuse_ratio"].default is None
+    result = subprocess.run(
+        [sys.executable, "-m", "rocketmq.broker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result
+    help_text = " ".join(result.stdout.split())
+    for option in ("--disk-max-used-ratio", "--disk-refuse-ratio"):
+        at = help_text.rindex(option + " ")  # its description, after the usage line
+        assert "(default: 0" in help_text[at : at + 400], help_text[at : at + 400]
+    assert f"(default: {_rocketmq.DEFAULT_FILE_RESERVED_TIME})" in help_text
 
 
 def test_retention_options_are_checked():

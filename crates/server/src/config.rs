@@ -46,12 +46,13 @@ pub const DEFAULT_TRANSACTION_CHECK_MAX: i32 = 15;
 pub const DEFAULT_FILE_RESERVED_TIME: Duration = rocketmq_store::DEFAULT_FILE_RESERVED_TIME;
 /// [`DEFAULT_FILE_RESERVED_TIME`] as the programs' options write it.
 pub const DEFAULT_FILE_RESERVED_TIME_TEXT: &str = "72h";
-/// Java `diskMaxUsedSpaceRatio`, percent. Only the `rocketmq-broker` program turns it on by
-/// default; `ServerConfig::default()` (LocalBroker, tests) leaves it off, so a disk other
-/// people filled never makes them lose unexpired data.
+/// Java `diskMaxUsedSpaceRatio`, percent. Only the Rust `rocketmq-broker` binary turns it on
+/// by default; `ServerConfig::default()`, LocalBroker and the Python program (developer and
+/// test machines) leave it off, so a disk other people filled never makes them lose
+/// unexpired data.
 pub const DEFAULT_DISK_MAX_USED_RATIO: u8 = 75;
 /// Java's disk warning level, percent: sends are refused at or above it. On by default only
-/// in the `rocketmq-broker` program (see [`DEFAULT_DISK_MAX_USED_RATIO`]).
+/// in the Rust `rocketmq-broker` binary (see [`DEFAULT_DISK_MAX_USED_RATIO`]).
 pub const DEFAULT_DISK_REFUSE_RATIO: u8 = 90;
 
 /// The per-user store directory of the programs: `$XDG_DATA_HOME/rocketmq`, else
