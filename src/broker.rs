@@ -53,6 +53,18 @@ pub fn add_defaults(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "DEFAULT_TIMER_MAX_DELAY",
         duration_text(config::DEFAULT_TIMER_MAX_DELAY),
     )?;
+    m.add(
+        "DEFAULT_FILE_RESERVED_TIME",
+        config::DEFAULT_FILE_RESERVED_TIME_TEXT,
+    )?;
+    m.add(
+        "DEFAULT_DISK_MAX_USED_RATIO",
+        config::DEFAULT_DISK_MAX_USED_RATIO,
+    )?;
+    m.add(
+        "DEFAULT_DISK_REFUSE_RATIO",
+        config::DEFAULT_DISK_REFUSE_RATIO,
+    )?;
     Ok(())
 }
 
@@ -229,6 +241,9 @@ impl PyEmbeddedCluster {
         transaction_check_max = None,
         timer_max_delay = None,
         message_index = None,
+        file_reserved_time = None,
+        disk_max_used_ratio = None,
+        disk_refuse_ratio = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -250,6 +265,9 @@ impl PyEmbeddedCluster {
         transaction_check_max: Option<&Bound<'_, PyAny>>,
         timer_max_delay: Option<&Bound<'_, PyAny>>,
         message_index: Option<&Bound<'_, PyAny>>,
+        file_reserved_time: Option<&Bound<'_, PyAny>>,
+        disk_max_used_ratio: Option<&Bound<'_, PyAny>>,
+        disk_refuse_ratio: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -334,9 +352,9 @@ impl PyEmbeddedCluster {
             config.transaction_check_max = n as i32;
         }
         if let Some(text) = str_arg(timer_max_delay, "timer_max_delay")? {
-            let ms = rocketmq_server::parse_duration_ms(&text)
-                .map_err(|e| PyValueError::new_err(format!("timer_max_delay {e}")))?;
-            config.timer_max_delay = std::time::Duration::from_millis(ms as u64);
+            config.timer_max_delay = rocketmq_server::parse_duration(&text)
+                .and_then(rocketmq_server::check_timer_max_delay)
+                .map_err(|e| PyValueError::new_err(format!("timer_max_delay: {e}")))?;
         }
         if let Some(on) = message_index {
             config.message_index = on.extract::<bool>().map_err(|_| {
@@ -345,6 +363,21 @@ impl PyEmbeddedCluster {
                      got {on}"
                 ))
             })?;
+        }
+        // Retention: the disk watermarks stay off unless asked for (a LocalBroker on a disk
+        // others filled must neither drop unexpired data nor refuse sends).
+        if let Some(text) = str_arg(file_reserved_time, "file_reserved_time")? {
+            let reserved = rocketmq_server::parse_duration(&text)
+                .map_err(|e| PyValueError::new_err(format!("file_reserved_time: {e}")))?;
+            config.file_reserved_time = Some(reserved);
+        }
+        if let Some(p) = int_arg(disk_max_used_ratio, "disk_max_used_ratio", 0, 100)? {
+            config.disk_max_used_ratio = rocketmq_server::disk_ratio("disk_max_used_ratio", p)
+                .map_err(PyValueError::new_err)?;
+        }
+        if let Some(p) = int_arg(disk_refuse_ratio, "disk_refuse_ratio", 0, 100)? {
+            config.disk_refuse_ratio = rocketmq_server::disk_ratio("disk_refuse_ratio", p)
+                .map_err(PyValueError::new_err)?;
         }
         if config.commit_log_segment_size < config.max_message_size as u64 + 4096 {
             return Err(PyValueError::new_err(format!(
@@ -478,8 +511,8 @@ mod tests {
             Duration::from_secs(3 * 86_400),
             Duration::from_millis(1_500),
         ] {
-            let back = rocketmq_server::parse_duration_ms(&duration_text(d)).unwrap();
-            assert_eq!(back as u128, d.as_millis());
+            let back = rocketmq_server::parse_duration(&duration_text(d)).unwrap();
+            assert_eq!(back, d);
         }
     }
 }

@@ -28,6 +28,9 @@ __all__ = [
     "DEFAULT_TRANSACTION_TIMEOUT_MS",
     "DEFAULT_TRANSACTION_CHECK_MAX",
     "DEFAULT_TIMER_MAX_DELAY",
+    "DEFAULT_FILE_RESERVED_TIME",
+    "DEFAULT_DISK_MAX_USED_RATIO",
+    "DEFAULT_DISK_REFUSE_RATIO",
     "__version__",
 ]
 
@@ -47,6 +50,9 @@ DEFAULT_TRANSACTION_CHECK_INTERVAL_MS: int
 DEFAULT_TRANSACTION_TIMEOUT_MS: int
 DEFAULT_TRANSACTION_CHECK_MAX: int
 DEFAULT_TIMER_MAX_DELAY: str
+DEFAULT_FILE_RESERVED_TIME: str
+DEFAULT_DISK_MAX_USED_RATIO: int
+DEFAULT_DISK_REFUSE_RATIO: int
 
 def default_store_dir() -> Path:
     """The per-user store directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""
@@ -78,6 +84,9 @@ class _EmbeddedCluster:
         transaction_check_max: Optional[int] = None,
         timer_max_delay: Optional[str] = None,
         message_index: Optional[bool] = None,
+        file_reserved_time: Optional[str] = None,
+        disk_max_used_ratio: Optional[int] = None,
+        disk_refuse_ratio: Optional[int] = None,
     ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...

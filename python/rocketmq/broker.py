@@ -51,6 +51,20 @@ LOCAL_SEGMENT_SIZE = 64 * 1024 * 1024
 SERVER_SEGMENT_SIZE: int = _rocketmq.DEFAULT_SEGMENT_SIZE
 
 
+def _duration_text(value: Union[str, float, None], name: str) -> Optional[str]:
+    """A duration argument as the server parses it: text passes through, a number of
+    seconds becomes whole milliseconds."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f'{name} must be a duration such as "72h" or a number of seconds, not {value!r}'
+        )
+    if not value >= 0 or value > 10 * 365 * 86400:
+        raise ValueError(f"{name} must be between 0 and ten years of seconds, not {value!r}")
+    return f"{round(value * 1000)}ms"
+
+
 def default_store_dir() -> Path:
     """The per-user data directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""
     return Path(_rocketmq.default_store_dir())
@@ -103,6 +117,16 @@ class LocalBroker:
         message_index: keep the index of message keys and unique ids that
             ``Admin.query_messages_by_key`` and ``Admin.view_message`` read; ``False`` saves
             its thread and files (key queries then find nothing).
+        file_reserved_time: how long a commit-log file (and what depends on it) is kept
+            after its last write: ``"72h"``, ``"30s"``, ``"500ms"`` (units ms, s, m, h, d) or
+            a number of seconds; ``None`` means 72 hours (``DEFAULT_FILE_RESERVED_TIME``).
+        disk_max_used_ratio: percent of the store's disk in use at or above which the
+            oldest files are removed before they expire; ``disk_refuse_ratio``: percent at
+            or above which sends are refused ("disk is full") until space is freed. Both
+            ``None`` (off) by default here and in ``python -m rocketmq.broker``, unlike the
+            Rust ``rocketmq-broker`` binary (75 and 90, as Java): on a disk others have
+            filled, a broker of a test or a developer must neither drop unexpired data nor
+            refuse sends because of their files. ``0`` also means off; otherwise 10 to 100.
 
     Raises:
         TypeError, ValueError: an argument has the wrong type or value (the message says
@@ -129,6 +153,9 @@ class LocalBroker:
         transaction_check_max: Optional[int] = None,
         timer_max_delay: Optional[str] = None,
         message_index: bool = True,
+        file_reserved_time: Union[str, float, None] = None,
+        disk_max_used_ratio: Optional[int] = None,
+        disk_refuse_ratio: Optional[int] = None,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -152,6 +179,9 @@ class LocalBroker:
                 transaction_check_max=transaction_check_max,
                 timer_max_delay=timer_max_delay,
                 message_index=message_index,
+                file_reserved_time=_duration_text(file_reserved_time, "file_reserved_time"),
+                disk_max_used_ratio=disk_max_used_ratio,
+                disk_refuse_ratio=disk_refuse_ratio,
             )
         except BaseException:
             if temp_dir is not None:
@@ -302,10 +332,39 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--file-reserved-time",
+        default=_rocketmq.DEFAULT_FILE_RESERVED_TIME,
+        help=(
+            "keep commit-log files this long after their last write, e.g. 72h, 30m, 10s "
+            "(default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
         "--message-index",
         choices=("true", "false"),
         default="true",
         help="keep the index of message keys for key queries (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--disk-max-used-ratio",
+        type=int,
+        default=0,
+        help=(
+            "percent of the store's disk in use at or above which the oldest files are "
+            "removed before they expire, 0 = off (default: %(default)s: this program runs "
+            "on shared developer and CI disks; the Rust rocketmq-broker binary uses "
+            f"{_rocketmq.DEFAULT_DISK_MAX_USED_RATIO}, as Java)"
+        ),
+    )
+    parser.add_argument(
+        "--disk-refuse-ratio",
+        type=int,
+        default=0,
+        help=(
+            "percent of the store's disk in use at or above which sends are refused until "
+            "space is freed, 0 = off (default: %(default)s, see above; the Rust binary uses "
+            f"{_rocketmq.DEFAULT_DISK_REFUSE_RATIO})"
+        ),
     )
     parser.add_argument(
         "--log-level",
@@ -356,6 +415,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 transaction_check_max=args.transaction_check_max,
                 timer_max_delay=args.timer_max_delay,
                 message_index=args.message_index == "true",
+                file_reserved_time=args.file_reserved_time,
+                disk_max_used_ratio=args.disk_max_used_ratio,
+                disk_refuse_ratio=args.disk_refuse_ratio,
             )
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))

@@ -163,7 +163,7 @@ def test_beyond_the_maximum_is_refused_with_the_limit_named(broker_factory):
 def test_local_broker_checks_timer_max_delay(tmp_path):
     from rocketmq.broker import LocalBroker
 
-    with pytest.raises(ValueError, match="timer_max_delay .*unit"):
+    with pytest.raises(ValueError, match="timer_max_delay.*unit"):
         LocalBroker(store_dir=str(tmp_path), namesrv_port=0, broker_port=0, timer_max_delay="3")
     with pytest.raises(TypeError, match="timer_max_delay must be a str"):
         LocalBroker(store_dir=str(tmp_path), namesrv_port=0, broker_port=0, timer_max_delay=3)

@@ -221,6 +221,9 @@ async fn run(
     store_config.commit_log_segment_size = config.commit_log_segment_size;
     store_config.flush = config.flush;
     store_config.max_message_size = config.max_message_size;
+    store_config.file_reserved_time = config.file_reserved_time;
+    store_config.disk_max_used_ratio = config.disk_max_used_ratio;
+    store_config.disk_refuse_ratio = config.disk_refuse_ratio;
     store_config.tags_code_for_recovery = Some(recovery_tags_code(levels.clone()));
     if !config.message_index {
         store_config.index = None;
@@ -341,6 +344,13 @@ async fn run(
         }
     };
     let _ = broker.timer.set(timer.clone());
+    // Retention keeps every record an undelivered timer message still needs.
+    let weak_timer = Arc::downgrade(&timer);
+    store.retain_commit_log_from(Arc::new(move || {
+        weak_timer
+            .upgrade()
+            .and_then(|t| t.lowest_needed_commit_log_offset())
+    }));
     let timer_thread = match timer.spawn(notifier.clone(), stop_schedule.clone()) {
         Ok(t) => t,
         Err(e) => {

@@ -46,6 +46,19 @@ pub const DEFAULT_TIMER_MAX_DELAY: Duration = Duration::from_secs(3 * 24 * 3600)
 /// The message index is on unless turned off (Java `messageIndexEnable`, true).
 pub const DEFAULT_MESSAGE_INDEX: bool = true;
 
+/// Java `fileReservedTime`: a commit-log segment is removed this long after its last write.
+pub const DEFAULT_FILE_RESERVED_TIME: Duration = rocketmq_store::DEFAULT_FILE_RESERVED_TIME;
+/// [`DEFAULT_FILE_RESERVED_TIME`] as the programs' options write it.
+pub const DEFAULT_FILE_RESERVED_TIME_TEXT: &str = "72h";
+/// Java `diskMaxUsedSpaceRatio`, percent. Only the Rust `rocketmq-broker` binary turns it on
+/// by default; `ServerConfig::default()`, LocalBroker and the Python program (developer and
+/// test machines) leave it off, so a disk other people filled never makes them lose
+/// unexpired data.
+pub const DEFAULT_DISK_MAX_USED_RATIO: u8 = 75;
+/// Java's disk warning level, percent: sends are refused at or above it. On by default only
+/// in the Rust `rocketmq-broker` binary (see [`DEFAULT_DISK_MAX_USED_RATIO`]).
+pub const DEFAULT_DISK_REFUSE_RATIO: u8 = 90;
+
 /// The per-user store directory of the programs: `$XDG_DATA_HOME/rocketmq`, else
 /// `$HOME/.local/share/rocketmq`, else `./rocketmq`.
 pub fn default_store_dir() -> PathBuf {
@@ -105,6 +118,15 @@ pub struct ServerConfig {
     /// Keep the message index of keys and unique keys (QUERY_MESSAGE answers from it);
     /// `false` saves its thread and files, and key queries then find nothing.
     pub message_index: bool,
+    /// Retention: commit-log segments go this long after their last write, with what depends
+    /// on them. `None`: never by age.
+    pub file_reserved_time: Option<Duration>,
+    /// Used percent of the store's disk at or above which the oldest segments go before they
+    /// expire. `None` (the default here): off.
+    pub disk_max_used_ratio: Option<u8>,
+    /// Used percent at or above which sends are refused (SERVICE_NOT_AVAILABLE, "disk is
+    /// full"). `None` (the default here): off.
+    pub disk_refuse_ratio: Option<u8>,
 }
 
 impl Default for ServerConfig {
@@ -130,6 +152,9 @@ impl Default for ServerConfig {
             transaction_check_max: DEFAULT_TRANSACTION_CHECK_MAX,
             timer_max_delay: DEFAULT_TIMER_MAX_DELAY,
             message_index: DEFAULT_MESSAGE_INDEX,
+            file_reserved_time: Some(DEFAULT_FILE_RESERVED_TIME),
+            disk_max_used_ratio: None,
+            disk_refuse_ratio: None,
         }
     }
 }

@@ -7,7 +7,8 @@
 //!   tokio runtime thread, reports the bound addresses, and shuts down cleanly (flushing the
 //!   store) on [`EmbeddedCluster::shutdown`] or drop;
 //! - [`run_until_signal`]: the same, printing the addresses and running until SIGINT/SIGTERM;
-//! - [`DelayLevels`]: the delay-level parser, so callers can check a level string up front.
+//! - [`DelayLevels`]: the delay-level parser, so callers can check a level string up front;
+//! - [`parse_duration`], [`disk_ratio`]: the retention options' text forms, checked once.
 //!
 //! Layout (every module but [`config`] private): `cluster` (the composition root: start, run,
 //! shutdown), `net` (binding and resolving addresses), `namesrv` (the route table and its
@@ -20,10 +21,12 @@ pub mod config;
 mod namesrv;
 mod net;
 mod remoting;
+mod retention_options;
 mod util;
 
 pub use broker::schedule::DelayLevels;
-pub use broker::timer::parse_duration_ms;
+pub use broker::timer::check_timer_max_delay;
 pub use cluster::{run_until_signal, EmbeddedCluster};
 pub use config::ServerConfig;
+pub use retention_options::{disk_ratio, parse_duration, MIN_DISK_RATIO};
 pub use rocketmq_store::FlushMode;

@@ -100,10 +100,27 @@ impl CommitLog {
 
     /// The segment holding `offset`, if mapped.
     pub fn segment_for(&self, offset: u64) -> Option<Arc<MappedFile>> {
-        let base = self.min_offset();
-        let idx = offset.checked_sub(base)? / self.segment_size;
+        // The base is read under the segment lock: retention moves both together.
         let segs = self.segments.read().unwrap_or_else(|e| e.into_inner());
+        let idx = offset.checked_sub(self.min_offset())? / self.segment_size;
         segs.get(usize::try_from(idx).ok()?).cloned()
+    }
+
+    /// Unmaps the `count` oldest segments and moves the log's start past them (retention);
+    /// never the last one. Returns them so the caller removes their files. Caller holds the
+    /// store's append lock (the writer methods compute positions from the start).
+    pub fn detach_oldest_segments(&self, count: usize) -> Vec<Arc<MappedFile>> {
+        let mut segs = self.segments.write().unwrap_or_else(|e| e.into_inner());
+        let count = count.min(segs.len().saturating_sub(1));
+        let removed: Vec<_> = segs.drain(..count).collect();
+        if let Some(first) = segs.first() {
+            self.base.store(first.start(), Ordering::Release);
+        }
+        removed
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Runs `f` over `len` published bytes at `offset` (never across a segment end).

@@ -13,6 +13,9 @@ use std::time::Duration;
 /// [`crate::recovery::default_tags_code_of`] for records it does not special-case.
 pub type TagsCodeFn = Arc<dyn Fn(&StoredMessage) -> i64 + Send + Sync>;
 
+/// How long a commit-log segment is kept after its last write (Java `fileReservedTime`).
+pub const DEFAULT_FILE_RESERVED_TIME: Duration = Duration::from_secs(72 * 3600);
+
 /// When appended bytes are forced to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlushMode {
@@ -45,6 +48,16 @@ pub struct StoreConfig {
     /// The message index of keys and unique keys (`index/`); `None` turns it off (key
     /// queries then find nothing).
     pub index: Option<IndexConfig>,
+    /// Retention (see `retention/`): a commit-log segment whose last write is older than this
+    /// is removed with what depends on it (Java `fileReservedTime`, 72 h). `None`: never by
+    /// age.
+    pub file_reserved_time: Option<Duration>,
+    /// Used percent of the store's file system at or above which the oldest segments are
+    /// removed before they expire (Java `diskMaxUsedSpaceRatio`, 75). `None`: off.
+    pub disk_max_used_ratio: Option<u8>,
+    /// Used percent at or above which appends are refused with [`crate::StoreError::DiskFull`]
+    /// until usage falls below it again (Java's 90% warning level). `None`: off.
+    pub disk_refuse_ratio: Option<u8>,
 }
 
 impl fmt::Debug for StoreConfig {
@@ -66,6 +79,9 @@ impl fmt::Debug for StoreConfig {
             .field("check_crc_on_recovery", &self.check_crc_on_recovery)
             .field("group_commit_gather", &self.group_commit_gather)
             .field("index", &self.index)
+            .field("file_reserved_time", &self.file_reserved_time)
+            .field("disk_max_used_ratio", &self.disk_max_used_ratio)
+            .field("disk_refuse_ratio", &self.disk_refuse_ratio)
             .finish()
     }
 }
@@ -83,6 +99,11 @@ impl StoreConfig {
             check_crc_on_recovery: true,
             group_commit_gather: Duration::from_millis(1),
             index: Some(IndexConfig::default()),
+            file_reserved_time: Some(DEFAULT_FILE_RESERVED_TIME),
+            // Off in the library: on a shared disk other people's files would otherwise make
+            // a store drop unexpired data or refuse sends. The broker program turns them on.
+            disk_max_used_ratio: None,
+            disk_refuse_ratio: None,
         }
     }
 }

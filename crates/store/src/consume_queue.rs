@@ -26,6 +26,9 @@ pub struct ConsumeQueue {
     entries_per_file: u64,
     /// Logical offset of the first entry of the first file.
     base: AtomicI64,
+    /// First readable entry (>= `base`): retention raises it past entries whose records were
+    /// removed from the commit log, before their file goes as a whole.
+    min_logic: AtomicI64,
     files: RwLock<Vec<Arc<MappedFile>>>,
     max_offset: AtomicI64,
     /// Entries below this are durable.
@@ -110,6 +113,7 @@ impl ConsumeQueue {
             dir,
             entries_per_file,
             base: AtomicI64::new(base),
+            min_logic: AtomicI64::new(base),
             files: RwLock::new(files),
             max_offset: AtomicI64::new(base),
             flushed: AtomicI64::new(base),
@@ -163,6 +167,13 @@ impl ConsumeQueue {
     }
 
     pub fn min_offset(&self) -> i64 {
+        self.min_logic
+            .load(Ordering::Acquire)
+            .max(self.base.load(Ordering::Acquire))
+    }
+
+    /// Logical offset of the first entry of the first file.
+    fn file_base(&self) -> i64 {
         self.base.load(Ordering::Acquire)
     }
 
@@ -171,14 +182,15 @@ impl ConsumeQueue {
     }
 
     fn locate(&self, offset: i64) -> Option<(Arc<MappedFile>, usize)> {
-        let rel = offset.checked_sub(self.min_offset())?;
+        // The base is read under the file lock: retention moves both together.
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        let rel = offset.checked_sub(self.file_base())?;
         if rel < 0 {
             return None;
         }
         let rel = rel as u64;
         let idx = usize::try_from(rel / self.entries_per_file).ok()?;
         let pos = ((rel % self.entries_per_file) * CQ_ENTRY_SIZE) as usize;
-        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
         files.get(idx).map(|f| (f.clone(), pos))
     }
 
@@ -199,7 +211,7 @@ impl ConsumeQueue {
     /// Creates files until the one holding `offset` exists. Caller holds the append lock.
     pub fn ensure_capacity(&self, offset: i64) -> Result<(), StoreError> {
         let file_size = self.entries_per_file * CQ_ENTRY_SIZE;
-        let want = ((offset - self.min_offset()).max(0) as u64 / self.entries_per_file) as usize;
+        let want = ((offset - self.file_base()).max(0) as u64 / self.entries_per_file) as usize;
         loop {
             let have = self.files.read().unwrap_or_else(|e| e.into_inner()).len();
             if have > want {
@@ -217,7 +229,7 @@ impl ConsumeQueue {
                     sync_dir(d)?;
                 }
             }
-            let start = self.min_offset() as u64 * CQ_ENTRY_SIZE + have as u64 * file_size;
+            let start = self.file_base() as u64 * CQ_ENTRY_SIZE + have as u64 * file_size;
             let path = self.dir.join(segment_file_name(start));
             let f = MappedFile::create(&path, start, file_size)?;
             self.files
@@ -244,7 +256,7 @@ impl ConsumeQueue {
     /// Drops entries from `new_max` on: zeroes them in place and removes files past it.
     /// Used by recovery only (before the store is shared).
     pub fn truncate_to(&self, new_max: i64) -> Result<(), StoreError> {
-        let base = self.min_offset();
+        let base = self.file_base();
         let new_max = new_max.max(base);
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
         let rel = (new_max - base) as u64;
@@ -271,6 +283,40 @@ impl ConsumeQueue {
         self.max_offset.store(new_max, Ordering::Release);
         self.flushed.fetch_min(new_max, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Retention: raises the min offset to the first entry whose record is at or after
+    /// `min_commit_log_offset` (entries point at increasing offsets, so a binary search), then
+    /// removes the files every entry of which is below it, never the last file. Returns how
+    /// many files were removed. Caller holds the store's append lock.
+    pub fn trim_below_commit_log(&self, min_commit_log_offset: i64) -> Result<usize, StoreError> {
+        let (mut lo, mut hi) = (self.min_offset(), self.max_offset());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.read_unpublished(mid) {
+                Some(e) if e.commit_log_offset < min_commit_log_offset => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        self.min_logic.fetch_max(lo, Ordering::AcqRel);
+        let new_min = self.min_offset();
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        let base = self.file_base();
+        let whole = ((new_min - base).max(0) as u64 / self.entries_per_file) as usize;
+        let count = whole.min(files.len().saturating_sub(1));
+        let removed: Vec<_> = files.drain(..count).collect();
+        if count > 0 {
+            let moved = (count as u64 * self.entries_per_file) as i64;
+            self.base.store(base + moved, Ordering::Release);
+        }
+        drop(files);
+        for f in &removed {
+            std::fs::remove_file(f.path())?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed.len())
     }
 
     /// Flushes entries written since the last flush. Returns whether anything was flushed.

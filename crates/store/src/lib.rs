@@ -24,6 +24,7 @@ mod atomic_file;
 mod commit_log;
 mod config;
 mod consume_queue;
+mod disk_watermark;
 mod error;
 mod file_store;
 mod flush;
@@ -38,11 +39,13 @@ mod recovery;
 mod timer;
 mod topics;
 
+pub use config::DEFAULT_FILE_RESERVED_TIME;
 pub use config::{FlushMode, StoreConfig, TagsCodeFn};
 pub use error::StoreError;
 pub use file_store::FileStore;
 pub use index::{IndexConfig, IndexProgress};
 pub use memory_store::MemoryStore;
+pub use message_store::{CleanReport, CommitLogFloor};
 pub use message_store::{
     DurableWaiter, GetRequest, GetResult, GetStatus, MessageStore, MessageToStore, PutOutcome,
     PutResult, QueueEntry,

@@ -3,6 +3,7 @@
 //! store; it passes the same contract suite.
 
 use crate::error::StoreError;
+use crate::message_store::CleanReport;
 use crate::message_store::{
     GetRequest, GetResult, KeyQuery, KeyQueryResult, MessageStore, MessageToStore, PutOutcome,
     PutResult, QueueEntry,
@@ -15,7 +16,8 @@ use rocketmq_protocol::now_millis;
 use rocketmq_protocol::sysflag;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
 #[derive(Default)]
 struct State {
@@ -27,6 +29,14 @@ struct State {
     offsets: HashMap<(String, String, i32), i64>,
     topics: BTreeMap<String, TopicConfig>,
     configs: HashMap<String, String>,
+    /// Retention: first readable offset of each queue (absent = 0).
+    queue_mins: HashMap<(String, i32), i64>,
+}
+
+impl State {
+    fn queue_min(&self, key: &(String, i32)) -> i64 {
+        self.queue_mins.get(key).copied().unwrap_or(0)
+    }
 }
 
 /// The in-memory store. `max_message_size` defaults to 4 MiB.
@@ -34,6 +44,11 @@ pub struct MemoryStore {
     state: RwLock<State>,
     max_message_size: usize,
     shut_down: AtomicBool,
+    /// Records older than this go at [`MessageStore::clean_now`] (never the newest one, the
+    /// twin of the file store's segment being written). `None`: never.
+    file_reserved_time: Option<Duration>,
+    /// Readers outside the store that hold retention back (`retain_commit_log_from`).
+    floors: Mutex<Vec<crate::message_store::CommitLogFloor>>,
 }
 
 impl Default for MemoryStore {
@@ -52,7 +67,15 @@ impl MemoryStore {
             state: RwLock::new(State::default()),
             max_message_size,
             shut_down: AtomicBool::new(false),
+            file_reserved_time: Some(crate::config::DEFAULT_FILE_RESERVED_TIME),
+            floors: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The store with another reserved time for [`MessageStore::clean_now`].
+    pub fn with_file_reserved_time(mut self, reserved: Option<Duration>) -> MemoryStore {
+        self.file_reserved_time = reserved;
+        self
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -162,13 +185,14 @@ impl MessageStore for MemoryStore {
 
     fn get_messages(&self, req: &GetRequest<'_>, filter: &dyn Fn(i64) -> bool) -> GetResult {
         let st = self.read();
-        let Some(q) = st.queues.get(&(req.topic.to_string(), req.queue_id)) else {
+        let key = (req.topic.to_string(), req.queue_id);
+        let Some(q) = st.queues.get(&key) else {
             return queue_read::no_queue();
         };
         queue_read::get_messages(
             req,
             filter,
-            0,
+            st.queue_min(&key),
             q.len() as i64,
             |n| q.get(usize::try_from(n).ok()?).copied(),
             |e| record_of(&st, e),
@@ -177,8 +201,12 @@ impl MessageStore for MemoryStore {
 
     fn queue_entry(&self, topic: &str, queue_id: i32, offset: i64) -> Option<QueueEntry> {
         let st = self.read();
+        let key = (topic.to_string(), queue_id);
+        if offset < st.queue_min(&key) {
+            return None;
+        }
         st.queues
-            .get(&(topic.to_string(), queue_id))?
+            .get(&key)?
             .get(usize::try_from(offset).ok()?)
             .copied()
     }
@@ -195,22 +223,25 @@ impl MessageStore for MemoryStore {
             .unwrap_or(0)
     }
 
-    fn min_offset(&self, _topic: &str, _queue_id: i32) -> i64 {
-        0
+    fn min_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.read().queue_min(&(topic.to_string(), queue_id))
     }
 
     fn earliest_store_time(&self, topic: &str, queue_id: i32) -> Option<i64> {
         let st = self.read();
-        let e = st.queues.get(&(topic.to_string(), queue_id))?.first()?;
+        let key = (topic.to_string(), queue_id);
+        let min = usize::try_from(st.queue_min(&key)).ok()?;
+        let e = st.queues.get(&key)?.get(min)?;
         record_of(&st, e).and_then(|r| peek_store_timestamp(&r))
     }
 
     fn offset_by_time(&self, topic: &str, queue_id: i32, timestamp: i64, upper: bool) -> i64 {
         let st = self.read();
-        let Some(q) = st.queues.get(&(topic.to_string(), queue_id)) else {
+        let key = (topic.to_string(), queue_id);
+        let Some(q) = st.queues.get(&key) else {
             return 0;
         };
-        queue_read::offset_by_time(0, q.len() as i64, timestamp, upper, |n| {
+        queue_read::offset_by_time(st.queue_min(&key), q.len() as i64, timestamp, upper, |n| {
             let e = q.get(usize::try_from(n).ok()?)?;
             record_of(&st, e).and_then(|r| peek_store_timestamp(&r))
         })
@@ -295,6 +326,60 @@ impl MessageStore for MemoryStore {
             .configs
             .insert(name.to_string(), json.to_string());
         Ok(())
+    }
+
+    fn clean_now(&self) -> Result<CleanReport, StoreError> {
+        // The floors may call the store: ask them before taking its lock.
+        let floors = self
+            .floors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let needed = floors.iter().filter_map(|floor| floor()).min();
+        let mut st = self.write();
+        let mut report = CleanReport::default();
+        if let Some(keep) = self.file_reserved_time {
+            let cutoff = now_millis().saturating_sub(keep.as_millis() as i64);
+            while st.records.len() > 1 {
+                let Some((&offset, record)) = st.records.first_key_value() else {
+                    break;
+                };
+                if peek_store_timestamp(record).is_none_or(|t| t > cutoff)
+                    || needed.is_some_and(|n| offset >= n)
+                {
+                    break;
+                }
+                st.records.remove(&offset);
+                report.segments_removed += 1;
+            }
+        }
+        let min = st.records.keys().next().copied().unwrap_or(st.next_offset);
+        let mins: Vec<_> = st
+            .queues
+            .iter()
+            .map(|(key, q)| {
+                let first = q.partition_point(|e| e.commit_log_offset < min) as i64;
+                (key.clone(), first)
+            })
+            .collect();
+        for (key, first) in mins {
+            let slot = st.queue_mins.entry(key).or_insert(0);
+            *slot = (*slot).max(first);
+        }
+        report.min_commit_log_offset = min;
+        Ok(report)
+    }
+
+    fn min_commit_log_offset(&self) -> i64 {
+        let st = self.read();
+        st.records.keys().next().copied().unwrap_or(st.next_offset)
+    }
+
+    fn retain_commit_log_from(&self, floor: crate::message_store::CommitLogFloor) {
+        self.floors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(floor);
     }
 
     fn flush(&self) -> Result<(), StoreError> {

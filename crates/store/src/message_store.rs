@@ -9,6 +9,7 @@ use crate::error::StoreError;
 use bytes::Bytes;
 use rocketmq_protocol::body::topic_config::TopicConfig;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A message as the broker hands it to the store. The store assigns the queue offset,
@@ -161,6 +162,21 @@ pub struct KeyQueryResult {
     pub index_last_update_phy_offset: i64,
 }
 
+/// The lowest commit-log offset a reader outside the store still needs (`None`: nothing at
+/// the moment); see [`MessageStore::retain_commit_log_from`].
+pub type CommitLogFloor = Arc<dyn Fn() -> Option<i64> + Send + Sync>;
+
+/// What one retention pass ([`MessageStore::clean_now`]) did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CleanReport {
+    /// Commit-log segments (or, in the memory store, records) removed.
+    pub segments_removed: usize,
+    /// Consume-queue files removed because every entry in them pointed below the new minimum.
+    pub queue_files_removed: usize,
+    /// The lowest commit-log offset still stored after the pass.
+    pub min_commit_log_offset: i64,
+}
+
 /// The store interface the broker uses. Every method is safe to call from many threads.
 /// Implementations must pass the contract suite in `tests/contract.rs`.
 pub trait MessageStore: Send + Sync {
@@ -213,6 +229,21 @@ pub trait MessageStore: Send + Sync {
     /// Small named JSON documents the broker persists (delay offsets, subscription groups).
     fn load_config(&self, name: &str) -> Option<String>;
     fn save_config(&self, name: &str, json: &str) -> Result<(), StoreError>;
+
+    /// One retention pass now (the broker's DELETE_EXPIRED_COMMITLOG and
+    /// CLEAN_EXPIRED_CONSUMEQUEUE): removes the oldest commit-log data whose last write is
+    /// older than the reserved time (or, while the disk is above its watermark, even younger
+    /// data), never the segment being written; then raises each queue's min offset to its
+    /// first entry still stored and re-checks the refusal watermark. The file store also runs
+    /// this by itself every second.
+    fn clean_now(&self) -> Result<CleanReport, StoreError>;
+    /// The lowest commit-log offset still stored.
+    fn min_commit_log_offset(&self) -> i64;
+    /// Registers a reader outside the store (the broker's timer: an undelivered timer
+    /// message lives in the commit log) that still needs every record from the offset
+    /// `floor` returns: retention never removes them. Each pass calls `floor` with no store
+    /// lock held, so it may call the store.
+    fn retain_commit_log_from(&self, floor: CommitLogFloor);
 
     /// Makes everything written so far durable (commit log, consume queues, offsets, configs).
     fn flush(&self) -> Result<(), StoreError>;

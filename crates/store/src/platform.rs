@@ -153,6 +153,36 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Used percent (0..=100) of the file system holding `path`: the blocks an unprivileged
+/// writer cannot use (`f_blocks - f_bavail`) over all blocks, so "100" means this process
+/// can write nothing more. `Ok(None)`: not measurable here (Windows); disk watermarks are
+/// then inactive.
+pub fn disk_used_percent(path: &Path) -> io::Result<Option<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+        // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid C string.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let total = st.f_blocks as u128;
+        if total == 0 {
+            return Ok(None);
+        }
+        let used = total.saturating_sub(st.f_bavail as u128);
+        Ok(Some(((used * 100).div_ceil(total)).min(100) as u8))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(None)
+    }
+}
+
 /// Opens (creating it if needed) the lock file at `path` and holds it exclusively for as long
 /// as the returned file is open. `Ok(None)`: another store holds it.
 pub fn lock_file(path: &Path) -> io::Result<Option<File>> {

@@ -5,7 +5,9 @@
 
 use clap::{Parser, ValueEnum};
 use rocketmq_server::config::{self, default_store_dir};
-use rocketmq_server::{parse_duration_ms, run_until_signal, FlushMode, ServerConfig};
+use rocketmq_server::{
+    check_timer_max_delay, disk_ratio, parse_duration, run_until_signal, FlushMode, ServerConfig,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -82,10 +84,33 @@ struct Args {
     /// with a unit: ms, s, m, h or d (e.g. "3d"). Later ones are refused.
     #[arg(long, default_value_t = format!("{}s", config::DEFAULT_TIMER_MAX_DELAY.as_secs()), value_parser = timer_max_delay)]
     timer_max_delay: String,
+    /// Remove commit-log files (and what depends on them) this long after their last write:
+    /// a number and a unit (ms, s, m, h, d).
+    #[arg(long, default_value = config::DEFAULT_FILE_RESERVED_TIME_TEXT)]
+    file_reserved_time: String,
+    /// Percent of the store's disk in use at or above which the oldest files are removed
+    /// before they expire (0 = off).
+    #[arg(long, default_value_t = config::DEFAULT_DISK_MAX_USED_RATIO)]
+    disk_max_used_ratio: u8,
+    /// Percent of the store's disk in use at or above which sends are refused with "disk
+    /// full" until space is freed (0 = off).
+    #[arg(long, default_value_t = config::DEFAULT_DISK_REFUSE_RATIO)]
+    disk_refuse_ratio: u8,
 }
 
 fn timer_max_delay(text: &str) -> Result<String, String> {
-    parse_duration_ms(text).map(|_| text.to_string())
+    parse_duration(text)
+        .and_then(check_timer_max_delay)
+        .map(|_| text.to_string())
+}
+
+/// The retention options as `ServerConfig` values, or what is wrong with them.
+fn retention_options(args: &Args) -> Result<(Duration, Option<u8>, Option<u8>), String> {
+    let reserved = parse_duration(&args.file_reserved_time)
+        .map_err(|e| format!("--file-reserved-time: {e}"))?;
+    let max_used = disk_ratio("--disk-max-used-ratio", args.disk_max_used_ratio.into())?;
+    let refuse = disk_ratio("--disk-refuse-ratio", args.disk_refuse_ratio.into())?;
+    Ok((reserved, max_used, refuse))
 }
 
 fn main() -> ExitCode {
@@ -97,6 +122,14 @@ fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
+    let (file_reserved_time, disk_max_used_ratio, disk_refuse_ratio) =
+        match retention_options(&args) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("rocketmq-broker: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let config = ServerConfig {
         host: args.host,
         namesrv_port: args.namesrv_port,
@@ -110,10 +143,11 @@ fn main() -> ExitCode {
         transaction_check_interval: Duration::from_millis(args.transaction_check_interval_ms),
         transaction_timeout: Duration::from_millis(args.transaction_timeout_ms),
         transaction_check_max: args.transaction_check_max,
-        timer_max_delay: Duration::from_millis(
-            parse_duration_ms(&args.timer_max_delay).unwrap_or(0) as u64,
-        ),
+        timer_max_delay: parse_duration(&args.timer_max_delay).unwrap_or_default(),
         message_index: args.message_index,
+        file_reserved_time: Some(file_reserved_time),
+        disk_max_used_ratio,
+        disk_refuse_ratio,
         ..ServerConfig::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.store_dir) {

@@ -8,6 +8,7 @@
 //! an append that lands between the read and the wait is never missed.
 
 use bytes::Bytes;
+use rocketmq_store::CleanReport;
 use rocketmq_store::{
     GetRequest, GetResult, KeyQuery, KeyQueryResult, MessageStore, MessageToStore, PutOutcome,
     QueueEntry, StoreError, TopicConfig,
@@ -118,6 +119,15 @@ impl MessageStore for NotifyingStore {
     }
     fn save_config(&self, name: &str, json: &str) -> Result<(), StoreError> {
         self.inner.save_config(name, json)
+    }
+    fn clean_now(&self) -> Result<CleanReport, StoreError> {
+        self.inner.clean_now()
+    }
+    fn min_commit_log_offset(&self) -> i64 {
+        self.inner.min_commit_log_offset()
+    }
+    fn retain_commit_log_from(&self, floor: rocketmq_store::CommitLogFloor) {
+        self.inner.retain_commit_log_from(floor)
     }
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()

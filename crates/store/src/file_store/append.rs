@@ -39,6 +39,7 @@ impl Inner {
         if inner.shut_down.load(Ordering::Acquire) {
             return Err(StoreError::ShutDown);
         }
+        inner.retention.disk.check_writable()?;
         if msgs.is_empty() {
             return Ok(PutOutcome {
                 results: Vec::new(),

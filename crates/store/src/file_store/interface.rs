@@ -4,6 +4,7 @@
 use super::state::FileStore;
 use crate::atomic_file::{read_optional, valid_config_name, write_atomic};
 use crate::error::StoreError;
+use crate::message_store::CleanReport;
 use crate::message_store::{
     GetRequest, GetResult, KeyQuery, KeyQueryResult, MessageStore, MessageToStore, PutOutcome,
     QueueEntry,
@@ -124,6 +125,25 @@ impl MessageStore for FileStore {
             .join("config")
             .join(format!("{name}.json"));
         write_atomic(&path, json.as_bytes())
+    }
+
+    fn clean_now(&self) -> Result<CleanReport, StoreError> {
+        // Only flushed segments may go: flush first so that "now" means now.
+        self.inner.flush_commit_log_counted()?;
+        self.inner.clean_pass()
+    }
+
+    fn min_commit_log_offset(&self) -> i64 {
+        self.inner.commit_log.min_offset() as i64
+    }
+
+    fn retain_commit_log_from(&self, floor: crate::message_store::CommitLogFloor) {
+        self.inner
+            .retention
+            .floors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(floor);
     }
 
     fn flush(&self) -> Result<(), StoreError> {

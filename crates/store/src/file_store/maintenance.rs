@@ -86,6 +86,7 @@ impl FileStore {
         }
         self.inner.group_commit.stop(mode);
         self.maintenance.stop();
+        self.inner.retention.stop();
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         for h in handles {
             let _ = h.join();

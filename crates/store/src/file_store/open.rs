@@ -4,10 +4,13 @@
 //!
 //! Runs before the store is shared, so nothing here takes the append lock.
 
+use super::clean;
+use super::retention_state::Retention;
 use super::state::{check_topic, AppendState, FileStore, Inner, QueueKey};
 use crate::commit_log::CommitLog;
 use crate::config::StoreConfig;
 use crate::consume_queue::{queue_dir, ConsumeQueue};
+use crate::disk_watermark::DiskWatermarks;
 use crate::error::StoreError;
 use crate::flush::{FlushTarget, GroupCommit, Maintenance};
 use crate::index::MessageIndex;
@@ -204,6 +207,12 @@ impl FileStore {
             entries_truncated += repair_consume_queue(&commit_log, cq, valid_end)?;
         }
 
+        // Retention may have removed the log's head: queues start at their first entry still
+        // stored.
+        for cq in queues.values() {
+            cq.trim_below_commit_log(commit_log.min_offset() as i64)?;
+        }
+
         // 4: re-dispatch what the queues do not cover. Start where the checkpoint says the
         // queues were durable; if some queue turns out to lack earlier entries (a gap: its
         // files were lost), run again from the start of the log.
@@ -273,6 +282,8 @@ impl FileStore {
             config.group_commit_gather,
             valid_end,
         ));
+        let (config_disk_max_used_ratio, config_disk_refuse_ratio) =
+            (config.disk_max_used_ratio, config.disk_refuse_ratio);
         let inner = Arc::new(Inner {
             config,
             commit_log,
@@ -287,9 +298,15 @@ impl FileStore {
             topics,
             last_checkpoint: Mutex::new(checkpoint),
             shut_down: AtomicBool::new(false),
+            retention: Retention::new(DiskWatermarks::new(
+                config_disk_max_used_ratio,
+                config_disk_refuse_ratio,
+            )),
             _lock_file: lock_file,
             index,
         });
+        // Refuse at once if the disk is already past the refusal watermark.
+        inner.retention.disk.sample(&inner.config.root);
         let maintenance = Arc::new(Maintenance::new(inner.config.flush_interval));
         let mut threads = Vec::new();
         let target: Arc<dyn FlushTarget> = inner.clone();
@@ -315,6 +332,10 @@ impl FileStore {
                 .map(Some),
             false => Ok(None),
         };
+        let cleaner = inner.clone();
+        let spawned_cleaner = std::thread::Builder::new()
+            .name("store-clean".into())
+            .spawn(move || clean::run(cleaner));
         let store = FileStore {
             inner,
             maintenance,
@@ -337,6 +358,14 @@ impl FileStore {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(h),
             Ok(None) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match spawned_cleaner {
+            Ok(h) => store
+                .threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(h),
             Err(e) => return Err(e.into()),
         }
         Ok(Arc::new(store))

@@ -39,6 +39,7 @@ pub(super) struct Inner {
     pub(super) topics: TopicConfigs,
     pub(super) last_checkpoint: Mutex<Checkpoint>,
     pub(super) shut_down: AtomicBool,
+    pub(super) retention: super::retention_state::Retention,
     pub(super) _lock_file: File,
     /// The message index and its `store-index` thread's work (`None`: turned off).
     pub(super) index: Option<Arc<MessageIndex>>,

@@ -8,6 +8,7 @@
 //! - `admin`: topics, queue bounds, message lookup, queue locks;
 //! - `query`: messages by key (QUERY_MESSAGE);
 //! - `end_transaction`: END_TRANSACTION;
+//! - `retention`: DELETE_EXPIRED_COMMITLOG, CLEAN_EXPIRED_CONSUMEQUEUE (clean at once);
 //! - `answer`: the one place errors become response commands.
 //!
 //! What must stay true: sends are appended in the connection's reader (phase 1 of the send
@@ -21,6 +22,7 @@ mod consumer_manage;
 mod end_transaction;
 mod pull;
 mod query;
+mod retention;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -57,6 +59,9 @@ async fn dispatch(
         rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(broker, &req).await,
         rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(broker, &req),
         rc::END_TRANSACTION => end_transaction::end_transaction(broker, &req),
+        rc::DELETE_EXPIRED_COMMITLOG | rc::CLEAN_EXPIRED_CONSUMEQUEUE => {
+            retention::clean_now(broker, &req).await
+        }
         _ => not_supported(&req),
     };
     Some(response)

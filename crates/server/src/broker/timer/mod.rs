@@ -27,5 +27,5 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use rules::{parse_duration_ms, stored_deliver_ms, TIMER_TOPIC};
+pub use rules::{check_timer_max_delay, stored_deliver_ms, TIMER_TOPIC};
 pub use service::TimerService;

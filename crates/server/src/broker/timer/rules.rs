@@ -8,6 +8,7 @@ use rocketmq_protocol::properties::{
 };
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::MessageToStore;
+use std::time::Duration;
 
 /// The topic timer messages wait in (Apache's `TimerMessageStore.TIMER_TOPIC`).
 pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
@@ -62,36 +63,16 @@ pub fn timer_deliver_ms(properties: &str, now_ms: i64) -> TimerRequest {
     TimerRequest::None
 }
 
-/// Parses a duration such as `3d`, `90m`, `500ms` (a whole number and a unit: ms, s, m, h,
-/// d), as the delay levels are written.
-pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
-    let t = text.trim();
-    let (digits, unit): (&str, i64) = if let Some(d) = t.strip_suffix("ms") {
-        (d, 1)
-    } else if let Some(d) = t.strip_suffix('s') {
-        (d, 1_000)
-    } else if let Some(d) = t.strip_suffix('m') {
-        (d, 60_000)
-    } else if let Some(d) = t.strip_suffix('h') {
-        (d, 3_600_000)
-    } else if let Some(d) = t.strip_suffix('d') {
-        (d, 86_400_000)
-    } else {
+/// Checks a `--timer-max-delay` (parsed by [`crate::parse_duration`], the one reader of
+/// durations with a unit): more than 0 and at most 365 days.
+pub fn check_timer_max_delay(delay: Duration) -> Result<Duration, String> {
+    if delay.is_zero() || delay > Duration::from_secs(365 * 86_400) {
         return Err(format!(
-            "{text:?} has no unit: use ms, s, m, h or d, e.g. \"3d\""
-        ));
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{text:?} must be a whole number followed by a unit (ms, s, m, h, d), e.g. \"3d\""
+            "the timer max delay must be more than 0 and at most 365d, not {} ms",
+            delay.as_millis()
         ));
     }
-    digits
-        .parse::<i64>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .filter(|&ms| ms > 0 && ms <= 365 * 86_400_000)
-        .ok_or_else(|| format!("{text:?} must be more than 0 and at most 365d"))
+    Ok(delay)
 }
 
 /// The remark of a refused timer message (Apache's wording, which names the limit in ms).

@@ -131,8 +131,7 @@ impl TimerService {
 
     /// The lowest commit-log offset holding an undelivered timer message: retention must not
     /// delete a commit-log file at or after it. `None`: the timer needs nothing.
-    /// (Called by commit-log retention; until that lands only the tests call it.)
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// (Commit-log retention calls it through the floor the cluster registers.)
     pub fn lowest_needed_commit_log_offset(&self) -> Option<i64> {
         let p = self.lock();
         let not_taken_in = (p.enqueue_offset < self.store.max_offset(TIMER_TOPIC, 0))

@@ -2,7 +2,7 @@
 //! (simulated clock: every pass gets its `now`).
 
 use super::rules::{
-    parse_duration_ms, redelivery, timer_deliver_ms, to_timer, TimerRequest, TIMER_TOPIC,
+    check_timer_max_delay, redelivery, timer_deliver_ms, to_timer, TimerRequest, TIMER_TOPIC,
 };
 use super::service::{held_times, PassReport, TimerService};
 use crate::broker::ops::send::SendRequest;
@@ -109,18 +109,21 @@ fn timer_properties_are_read_in_apaches_order() {
 }
 
 #[test]
-fn durations_take_the_delay_level_units() {
-    assert_eq!(parse_duration_ms("3d"), Ok(3 * 86_400_000));
-    assert_eq!(parse_duration_ms("90m"), Ok(5_400_000));
-    assert_eq!(parse_duration_ms("2h"), Ok(7_200_000));
-    assert_eq!(parse_duration_ms("15s"), Ok(15_000));
-    assert_eq!(parse_duration_ms("500ms"), Ok(500));
-    assert!(parse_duration_ms("3").unwrap_err().contains("unit"));
-    assert!(parse_duration_ms("-3s")
-        .unwrap_err()
-        .contains("whole number"));
-    assert!(parse_duration_ms("0s").unwrap_err().contains("more than 0"));
-    assert!(parse_duration_ms("400d").unwrap_err().contains("365d"));
+fn timer_max_delays_take_the_delay_level_units_within_a_year() {
+    let ms = |t: &str| {
+        crate::parse_duration(t)
+            .and_then(check_timer_max_delay)
+            .map(|d| d.as_millis() as i64)
+    };
+    assert_eq!(ms("3d"), Ok(3 * 86_400_000));
+    assert_eq!(ms("90m"), Ok(5_400_000));
+    assert_eq!(ms("2h"), Ok(7_200_000));
+    assert_eq!(ms("15s"), Ok(15_000));
+    assert_eq!(ms("500ms"), Ok(500));
+    assert!(ms("3").is_err());
+    assert!(ms("-3s").is_err());
+    assert!(ms("0s").unwrap_err().contains("more than 0"));
+    assert!(ms("400d").unwrap_err().contains("365d"));
 }
 
 #[test]
