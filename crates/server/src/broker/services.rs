@@ -49,6 +49,8 @@ pub struct Broker {
     pub(crate) uniq_ids: UniqIdGenerator,
     /// Decided transactions and check-back progress.
     pub(crate) transactions: TransactionState,
+    /// Pull offsets and rates per consumer group, for GET_CONSUME_STATS.
+    pub(crate) pull_stats: super::pull_stats::PullStats,
 }
 
 impl Broker {
@@ -80,6 +82,7 @@ impl Broker {
             registered_version: watch::Sender::new(-1),
             started_at_millis: rocketmq_protocol::now_millis(),
             transactions,
+            pull_stats: Default::default(),
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),
