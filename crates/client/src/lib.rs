@@ -4,6 +4,7 @@
 //! - `remoting`: multiplexed connections, responses matched by opaque; `blocking`: the
 //!   per-thread blocking connections the Python bindings' synchronous calls use;
 //! - `admin`: cluster administration (cluster info, topic creation) as `mqadmin` does it;
+//!   `admin_offsets`: a group's consume stats and resetting its offsets by time;
 //! - `acl`: request signing with session credentials;
 //! - `config`, `instance`, `namesrv_domain`, `route`: what a process's clients share:
 //!   connections, name servers (listed, or fetched over HTTP), routes;
@@ -25,6 +26,7 @@
 
 mod acl;
 mod admin;
+mod admin_offsets;
 mod blocking;
 mod config;
 mod consumer_requests;
