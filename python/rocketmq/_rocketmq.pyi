@@ -427,6 +427,15 @@ class NativeAdmin:
         self, topic: str, queue_id: int, timestamp_ms: int, broker_name: Optional[str] = None
     ) -> int:
         """The offset of the first message stored at or after `timestamp_ms`."""
+    def reset_offset_by_time(
+        self, topic: str, group: str, timestamp_ms: int
+    ) -> List[Tuple[str, int, int]]:
+        """`[(broker_name, queue_id, new_offset)]` after resetting the group to the time."""
+    def consume_stats(
+        self, group: str, topic: Optional[str] = None
+    ) -> List[Tuple[str, str, int, int, int, int, int]]:
+        """`[(topic, broker_name, queue_id, broker_offset, consumer_offset, pull_offset,
+        last_timestamp)]`."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list."""
     def shutdown(self) -> None:
