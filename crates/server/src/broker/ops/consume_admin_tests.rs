@@ -114,7 +114,7 @@ async fn a_reset_commits_offsets_by_time_and_tells_every_live_consumer() {
     while java_rx.try_recv().is_ok() {}
     while cpp_rx.try_recv().is_ok() {}
 
-    let table = broker.reset_offset_by_time("T", "CG", between).unwrap();
+    let table = broker.reset_offset("T", "CG", between, None).unwrap();
     let name = broker.config.broker_name.clone();
     let expected = [
         (MessageQueue::new("T", &name, 0), 1),
@@ -135,16 +135,34 @@ async fn a_reset_commits_offsets_by_time_and_tells_every_live_consumer() {
     assert!(to_cpp.body.starts_with(b"{\"offsetTable\":[{"));
     assert_eq!(decode_reset_offset_body(&to_cpp.body).unwrap(), expected);
 
+    // One queue (Java 5.x's queueId/offset): to an offset within its bounds, or by time.
+    let one = broker
+        .reset_offset("T", "CG", 0, Some((0, Some(2))))
+        .unwrap();
+    assert_eq!(
+        one.into_iter().collect::<Vec<_>>(),
+        [(MessageQueue::new("T", &name, 0), 2)]
+    );
+    assert_eq!(t.store.committed_offset("CG", "T", 1), Some(0));
+    let refused = broker
+        .reset_offset("T", "CG", 0, Some((0, Some(9))))
+        .unwrap_err();
+    assert_eq!(refused.code, resp::SYSTEM_ERROR);
+    assert!(
+        refused.remark.contains("not in consume queue range [0-2]"),
+        "{}",
+        refused.remark
+    );
+    let by_time = broker.reset_offset("T", "CG", 0, Some((1, None))).unwrap();
+    assert_eq!(by_time.into_values().collect::<Vec<_>>(), [0]);
+
     // To the end of every queue, with nobody online: committed all the same.
     drop((java_conn, cpp_conn));
-    let to_end = broker.reset_offset_by_time("T", "OTHER", -1).unwrap();
+    let to_end = broker.reset_offset("T", "OTHER", -1, None).unwrap();
     assert_eq!(to_end.values().copied().collect::<Vec<_>>(), [2, 1]);
     assert_eq!(t.store.committed_offset("OTHER", "T", 0), Some(2));
     assert_eq!(
-        broker
-            .reset_offset_by_time("NOPE", "CG", 0)
-            .unwrap_err()
-            .code,
+        broker.reset_offset("NOPE", "CG", 0, None).unwrap_err().code,
         resp::TOPIC_NOT_EXIST
     );
 }

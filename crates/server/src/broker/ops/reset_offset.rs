@@ -9,6 +9,9 @@
 //! CONSUMER_NOT_ONLINE otherwise. This broker does both halves: it commits, tells whoever is
 //! online, and answers the table in either case (docs/compatibility.md).
 //!
+//! With Java 5.x's optional `queueId` (0 or more) only that queue is reset, to `offset` when
+//! it is given (and within the queue's bounds), else by time.
+//!
 //! What must stay true: the offsets are committed before any consumer is told, so a consumer
 //! that asks the broker for its offset after the push gets the new one; `isForce` is not
 //! needed to move a group forward (as Java 5.x).
@@ -25,13 +28,15 @@ use rocketmq_protocol::RemotingCommand;
 use std::collections::BTreeMap;
 
 impl Broker {
-    /// Resets `group`'s offsets on `topic` to `timestamp` (see the module doc) and returns
-    /// the new offset of every queue.
-    pub fn reset_offset_by_time(
+    /// Resets `group`'s offsets on `topic` (see the module doc): every queue by time, or
+    /// (Java 5.x's `queueId` and `offset` fields) one queue, by time or to an offset within
+    /// its bounds. Returns the new offset of each queue reset.
+    pub fn reset_offset(
         &self,
         topic: &str,
         group: &str,
         timestamp: i64,
+        one_queue: Option<(i32, Option<i64>)>,
     ) -> Result<BTreeMap<MessageQueue, i64>, OpError> {
         let Some(config) = self.topics.get(topic) else {
             return Err(OpError::new(
@@ -45,14 +50,36 @@ impl Broker {
                 format!("Group {group} does not exist ({})", refusal.remark),
             ));
         }
-        let mut table = BTreeMap::new();
-        for queue_id in 0..config.read_queue_nums {
-            let offset = if timestamp < 0 {
+        let by_time = |queue_id: i32| {
+            if timestamp < 0 {
                 self.store.max_offset(topic, queue_id)
             } else {
                 self.store.offset_by_time(topic, queue_id, timestamp, false)
             }
-            .max(0);
+            .max(0)
+        };
+        let targets: Vec<(i32, i64)> = match one_queue {
+            None => (0..config.read_queue_nums)
+                .map(|q| (q, by_time(q)))
+                .collect(),
+            Some((queue_id, Some(offset))) if offset != -1 => {
+                let (min, max) = (
+                    self.store.min_offset(topic, queue_id),
+                    self.store.max_offset(topic, queue_id),
+                );
+                // Java's bound, one past the max offset included.
+                if offset < min || offset > max + 1 {
+                    return Err(OpError::new(
+                        resp::SYSTEM_ERROR,
+                        format!("Target offset {offset} not in consume queue range [{min}-{max}]"),
+                    ));
+                }
+                vec![(queue_id, offset)]
+            }
+            Some((queue_id, _)) => vec![(queue_id, by_time(queue_id))],
+        };
+        let mut table = BTreeMap::new();
+        for (queue_id, offset) in targets {
             self.store.commit_offset(group, topic, queue_id, offset);
             table.insert(
                 MessageQueue::new(topic, &self.config.broker_name, queue_id),

@@ -25,7 +25,8 @@ pub(super) fn reset_offset(broker: &Broker, req: &RemotingCommand) -> RemotingCo
         Ok(h) => h,
         Err(e) => return bad_header(req, e),
     };
-    match broker.reset_offset_by_time(&h.topic, &h.group, h.timestamp) {
+    let one_queue = h.queue_id.filter(|q| *q >= 0).map(|q| (q, h.offset));
+    match broker.reset_offset(&h.topic, &h.group, h.timestamp, one_queue) {
         Ok(table) => {
             RemotingCommand::response_to(req).with_body(encode_reset_offset_body_java(&table))
         }
