@@ -173,8 +173,9 @@ impl NativeAdmin {
         topic: Option<String>,
     ) -> PyResult<Vec<ConsumeStatsTuple>> {
         let admin = self.admin();
-        let stats =
-            block_on(py, async move { admin.consume_stats(&group, topic.as_deref()).await })?;
+        let stats = block_on(py, async move {
+            admin.consume_stats(&group, topic.as_deref()).await
+        })?;
         Ok(stats
             .offset_table
             .into_iter()
