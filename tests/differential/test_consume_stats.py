@@ -22,6 +22,7 @@ from wire import (
     HEART_BEAT,
     PULL_NOT_FOUND,
     SUCCESS,
+    SYSTEM_ERROR,
     TOPIC_NOT_EXIST,
     decode_records,
     heartbeat_body,
@@ -93,7 +94,7 @@ def stats_of(side, group, asked, topic, store_times):
         fields["topic"] = asked
     reply = side.broker(GET_CONSUME_STATS, fields)
     if reply.code != SUCCESS:
-        return {"code": reply.code}
+        return {"code": reply.code, "remark": reply.remark}
     body = queue_keyed(reply.body, side)
     assert isinstance(body.pop("consumeTps"), (int, float)), body
     table = {}
@@ -137,14 +138,13 @@ def test_consume_stats_agree_after_commits_and_pulls(sides, filled, unique):
 def test_reset_offset_answers_agree_with_and_without_a_consumer_online(sides, filled, unique):
     topic, times = filled
     live, offline = unique("DiffResetLive"), unique("DiffResetOff")
+    missing = unique("DiffNoTopic")
 
-    def reset(side, group, timestamp):
-        reply = side.broker(
-            INVOKE_BROKER_TO_RESET_OFFSET,
-            {"topic": topic, "group": group, "timestamp": timestamp, "isForce": True},
-        )
+    def reset(side, group, timestamp, **one_queue):
+        fields = {"topic": topic, "group": group, "timestamp": timestamp, "isForce": True}
+        reply = side.broker(INVOKE_BROKER_TO_RESET_OFFSET, {**fields, **one_queue})
         if reply.code != SUCCESS:
-            return {"code": reply.code}
+            return {"code": reply.code, "remark": reply.remark}
         return {"code": reply.code, **queue_keyed(reply.body, side)}
 
     def committed(side, group):
@@ -169,9 +169,12 @@ def test_reset_offset_answers_agree_with_and_without_a_consumer_online(sides, fi
             "live, committed after": committed(side, live),
             "offline, to the start": reset(side, offline, 0),
             "offline, committed after": committed(side, offline),
+            "one queue, to an offset": reset(side, live, 0, queueId=0, offset=2),
+            "one queue, committed after": committed(side, live),
+            "one queue, beyond its end": reset(side, live, 0, queueId=0, offset=9),
             "live, to the end": reset(side, live, -1),
             "live, committed at the end": committed(side, live),
-            "unknown topic": reset_unknown(side, live, unique("DiffNoTopic")),
+            "unknown topic": reset_unknown(side, live, missing),
         }
 
     ours, apache = both(sides, step)
@@ -182,8 +185,11 @@ def test_reset_offset_answers_agree_with_and_without_a_consumer_online(sides, fi
     }
     assert ours["live, committed after"] == ["1", "0"]
     assert ours["offline, committed after"] == ["0", "0"]
+    assert ours["one queue, to an offset"]["offsetTable"] == {f"{topic}/<broker>/0": 2}
+    assert ours["one queue, committed after"] == ["2", "0"]
+    assert ours["one queue, beyond its end"]["code"] == SYSTEM_ERROR
     assert ours["live, committed at the end"] == ["3", "1"]
-    assert ours["unknown topic"] == {"code": TOPIC_NOT_EXIST}
+    assert ours["unknown topic"]["code"] == TOPIC_NOT_EXIST
 
 
 def reset_unknown(side, group, topic):
@@ -191,4 +197,4 @@ def reset_unknown(side, group, topic):
         INVOKE_BROKER_TO_RESET_OFFSET,
         {"topic": topic, "group": group, "timestamp": 0, "isForce": True},
     )
-    return {"code": reply.code}
+    return {"code": reply.code, "remark": reply.remark}
