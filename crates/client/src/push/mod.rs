@@ -48,6 +48,8 @@ mod process_queue;
 mod pull_loop;
 mod rebalance;
 mod reset_offset;
+#[cfg(test)]
+mod reset_offset_tests;
 mod running_info;
 #[cfg(test)]
 mod tests;

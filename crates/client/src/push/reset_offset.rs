@@ -33,32 +33,27 @@ impl ConsumerCore {
                 let Some(old) = queues.get(&mq).cloned() else {
                     continue;
                 };
+                let Some(sub) = self.subscriptions.iter().find(|s| s.topic == mq.topic) else {
+                    continue;
+                };
                 old.drop_queue();
                 let fresh = ProcessQueue::new(mq.clone());
                 fresh.start_at(offset);
                 queues.insert(mq.clone(), fresh.clone());
-                restarted.push((fresh, offset));
+                restarted.push((fresh, offset, sub.filter.clone()));
             }
         }
         {
             // The last commit of the old queue is forgotten, so the new offset is committed
             // even when it equals it.
             let mut committed = self.offsets.committed.lock().unwrap();
-            for (pq, _) in &restarted {
+            for (pq, _, _) in &restarted {
                 committed.remove(&pq.mq);
             }
         }
         let count = restarted.len();
-        for (pq, offset) in restarted {
+        for (pq, offset, filter) in restarted {
             tracing::info!(target: LOG, group, queue = ?pq.mq, offset, "offset reset by the broker; pulling from there");
-            let filter = self
-                .subscriptions
-                .iter()
-                .find(|s| s.topic == pq.mq.topic)
-                .map(|s| s.filter.clone());
-            let Some(filter) = filter else {
-                continue;
-            };
             let core = self.clone();
             self.runtime
                 .spawn(async move { core.pull_loop(pq, filter).await });
