@@ -446,6 +446,15 @@ class NativeAdmin:
         """Messages of `topic` with `key` in KEYS stored in the time range, newest first."""
     def view_message(self, msg_id: str, topic: Optional[str] = None) -> Optional[ReceivedMessage]:
         """By offset message id, or with `topic` by unique id; None when not found."""
+    def reset_offset_by_time(
+        self, topic: str, group: str, timestamp_ms: int
+    ) -> List[Tuple[str, int, int]]:
+        """`[(broker_name, queue_id, new_offset)]` after resetting the group to the time."""
+    def consume_stats(
+        self, group: str, topic: Optional[str] = None
+    ) -> List[Tuple[str, str, int, int, int, int, int]]:
+        """`[(topic, broker_name, queue_id, broker_offset, consumer_offset, pull_offset,
+        last_timestamp)]`."""
     def set_name_servers(self, list: str) -> None:
         """Replaces the name-server list."""
     def shutdown(self) -> None:

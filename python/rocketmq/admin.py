@@ -16,7 +16,7 @@ What must stay true: every call is bounded by ``timeout``; every failure raises
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Tuple
 
 from . import _rocketmq
 from ._arguments import as_text
@@ -30,6 +30,8 @@ __all__ = [
     "AdminError",
     "MessageNotFoundError",
     "QueueRoute",
+    "BrokerQueue",
+    "ConsumeStatsRow",
     "PERM_READ",
     "PERM_WRITE",
 ]
@@ -56,6 +58,42 @@ class QueueRoute:
     read_queues: int
     write_queues: int
     perm: int
+
+
+class BrokerQueue(NamedTuple):
+    """One queue of a topic: the broker that holds it and its queue id. A plain
+    ``(broker_name, queue_id)`` tuple compares equal to it."""
+
+    broker_name: str
+    queue_id: int
+
+
+@dataclass(frozen=True)
+class ConsumeStatsRow:
+    """How far a consumer group got in one queue."""
+
+    topic: str
+    broker_name: str
+    queue_id: int
+    #: The queue's max offset (one past its last message).
+    broker_offset: int
+    #: The group's committed offset (0 when it has none).
+    consumer_offset: int
+    #: Messages stored but not consumed yet: ``broker_offset - consumer_offset``.
+    lag: int
+    #: Store time (epoch ms) of the last consumed message; 0 if none.
+    last_timestamp: int
+    #: Where the group's latest pull of the queue ended (at least ``consumer_offset``).
+    pull_offset: int
+
+
+def _timestamp_ms(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            "timestamp_ms must be an int of milliseconds since the epoch, e.g. "
+            f"int(time.time() * 1000), got {value!r}"
+        )
+    return value
 
 
 def _positive(value: object, what: str) -> int:
@@ -170,11 +208,7 @@ class Admin:
         name = as_text(topic, "topic")
         if isinstance(queue_id, bool) or not isinstance(queue_id, int) or queue_id < 0:
             raise TypeError(f"queue_id must be an int of 0 or more, got {queue_id!r}")
-        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
-            raise TypeError(
-                "timestamp_ms must be an int of milliseconds since the epoch, e.g. "
-                f"int(time.time() * 1000), got {timestamp_ms!r}"
-            )
+        _timestamp_ms(timestamp_ms)
         broker = None if broker_name is None else as_text(broker_name, "broker_name")
         return self._call(self._native.search_offset, name, queue_id, timestamp_ms, broker)
 
@@ -235,3 +269,39 @@ class Admin:
         if route is None:
             return None
         return [QueueRoute(*entry) for entry in route]
+
+    def reset_offset_by_time(
+        self, topic: str, group: str, timestamp_ms: int
+    ) -> Dict[BrokerQueue, int]:
+        """Moves consumer group ``group`` on every queue of ``topic`` to the first message
+        stored at or after ``timestamp_ms`` (epoch milliseconds; a negative value: the end of
+        each queue), and returns each queue's new offset. Running push consumers of the group
+        continue from there at once; a group with no consumer online starts there."""
+        name = as_text(topic, "topic")
+        group_name = as_text(group, "group")
+        when = _timestamp_ms(timestamp_ms)
+        table = self._call(self._native.reset_offset_by_time, name, group_name, when)
+        return {BrokerQueue(broker, queue_id): offset for broker, queue_id, offset in table}
+
+    def consume_stats(self, group: str, topic: Optional[str] = None) -> List[ConsumeStatsRow]:
+        """How far consumer group ``group`` got in each queue of ``topic`` (default: every
+        topic it has committed offsets in), from every master broker, in topic, broker and
+        queue order. Empty when the group has consumed nothing there."""
+        group_name = as_text(group, "group")
+        name = None if topic is None else as_text(topic, "topic")
+        rows = self._call(self._native.consume_stats, group_name, name)
+        out = []
+        for t, broker, queue_id, broker_offset, consumer_offset, pull_offset, last in rows:
+            out.append(
+                ConsumeStatsRow(
+                    topic=t,
+                    broker_name=broker,
+                    queue_id=queue_id,
+                    broker_offset=broker_offset,
+                    consumer_offset=consumer_offset,
+                    lag=max(0, broker_offset - consumer_offset),
+                    last_timestamp=last,
+                    pull_offset=pull_offset,
+                )
+            )
+        return out

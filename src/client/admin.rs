@@ -42,6 +42,10 @@ fn not_found_as_none<T>(r: rocketmq_client::Result<T>) -> rocketmq_client::Resul
     }
 }
 
+/// One queue's consume stats: `(topic, broker_name, queue_id, broker_offset,
+/// consumer_offset, pull_offset, last_timestamp)`.
+type ConsumeStatsTuple = (String, String, i32, i64, i64, i64, i64);
+
 fn deadline(timeout_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(timeout_ms)
 }
@@ -193,6 +197,57 @@ impl NativeAdmin {
             not_found_as_none(admin.view_message(&msg_id, topic.as_deref()).await)
         })?;
         Ok(found.map(ReceivedMessage::from_message))
+    }
+
+    /// Resets the group's offsets on every queue of the topic to the time; answers
+    /// `[(broker_name, queue_id, new_offset)]`.
+    fn reset_offset_by_time(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        group: String,
+        timestamp_ms: i64,
+    ) -> PyResult<Vec<(String, i32, i64)>> {
+        let admin = self.admin();
+        let table = block_on(py, async move {
+            admin
+                .reset_offset_by_time(&topic, &group, timestamp_ms)
+                .await
+        })?;
+        Ok(table
+            .into_iter()
+            .map(|(mq, offset)| (mq.broker_name, mq.queue_id, offset))
+            .collect())
+    }
+
+    /// The group's consume stats from every master broker: one tuple per queue, in topic,
+    /// broker, queue order.
+    #[pyo3(signature = (group, topic = None))]
+    fn consume_stats(
+        &self,
+        py: Python<'_>,
+        group: String,
+        topic: Option<String>,
+    ) -> PyResult<Vec<ConsumeStatsTuple>> {
+        let admin = self.admin();
+        let stats = block_on(py, async move {
+            admin.consume_stats(&group, topic.as_deref()).await
+        })?;
+        Ok(stats
+            .offset_table
+            .into_iter()
+            .map(|(mq, w)| {
+                (
+                    mq.topic,
+                    mq.broker_name,
+                    mq.queue_id,
+                    w.broker_offset,
+                    w.consumer_offset,
+                    w.pull_offset,
+                    w.last_timestamp,
+                )
+            })
+            .collect())
     }
 
     /// Replaces the name-server list (`"host:port;host:port"`).

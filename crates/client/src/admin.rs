@@ -76,7 +76,7 @@ impl TopicSpec {
 
 /// Admin requests through one client instance's connections and name-server list.
 pub struct Admin {
-    client: Arc<ClientInstance>,
+    pub(crate) client: Arc<ClientInstance>,
 }
 
 impl Admin {

@@ -5,6 +5,7 @@
 //!   per-thread blocking connections the Python bindings' synchronous calls use;
 //! - `admin`: cluster administration (cluster info, topic creation) as `mqadmin` does it;
 //!   `admin_query`: its message lookups (by key, by unique or offset message id);
+//!   `admin_offsets`: a group's consume stats and resetting its offsets by time;
 //! - `acl`: request signing with session credentials;
 //! - `config`, `instance`, `namesrv_domain`, `route`: what a process's clients share:
 //!   connections, name servers (listed, or fetched over HTTP), routes;
@@ -26,6 +27,7 @@
 
 mod acl;
 mod admin;
+mod admin_offsets;
 mod admin_query;
 mod blocking;
 mod config;

@@ -19,6 +19,9 @@ use rocketmq_protocol::RemotingCommand;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+/// How often Apache's broker looks at held pulls (its PullRequestHoldService period).
+const APACHE_HOLD_CHECK_PERIOD: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PullStatus {
     Found,
@@ -125,8 +128,16 @@ impl ClientInstance {
             broker_name: Some(req.queue.broker_name.clone()),
         };
         let cmd = ClientInstance::request(request_code::PULL_MESSAGE).with_header(&header);
-        // The socket timeout must outlast the broker's hold.
-        let timeout = self.config.request_timeout + suspend;
+        // The socket timeout must outlast the broker's hold: Apache's hold service looks at
+        // held pulls every 5 s, so it answers up to 5 s after the suspend time. An answer
+        // given up on is lost, and with it a one-time PULL_OFFSET_MOVED (Apache 5's
+        // server-side offset reset is erased by the pull it answers).
+        let held = if req.suspend.is_some() {
+            suspend + APACHE_HOLD_CHECK_PERIOD
+        } else {
+            suspend
+        };
+        let timeout = self.config.request_timeout + held;
         let resp = self.pool.invoke(&addr, cmd, timeout).await?;
         let status = match resp.code {
             response_code::SUCCESS => PullStatus::Found,

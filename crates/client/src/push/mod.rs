@@ -16,6 +16,7 @@
 //!     unacknowledged offset, else the next pull offset         offsets.rs, offset_store.rs
 //!  broker requests: NOTIFY_CONSUMER_IDS_CHANGED -> rebalance now        broker_requests.rs
 //!     GET_CONSUMER_RUNNING_INFO -> Java's ConsumerRunningInfo           running_info.rs
+//!     RESET_CONSUMER_CLIENT_OFFSET -> restart queues at new offsets     reset_offset.rs
 //! ```
 //!
 //! The files: `consumer.rs` is the caller's handle ([`PushConsumer`]); `consumer_core.rs`
@@ -46,6 +47,9 @@ mod orderly;
 mod process_queue;
 mod pull_loop;
 mod rebalance;
+mod reset_offset;
+#[cfg(test)]
+mod reset_offset_tests;
 mod running_info;
 #[cfg(test)]
 mod tests;

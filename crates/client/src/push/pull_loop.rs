@@ -19,7 +19,12 @@ use std::time::Duration;
 impl ConsumerCore {
     pub(super) async fn pull_loop(self: Arc<Self>, pq: Arc<ProcessQueue>, filter: TagFilter) {
         let mq = pq.mq.clone();
+        // A queue restarted by an offset reset (reset_offset.rs) already knows its start.
+        let preset = pq.commit_offset();
         let mut offset = loop {
+            if let Some(o) = preset {
+                break o;
+            }
             if pq.is_dropped() || self.stopping() {
                 return;
             }

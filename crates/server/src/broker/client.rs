@@ -13,7 +13,7 @@
 
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::body::{ConsumeFromWhere, ConsumeType, MessageModel};
-use rocketmq_protocol::code::request_code;
+use rocketmq_protocol::code::{request_code, LanguageCode};
 use rocketmq_protocol::RemotingCommand;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -24,6 +24,8 @@ pub struct ClientChannel {
     pub client_id: String,
     pub conn: ConnectionHandle,
     pub last_heartbeat: Instant,
+    /// The language of the client's heartbeat (a CPP client gets C-shaped bodies).
+    pub language: LanguageCode,
 }
 
 /// One subscription of a consumer group, from a heartbeat.
@@ -228,6 +230,29 @@ impl ClientManager {
             .map(|g| g.subscriptions.get(topic).cloned())
     }
 
+    /// Every live connection of a consumer group (RESET_CONSUMER_CLIENT_OFFSET goes to each).
+    pub fn consumer_channels(&self, group: &str) -> Vec<ClientChannel> {
+        self.lock()
+            .consumers
+            .get(group)
+            .map(|g| {
+                g.channels
+                    .values()
+                    .filter(|c| !c.conn.is_closed())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// How many topics the group's live consumers subscribe (0 when none is online).
+    pub fn subscription_count(&self, group: &str) -> usize {
+        self.lock()
+            .consumers
+            .get(group)
+            .map_or(0, |g| g.subscriptions.len())
+    }
+
     #[cfg(test)]
     pub fn producer_groups(&self) -> Vec<String> {
         self.lock().producers.keys().cloned().collect()
@@ -262,6 +287,7 @@ mod tests {
                 client_id: id.into(),
                 conn,
                 last_heartbeat: Instant::now(),
+                language: LanguageCode::Java,
             },
             rx,
         )

@@ -28,6 +28,7 @@ pub mod filter;
 pub mod notify;
 pub mod ops;
 mod processor;
+pub mod pull_stats;
 pub mod rebalance_lock;
 mod register;
 pub mod retry;

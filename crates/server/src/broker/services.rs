@@ -51,6 +51,8 @@ pub struct Broker {
     pub(crate) transactions: TransactionState,
     /// The timer-message service, once started (retention asks it what it still needs).
     pub(crate) timer: std::sync::OnceLock<Arc<super::timer::TimerService>>,
+    /// Pull offsets and rates per consumer group, for GET_CONSUME_STATS.
+    pub(crate) pull_stats: super::pull_stats::PullStats,
 }
 
 impl Broker {
@@ -83,6 +85,7 @@ impl Broker {
             started_at_millis: rocketmq_protocol::now_millis(),
             transactions,
             timer: std::sync::OnceLock::new(),
+            pull_stats: Default::default(),
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),

@@ -18,6 +18,8 @@ use std::time::Instant;
 pub struct HeartbeatSource<'a> {
     /// Server pushes (membership changes, transaction check-backs) go to this connection.
     pub conn: &'a ConnectionHandle,
+    /// The language the heartbeat came with.
+    pub language: rocketmq_protocol::code::LanguageCode,
 }
 
 impl Broker {
@@ -31,6 +33,7 @@ impl Broker {
             client_id: data.client_id.clone(),
             conn: source.conn.clone(),
             last_heartbeat: Instant::now(),
+            language: source.language,
         };
         for consumer in data.consumer_data_set {
             let group = consumer.group_name;

@@ -13,6 +13,7 @@
 //! - [`send_back`]: messages given back by consumers (retry or dead letter);
 //! - [`admin`]: topics, message lookup, client config checks;
 //! - [`query`]: messages by key or unique key (QUERY_MESSAGE);
+//! - [`consume_stats`], [`reset_offset`]: a group's progress per queue, and moving it to a time;
 //! - END_TRANSACTION is [`crate::broker::transaction`]'s `end_transaction`.
 //!
 //! How a front end plugs in: it decodes its own request into these types, calls the
@@ -30,13 +31,17 @@
 
 pub mod admin;
 pub mod clients;
+pub mod consume_stats;
 pub mod locks;
 pub mod offsets;
 pub mod pull;
 pub mod query;
+pub mod reset_offset;
 pub mod send;
 pub mod send_back;
 mod send_properties;
 
+#[cfg(test)]
+mod consume_admin_tests;
 #[cfg(test)]
 mod tests;

@@ -171,7 +171,10 @@ async fn a_long_poll_ends_when_its_caller_goes_away() {
 async fn heartbeats_register_members_and_keep_subscriptions_when_told() {
     let (broker, _stop) = broker_and_stop();
     let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
-    let source = || HeartbeatSource { conn: &conn };
+    let source = || HeartbeatSource {
+        conn: &conn,
+        language: Default::default(),
+    };
     let full = br#"{"clientID":"c1","consumerDataSet":[{"groupName":"CG","consumeType":9,
         "subscriptionDataSet":[{"topic":"T","subString":"a"},{"subString":"*"}]},{"groupName":""}]}"#;
     broker

@@ -18,7 +18,10 @@ pub(super) fn heartbeat(
         Ok(d) => d,
         Err(e) => return error(req, resp::SYSTEM_ERROR, format!("bad heartbeat body: {e}")),
     };
-    let source = HeartbeatSource { conn };
+    let source = HeartbeatSource {
+        conn,
+        language: req.language,
+    };
     done(req, broker.heartbeat(source, data))
 }
 

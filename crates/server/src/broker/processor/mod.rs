@@ -7,6 +7,7 @@
 //! - `consumer_manage`: consumer lists and offsets;
 //! - `admin`: topics, queue bounds, message lookup, queue locks;
 //! - `query`: messages by key (QUERY_MESSAGE);
+//! - `consume_admin`: consume stats and reset offset by time;
 //! - `end_transaction`: END_TRANSACTION;
 //! - `retention`: DELETE_EXPIRED_COMMITLOG, CLEAN_EXPIRED_CONSUMEQUEUE (clean at once);
 //! - `answer`: the one place errors become response commands.
@@ -18,6 +19,7 @@
 mod admin;
 mod answer;
 mod client_manage;
+mod consume_admin;
 mod consumer_manage;
 mod end_transaction;
 mod pull;
@@ -40,7 +42,11 @@ async fn dispatch(
     req: RemotingCommand,
 ) -> Option<RemotingCommand> {
     let response = match req.code {
-        rc::PULL_MESSAGE | rc::LITE_PULL_MESSAGE => pull::pull(broker, &conn, &req).await,
+        rc::PULL_MESSAGE | rc::LITE_PULL_MESSAGE => {
+            let answer = pull::pull(broker, &conn, &req).await;
+            consume_admin::observe_pull(broker, &req, &answer);
+            answer
+        }
         rc::HEART_BEAT => client_manage::heartbeat(broker, &conn, &req),
         rc::UNREGISTER_CLIENT => client_manage::unregister(broker, &conn, &req),
         rc::CHECK_CLIENT_CONFIG => client_manage::check_client_config(broker, &req),
@@ -58,6 +64,8 @@ async fn dispatch(
         rc::QUERY_MESSAGE => query::query_message(broker, &req).await,
         rc::UPDATE_AND_CREATE_TOPIC => admin::update_topic(broker, &req).await,
         rc::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(broker, &req),
+        rc::GET_CONSUME_STATS => consume_admin::consume_stats(broker, &req),
+        rc::INVOKE_BROKER_TO_RESET_OFFSET => consume_admin::reset_offset(broker, &req),
         rc::END_TRANSACTION => end_transaction::end_transaction(broker, &req),
         rc::DELETE_EXPIRED_COMMITLOG | rc::CLEAN_EXPIRED_CONSUMEQUEUE => {
             retention::clean_now(broker, &req).await
