@@ -243,3 +243,37 @@ def test_retention_options_are_checked():
         LocalBroker(namesrv_port=0, broker_port=0, disk_refuse_ratio=5)
     with pytest.raises(TypeError, match="file_reserved_time"):
         LocalBroker(namesrv_port=0, broker_port=0, file_reserved_time=[1])
+
+
+def test_an_undelivered_timer_message_holds_retention_back(tmp_path):
+    """A timer message lives in the commit log until its time: retention keeps its file (and
+    every later one) however old, and lets them go once it is delivered."""
+    with retention_broker(tmp_path, "0ms") as broker:
+        timer_topic, filler_topic = unique("Timed"), unique("Filler")
+        producer = make_producer(broker)
+        try:
+            timed = message(timer_topic, b"due-later")
+            timed.set_delay_time_ms(4000)
+            producer.send_sync(timed)
+            for i in range(5 * SEGMENT // len(body(0))):
+                producer.send_sync(message(filler_topic, body(i)))
+        finally:
+            producer.shutdown()
+        with RemotingConnection(broker.broker_addr) as conn:
+            assert conn.call(DELETE_EXPIRED_COMMITLOG).code == 0
+            # Nothing left the commit log: the timer message is in its first file.
+            assert segments(broker)[0] == 0
+            assert len(segments(broker)) >= 4
+            assert pull_everything(broker, timer_topic) == []
+            wait_for(
+                lambda: [m.body for m in pull_everything(broker, timer_topic)] == [b"due-later"],
+                timeout=30,
+                what="the timer message delivered after the cleans",
+            )
+
+            # Delivered (and checkpointed): the old files may go now.
+            def cleaned():
+                assert conn.call(DELETE_EXPIRED_COMMITLOG).code == 0
+                return len(segments(broker)) == 1
+
+            wait_for(cleaned, timeout=30, what="the old files removed after the delivery")

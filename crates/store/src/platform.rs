@@ -153,9 +153,10 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Used percent (0..=100) of the file system holding `path`: the blocks an unprivileged
-/// writer cannot use (`f_blocks - f_bavail`) over all blocks, so "100" means this process
-/// can write nothing more. `Ok(None)`: not measurable here (Windows); disk watermarks are
+/// Used percent (0..=100) of the file system holding `path`, as `df` shows it: used blocks
+/// (`f_blocks - f_bfree`) over used plus those an unprivileged writer may still take
+/// (`f_bavail`; blocks reserved for root count as neither), so "100" means this process can
+/// write nothing more. `Ok(None)`: not measurable here (Windows); disk watermarks are
 /// then inactive.
 pub fn disk_used_percent(path: &Path) -> io::Result<Option<u8>> {
     #[cfg(unix)]
@@ -169,11 +170,11 @@ pub fn disk_used_percent(path: &Path) -> io::Result<Option<u8>> {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        let total = st.f_blocks as u128;
+        let used = (st.f_blocks as u128).saturating_sub(st.f_bfree as u128);
+        let total = used + st.f_bavail as u128;
         if total == 0 {
             return Ok(None);
         }
-        let used = total.saturating_sub(st.f_bavail as u128);
         Ok(Some(((used * 100).div_ceil(total)).min(100) as u8))
     }
     #[cfg(not(unix))]

@@ -1,7 +1,7 @@
 //! [`TimerStore`]: the timer log and the time wheel kept consistent by one checkpoint
 //! (see the module above for what must stay true).
 
-use super::log::{TimerEntry, TimerLog};
+use super::log::{TimerEntry, TimerLog, ENTRY_SIZE};
 use super::wheel::{Slot, TimerWheel};
 use crate::atomic_file::{read_optional, write_atomic};
 use crate::error::StoreError;
@@ -87,7 +87,13 @@ pub struct TimerStore {
     log: TimerLog,
     wheel: TimerWheel,
     checkpoint: TimerCheckpoint,
+    /// Timer-log position before which every entry is delivered (see
+    /// [`TimerStore::lowest_needed_commit_log_offset`]); only moves forward.
+    first_pending: i64,
 }
+
+/// Most timer-log entries one [`TimerStore::lowest_needed_commit_log_offset`] call reads.
+const PENDING_SCAN_LIMIT: usize = 65_536;
 
 impl TimerStore {
     /// Opens (or creates) the timer files: cuts the log back to the checkpoint and rebuilds
@@ -141,6 +147,7 @@ impl TimerStore {
             log,
             wheel,
             checkpoint,
+            first_pending: 0,
         })
     }
 
@@ -269,10 +276,47 @@ impl TimerStore {
         self.log.drop_leading(|s| s.max_deliver_ms < read_ms)
     }
 
-    /// The lowest commit-log offset a kept timer-log entry points to: retention must keep
-    /// every commit-log byte from here on (and whatever the timer queue has not taken in yet).
-    /// `None` when the log holds no entry.
-    pub fn lowest_needed_commit_log_offset(&self) -> Option<i64> {
+    /// The commit-log offset of the first entry the checkpoint does not count as delivered:
+    /// retention must keep every commit-log byte from here on (and whatever the timer queue
+    /// has not taken in yet). `None` when every kept entry is delivered.
+    ///
+    /// Entries are appended in commit-log order (the timer queue is taken in in order), so
+    /// the first undelivered entry points lowest. A cursor remembers how far the delivered
+    /// prefix reaches: each entry is passed once, and one call reads at most
+    /// [`PENDING_SCAN_LIMIT`] entries (it answers the entry it stopped at, which only keeps
+    /// more).
+    pub fn lowest_needed_commit_log_offset(&mut self) -> Option<i64> {
+        let read_ms = self.checkpoint.read_ms;
+        let mut pos = self.first_pending.max(self.log.start() as i64);
+        let end = self.log.end() as i64;
+        for _ in 0..PENDING_SCAN_LIMIT {
+            if pos >= end {
+                break;
+            }
+            let Ok(Some(e)) = self.log.read(pos) else {
+                // Unreadable: keep everything from the earliest entry on.
+                return self.earliest_kept_commit_log_offset();
+            };
+            let delivered = self.wheel.slot_ms_of(e.deliver_ms) < read_ms
+                || self.checkpoint.delivered.contains(&e.pos);
+            if !delivered {
+                self.first_pending = pos;
+                return Some(e.commit_log_offset);
+            }
+            pos += ENTRY_SIZE as i64;
+        }
+        self.first_pending = pos;
+        if pos >= end {
+            return None;
+        }
+        self.log
+            .read(pos)
+            .ok()
+            .flatten()
+            .map(|e| e.commit_log_offset)
+    }
+
+    fn earliest_kept_commit_log_offset(&self) -> Option<i64> {
         self.log
             .segments()
             .iter()

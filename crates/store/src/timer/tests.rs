@@ -138,10 +138,11 @@ fn delivered_files_go_and_the_needed_commit_log_offset_follows() {
     assert_eq!(store.drop_delivered_files().unwrap(), 1);
     assert_eq!(store.log_file_count(), 1);
     drop(store);
-    let store = TimerStore::open(config(dir.path(), 2), 0).unwrap();
+    let mut store = TimerStore::open(config(dir.path(), 2), 0).unwrap();
     assert_eq!(store.log_file_count(), 1);
     assert_eq!(store.checkpoint().log_end, 5 * 32);
-    assert_eq!(store.lowest_needed_commit_log_offset(), Some(500));
+    // Everything is delivered: the timer holds nothing back.
+    assert_eq!(store.lowest_needed_commit_log_offset(), None);
 }
 
 #[test]
@@ -169,4 +170,23 @@ fn many_entries_in_one_slot_stay_bounded_by_the_slot_count() {
     assert_eq!(entries.len(), 5_000);
     assert!(entries.windows(2).all(|w| w[0].pos < w[1].pos));
     assert_eq!(store.log_file_count(), 5);
+}
+
+#[test]
+fn the_needed_offset_is_the_first_entry_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = TimerStore::open(config(dir.path(), 64), 0).unwrap();
+    store.append(1_000, 100, 1).unwrap();
+    let late = store.append(9_000, 200, 1).unwrap();
+    store.append(2_000, 300, 1).unwrap();
+    assert_eq!(store.lowest_needed_commit_log_offset(), Some(100));
+    // Read up to 5 s: the 1 s and 2 s entries are delivered, the 9 s one is not.
+    store.commit(3, 5_000, vec![]).unwrap();
+    assert_eq!(store.lowest_needed_commit_log_offset(), Some(200));
+    // The 9 s entry delivered early is listed in the checkpoint: nothing is needed.
+    store.commit(3, 5_000, vec![late.pos]).unwrap();
+    assert_eq!(store.lowest_needed_commit_log_offset(), None);
+    // A new entry is needed again, and only it.
+    store.append(20_000, 400, 1).unwrap();
+    assert_eq!(store.lowest_needed_commit_log_offset(), Some(400));
 }

@@ -131,9 +131,9 @@ impl TimerService {
 
     /// The lowest commit-log offset holding an undelivered timer message: retention must not
     /// delete a commit-log file at or after it. `None`: the timer needs nothing.
-    /// (Commit-log retention calls it through the floor the cluster registers.)
+    /// Commit-log retention calls it (through the floor the cluster registers) once a pass.
     pub fn lowest_needed_commit_log_offset(&self) -> Option<i64> {
-        let p = self.lock();
+        let mut p = self.lock();
         let not_taken_in = (p.enqueue_offset < self.store.max_offset(TIMER_TOPIC, 0))
             .then(|| self.store.queue_entry(TIMER_TOPIC, 0, p.enqueue_offset))
             .flatten()
