@@ -123,8 +123,9 @@ def _timeout_ms(timeout: object) -> int:
 
 class Admin:
     """Admin requests to the cluster behind ``namesrv_addr`` (``"host:port"``, several
-    separated by ``;``). ``timeout`` (seconds) bounds each call. Close it with
-    :meth:`shutdown` or use it as a context manager."""
+    separated by ``;``). ``timeout`` (seconds) bounds each call. Connections open on the
+    first call (:meth:`start` is there for code written for the Java admin's lifecycle).
+    Close it with :meth:`shutdown` or use it as a context manager."""
 
     def __init__(
         self,
@@ -141,15 +142,24 @@ class Admin:
         self._native = _rocketmq.NativeAdmin(
             name_servers_list=addr, timeout_ms=self._timeout_ms, credentials=credentials
         )
+        self._shut_down = False
+
+    def start(self) -> "Admin":
+        """Makes the admin ready (it already is: connections open on the first call) and
+        returns it; after :meth:`shutdown` it raises, since a closed admin stays closed."""
+        if self._shut_down:
+            raise AdminError("this Admin was shut down: create a new Admin(namesrv_addr)")
+        return self
 
     def __enter__(self) -> "Admin":
-        return self
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
     def shutdown(self) -> None:
         """Closes the connections; the object is not usable afterwards."""
+        self._shut_down = True
         self._native.shutdown()
 
     def _call(self, method, *args):

@@ -117,3 +117,15 @@ def test_search_offset_finds_the_first_message_stored_at_or_after_a_time(broker)
             admin.search_offset(topic, 9, stored[0].store_timestamp)
         with pytest.raises(TypeError, match="timestamp_ms must be an int"):
             admin.search_offset(topic, 0, 1.5)  # type: ignore[arg-type]
+
+
+def test_start_and_shutdown_follow_the_java_admin_lifecycle(broker):
+    admin = Admin(broker.namesrv_addr)
+    assert admin.start() is admin
+    assert admin.master_brokers(wait=30)
+    admin.shutdown()
+    with pytest.raises(AdminError, match="create a new Admin"):
+        admin.start()
+    with pytest.raises(AdminError, match="create a new Admin"):
+        with admin:
+            pass
