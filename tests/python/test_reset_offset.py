@@ -123,6 +123,13 @@ def test_consume_stats_rows_lag_and_last_timestamp_before_and_after_consuming(br
     with Admin(broker.namesrv_addr) as admin:
         admin.create_topic(topic, queues=QUEUES)
         sent = send_phase(broker, topic, b"m")
+        # Apache's broker builds its consume queues after answering the send (ours before):
+        # wait, bounded, until its queue offsets count every message sent.
+        wait_for(
+            lambda: sum(r.broker_offset for r in rows_of(admin, group, topic)) == PER_PHASE,
+            30,
+            "the queues to count every message sent",
+        )
         before = rows_of(admin, group, topic)
         assert all(isinstance(r, ConsumeStatsRow) for r in before)
         assert sorted(r.queue_id for r in before) == list(range(QUEUES))
