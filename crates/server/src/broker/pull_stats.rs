@@ -31,13 +31,17 @@ impl GroupTopicPulls {
     }
 }
 
+/// group -> topic -> what it pulled; nested so that a pull looks both up by `&str` and
+/// allocates only the first time a (group, topic) pulls.
+type PullTable = HashMap<String, HashMap<String, GroupTopicPulls>>;
+
 #[derive(Default)]
 pub struct PullStats {
-    inner: Mutex<HashMap<(String, String), GroupTopicPulls>>,
+    inner: Mutex<PullTable>,
 }
 
 impl PullStats {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), GroupTopicPulls>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PullTable> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -54,9 +58,14 @@ impl PullStats {
     ) {
         let second = now_ms.div_euclid(1000);
         let mut table = self.lock();
-        let entry = table
-            .entry((group.to_string(), topic.to_string()))
-            .or_default();
+        if !table.contains_key(group) {
+            table.insert(group.to_string(), HashMap::new());
+        }
+        let topics = table.get_mut(group).expect("inserted above");
+        if !topics.contains_key(topic) {
+            topics.insert(topic.to_string(), GroupTopicPulls::default());
+        }
+        let entry = topics.get_mut(topic).expect("inserted above");
         entry.next_offsets.insert(queue_id, next_offset);
         entry.forget_before(second);
         if messages > 0 {
@@ -70,14 +79,15 @@ impl PullStats {
     /// The next offset of the group's latest pull of a queue, if it pulled it.
     pub fn pull_offset(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
         self.lock()
-            .get(&(group.to_string(), topic.to_string()))
+            .get(group)
+            .and_then(|topics| topics.get(topic))
             .and_then(|e| e.next_offsets.get(&queue_id).copied())
     }
 
     /// Messages per second the group got from a topic over the last minute.
     pub fn tps(&self, group: &str, topic: &str, now_ms: i64) -> f64 {
         let mut table = self.lock();
-        let Some(entry) = table.get_mut(&(group.to_string(), topic.to_string())) else {
+        let Some(entry) = table.get_mut(group).and_then(|t| t.get_mut(topic)) else {
             return 0.0;
         };
         entry.forget_before(now_ms.div_euclid(1000));

@@ -3,7 +3,11 @@
 //! What must stay true: a level is always clamped to `1..=level_count()` before use, so a
 //! message names an existing schedule queue whatever level its producer asked for.
 
-use rocketmq_protocol::properties::{get_property, set_property, DELAY, REAL_QID, REAL_TOPIC};
+use rocketmq_protocol::message::StoredMessage;
+use rocketmq_protocol::properties::{
+    get_property, set_property, DELAY, REAL_QID, REAL_TOPIC, TAGS,
+};
+use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::MessageToStore;
 use std::fmt;
 use std::time::Duration;
@@ -121,4 +125,35 @@ pub fn requested_delay_level(properties: &str) -> Option<i32> {
     get_property(properties, DELAY)
         .and_then(|v| v.trim().parse::<i32>().ok())
         .filter(|&l| l > 0)
+}
+
+/// The copy of a held message (a delay level's or a timer's) that goes to the topic and queue
+/// its `REAL_TOPIC`/`REAL_QID` name: everything of the record kept but the properties, which
+/// are what `edit` makes of them, and the tags code, the hash of their `TAGS`. `None` when
+/// the record does not say where (no `REAL_TOPIC` or no valid `REAL_QID`).
+pub fn copy_to_real_queue(
+    stored: StoredMessage,
+    edit: impl FnOnce(&str) -> String,
+) -> Option<MessageToStore> {
+    let topic = get_property(&stored.properties, REAL_TOPIC)?.to_string();
+    let queue_id = get_property(&stored.properties, REAL_QID)?
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|&q| q >= 0)?;
+    let properties = edit(&stored.properties);
+    Some(MessageToStore {
+        topic,
+        queue_id,
+        flag: stored.flag,
+        sys_flag: stored.sys_flag,
+        born_timestamp: stored.born_timestamp,
+        born_host: stored.born_host,
+        store_host: stored.store_host,
+        reconsume_times: stored.reconsume_times,
+        prepared_transaction_offset: 0,
+        body: stored.body,
+        tags_code: tags_code(get_property(&properties, TAGS)),
+        properties,
+    })
 }

@@ -25,5 +25,7 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use levels::{requested_delay_level, to_scheduled, DelayLevels, SCHEDULE_TOPIC};
+pub use levels::{
+    copy_to_real_queue, requested_delay_level, to_scheduled, DelayLevels, SCHEDULE_TOPIC,
+};
 pub use service::ScheduleService;

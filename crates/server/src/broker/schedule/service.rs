@@ -1,14 +1,12 @@
 //! The service that delivers due delayed messages to their real topics, and its persisted
 //! per-level offsets (see the module above for what must stay true).
 
-use super::levels::{DelayLevels, SCHEDULE_TOPIC};
+use super::levels::{copy_to_real_queue, DelayLevels, SCHEDULE_TOPIC};
 use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::now_millis;
 use rocketmq_protocol::properties::{
-    get_property, remove_property, set_property, DELAY, REAL_QID, REAL_TOPIC, TAGS, TIMER_DELAY_MS,
-    TIMER_DELAY_SEC, TIMER_DELIVER_MS, WAIT,
+    remove_property, set_property, DELAY, TIMER_DELAY_MS, TIMER_DELAY_SEC, TIMER_DELIVER_MS, WAIT,
 };
-use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::{MessageStore, MessageToStore};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -270,32 +268,14 @@ impl ScheduleService {
     }
 }
 
-/// The copy of a due scheduled message that goes to its real topic and queue; `None` when
-/// the record does not say where (no `REAL_TOPIC` or no valid `REAL_QID`).
+/// The copy of a due scheduled message that goes to its real topic and queue, without `DELAY`
+/// and the timer properties and with `WAIT=false`; `None` when the record does not say where.
 fn redelivery(stored: rocketmq_protocol::message::StoredMessage) -> Option<MessageToStore> {
-    let topic = get_property(&stored.properties, REAL_TOPIC)?.to_string();
-    let queue_id = get_property(&stored.properties, REAL_QID)?
-        .trim()
-        .parse::<i32>()
-        .ok()
-        .filter(|&q| q >= 0)?;
-    let mut props = stored.properties;
-    for name in [DELAY, TIMER_DELIVER_MS, TIMER_DELAY_SEC, TIMER_DELAY_MS] {
-        props = remove_property(&props, name);
-    }
-    props = set_property(&props, WAIT, "false");
-    Some(MessageToStore {
-        topic,
-        queue_id,
-        flag: stored.flag,
-        sys_flag: stored.sys_flag,
-        born_timestamp: stored.born_timestamp,
-        born_host: stored.born_host,
-        store_host: stored.store_host,
-        reconsume_times: stored.reconsume_times,
-        prepared_transaction_offset: 0,
-        body: stored.body,
-        tags_code: tags_code(get_property(&props, TAGS)),
-        properties: props,
+    copy_to_real_queue(stored, |properties| {
+        let mut props = properties.to_string();
+        for name in [DELAY, TIMER_DELIVER_MS, TIMER_DELAY_SEC, TIMER_DELAY_MS] {
+            props = remove_property(&props, name);
+        }
+        set_property(&props, WAIT, "false")
     })
 }

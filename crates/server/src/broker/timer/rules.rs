@@ -1,12 +1,12 @@
 //! Timer rules: which property asks for a timer, the deliver time it means, the limit, and
 //! the two rewrites (into the timer topic, and back out at delivery). Pure: no store, no clock.
 
+use crate::broker::schedule::copy_to_real_queue;
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::properties::{
-    get_property, set_property, REAL_QID, REAL_TOPIC, START_DELIVER_TIME, TAGS, TIMER_DELAY_MS,
+    get_property, set_property, REAL_QID, REAL_TOPIC, START_DELIVER_TIME, TIMER_DELAY_MS,
     TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_DEQUEUE_MS, TIMER_ENQUEUE_MS, TIMER_OUT_MS, WAIT,
 };
-use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::MessageToStore;
 use std::time::Duration;
 
@@ -107,32 +107,11 @@ pub fn stored_deliver_ms(properties: &str) -> Option<i64> {
 /// (when the timer message was stored) and `TIMER_DEQUEUE_MS` (now), and `WAIT=false`; `None`
 /// when the record does not say where.
 pub fn redelivery(stored: StoredMessage, now_ms: i64) -> Option<MessageToStore> {
-    let topic = get_property(&stored.properties, REAL_TOPIC)?.to_string();
-    let queue_id = get_property(&stored.properties, REAL_QID)?
-        .trim()
-        .parse::<i32>()
-        .ok()
-        .filter(|&q| q >= 0)?;
+    let enqueued = stored.store_timestamp.to_string();
     // REAL_TOPIC/REAL_QID stay, as on Apache's delivered copy.
-    let mut props = set_property(
-        &stored.properties,
-        TIMER_ENQUEUE_MS,
-        &stored.store_timestamp.to_string(),
-    );
-    props = set_property(&props, TIMER_DEQUEUE_MS, &now_ms.to_string());
-    props = set_property(&props, WAIT, "false");
-    Some(MessageToStore {
-        topic,
-        queue_id,
-        flag: stored.flag,
-        sys_flag: stored.sys_flag,
-        born_timestamp: stored.born_timestamp,
-        born_host: stored.born_host,
-        store_host: stored.store_host,
-        reconsume_times: stored.reconsume_times,
-        prepared_transaction_offset: 0,
-        body: stored.body,
-        tags_code: tags_code(get_property(&props, TAGS)),
-        properties: props,
+    copy_to_real_queue(stored, |properties| {
+        let props = set_property(properties, TIMER_ENQUEUE_MS, &enqueued);
+        let props = set_property(&props, TIMER_DEQUEUE_MS, &now_ms.to_string());
+        set_property(&props, WAIT, "false")
     })
 }
