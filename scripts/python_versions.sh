@@ -6,9 +6,10 @@
 # 2. For each of CPython 3.9, 3.10, 3.11, 3.12 and 3.13: finds the interpreter (pyenv's
 #    versions first, then `python3.X` on PATH), makes a virtualenv for it (.venv-py/3.X,
 #    reused between runs), installs that same wheel and pytest, and runs tests/python from a
-#    temporary directory against the installed package: before pytest starts, the run checks
-#    that `rocketmq` and its native module come from the virtualenv's site-packages, never
-#    from the source tree's python/ directory. A missing version is skipped with a WARNING
+#    temporary directory against the installed package, all versions at once (their outputs
+#    are printed one after another): before pytest starts, the run checks that `rocketmq`
+#    and its native module come from the virtualenv's site-packages, never from the source
+#    tree's python/ directory. A missing version is skipped with a WARNING
 #    line, never silently; the summary table lists every version as passed, FAILED or
 #    skipped.
 # 3. Builds the sdist (maturin sdist), installs it with pip into a fresh virtualenv (pip
@@ -101,19 +102,20 @@ import pytest
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", sys.argv[1]]))
 '
 
-declare -A outcome
-declare -A seconds
-failed=0
-mkdir -p "$WORK/run"
-for version in $VERSIONS; do
-    echo "---- CPython $version"
+# One version's run: installs the wheel into its virtualenv and runs the suite, writing its
+# output to $WORK/log-$1, then "passed"/"FAILED"/"skipped ..." to $WORK/outcome-$1 and the
+# seconds it took to $WORK/seconds-$1. The versions run at the same time: the suite mostly
+# waits on sockets and timers (a few CPU-seconds per run), and each run has its own ports
+# (ephemeral) and temp stores, so five at once take about as long as one.
+run_version() {
+    local version="$1" interpreter venv started
+    started=$(date +%s)
     if ! interpreter="$(find_python "$version")"; then
         echo "WARNING: CPython $version not found (neither in pyenv nor python$version on PATH): skipped"
-        outcome[$version]="skipped (not installed)"
-        seconds[$version]="-"
-        continue
+        echo "skipped (not installed)" >"$WORK/outcome-$version"
+        echo "-" >"$WORK/seconds-$version"
+        return 0
     fi
-    started=$(date +%s)
     venv="$ROOT/.venv-py/$version"
     # A virtualenv left by an earlier run is reused unless its interpreter is gone or changed.
     if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c "import sys; sys.exit(sys.base_prefix != '$(dirname "$(dirname "$interpreter")")')" 2>/dev/null; then
@@ -124,13 +126,36 @@ for version in $VERSIONS; do
     fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest pytest-timeout
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEEL"
-    if (cd "$WORK/run" && "$venv/bin/python" -c "$RUN_SUITE" "$ROOT/tests/python"); then
-        outcome[$version]="passed"
+    mkdir -p "$WORK/run-$version"
+    if (cd "$WORK/run-$version" && "$venv/bin/python" -c "$RUN_SUITE" "$ROOT/tests/python"); then
+        echo "passed" >"$WORK/outcome-$version"
     else
-        outcome[$version]="FAILED"
-        failed=1
+        echo "FAILED" >"$WORK/outcome-$version"
     fi
-    seconds[$version]=$(($(date +%s) - started))
+    echo $(($(date +%s) - started)) >"$WORK/seconds-$version"
+}
+
+failed=0
+mkdir -p "$WORK/run"
+pids=()
+for version in $VERSIONS; do
+    (run_version "$version" >"$WORK/log-$version" 2>&1 || echo "FAILED" >"$WORK/outcome-$version") &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do
+    wait "$pid" || true
+done
+declare -A outcome
+declare -A seconds
+for version in $VERSIONS; do
+    echo "---- CPython $version"
+    cat "$WORK/log-$version"
+    outcome[$version]="$(cat "$WORK/outcome-$version" 2>/dev/null || echo "FAILED (no outcome written)")"
+    seconds[$version]="$(cat "$WORK/seconds-$version" 2>/dev/null || echo "-")"
+    case "${outcome[$version]}" in
+    passed | skipped*) ;;
+    *) failed=1 ;;
+    esac
 done
 
 echo "---- the sdist (maturin sdist, then pip install into a fresh virtualenv)"

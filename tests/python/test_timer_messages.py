@@ -187,6 +187,8 @@ class BrokerProcess:
                 str(ports[1]),
                 "--flush",
                 "sync",
+                "--segment-size",
+                str(64 << 20),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
