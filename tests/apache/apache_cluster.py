@@ -172,6 +172,11 @@ class _ForeignBroker(Exception):
     name server died keeps registering to that address, and ours got the same port."""
 
 
+class _PortTaken(Exception):
+    """A process exited at start with Java's BindException: a port found free was taken by
+    another process (of this run or another) before Java bound it."""
+
+
 class JavaProcess:
     """One Apache server process: its command line, output file and stop sequence."""
 
@@ -294,24 +299,27 @@ class ApacheCluster:
     def _wait(self, condition, process: JavaProcess, deadline: float, what: str) -> None:
         while not condition():
             if not process.alive():
+                if "java.net.BindException" in _tail(process.output, 200):
+                    raise _PortTaken(f"the {process.name} could not bind its port before {what}")
                 self._fail(f"the {process.name} exited ({process.proc.returncode}) before {what}")
             if time.monotonic() > deadline:
                 self._fail(f"timed out after {self.start_timeout:.0f}s waiting for {what}")
             time.sleep(0.1)
 
     def start(self, attempts: int = 3) -> "ApacheCluster":
-        """Starts both processes; on new ports when a foreign broker joined the name server."""
+        """Starts both processes; again on new ports when a foreign broker joined the name server
+        or a port was taken between choosing it and Java binding it."""
         cp = classpath(self.version)
         self.workdir.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, attempts + 1):
             try:
                 return self._start_once(cp)
-            except _ForeignBroker as foreign:
+            except (_ForeignBroker, _PortTaken) as retryable:
                 for process in (self.broker, self.namesrv):
                     if process is not None:
                         process.kill()
                 if attempt == attempts:
-                    self._fail(f"{foreign} in {attempts} attempts")
+                    self._fail(f"{retryable} in {attempts} attempts")
         return self
 
     def _java(
