@@ -134,12 +134,11 @@ impl Node {
         }
     }
 
-    /// Evaluates the node; `property` gives a message property by name (the value borrowed
-    /// for as long as the name is, which is as long as the expression).
-    pub fn eval<'a>(
-        &'a self,
-        property: &dyn Fn(&str) -> Option<&str>,
-    ) -> Result<Value<'a>, Failed> {
+    /// Evaluates the node; `property` gives a message property by name.
+    pub fn eval<'v>(
+        &'v self,
+        property: &dyn Fn(&str) -> Option<&'v str>,
+    ) -> Result<Value<'v>, Failed> {
         match self {
             Node::Const(c) => Ok(c.value()),
             Node::Property(name) => Ok(property(name).map_or(Value::Null, Value::Str)),

@@ -43,8 +43,12 @@ impl Expression {
 
     /// Whether a message with these properties matches: `property(name)` is the value of the
     /// property `name` (user properties and system ones such as `TAGS`), `None` when absent.
-    pub fn evaluate(&self, property: &dyn Fn(&str) -> Option<&str>) -> bool {
-        matches!(self.root.eval(property), Ok(value::Value::Bool(true)))
+    /// The values may borrow from anything that outlives the call (typically the message).
+    pub fn evaluate<'p>(&self, property: &dyn Fn(&str) -> Option<&'p str>) -> bool {
+        matches!(
+            self.root.eval(&|name| property(name)),
+            Ok(value::Value::Bool(true))
+        )
     }
 
     /// The expression as it was given.

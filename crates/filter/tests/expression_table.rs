@@ -133,7 +133,7 @@ const TABLE: &[(&str, [bool; 4])] = &[
     ("region = 'eu' trailing words", [F, T, F, F]),
 ];
 
-fn lookup(map: Props) -> impl Fn(&str) -> Option<&str> {
+fn lookup(map: Props) -> impl Fn(&str) -> Option<&'static str> {
     move |name: &str| map.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
 }
 
