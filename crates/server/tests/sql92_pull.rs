@@ -208,6 +208,52 @@ fn a_held_pull_wakes_only_for_a_matching_message() {
     cluster.shutdown();
 }
 
+#[test]
+fn a_held_pull_reads_past_a_batch_longer_than_one_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    let mut producer = Client::connect(cluster.broker_addr());
+    assert_eq!(
+        c.call(send_v1("SL", 0, b"first", "region\u{1}us\u{2}"))
+            .code,
+        0
+    );
+    let expr = "region = 'eu'";
+    let held = pull(
+        "G",
+        "SL",
+        0,
+        1,
+        SUBSCRIPTION_FLAG | SUSPEND_FLAG,
+        expr,
+        60_000,
+    )
+    .with_field("expressionType", "SQL92");
+    let opaque = c.send(held);
+    assert!(c.wait_response(opaque, Duration::from_secs(1)).is_none());
+    // One append of 1000 messages, only the last one matching: more than one read scans.
+    let mut blob = Vec::new();
+    for i in 0..1000 {
+        let region = if i == 999 { "eu" } else { "us" };
+        blob.extend(batch_entry(
+            format!("b{i}").as_bytes(),
+            &format!("region\u{1}{region}\u{2}"),
+        ));
+    }
+    let r = producer.call(send_v1("SL", 0, &blob, "").with_field("batch", true));
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let r = c
+        .wait_response(opaque, WAIT)
+        .expect("held pull answered for the match");
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let m = messages(&r);
+    assert_eq!(m.len(), 1);
+    assert_eq!(&m[0].body[..], b"b999");
+    assert_eq!(next_offset(&r), 1001);
+    cluster.shutdown();
+}
+
 fn check(sub: &str, ty: &str) -> RemotingCommand {
     RemotingCommand::new_request(46).with_body(
         serde_json::json!({"clientId": "c", "group": "g",

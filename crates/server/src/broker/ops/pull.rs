@@ -138,8 +138,15 @@ impl Broker {
         loop {
             let mut outcome = self.pull_once(header, offset, false);
             if outcome.status == Ok(PullStatus::NoMatchedMessage) {
+                // More entries than one read looks at may have arrived: read on at once.
+                let read_on = outcome.next_begin_offset > offset
+                    && outcome.next_begin_offset < outcome.max_offset;
                 offset = outcome.next_begin_offset;
                 passed_over = Some(outcome.clone());
+                if read_on && Instant::now() < deadline {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 outcome.status = Ok(PullStatus::NoNewMessage);
             }
             if outcome.status != Ok(PullStatus::NoNewMessage) {
