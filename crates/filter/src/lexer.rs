@@ -260,7 +260,19 @@ impl<'s> Lexer<'s> {
             '-' => (TokenKind::Minus, 1),
             '\'' => match string_len(rest) {
                 Some(len) => (TokenKind::Str, len),
-                None => return Err(lexical_error(line, column, c)),
+                None => {
+                    // Java reports the end of input, just after the last character.
+                    let mut end = self.cursor;
+                    rest.chars().for_each(|ch| end.advance(ch));
+                    return Err(ParseError {
+                        line: end.line,
+                        column: end.column + 1,
+                        reason: format!(
+                            "Lexical error: encountered <EOF> after {:?} (a string literal is not closed)",
+                            rest
+                        ),
+                    });
+                }
             },
             '0'..='9' | '.' => match number(rest) {
                 Some(found) => found,
@@ -453,6 +465,6 @@ mod tests {
         let mut lx = Lexer::new("a = 'open");
         lx.next().unwrap();
         lx.next().unwrap();
-        assert_eq!(lx.next().unwrap_err().column, 5);
+        assert_eq!(lx.next().unwrap_err().column, 10);
     }
 }
