@@ -45,6 +45,8 @@ pub const DEFAULT_TRANSACTION_CHECK_MAX: i32 = 15;
 pub const DEFAULT_TIMER_MAX_DELAY: Duration = Duration::from_secs(3 * 24 * 3600);
 /// The message index is on unless turned off (Java `messageIndexEnable`, true).
 pub const DEFAULT_MESSAGE_INDEX: bool = true;
+/// SQL92 filtering is served unless turned off (Java `enablePropertyFilter`, false there).
+pub const DEFAULT_ENABLE_PROPERTY_FILTER: bool = true;
 
 /// Java `fileReservedTime`: a commit-log segment is removed this long after its last write.
 pub const DEFAULT_FILE_RESERVED_TIME: Duration = rocketmq_store::DEFAULT_FILE_RESERVED_TIME;
@@ -127,6 +129,9 @@ pub struct ServerConfig {
     /// Used percent at or above which sends are refused (SERVICE_NOT_AVAILABLE, "disk is
     /// full"). `None` (the default here): off.
     pub disk_refuse_ratio: Option<u8>,
+    /// Serve SQL92 subscriptions (Java `enablePropertyFilter`). `false`: pulls and
+    /// CHECK_CLIENT_CONFIG with SQL92 are refused (SYSTEM_ERROR), as Java refuses them.
+    pub enable_property_filter: bool,
 }
 
 impl Default for ServerConfig {
@@ -155,6 +160,7 @@ impl Default for ServerConfig {
             file_reserved_time: Some(DEFAULT_FILE_RESERVED_TIME),
             disk_max_used_ratio: None,
             disk_refuse_ratio: None,
+            enable_property_filter: DEFAULT_ENABLE_PROPERTY_FILTER,
         }
     }
 }

@@ -51,6 +51,7 @@ pub use message_store::{
     PutResult, QueueEntry,
 };
 pub use message_store::{KeyKind, KeyQuery, KeyQueryResult};
+pub use queue_read::scan_limit;
 pub use recovery::{default_tags_code_of, RecoveryStats};
 /// Topic configs are protocol values; the store persists them as they are.
 pub use rocketmq_protocol::body::topic_config::TopicConfig;

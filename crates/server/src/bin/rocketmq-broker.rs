@@ -80,6 +80,9 @@ struct Args {
     /// Keep the message index of keys and unique keys for key queries (true or false).
     #[arg(long, default_value_t = config::DEFAULT_MESSAGE_INDEX, action = clap::ArgAction::Set)]
     message_index: bool,
+    /// Serve SQL92 (property) filters (true or false); false refuses SQL92 subscriptions.
+    #[arg(long, default_value_t = config::DEFAULT_ENABLE_PROPERTY_FILTER, action = clap::ArgAction::Set)]
+    enable_property_filter: bool,
     /// Longest delay a timer message (TIMER_DELIVER_MS, TIMER_DELAY_SEC, ...) may ask for,
     /// with a unit: ms, s, m, h or d (e.g. "3d"). Later ones are refused.
     #[arg(long, default_value_t = format!("{}s", config::DEFAULT_TIMER_MAX_DELAY.as_secs()), value_parser = timer_max_delay)]
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
         transaction_check_max: args.transaction_check_max,
         timer_max_delay: parse_duration(&args.timer_max_delay).unwrap_or_default(),
         message_index: args.message_index,
+        enable_property_filter: args.enable_property_filter,
         file_reserved_time: Some(file_reserved_time),
         disk_max_used_ratio,
         disk_refuse_ratio,

@@ -9,14 +9,18 @@
 //!   notify (NOTIFY_CONSUMER_IDS_CHANGED), so the caller can push after releasing the lock;
 //! - subscriptions are replaced by each heartbeat (Java keeps the newest); pulls without the
 //!   subscription bit are filtered with them;
+//! - each subscription's filter (tag set or SQL92 selector) is built when the heartbeat brings
+//!   it, kept with it (a failed build too, so pulls can say why) and rebuilt only when the
+//!   expression or its type changes;
 //! - the mutex is never held across an await.
 
+use crate::broker::message_filter::{FilterError, MessageFilter};
 use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::body::{ConsumeFromWhere, ConsumeType, MessageModel};
 use rocketmq_protocol::code::{request_code, LanguageCode};
 use rocketmq_protocol::RemotingCommand;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -47,10 +51,19 @@ pub struct ConsumerGroupMeta {
     pub consume_from_where: ConsumeFromWhere,
 }
 
+/// A subscription's filter as built from its heartbeat, or why it could not be built.
+pub type CompiledFilter = Result<Arc<MessageFilter>, FilterError>;
+
+fn compile(s: &Subscription) -> CompiledFilter {
+    MessageFilter::build(Some(&s.expression_type), &s.sub_string).map(Arc::new)
+}
+
 #[derive(Default)]
 struct ConsumerGroup {
     channels: HashMap<u64, ClientChannel>,
     subscriptions: HashMap<String, Subscription>,
+    /// The filter of each subscription, by topic.
+    filters: HashMap<String, CompiledFilter>,
     meta: ConsumerGroupMeta,
 }
 
@@ -139,10 +152,22 @@ impl ClientManager {
         entry.channels.insert(channel.conn.id(), channel);
         entry.meta = meta;
         if let Some(subscriptions) = subscriptions {
+            let old = std::mem::take(&mut entry.subscriptions);
+            let mut old_filters = std::mem::take(&mut entry.filters);
             entry.subscriptions = subscriptions
                 .into_iter()
                 .map(|s| (s.topic.clone(), s))
                 .collect();
+            for (topic, s) in &entry.subscriptions {
+                let unchanged = old.get(topic).is_some_and(|o| {
+                    o.sub_string == s.sub_string && o.expression_type == s.expression_type
+                });
+                let filter = match old_filters.remove(topic) {
+                    Some(f) if unchanged => f,
+                    _ => compile(s),
+                };
+                entry.filters.insert(topic.clone(), filter);
+            }
         }
         let after = entry.client_ids();
         let changed = after.len() != before.len() || after.iter().any(|id| !before.contains(*id));
@@ -228,6 +253,23 @@ impl ClientManager {
             .consumers
             .get(group)
             .map(|g| g.subscriptions.get(topic).cloned())
+    }
+
+    /// Like [`ClientManager::subscription`], with the subscription's filter.
+    pub fn subscription_filter(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> Option<Option<(Subscription, CompiledFilter)>> {
+        self.lock().consumers.get(group).map(|g| {
+            let sub = g.subscriptions.get(topic)?;
+            let filter = g
+                .filters
+                .get(topic)
+                .cloned()
+                .unwrap_or_else(|| compile(sub));
+            Some((sub.clone(), filter))
+        })
     }
 
     /// Every live connection of a consumer group (RESET_CONSUMER_CLIENT_OFFSET goes to each).
@@ -340,6 +382,35 @@ mod tests {
         assert!(n.connections.is_empty());
         assert!(m.consumer_ids("G").is_empty());
         assert!(m.consumer_groups().is_empty());
+    }
+
+    #[test]
+    fn heartbeat_filters_are_built_once_and_rebuilt_on_change() {
+        let m = ClientManager::default();
+        let (a, _ra) = channel("a");
+        let sql = |expr: &str| Subscription {
+            expression_type: "SQL92".into(),
+            ..sub("T", expr)
+        };
+        m.register_consumer("G", a.clone(), Default::default(), Some(vec![sql("x > 1")]));
+        let (_, first) = m.subscription_filter("G", "T").unwrap().unwrap();
+        let first = first.unwrap();
+        assert!(first.is_sql92());
+        m.register_consumer("G", a.clone(), Default::default(), Some(vec![sql("x > 1")]));
+        let (_, again) = m.subscription_filter("G", "T").unwrap().unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again.unwrap()),
+            "an unchanged expression is reused"
+        );
+        m.register_consumer("G", a.clone(), Default::default(), Some(vec![sql("x >")]));
+        let (s, broken) = m.subscription_filter("G", "T").unwrap().unwrap();
+        assert_eq!(s.sub_string, "x >");
+        assert!(broken.unwrap_err().remark.contains("line 1"));
+        m.register_consumer("G", a, Default::default(), Some(vec![sub("T", "TagA")]));
+        let (_, tag) = m.subscription_filter("G", "T").unwrap().unwrap();
+        assert!(!tag.unwrap().is_sql92());
+        assert!(m.subscription_filter("G", "U").unwrap().is_none());
+        assert!(m.subscription_filter("H", "T").is_none());
     }
 
     #[test]

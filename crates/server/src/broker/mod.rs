@@ -25,6 +25,7 @@
 pub mod client;
 pub mod error;
 pub mod filter;
+pub mod message_filter;
 pub mod notify;
 pub mod ops;
 mod processor;

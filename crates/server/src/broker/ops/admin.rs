@@ -3,9 +3,12 @@
 //!
 //! What must stay true: system topics and the template topic cannot be changed; a created or
 //! changed topic is reported done only after the name server knows it (at most
-//! [`crate::broker::TOPIC_ANNOUNCE_TIMEOUT`]); only TAG filtering is accepted.
+//! [`crate::broker::TOPIC_ANNOUNCE_TIMEOUT`]); CHECK_CLIENT_CONFIG accepts TAG, and SQL92
+//! when the expression parses and SQL92 is on, answering a parse error (position and reason)
+//! with Java's SUBSCRIPTION_PARSE_FAILED.
 
 use crate::broker::error::OpError;
+use crate::broker::message_filter::{is_tag_type, SQL92_TYPE};
 use crate::broker::services::Broker;
 use crate::broker::topic::{validate_topic_name, AUTO_CREATE_TOPIC, NOT_ALLOWED_SEND_TOPICS};
 use bytes::Bytes;
@@ -76,18 +79,25 @@ impl Broker {
         })
     }
 
-    /// Whether this broker can serve a consumer configured like this (TAG filtering only).
+    /// Whether this broker can serve a consumer configured like this (Java
+    /// `ClientManageProcessor.checkClientConfig`): TAG always; otherwise SYSTEM_ERROR while
+    /// SQL92 is off, then the expression must build.
     pub fn check_client_config(&self, body: &CheckClientRequestBody) -> Result<(), OpError> {
-        let ty = body
-            .subscription_data
-            .as_ref()
-            .map_or("TAG", |s| s.expression_type.as_str());
-        if ty.eq_ignore_ascii_case("TAG") {
-            Ok(())
-        } else {
-            Err(OpError::system(format!(
-                "the broker does not support consumer to filter message by {ty}"
-            )))
+        let Some(sub) = body.subscription_data.as_ref() else {
+            return Ok(());
+        };
+        let ty = sub.expression_type.as_str();
+        if is_tag_type(Some(ty)) {
+            return Ok(());
         }
+        if !self.config.enable_property_filter {
+            return Err(OpError::system(format!(
+                "The broker does not support consumer to filter message by {ty} \
+                 (start it with enable_property_filter on to use {SQL92_TYPE})"
+            )));
+        }
+        self.build_message_filter(Some(ty), &sub.sub_string)
+            .map(|_| ())
+            .map_err(|e| OpError::new(e.code, e.remark))
     }
 }

@@ -40,6 +40,7 @@ pub mod reset_offset;
 pub mod send;
 pub mod send_back;
 mod send_properties;
+pub mod subscription_filter;
 
 #[cfg(test)]
 mod consume_admin_tests;

@@ -10,10 +10,18 @@
 //!   found, when `suspendTimeoutMillis` has passed, at shutdown or when the caller goes away;
 //! - errors of suspend-flagged pulls are delayed about a second: cpp re-pulls at once after
 //!   any answer and would otherwise spin;
-//! - the offset commit (sysFlag bit 0) happens on the first read only.
+//! - the offset commit (sysFlag bit 0) happens on the first read only;
+//! - the filter (tag set or SQL92, [`MessageFilter`]) comes from the header when it carries
+//!   the subscription, else from the group's heartbeat; an SQL92 pull reads on past messages
+//!   that do not match until it has `maxMsgNums` matches or has looked at
+//!   [`rocketmq_store::scan_limit`] entries, as Java's store counts only matches;
+//!   the offsets of skipped messages are passed over (`nextBeginOffset` after them);
+//! - a held pull wakes only for a message that matches: appended messages that do not are
+//!   passed over while it waits; at the timeout it answers PULL_RETRY_IMMEDIATELY with the
+//!   offset after them when it passed any, else PULL_NOT_FOUND.
 
 use crate::broker::error::OpError;
-use crate::broker::filter::SubscriptionExpression;
+use crate::broker::message_filter::MessageFilter;
 use crate::broker::services::Broker;
 use crate::broker::topic::validate_group_name;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -21,9 +29,9 @@ use rocketmq_protocol::body::topic_config::perm;
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::header::PullMessageRequestHeader;
 use rocketmq_protocol::message::view_record;
-use rocketmq_protocol::properties::{get_property, TAGS};
-use rocketmq_store::{GetRequest, GetStatus};
+use rocketmq_store::{GetRequest, GetResult, GetStatus};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -84,7 +92,7 @@ impl Broker {
         header: &PullMessageRequestHeader,
         caller_gone: impl Future<Output = ()>,
     ) -> PullOutcome {
-        let first = self.pull_once(header, true);
+        let first = self.pull_once(header, header.queue_offset, true);
         let suspend = header.has_suspend();
         match first.status {
             Ok(PullStatus::NoNewMessage) if suspend && header.suspend_timeout_millis > 0 => {
@@ -123,9 +131,29 @@ impl Broker {
         let mut appended = self.notifier.subscribe(&header.topic, header.queue_id);
         let mut shutdown = self.shutdown.clone();
         let mut caller_gone = std::pin::pin!(caller_gone);
+        // Where the next read starts: past appended messages that did not match.
+        let mut offset = header.queue_offset;
+        // The answer for "only non-matching messages arrived": retry after them.
+        let mut passed_over: Option<PullOutcome> = None;
         loop {
-            let outcome = self.pull_once(header, false);
-            if outcome.status != Ok(PullStatus::NoNewMessage) || Instant::now() >= deadline {
+            let mut outcome = self.pull_once(header, offset, false);
+            if outcome.status == Ok(PullStatus::NoMatchedMessage) {
+                // More entries than one read looks at may have arrived: read on at once.
+                let read_on = outcome.next_begin_offset > offset
+                    && outcome.next_begin_offset < outcome.max_offset;
+                offset = outcome.next_begin_offset;
+                passed_over = Some(outcome.clone());
+                if read_on && Instant::now() < deadline {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                outcome.status = Ok(PullStatus::NoNewMessage);
+            }
+            if outcome.status != Ok(PullStatus::NoNewMessage) {
+                return outcome;
+            }
+            let outcome = passed_over.clone().unwrap_or(outcome);
+            if Instant::now() >= deadline {
                 return outcome;
             }
             tokio::select! {
@@ -167,29 +195,30 @@ impl Broker {
     }
 
     /// The filter of a pull: from the header when it carries the subscription, else from the
-    /// group's last heartbeat.
+    /// group's last heartbeat (Java's codes: SUBSCRIPTION_PARSE_FAILED for a header expression
+    /// that does not build, FILTER_DATA_NOT_EXIST for a heartbeat one, SYSTEM_ERROR for SQL92
+    /// while it is off).
     fn pull_filter(
         &self,
         header: &PullMessageRequestHeader,
-    ) -> Result<SubscriptionExpression, PullOutcome> {
+    ) -> Result<Arc<MessageFilter>, PullOutcome> {
         let topic = header.topic.as_str();
         if header.has_subscription() {
-            if header
-                .expression_type
-                .as_deref()
-                .is_some_and(|t| !t.eq_ignore_ascii_case("TAG"))
-            {
-                return Err(self.pull_error(
-                    header,
-                    resp::SUBSCRIPTION_PARSE_FAILED,
-                    "only TAG expressions are supported by this broker",
-                ));
-            }
-            return Ok(SubscriptionExpression::parse(
-                header.subscription.as_deref().unwrap_or("*"),
-            ));
+            return self
+                .build_message_filter(
+                    header.expression_type.as_deref(),
+                    header.subscription.as_deref().unwrap_or("*"),
+                )
+                .map_err(|e| {
+                    let remark = if e.code == resp::SUBSCRIPTION_PARSE_FAILED {
+                        format!("parse the consumer's subscription failed: {}", e.remark)
+                    } else {
+                        e.remark
+                    };
+                    self.pull_error(header, e.code, remark)
+                });
         }
-        match self.clients.subscription(&header.consumer_group, topic) {
+        match self.clients.subscription_filter(&header.consumer_group, topic) {
             None => Err(self.pull_error(
                 header,
                 resp::SUBSCRIPTION_NOT_EXIST,
@@ -206,7 +235,7 @@ impl Broker {
                     header.consumer_group
                 ),
             )),
-            Some(Some(sub)) => {
+            Some(Some((sub, filter))) => {
                 if sub.sub_version < header.sub_version {
                     return Err(self.pull_error(
                         header,
@@ -214,22 +243,91 @@ impl Broker {
                         "the consumer's subscription not latest",
                     ));
                 }
-                if !sub.expression_type.is_empty()
-                    && !sub.expression_type.eq_ignore_ascii_case("TAG")
-                {
-                    return Err(self.pull_error(
+                let filter = filter.map_err(|e| {
+                    self.pull_error(
                         header,
-                        resp::SUBSCRIPTION_PARSE_FAILED,
-                        "only TAG expressions are supported by this broker",
-                    ));
-                }
-                Ok(SubscriptionExpression::parse(&sub.sub_string))
+                        resp::FILTER_DATA_NOT_EXIST,
+                        format!(
+                            "The broker's consumer filter data is not exist!Your expression may be wrong! {}",
+                            e.remark
+                        ),
+                    )
+                })?;
+                self.allows_filter(&filter)
+                    .map_err(|e| self.pull_error(header, e.code, e.remark))?;
+                Ok(filter)
             }
         }
     }
 
+    /// Reads up to `max_msgs` matching records from `offset`: one store read filtered by tags
+    /// code, then (SQL92, or a tag set whose hash codes collide) each record checked on its
+    /// properties; an SQL92 read goes on past non-matching records within the scan limit.
+    /// Returns the first read's result (for status and bounds), the records kept and the
+    /// offset after the last record looked at.
+    fn read_matching(
+        &self,
+        request: &GetRequest<'_>,
+        filter: &MessageFilter,
+    ) -> (GetResult, BytesMut, usize, i64) {
+        let code_filter = |code: i64| filter.matches_code(code);
+        let first = self.store.get_messages(request, &code_filter);
+        let mut body = BytesMut::new();
+        let mut kept = 0usize;
+        let mut next = first.next_begin_offset;
+        if first.status != GetStatus::Found {
+            return (first, body, kept, next);
+        }
+        let max_msgs = request.max_msgs.max(1) as usize;
+        let scan_end = request
+            .offset
+            .saturating_add(rocketmq_store::scan_limit(request.max_msgs));
+        let keep = |records: &[Bytes], body: &mut BytesMut, kept: &mut usize| {
+            for record in records {
+                let matches = filter.is_all()
+                    || match view_record(record, false) {
+                        Ok(view) => filter.matches_properties(view.properties),
+                        Err(_) => true,
+                    };
+                if matches {
+                    body.put_slice(record);
+                    *kept += 1;
+                }
+            }
+        };
+        keep(&first.messages, &mut body, &mut kept);
+        while filter.is_sql92()
+            && kept < max_msgs
+            && body.len() < request.max_bytes
+            && next < scan_end.min(first.max_offset)
+        {
+            let more = self.store.get_messages(
+                &GetRequest {
+                    offset: next,
+                    max_msgs: (max_msgs - kept) as i32,
+                    max_bytes: request.max_bytes - body.len(),
+                    ..*request
+                },
+                &code_filter,
+            );
+            if !matches!(more.status, GetStatus::Found | GetStatus::NoMatchedMessage)
+                || more.next_begin_offset <= next
+            {
+                break;
+            }
+            keep(&more.messages, &mut body, &mut kept);
+            next = more.next_begin_offset;
+        }
+        (first, body, kept, next)
+    }
+
     /// One read of the queue with every check; never waits.
-    fn pull_once(&self, header: &PullMessageRequestHeader, first_processing: bool) -> PullOutcome {
+    fn pull_once(
+        &self,
+        header: &PullMessageRequestHeader,
+        offset: i64,
+        first_processing: bool,
+    ) -> PullOutcome {
         let topic = header.topic.as_str();
         // Java checks the subscription group first; a name it could not auto-create means the
         // group does not exist.
@@ -260,8 +358,8 @@ impl Broker {
                 ),
             );
         }
-        let expression = match self.pull_filter(header) {
-            Ok(e) => e,
+        let filter = match self.pull_filter(header) {
+            Ok(f) => f,
             Err(outcome) => return outcome,
         };
 
@@ -283,20 +381,19 @@ impl Broker {
             .max_msg_bytes
             .filter(|b| *b > 0)
             .map_or(MAX_PULL_BYTES, |b| (b as usize).min(MAX_PULL_BYTES));
-        let result = self.store.get_messages(
+        let (result, body, _kept, read_to) = self.read_matching(
             &GetRequest {
                 topic,
                 queue_id: header.queue_id,
-                offset: header.queue_offset,
+                offset,
                 max_msgs,
                 max_bytes,
             },
-            &|code| expression.matches_code(code),
+            &filter,
         );
 
-        let offset = header.queue_offset;
         let (status, next) = match result.status {
-            GetStatus::Found => (PullStatus::Found, result.next_begin_offset),
+            GetStatus::Found => (PullStatus::Found, read_to),
             GetStatus::NoMatchedMessage => (PullStatus::NoMatchedMessage, result.next_begin_offset),
             GetStatus::NoMatchedLogicQueue | GetStatus::NoMessageInQueue => {
                 let status = if offset != 0 {
@@ -326,18 +423,6 @@ impl Broker {
             messages: Bytes::new(),
         };
         if status == PullStatus::Found {
-            // Exact re-check: hash collisions pass the consume-queue filter.
-            let mut body = BytesMut::new();
-            for record in &result.messages {
-                let keep = expression.is_all()
-                    || match view_record(record, false) {
-                        Ok(view) => expression.matches_tag(get_property(view.properties, TAGS)),
-                        Err(_) => true,
-                    };
-                if keep {
-                    body.put_slice(record);
-                }
-            }
             if body.is_empty() {
                 outcome.status = Ok(PullStatus::NoMatchedMessage);
                 outcome.store_status = status_name(GetStatus::NoMatchedMessage);
