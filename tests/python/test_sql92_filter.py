@@ -1,15 +1,17 @@
 """SQL92 subscriptions through the Python API, against our broker and Apache's
 (ROCKETMQ_TEST_BROKER=apache, whose broker runs with enablePropertyFilter=true): push and pull
-receive exactly the messages whose properties match; an invalid expression raises
-InvalidFilterExpression with the broker's parse error at start(), at subscribe() on a running
-consumer and at pull(); a long poll held on an SQL92 subscription answers with the matching
-message; retries of an SQL92 subscription carry only messages that matched.
+(thread and asyncio APIs) receive exactly the messages whose properties match; an invalid
+expression raises InvalidFilterExpression with the broker's parse error at start(), at
+subscribe() on a running consumer and at pull(); a long poll held on an SQL92 subscription
+answers with the matching message; retries of an SQL92 subscription carry only messages that
+matched.
 
 Every topic has one queue, so that a sentinel message consumed after the others proves that
 the broker looked at every earlier message of the queue (the assertion "nothing else arrived"
 is then exact, not a wait).
 """
 
+import asyncio
 import os
 import threading
 
@@ -17,6 +19,7 @@ import pytest
 from clienttools import make_producer, message, pull_all, unique, wait_for
 
 from rocketmq.admin import Admin
+from rocketmq.asyncio import PullConsumer as AsyncPullConsumer
 from rocketmq.client import (
     ConsumeStatus,
     InvalidFilterExpression,
@@ -253,3 +256,35 @@ def test_retries_of_an_sql92_subscription_are_still_filtered(broker):
         consumer.shutdown()
     with lock:
         assert sorted({b for b, _ in seen}) == want
+
+
+def test_asyncio_pull_and_stream_filter_by_sql92(broker):
+    topic = one_queue_topic(broker, "SqlAsync")
+    numbers = list(range(COUNT))
+    send_numbered(broker, topic, numbers)
+    wait_for(lambda: len(pull_all(broker.namesrv_addr, topic)) == COUNT, what="the messages")
+
+    async def scenario():
+        async with AsyncPullConsumer(
+            unique("SqlAsyncG"), namesrv_addr=broker.namesrv_addr
+        ) as reader:
+            pulled = [m.body async for m in reader.pull(topic, MATCHING, expression_type="SQL92")]
+            with pytest.raises(InvalidFilterExpression) as raised:
+                async for _ in reader.pull(topic, INVALID, expression_type="SQL92"):
+                    pass
+        async with AsyncPullConsumer(
+            unique("SqlAsyncG"), namesrv_addr=broker.namesrv_addr
+        ) as follower:
+            streamed = []
+            stream = follower.stream(topic, MATCHING, expression_type="sql92", poll_seconds=5)
+            async for batch in stream:
+                streamed += [m.body for m in batch]
+                if len(streamed) >= len(expected_bodies(numbers)):
+                    break
+            await stream.aclose()
+        return pulled, raised.value, streamed
+
+    pulled, error, streamed = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert sorted(pulled) == expected_bodies(numbers)
+    assert_parse_error(error)
+    assert sorted(streamed) == expected_bodies(numbers)
