@@ -81,13 +81,15 @@ impl PushConsumer {
         let _ = handler.core.set(Arc::downgrade(&core));
         // SQL92 subscriptions are checked with their brokers before anything runs (Java's
         // checkClientInBroker): a refused expression fails the start.
-        let checking = core.clone();
-        if let Err(e) = wait_on(
-            &runtime,
-            async move { checking.check_subscriptions().await },
-        ) {
-            core.client.shutdown();
-            return Err(e);
+        if core.subscriptions().iter().any(|s| !s.filter.is_tag()) {
+            let checking = core.clone();
+            if let Err(e) = wait_on(
+                &runtime,
+                async move { checking.check_subscriptions().await },
+            ) {
+                core.client.shutdown();
+                return Err(e);
+            }
         }
 
         let dispatchers = start_dispatchers(

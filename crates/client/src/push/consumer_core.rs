@@ -49,6 +49,9 @@ pub(super) struct ConsumerCore {
 
 /// Runs `fut` to its end on `runtime` from synchronous code, also when the caller is itself
 /// a thread of that runtime (it then waits on a helper thread instead of nesting runtimes).
+/// A future that does I/O needs a multi-thread runtime here (on a current-thread runtime only
+/// `Runtime::block_on` drives I/O), so callers use it only for the brokers' subscription
+/// check, which tag-only subscriptions skip.
 pub(super) fn wait_on<F>(runtime: &tokio::runtime::Handle, fut: F) -> F::Output
 where
     F: Future + Send,

@@ -62,11 +62,13 @@ impl PushConsumer {
     /// SQL92 expression a broker refuses is an error and changes nothing), then heartbeats
     /// the new subscription and rebalances. Blocks the calling thread for the check.
     pub fn subscribe(&self, sub: Subscription) -> Result<()> {
-        let core = self.core.clone();
-        let checked = sub.clone();
-        wait_on(&self.core.runtime, async move {
-            core.check_subscription(&checked).await
-        })?;
+        if !sub.filter.is_tag() {
+            let core = self.core.clone();
+            let checked = sub.clone();
+            wait_on(&self.core.runtime, async move {
+                core.check_subscription(&checked).await
+            })?;
+        }
         {
             let mut subs = self.core.subscriptions.lock().unwrap();
             match subs.iter_mut().find(|s| s.topic == sub.topic) {
