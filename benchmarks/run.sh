@@ -9,7 +9,8 @@
 # ~/.cache/rocketmq-tests, as scripts/test.sh does; skipped with --no-apache). Then runs
 # benchmarks/bench.py, which starts and stops its own brokers (ours and Apache's) on 127.0.0.1
 # with ephemeral ports and temporary stores. Default run: about 8 minutes (3 without Apache),
-# plus about 1.5 minutes of message index rows (benchmarks/index_bench.py, BENCH_INDEX_MESSAGES).
+# plus about 1.5 minutes of message index rows (benchmarks/index_bench.py, BENCH_INDEX_MESSAGES)
+# and half a minute of SQL92 filter rows (benchmarks/sql92_bench.py, BENCH_SQL92_MESSAGES).
 #
 # Our package is installed from a wheel (maturin build --release + pip install), not an
 # editable `maturin develop`, so the run measures exactly what was built even if the source
@@ -62,6 +63,14 @@ INDEX_MESSAGES="${BENCH_INDEX_MESSAGES:-1000000}"
 if [ "$INDEX_MESSAGES" != "0" ]; then
     "$VENV/bin/python" index_bench.py --loadgen "$TARGET/release/rocketmq-loadgen" \
         --messages "$INDEX_MESSAGES"
+fi
+
+# The SQL92 filter rows (sql92_bench.py): pull throughput with an SQL92 filter matching half of
+# BENCH_SQL92_MESSAGES stored messages (default 200000; 0 skips the rows) beside a tag filter
+# matching the same half, on our broker (about half a minute).
+SQL92_MESSAGES="${BENCH_SQL92_MESSAGES:-200000}"
+if [ "$SQL92_MESSAGES" != "0" ]; then
+    "$VENV/bin/python" sql92_bench.py --messages "$SQL92_MESSAGES"
 fi
 
 exec "$VENV/bin/python" bench.py \

@@ -22,11 +22,14 @@ from ._callbacks import consume_verdict
 from ._lifecycle import ClientLifecycle, keep_alive, release
 from ._messages import ReceivedMessage
 from .exceptions import (
+    InvalidFilterExpression,
     NullPointerException,
     PullConsumerFetchMessageFailed,
     PullConsumerStartFailed,
     PushConsumerStartFailed,
     _PullConsumerFetchQueuesFailed,
+    _PullConsumerInvalidExpression,
+    _PushConsumerStartInvalidExpression,
 )
 from .ffi import MessageModel, _CPullStatus
 
@@ -35,6 +38,22 @@ log = logging.getLogger("rocketmq")
 # Where a pull consumer keeps its offsets: "memory" (offset_table only, as rocketmq 0.4) or
 # "broker" (also committed to the broker for the group, so a restarted consumer resumes).
 OFFSET_STORES = ("memory", "broker")
+
+# The languages of a subscription expression: tags (``*``, ``A || B``, checked by the broker
+# and again by the client) or SQL92 over user properties and TAGS (evaluated by the broker).
+EXPRESSION_TYPES = ("TAG", "SQL92")
+
+
+def expression_type_name(expression_type: StrOrBytes) -> str:
+    """``"TAG"`` or ``"SQL92"`` from either name in any letter case; ValueError otherwise."""
+    name = as_text(expression_type, "expression_type").strip().upper()
+    if name not in EXPRESSION_TYPES:
+        raise ValueError(
+            "expression_type must be one of %s (any case), not %r"
+            % (", ".join(repr(t) for t in EXPRESSION_TYPES), expression_type)
+        )
+    return name
+
 
 # PullConsumer.offset_table as the class defines it. An instance whose class attribute is
 # still this object gets a table of its own (a copy of it).
@@ -112,6 +131,8 @@ class PullConsumer(ClientLifecycle):
         self._committed: Dict[str, int] = {}
         self._to_commit: Dict[str, Tuple[MessageQueue, int]] = {}
         self._native: Optional[_rocketmq.NativePullClient] = None
+        # (topic, expression) pairs of SQL92 the topic's brokers accepted.
+        self._checked_expressions: Set[Tuple[str, str]] = set()
 
     @property
     def offset_store(self) -> str:
@@ -208,13 +229,44 @@ class PullConsumer(ClientLifecycle):
             if self._to_commit.get(key) == (mq, offset):
                 del self._to_commit[key]
 
+    def check_expression(self, topic: str, expression: str, expression_type: str) -> None:
+        """Asks the brokers of ``topic`` whether they accept an SQL92 ``expression`` (once
+        per topic and expression; tag expressions need no check): raises
+        InvalidFilterExpression (also a PullConsumerFetchMessageFailed) with the broker's
+        reason when one refuses it."""
+        native = self._native
+        if (
+            native is None
+            or expression_type == "TAG"
+            or (topic, expression) in self._checked_expressions
+        ):
+            return
+        try:
+            native.check_expression(topic, expression, expression_type)
+        except _rocketmq.FilterExpressionRefused as e:
+            raise _PullConsumerInvalidExpression(str(e)) from None
+        except _rocketmq.ClientError as e:
+            raise PullConsumerFetchMessageFailed(str(e)) from None
+        self._checked_expressions.add((topic, expression))
+
     def pull(
-        self, topic: StrOrBytes, expression: StrOrBytes = "*", max_num: int = 32
+        self,
+        topic: StrOrBytes,
+        expression: StrOrBytes = "*",
+        max_num: int = 32,
+        expression_type: StrOrBytes = "TAG",
     ) -> Iterator[ReceivedMessage]:
-        """Yields the messages of every queue from its stored offset, then stops."""
+        """Yields the messages of every queue from its stored offset, then stops.
+        ``expression`` is a tag expression (``*``, ``A || B``) or, with
+        ``expression_type="SQL92"``, an SQL92 condition over user properties and TAGS
+        (``region = 'eu' AND amount > 100``), which the brokers check before the first pull:
+        one they refuse raises InvalidFilterExpression."""
         topic = as_text(topic, "topic")
         expression = as_text(expression, "expression")
         max_num = as_int(max_num, "max_num")
+        expression_type = expression_type_name(expression_type)
+        if expression_type == "SQL92" and not expression.strip():
+            raise ValueError("an SQL92 expression cannot be empty (use TAG with '*' for all)")
         if self._native is None:
             raise PullConsumerFetchMessageFailed("pull consumer not started (call start() first)")
         native = self._native
@@ -222,6 +274,7 @@ class PullConsumer(ClientLifecycle):
             queues = native.fetch_subscribe_queues(topic)
         except _rocketmq.ClientError as e:
             raise _PullConsumerFetchQueuesFailed(str(e)) from None
+        self.check_expression(topic, expression, expression_type)
         for q_topic, broker, queue_id in queues:
             mq = MessageQueue(q_topic.encode(), broker.encode(), queue_id)
             failures = 0
@@ -229,7 +282,7 @@ class PullConsumer(ClientLifecycle):
                 offset = self.get_message_queue_offset(mq)
                 try:
                     status, next_offset, _min, _max, msgs = native.pull(
-                        q_topic, broker, queue_id, expression, offset, max_num
+                        q_topic, broker, queue_id, expression, offset, max_num, expression_type
                     )
                 except _rocketmq.ClientError as e:
                     failures += 1
@@ -296,7 +349,8 @@ class PushConsumer(ClientLifecycle):
         self._max_cached_mb_per_queue = DEFAULT_MAX_CACHED_MB_PER_QUEUE
         self._consume_from_first = False
         self._consume_from_timestamp: Optional[int] = None
-        self._subscriptions: Dict[str, str] = {}
+        # topic -> (expression, expression type)
+        self._subscriptions: Dict[str, Tuple[str, str]] = {}
         self._callbacks: Dict[str, Callable[[ReceivedMessage], Any]] = {}
         self._native: Optional[_rocketmq.NativePushConsumer] = None
         self.set_message_model(message_model)
@@ -366,12 +420,36 @@ class PushConsumer(ClientLifecycle):
         topic: StrOrBytes,
         callback: Callable[[ReceivedMessage], Any],
         expression: StrOrBytes = "*",
+        expression_type: StrOrBytes = "TAG",
     ) -> None:
-        """Delivers ``topic``'s messages matching ``expression`` (``*`` or ``A || B``)."""
+        """Delivers ``topic``'s messages matching ``expression``: a tag expression (``*`` or
+        ``A || B``) or, with ``expression_type="SQL92"``, an SQL92 condition over user
+        properties and TAGS (``region = 'eu' AND amount > 100``), evaluated by the broker.
+        SQL92 expressions are checked with the topic's brokers at start(), or here on a
+        running consumer (which then subscribes at once): one they refuse raises
+        InvalidFilterExpression with the broker's parse error."""
         topic = as_text(topic, "topic")
         if not callable(callback):
             raise TypeError("callback must be callable")
-        self._subscriptions[topic] = as_text(expression, "expression")
+        text = as_text(expression, "expression")
+        type_name = expression_type_name(expression_type)
+        if type_name == "SQL92" and not text.strip():
+            raise ValueError("an SQL92 expression cannot be empty (use TAG with '*' for all)")
+        native = self._native
+        if native is not None:
+            previous = self._callbacks.get(topic)
+            self._callbacks[topic] = callback
+            try:
+                native.subscribe(topic, text, type_name)
+            except _rocketmq.ClientError as e:
+                if previous is None:
+                    del self._callbacks[topic]
+                else:
+                    self._callbacks[topic] = previous
+                if isinstance(e, _rocketmq.FilterExpressionRefused):
+                    raise InvalidFilterExpression(str(e)) from None
+                raise
+        self._subscriptions[topic] = (text, type_name)
         self._callbacks[topic] = callback
 
     def _register_callback(self, callback: Callable[[ReceivedMessage], Any]) -> None:
@@ -425,7 +503,10 @@ class PushConsumer(ClientLifecycle):
             PushConsumer._started_groups.add(key)
         try:
             self._native = _rocketmq.NativePushConsumer(
-                subscriptions=list(self._subscriptions.items()),
+                subscriptions=[
+                    (topic, expression, type_name)
+                    for topic, (expression, type_name) in self._subscriptions.items()
+                ],
                 dispatch=self._dispatch,
                 broadcasting=self._message_model == MessageModel.BROADCASTING,
                 orderly=self._orderly,
@@ -441,6 +522,8 @@ class PushConsumer(ClientLifecycle):
         except Exception as e:
             with PushConsumer._groups_lock:
                 PushConsumer._started_groups.discard(key)
+            if isinstance(e, _rocketmq.FilterExpressionRefused):
+                raise _PushConsumerStartInvalidExpression(str(e)) from None
             raise PushConsumerStartFailed(str(e)) from e
         keep_alive(self)
 

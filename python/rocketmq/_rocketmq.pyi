@@ -11,6 +11,7 @@ __all__ = [
     "NativePullClient",
     "NativePushConsumer",
     "ClientError",
+    "FilterExpressionRefused",
     "ReceivedMessage",
     "check_delay_levels",
     "default_store_dir",
@@ -140,6 +141,10 @@ _Callback = Callable[[bool, Any], object]
 
 class ClientError(Exception):
     """A client operation failed; the message says what and where."""
+
+class FilterExpressionRefused(ClientError):
+    """A broker refused a subscription expression (CHECK_CLIENT_CONFIG); the message has
+    the broker's reason, for SQL92 the parse error and its position."""
 
 @final
 class ReceivedMessage:
@@ -331,6 +336,9 @@ class NativePullClient:
     ) -> "NativePullClient": ...
     def fetch_subscribe_queues(self, topic: str) -> List[_QueueTuple]:
         """The readable queues of `topic`, sorted."""
+    def check_expression(self, topic: str, expression: str, expression_type: str = "TAG") -> None:
+        """Asks every broker of `topic` whether it accepts the expression; raises
+        `FilterExpressionRefused` when one refuses it (tag expressions are not asked)."""
     def pull(
         self,
         topic: str,
@@ -339,9 +347,10 @@ class NativePullClient:
         expression: str,
         offset: int,
         max_num: int,
+        expression_type: str = "TAG",
     ) -> _PullTuple:
         """One non-blocking pull: `(status, next_begin_offset, min_offset, max_offset,
-        messages)`."""
+        messages)`; `expression_type` is "TAG" or "SQL92"."""
     def fetch_subscribe_queues_async(self, topic: str, callback: _Callback) -> None:
         """`fetch_subscribe_queues` for asyncio: `callback(True, [queue tuples])` or
         `callback(False, text)`."""
@@ -355,6 +364,7 @@ class NativePullClient:
         max_num: int,
         suspend_ms: int,
         callback: _Callback,
+        expression_type: str = "TAG",
     ) -> None:
         """`pull` for asyncio: `callback(True, pull tuple)` or `callback(False, text)`; a
         long poll of up to `suspend_ms` (at most 60 s) when it is positive."""
@@ -385,7 +395,7 @@ class NativePushConsumer:
         *,
         group: str,
         name_servers_list: str,
-        subscriptions: List[Tuple[str, str]],
+        subscriptions: List[Tuple[str, str, str]],
         dispatch: Callable[[List[List[ReceivedMessage]]], List[bool]],
         instance_name: str = "DEFAULT",
         broadcasting: bool = False,
@@ -402,6 +412,9 @@ class NativePushConsumer:
     ) -> "NativePushConsumer": ...
     @property
     def client_id(self) -> str: ...
+    def subscribe(self, topic: str, expression: str, expression_type: str) -> None:
+        """Subscribes the running consumer to `topic` (replacing its subscription); raises
+        `FilterExpressionRefused` when a broker refuses the expression."""
     def owned_queues(self) -> List[_QueueTuple]:
         """Queues owned now."""
     def pulling_queues(self) -> List[_QueueTuple]:

@@ -27,6 +27,7 @@ from ._results import ConsumeStatus, SendResult, SendStatus, TransactionStatus
 from .consts import MessageProperty  # noqa: F401
 from .exceptions import (  # noqa: F401
     ConsumerException,
+    InvalidFilterExpression,
     NullPointerException,
     ProducerSendAsyncFailed,
     ProducerSendOnewayFailed,

@@ -22,6 +22,7 @@ __all__ = [
     "PullConsumerStartFailed",
     "PullConsumerFetchMQFailed",
     "PullConsumerFetchMessageFailed",
+    "InvalidFilterExpression",
     "ffi_check",
 ]
 
@@ -128,6 +129,22 @@ class PullConsumerFetchMessageFailed(ConsumerException):
 @_register(31)
 class _PullConsumerFetchQueuesFailed(PullConsumerFetchMQFailed, PullConsumerFetchMessageFailed):
     """Queue-fetch failure, catchable as either of the two classes the originals raised."""
+
+
+class InvalidFilterExpression(ConsumerException, ValueError):
+    """A broker refused a subscription expression: ``str(exc)`` has the broker's reason,
+    for SQL92 the parse error with its line and column (``Encountered "..." at line 1,
+    column 7``). Raised by ``PushConsumer.start``/``subscribe`` and ``PullConsumer.pull``
+    with ``expression_type="SQL92"``; an Apache broker needs ``enablePropertyFilter=true``
+    to accept any SQL92 expression. Also a ``ValueError``."""
+
+
+class _PushConsumerStartInvalidExpression(InvalidFilterExpression, PushConsumerStartFailed):
+    """``start()`` refused over an expression: catchable as either class."""
+
+
+class _PullConsumerInvalidExpression(InvalidFilterExpression, PullConsumerFetchMessageFailed):
+    """``pull()`` refused over an expression: catchable as either class."""
 
 
 def ffi_check(status_code: int, msg: Optional[str] = None) -> None:

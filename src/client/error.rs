@@ -15,6 +15,14 @@ pyo3::create_exception!(
     "A client operation failed; the message says what and where, and what to do."
 );
 
+pyo3::create_exception!(
+    _rocketmq,
+    FilterExpressionRefused,
+    ClientError,
+    "A broker refused a subscription expression (CHECK_CLIENT_CONFIG); the message has the \
+     broker's reason, for SQL92 the parse error and its position."
+);
+
 /// The text of a failed operation: the error, then what to do about it when that is known.
 pub fn error_text(e: &Failure) -> String {
     match advice(e) {
@@ -25,6 +33,9 @@ pub fn error_text(e: &Failure) -> String {
 
 /// The Python exception of a failed operation.
 pub fn to_py_err(e: Failure) -> pyo3::PyErr {
+    if matches!(e, Failure::ExpressionRefused(_)) {
+        return FilterExpressionRefused::new_err(error_text(&e));
+    }
     ClientError::new_err(error_text(&e))
 }
 
@@ -48,6 +59,13 @@ fn advice(e: &Failure) -> Option<String> {
         } => no_route_advice(topic, name_servers, cause),
         Failure::Remote { code, .. } => refusal_advice(*code),
         Failure::ShutDown => Some("Create and start a new client".into()),
+        Failure::ExpressionRefused(_) => Some(
+            "Fix the expression where the broker's reason points (RocketMQ's SQL92: =, <>, >, \
+             >=, <, <=, BETWEEN, IN, IS NULL, AND/OR/NOT, CONTAINS, STARTSWITH, ENDSWITH over \
+             property names and 'quoted strings'); an Apache broker filters by SQL92 only with \
+             enablePropertyFilter=true"
+                .into(),
+        ),
         Failure::Protocol(_) | Failure::IllegalArgument(_) | Failure::WaitExpired(_) => None,
     }
 }

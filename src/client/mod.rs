@@ -21,6 +21,7 @@ mod settings;
 
 pub use admin::NativeAdmin;
 pub use error::ClientError;
+pub use error::FilterExpressionRefused;
 pub use message::ReceivedMessage;
 pub use producer::NativeProducer;
 pub use pull::NativePullClient;

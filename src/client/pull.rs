@@ -11,10 +11,12 @@ use super::completion::{on_dispatcher_thread, spawn_with_callback, PendingCallba
 use super::message::ReceivedMessage;
 use super::runtime::{block_on, runtime};
 use super::settings::{client_config, name_servers, Credentials};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use rocketmq_client::{
-    ClientInstance, MessageQueue, PullRequest, PullResult, PullStatus, TagFilter,
+    ClientError, ClientInstance, ExpressionType, MessageFilter, MessageQueue, PullRequest,
+    PullResult, PullStatus,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -100,7 +102,7 @@ impl NativePullClient {
         topic: String,
         broker_name: String,
         queue_id: i32,
-        expression: &str,
+        filter: MessageFilter,
         offset: i64,
         max_num: i32,
         suspend_ms: u64,
@@ -110,12 +112,41 @@ impl NativePullClient {
             queue: queue(topic, broker_name, queue_id),
             offset,
             max_msgs: max_num.max(1),
-            filter: TagFilter::parse(expression),
+            filter,
             suspend: (suspend_ms > 0)
                 .then(|| Duration::from_millis(suspend_ms.min(MAX_SUSPEND_MS))),
             commit_offset: None,
         }
     }
+
+    /// CHECK_CLIENT_CONFIG of an expression on every master of `topic`, as a push consumer
+    /// checks its subscriptions: the first refusal is the error.
+    fn check_filter(
+        &self,
+        topic: String,
+        filter: MessageFilter,
+    ) -> impl Future<Output = rocketmq_client::Result<()>> + Send + 'static {
+        let (c, group) = (self.client.clone(), self.group.clone());
+        async move {
+            if filter.is_tag() {
+                return Ok(());
+            }
+            let route = c.fetch_route(&topic).await?;
+            let data = filter.subscription_data(&topic, rocketmq_protocol::now_millis());
+            for addr in route.masters.values() {
+                c.check_client_config(addr, &group, &data).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A filter from `(expression, expression_type)`; a bad type or an empty SQL92 expression is
+/// a `ValueError`.
+fn filter(expression: &str, expression_type: &str) -> PyResult<MessageFilter> {
+    ExpressionType::parse(expression_type)
+        .and_then(|t| MessageFilter::new(expression, t))
+        .map_err(|e: ClientError| PyValueError::new_err(e.to_string()))
 }
 
 #[pymethods]
@@ -181,9 +212,25 @@ impl NativePullClient {
         );
     }
 
+    /// Asks every broker of `topic` whether it accepts the expression (CHECK_CLIENT_CONFIG;
+    /// nothing is asked for a tag expression): raises `FilterExpressionRefused` with the
+    /// broker's reason when one refuses it.
+    #[pyo3(signature = (topic, expression, expression_type="TAG"))]
+    fn check_expression(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        expression: &str,
+        expression_type: &str,
+    ) -> PyResult<()> {
+        let check = self.check_filter(topic, filter(expression, expression_type)?);
+        block_on(py, check)
+    }
+
     /// One non-blocking pull: `(status, next_begin_offset, min_offset, max_offset, messages)`
     /// with status 0 FOUND, 1 NO_NEW_MSG, 2 NO_MATCHED_MSG, 3 OFFSET_ILLEGAL.
-    #[pyo3(signature = (topic, broker_name, queue_id, expression, offset, max_num))]
+    /// `expression_type` is "TAG" or "SQL92" (any case).
+    #[pyo3(signature = (topic, broker_name, queue_id, expression, offset, max_num, expression_type="TAG"))]
     #[allow(clippy::too_many_arguments)]
     fn pull<'py>(
         &self,
@@ -194,8 +241,10 @@ impl NativePullClient {
         expression: &str,
         offset: i64,
         max_num: i32,
+        expression_type: &str,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let req = self.request(topic, broker_name, queue_id, expression, offset, max_num, 0);
+        let f = filter(expression, expression_type)?;
+        let req = self.request(topic, broker_name, queue_id, f, offset, max_num, 0);
         let c = self.client.clone();
         let r = block_on(py, async move { c.pull(&req).await })?;
         pull_tuple(py, r)
@@ -204,7 +253,7 @@ impl NativePullClient {
     /// `pull` for asyncio, returning at once: `callback(True, pull tuple)` or
     /// `callback(False, error text)` later. With `suspend_ms` > 0 it is a long poll: the
     /// broker answers when a message arrives or after `suspend_ms` (at most 60 s).
-    #[pyo3(signature = (topic, broker_name, queue_id, expression, offset, max_num, suspend_ms, callback))]
+    #[pyo3(signature = (topic, broker_name, queue_id, expression, offset, max_num, suspend_ms, callback, expression_type="TAG"))]
     #[allow(clippy::too_many_arguments)]
     fn pull_async(
         &self,
@@ -216,16 +265,10 @@ impl NativePullClient {
         max_num: i32,
         suspend_ms: u64,
         callback: Py<PyAny>,
-    ) {
-        let req = self.request(
-            topic,
-            broker_name,
-            queue_id,
-            expression,
-            offset,
-            max_num,
-            suspend_ms,
-        );
+        expression_type: &str,
+    ) -> PyResult<()> {
+        let f = filter(expression, expression_type)?;
+        let req = self.request(topic, broker_name, queue_id, f, offset, max_num, suspend_ms);
         let c = self.client.clone();
         spawn_with_callback(
             &self.pending,
@@ -234,6 +277,7 @@ impl NativePullClient {
             self.until_shutdown(async move { c.pull(&req).await }),
             |py, r| Ok(pull_tuple(py, r)?.into_any()),
         );
+        Ok(())
     }
 
     /// The group's offset committed on the broker for the queue; `None` when it has none.

@@ -8,11 +8,12 @@ use super::error::to_py_err;
 use super::message::ReceivedMessage;
 use super::runtime::runtime;
 use super::settings::{client_config, Credentials};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rocketmq_client::{
-    ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
-    Subscription, TagFilter,
+    ConsumeBatch, ConsumeFrom, ConsumeStatus, ExpressionType, MessageFilter, MessageListener,
+    PushConsumer, PushConsumerConfig, Subscription,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,15 @@ impl MessageListener for PyListener {
     }
 }
 
+/// A subscription from `(topic, expression, expression_type)`; a bad type or an empty SQL92
+/// expression is a `ValueError`.
+fn subscription(topic: String, expression: &str, expression_type: &str) -> PyResult<Subscription> {
+    let filter = ExpressionType::parse(expression_type)
+        .and_then(|t| MessageFilter::new(expression, t))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(Subscription { topic, filter })
+}
+
 #[pyclass(module = "rocketmq._rocketmq", frozen)]
 pub struct NativePushConsumer {
     consumer: PushConsumer,
@@ -68,7 +78,8 @@ pub struct NativePushConsumer {
 
 #[pymethods]
 impl NativePushConsumer {
-    /// Starts consuming `subscriptions` (`[(topic, expression)]`) at once.
+    /// Starts consuming `subscriptions` (`[(topic, expression, expression_type)]`) at once;
+    /// an SQL92 expression a broker refuses raises `FilterExpressionRefused`.
     #[new]
     #[pyo3(signature = (
         *,
@@ -94,7 +105,7 @@ impl NativePushConsumer {
         py: Python<'_>,
         group: String,
         name_servers_list: &str,
-        subscriptions: Vec<(String, String)>,
+        subscriptions: Vec<(String, String, String)>,
         dispatch: Py<PyAny>,
         instance_name: &str,
         broadcasting: bool,
@@ -133,11 +144,8 @@ impl NativePushConsumer {
         };
         let subs = subscriptions
             .into_iter()
-            .map(|(topic, expr)| Subscription {
-                topic,
-                filter: TagFilter::parse(&expr),
-            })
-            .collect();
+            .map(|(topic, expr, expr_type)| subscription(topic, &expr, &expr_type))
+            .collect::<PyResult<Vec<_>>>()?;
         let listener = Arc::new(PyListener { dispatch });
         let rt = runtime();
         let consumer = py
@@ -146,6 +154,21 @@ impl NativePushConsumer {
             })
             .map_err(to_py_err)?;
         Ok(NativePushConsumer { consumer })
+    }
+
+    /// Subscribes the running consumer to `topic` (replacing its subscription if it has one);
+    /// an SQL92 expression a broker refuses raises `FilterExpressionRefused` and changes
+    /// nothing. Releases the GIL while the brokers are asked.
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        expression: &str,
+        expression_type: &str,
+    ) -> PyResult<()> {
+        let sub = subscription(topic, expression, expression_type)?;
+        py.detach(|| self.consumer.subscribe(sub))
+            .map_err(to_py_err)
     }
 
     #[getter]

@@ -1,11 +1,12 @@
 //! The requests a consumer makes besides pulling: heartbeats, the group's member list,
-//! sending a failed message back, queue locks for orderly consumption, unregistering.
+//! sending a failed message back, queue locks for orderly consumption, unregistering, and
+//! asking a broker whether it accepts a subscription (CHECK_CLIENT_CONFIG).
 
-use crate::error::{ClientError, Result};
+use crate::error::{ClientError, ExpressionRefusal, Result};
 use crate::instance::ClientInstance;
 use crate::message::MessageExt;
 use crate::route::MessageQueue;
-use rocketmq_protocol::body::heartbeat::HeartbeatData;
+use rocketmq_protocol::body::heartbeat::{CheckClientRequestBody, HeartbeatData, SubscriptionData};
 use rocketmq_protocol::body::lock::{
     ConsumerListBody, LockBatchRequestBody, LockBatchResponseBody,
 };
@@ -122,6 +123,39 @@ impl ClientInstance {
             ClientInstance::request(request_code::UNLOCK_BATCH_MQ).with_body(encode_json(&body));
         let resp = self.invoke(addr, cmd).await?;
         expect_success(addr, &resp)
+    }
+
+    /// CHECK_CLIENT_CONFIG, as Java's `checkClientInBroker` sends it for a subscription that
+    /// is not a tag expression: the broker compiles the expression and answers SUCCESS, or
+    /// its refusal (SUBSCRIPTION_PARSE_FAILED with the parse error, or SYSTEM_ERROR when it
+    /// does not filter by properties), which becomes [`ClientError::ExpressionRefused`].
+    pub async fn check_client_config(
+        &self,
+        addr: &str,
+        group: &str,
+        subscription: &SubscriptionData,
+    ) -> Result<()> {
+        let body = CheckClientRequestBody {
+            client_id: self.client_id.clone(),
+            group: group.to_string(),
+            subscription_data: Some(subscription.clone()),
+        };
+        let cmd = ClientInstance::request(request_code::CHECK_CLIENT_CONFIG)
+            .with_body(encode_json(&body));
+        let resp = self.invoke(addr, cmd).await?;
+        if resp.code == response_code::SUCCESS {
+            return Ok(());
+        }
+        Err(ClientError::ExpressionRefused(Box::new(
+            ExpressionRefusal {
+                addr: addr.to_string(),
+                topic: subscription.topic.clone(),
+                expression_type: subscription.expression_type.clone(),
+                expression: subscription.sub_string.clone(),
+                code: resp.code,
+                remark: resp.remark.unwrap_or_default(),
+            },
+        )))
     }
 
     /// Tells a broker this client leaves `consumer_group` / `producer_group`.

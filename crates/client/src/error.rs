@@ -32,6 +32,21 @@ pub enum ClientError {
     WaitExpired(String),
     /// The client was shut down.
     ShutDown,
+    /// A broker refused a subscription expression (CHECK_CLIENT_CONFIG).
+    ExpressionRefused(Box<ExpressionRefusal>),
+}
+
+/// What a broker answered to a subscription expression it refused. Boxed in
+/// [`ClientError::ExpressionRefused`] to keep every `Result` of the crate small.
+#[derive(Debug, Clone)]
+pub struct ExpressionRefusal {
+    pub addr: String,
+    pub topic: String,
+    pub expression_type: String,
+    pub expression: String,
+    pub code: i32,
+    /// The broker's reason; for SQL92 the parse error with its position.
+    pub remark: String,
 }
 
 impl fmt::Display for ClientError {
@@ -60,6 +75,11 @@ impl fmt::Display for ClientError {
             ClientError::IllegalArgument(m) => write!(f, "illegal argument: {m}"),
             ClientError::WaitExpired(m) => write!(f, "{m}"),
             ClientError::ShutDown => write!(f, "the client has been shut down"),
+            ClientError::ExpressionRefused(r) => write!(
+                f,
+                "broker {} refused the {} expression {:?} of topic {:?} (code {}): {}",
+                r.addr, r.expression_type, r.expression, r.topic, r.code, r.remark
+            ),
         }
     }
 }

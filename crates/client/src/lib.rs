@@ -11,7 +11,8 @@
 //!   connections, name servers (listed, or fetched over HTTP), routes;
 //! - `producer`: queue choice, retries across brokers, compression, batches;
 //! - `pull`: pulling a queue from an offset, and queue offsets; `consumer_requests`: the
-//!   consumer's other broker requests (heartbeat, members, send-back, locks);
+//!   consumer's other broker requests (heartbeat, members, send-back, locks, client config
+//!   checks); `filter`: subscription expressions (TAG or SQL92);
 //! - `push`: the push consumer (rebalance, pull loops, listener threads, offsets);
 //! - `transaction`: half messages, END_TRANSACTION, answering the broker's check-back;
 //! - `message`: outgoing and received messages; `error`: the client's errors.
@@ -33,6 +34,7 @@ mod blocking;
 mod config;
 mod consumer_requests;
 mod error;
+mod filter;
 mod instance;
 mod message;
 mod namesrv_domain;
@@ -49,12 +51,13 @@ pub use admin::{Admin, TopicSpec, PERM_READ, PERM_WRITE};
 pub use admin_query::looks_like_offset_msg_id;
 pub use blocking::with_blocking_requests;
 pub use config::ClientConfig;
-pub use error::{ClientError, Result};
+pub use error::{ClientError, ExpressionRefusal, Result};
+pub use filter::{ExpressionType, MessageFilter, TagFilter};
 pub use instance::ClientInstance;
 pub use message::{Message, MessageExt};
 pub use namesrv_domain::{fetch_name_servers, HttpUrl};
 pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
-pub use pull::{PullRequest, PullResult, PullStatus, TagFilter};
+pub use pull::{PullRequest, PullResult, PullStatus};
 pub use push::{
     ConsumeBatch, ConsumeFrom, ConsumeStatus, MessageListener, PushConsumer, PushConsumerConfig,
     Subscription,

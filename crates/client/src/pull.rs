@@ -2,9 +2,12 @@
 //!
 //! The broker filters by tag hash; hash collisions pass that check, so received messages are
 //! checked again here against the exact tag set (as the Java client does). Filtered messages
-//! still advance the offset.
+//! still advance the offset. SQL92 filters are the broker's alone: every pull carries the
+//! subscription (sysFlag SUBSCRIPTION bit, `subscription` and `expressionType`, subVersion 0)
+//! as Java's pull consumers send it, so a broker needs no heartbeat to apply it.
 
 use crate::error::{ClientError, Result};
+use crate::filter::MessageFilter;
 use crate::instance::ClientInstance;
 use crate::message::MessageExt;
 use crate::route::MessageQueue;
@@ -16,7 +19,6 @@ use rocketmq_protocol::header::{
 };
 use rocketmq_protocol::message::decode_stored_all;
 use rocketmq_protocol::RemotingCommand;
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How often Apache's broker looks at held pulls (its PullRequestHoldService period).
@@ -39,40 +41,6 @@ pub struct PullResult {
     pub messages: Vec<MessageExt>,
 }
 
-/// A tag expression: `*` (or empty) for all, else tags joined by `||`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TagFilter {
-    pub expression: String,
-    tags: BTreeSet<String>,
-}
-
-impl TagFilter {
-    pub fn parse(expression: &str) -> TagFilter {
-        let e = expression.trim();
-        let tags: BTreeSet<String> = if e.is_empty() || e == "*" {
-            BTreeSet::new()
-        } else {
-            e.split("||")
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
-        TagFilter {
-            expression: if tags.is_empty() {
-                "*".into()
-            } else {
-                e.to_string()
-            },
-            tags,
-        }
-    }
-
-    pub fn matches(&self, tag: Option<&str>) -> bool {
-        self.tags.is_empty() || tag.is_some_and(|t| self.tags.contains(t))
-    }
-}
-
 /// One pull.
 #[derive(Clone, Debug)]
 pub struct PullRequest {
@@ -80,7 +48,7 @@ pub struct PullRequest {
     pub queue: MessageQueue,
     pub offset: i64,
     pub max_msgs: i32,
-    pub filter: TagFilter,
+    pub filter: MessageFilter,
     /// Long-poll budget: the broker holds the request up to this long when nothing is there.
     pub suspend: Option<Duration>,
     /// Commit this offset in the same request.
@@ -121,7 +89,7 @@ impl ClientInstance {
             suspend_timeout_millis: suspend.as_millis() as i64,
             subscription: Some(req.filter.expression.clone()),
             sub_version: 0,
-            expression_type: Some("TAG".into()),
+            expression_type: Some(req.filter.expression_type.as_str().into()),
             max_msg_bytes: None,
             request_source: None,
             proxy_froward_client_id: None,
@@ -309,24 +277,5 @@ impl ClientInstance {
 
     pub async fn min_offset(&self, mq: &MessageQueue) -> Result<i64> {
         self.queue_offset(mq, false).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::TagFilter;
-
-    #[test]
-    fn tag_filter_matches_exact_tags_only() {
-        let f = TagFilter::parse("TagA || TagB");
-        assert!(f.matches(Some("TagA")));
-        assert!(f.matches(Some("TagB")));
-        assert!(!f.matches(Some("TagC")));
-        assert!(!f.matches(None));
-        let all = TagFilter::parse(" * ");
-        assert_eq!(all.expression, "*");
-        assert!(all.matches(None));
-        assert!(all.matches(Some("x")));
-        assert_eq!(TagFilter::parse("").expression, "*");
     }
 }

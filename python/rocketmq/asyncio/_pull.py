@@ -7,12 +7,12 @@ from the current offsets on, queue after queue, ending once every queue is drain
 as it arrives.
 
 What must stay true: no call blocks the event loop (every request is a native ``*_async``
-call whose outcome comes back to the loop); offsets go through the overridable
-``get/set_message_queue_offset`` hooks and ``offset_table`` exactly as in the thread API
-(the same class does the bookkeeping), and with ``offset_store="broker"`` are committed only
-for messages the caller came back from; a stream has at most one pull in flight per queue
-and asks for a queue's next batch only when the caller came back for more, so a slow caller
-holds at most one batch per queue.
+call whose outcome comes back to the loop, or runs in the loop's executor); offsets go
+through the overridable ``get/set_message_queue_offset`` hooks and ``offset_table`` exactly
+as in the thread API (the same class does the bookkeeping), and with
+``offset_store="broker"`` are committed only for messages the caller came back from; a
+stream has at most one pull in flight per queue and asks for a queue's next batch only when
+the caller came back for more, so a slow caller holds at most one batch per queue.
 """
 
 import asyncio
@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 from .. import _rocketmq
 from .._arguments import StrOrBytes, as_int, as_text, maybe_decode
-from .._consumers import MessageQueue
+from .._consumers import MessageQueue, expression_type_name
 from .._consumers import PullConsumer as _ThreadPullConsumer
 from .._messages import ReceivedMessage
 from ..exceptions import PullConsumerFetchMessageFailed, _PullConsumerFetchQueuesFailed
@@ -148,6 +148,21 @@ class PullConsumer:
         )
         return [MessageQueue(t.encode(), b.encode(), q) for t, b, q in queues]
 
+    async def _check_expression(
+        self, topic: str, expression: str, expression_type: StrOrBytes
+    ) -> str:
+        """The expression type's name, after the topic's brokers accepted an SQL92
+        expression (in the loop's executor, once per topic and expression): one they refuse
+        raises InvalidFilterExpression."""
+        name = expression_type_name(expression_type)
+        if name == "SQL92" and not expression.strip():
+            raise ValueError("an SQL92 expression cannot be empty (use TAG with '*' for all)")
+        if name != "TAG":
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._consumer.check_expression, topic, expression, name
+            )
+        return name
+
     async def _start_offset(self, native: Any, mq: MessageQueue) -> int:
         """``get_message_queue_offset(mq)``, after the broker store's committed offset of a
         queue seen for the first time has been put in ``offset_table``."""
@@ -201,6 +216,7 @@ class PullConsumer:
         offset: int,
         max_num: int,
         poll_ms: int,
+        expression_type: str = "TAG",
     ) -> "asyncio.Future[_PullTuple]":
         return asyncio.ensure_future(
             call_native(
@@ -213,18 +229,25 @@ class PullConsumer:
                     max_num,
                     poll_ms,
                     done,
+                    expression_type,
                 ),
                 _rocketmq.ClientError,
             )
         )
 
     async def pull(
-        self, topic: StrOrBytes, expression: StrOrBytes = "*", max_num: int = 32
+        self,
+        topic: StrOrBytes,
+        expression: StrOrBytes = "*",
+        max_num: int = 32,
+        expression_type: StrOrBytes = "TAG",
     ) -> AsyncIterator[ReceivedMessage]:
-        """Yields every message of ``topic`` matching ``expression`` from the current
-        offsets on, queue after queue, and ends once every queue is drained (it does not
-        wait for new messages: see ``stream``). Raises _PullConsumerFetchQueuesFailed when the
-        topic's queues cannot be looked up, PullConsumerFetchMessageFailed after
+        """Yields every message of ``topic`` matching ``expression`` (a tag expression, or
+        with ``expression_type="SQL92"`` an SQL92 condition the brokers evaluate) from the
+        current offsets on, queue after queue, and ends once every queue is drained (it does
+        not wait for new messages: see ``stream``). Raises _PullConsumerFetchQueuesFailed
+        when the topic's queues cannot be looked up, InvalidFilterExpression when a broker
+        refuses an SQL92 expression, PullConsumerFetchMessageFailed after
         ``pull_retry_times`` failed pulls of one queue. Ends early when the consumer is shut
         down."""
         topic = as_text(topic, "topic")
@@ -232,13 +255,15 @@ class PullConsumer:
         max_num = as_int(max_num, "max_num")
         native = self._native()
         broker_store = self._consumer.offset_store == "broker"
-        for mq in await self._queues(native, topic):
+        queues = await self._queues(native, topic)
+        type_name = await self._check_expression(topic, expression, expression_type)
+        for mq in queues:
             failures = 0
             while True:
                 offset = await self._start_offset(native, mq)
                 try:
                     status, next_offset, _min, _max, msgs = await self._pull_once(
-                        native, mq, expression, offset, max_num, 0
+                        native, mq, expression, offset, max_num, 0, type_name
                     )
                 except _rocketmq.ClientError as e:
                     if self._consumer._native is None:
@@ -275,6 +300,7 @@ class PullConsumer:
         expression: StrOrBytes = "*",
         max_num: int = 32,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
+        expression_type: StrOrBytes = "TAG",
     ) -> AsyncIterator[List[ReceivedMessage]]:
         """Yields the messages of ``topic`` matching ``expression`` in batches (a list of at
         most ``max_num`` messages of one queue, in queue order) as they arrive, for ever:
@@ -284,8 +310,9 @@ class PullConsumer:
         queue. Offsets as for ``pull``; with ``offset_store="broker"`` a batch is committed
         when the caller comes back for the next one. Raises PullConsumerFetchMessageFailed
         after ``pull_retry_times`` failed pulls in a row of one queue; ends when the consumer
-        is shut down. Use ``await it.aclose()`` (or ``contextlib.aclosing``, Python 3.10+) to
-        end it at a known point."""
+        is shut down. ``expression_type="SQL92"`` makes ``expression`` an SQL92 condition
+        (checked with the brokers first, as for ``pull``). Use ``await it.aclose()`` (or
+        ``contextlib.aclosing``, Python 3.10+) to end it at a known point."""
         topic = as_text(topic, "topic")
         expression = as_text(expression, "expression")
         max_num = as_int(max_num, "max_num")
@@ -294,6 +321,7 @@ class PullConsumer:
             raise ValueError("poll_seconds must be positive")
         native = self._native()
         broker_store = self._consumer.offset_store == "broker"
+        type_name = await self._check_expression(topic, expression, expression_type)
         # One task per queue: (optional pause), start offset, one long poll.
         in_flight: Dict["asyncio.Future[Tuple[int, _PullTuple]]", MessageQueue] = {}
         failures: Dict[str, int] = {}
@@ -303,7 +331,9 @@ class PullConsumer:
             if pause:
                 await asyncio.sleep(pause)
             offset = await self._start_offset(native, mq)
-            return offset, await self._pull_once(native, mq, expression, offset, max_num, poll_ms)
+            return offset, await self._pull_once(
+                native, mq, expression, offset, max_num, poll_ms, type_name
+            )
 
         def ask(mq: MessageQueue, pause: float = 0.0) -> None:
             in_flight[asyncio.ensure_future(poll(mq, pause))] = mq

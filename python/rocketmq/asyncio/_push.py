@@ -187,14 +187,26 @@ class PushConsumer:
         topic: StrOrBytes,
         callback: Callable[[ReceivedMessage], Awaitable[Any]],
         expression: StrOrBytes = "*",
+        expression_type: StrOrBytes = "TAG",
     ) -> None:
         """Delivers ``topic``'s messages matching ``expression`` to the coroutine function
-        ``callback``."""
+        ``callback``; ``expression_type="SQL92"`` makes ``expression`` an SQL92 condition
+        (see ``rocketmq.client.PushConsumer.subscribe``). On a running consumer the topic's
+        brokers are asked at once (a short blocking call) and a refused expression raises
+        InvalidFilterExpression."""
         if not inspect.iscoroutinefunction(callback):
             raise TypeError("callback must be a coroutine function (async def)")
         name = as_text(topic, "topic")
-        self._consumer.subscribe(name, callback, expression)
+        previous = self._consumer._coroutines.get(name)
         self._consumer._coroutines[name] = callback
+        try:
+            self._consumer.subscribe(name, callback, expression, expression_type)
+        except BaseException:
+            if previous is None:
+                del self._consumer._coroutines[name]
+            else:
+                self._consumer._coroutines[name] = previous
+            raise
 
     async def start(self) -> None:
         """Starts consuming; callbacks run on the event loop running this call."""

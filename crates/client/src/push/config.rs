@@ -4,7 +4,7 @@
 //! Defaults follow the Java client's (pull batch 32, 1000 messages or 100 MiB in flight per
 //! queue, rebalance every 20 s, offsets committed every 5 s).
 
-use crate::pull::TagFilter;
+use crate::filter::MessageFilter;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -79,9 +79,9 @@ fn default_offset_dir() -> PathBuf {
         .join(".rocketmq_offsets")
 }
 
-/// One subscription: a topic and its tag filter.
+/// One subscription: a topic and its filter (a tag or SQL92 expression).
 #[derive(Clone, Debug)]
 pub struct Subscription {
     pub topic: String,
-    pub filter: TagFilter,
+    pub filter: MessageFilter,
 }

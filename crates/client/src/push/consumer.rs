@@ -10,15 +10,15 @@
 
 use super::broker_requests::ConsumerRequestHandler;
 use super::config::{PushConsumerConfig, Subscription};
-use super::consumer_core::ConsumerCore;
+use super::consumer_core::{wait_on, ConsumerCore};
 use super::dispatch::{on_dispatcher, start_dispatchers, ListenerQueue};
 use super::listener::MessageListener;
 use super::offset_store::OffsetStore;
 use super::process_queue::ProcessQueue;
 use crate::config::ClientConfig;
 use crate::error::Result;
+use crate::filter::MessageFilter;
 use crate::instance::ClientInstance;
-use crate::pull::TagFilter;
 use crate::route::MessageQueue;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +34,8 @@ pub struct PushConsumer {
 
 impl PushConsumer {
     /// Starts consuming on `runtime`. `client_config` names the name servers. Clustering
-    /// consumers also subscribe to their group's retry topic.
+    /// consumers also subscribe to their group's retry topic. A subscription a broker of
+    /// its topic refuses (an invalid SQL92 expression) is `ClientError::ExpressionRefused`.
     pub fn start(
         runtime: tokio::runtime::Handle,
         client_config: ClientConfig,
@@ -52,7 +53,7 @@ impl PushConsumer {
         if !config.broadcasting {
             subscriptions.push(Subscription {
                 topic: format!("%RETRY%{}", config.group),
-                filter: TagFilter::parse("*"),
+                filter: MessageFilter::parse("*"),
             });
         }
         let local_file = config.broadcasting.then(|| {
@@ -66,7 +67,7 @@ impl PushConsumer {
         let (stop, _) = watch::channel(false);
         let core = Arc::new(ConsumerCore {
             client,
-            subscriptions,
+            subscriptions: Mutex::new(subscriptions),
             queues: Mutex::new(HashMap::new()),
             offsets: OffsetStore::new(local_file),
             stop,
@@ -78,6 +79,18 @@ impl PushConsumer {
             config,
         });
         let _ = handler.core.set(Arc::downgrade(&core));
+        // SQL92 subscriptions are checked with their brokers before anything runs (Java's
+        // checkClientInBroker): a refused expression fails the start.
+        if core.subscriptions().iter().any(|s| !s.filter.is_tag()) {
+            let checking = core.clone();
+            if let Err(e) = wait_on(
+                &runtime,
+                async move { checking.check_subscriptions().await },
+            ) {
+                core.client.shutdown();
+                return Err(e);
+            }
+        }
 
         let dispatchers = start_dispatchers(
             core.config.thread_count,

@@ -1,5 +1,6 @@
-//! Heartbeats of a push consumer: its group, model and subscriptions, sent to every broker
-//! of its topics (at start, to brokers that appear later, and every `heartbeat_interval`).
+//! Heartbeats of a push consumer: its group, model and subscriptions (tag or SQL92, written
+//! as Java's client writes them), sent to every broker of its topics (at start, to brokers
+//! that appear later, after a subscription changes, and every `heartbeat_interval`).
 //!
 //! What must stay true: a broker is asked for the group's members only after it has
 //! acknowledged a heartbeat (`heartbeat_acked`), so the rebalance sees this consumer listed.
@@ -7,9 +8,8 @@
 use super::config::ConsumeFrom;
 use super::consumer_core::{ConsumerCore, LOG};
 use rocketmq_protocol::body::heartbeat::{
-    ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, SubscriptionData,
+    ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel,
 };
-use rocketmq_protocol::tag::java_string_hash;
 use std::sync::Arc;
 
 impl ConsumerCore {
@@ -17,26 +17,9 @@ impl ConsumerCore {
     pub(super) fn heartbeat(&self) -> HeartbeatData {
         let now = rocketmq_protocol::now_millis();
         let subscription_data_set = self
-            .subscriptions
+            .subscriptions()
             .iter()
-            .map(|s| {
-                let tags: Vec<String> = s
-                    .filter
-                    .expression
-                    .split("||")
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty() && *t != "*")
-                    .map(str::to_string)
-                    .collect();
-                SubscriptionData {
-                    topic: s.topic.clone(),
-                    sub_string: s.filter.expression.clone(),
-                    code_set: tags.iter().map(|t| java_string_hash(t)).collect(),
-                    tags_set: tags,
-                    sub_version: now,
-                    ..SubscriptionData::default()
-                }
-            })
+            .map(|s| s.filter.subscription_data(&s.topic, now))
             .collect();
         HeartbeatData {
             client_id: self.client.client_id.clone(),
@@ -63,7 +46,7 @@ impl ConsumerCore {
     /// Refreshes the routes of every subscription and heartbeats to their brokers: all of
     /// them when `all`, else only those that have not acknowledged one yet.
     pub(super) async fn refresh_routes_and_heartbeat(&self, all: bool) {
-        for s in &self.subscriptions {
+        for s in &self.subscriptions() {
             if let Err(e) = self.client.fetch_route(&s.topic).await {
                 tracing::debug!(target: LOG, topic = %s.topic, error = %e, "route lookup failed");
             }

@@ -17,6 +17,8 @@
 //!  broker requests: NOTIFY_CONSUMER_IDS_CHANGED -> rebalance now        broker_requests.rs
 //!     GET_CONSUMER_RUNNING_INFO -> Java's ConsumerRunningInfo           running_info.rs
 //!     RESET_CONSUMER_CLIENT_OFFSET -> restart queues at new offsets     reset_offset.rs
+//!  subscriptions that are not tags (SQL92): CHECK_CLIENT_CONFIG at start
+//!     and at subscribe on the running consumer                         subscriptions.rs
 //! ```
 //!
 //! The files: `consumer.rs` is the caller's handle ([`PushConsumer`]); `consumer_core.rs`
@@ -51,6 +53,9 @@ mod reset_offset;
 #[cfg(test)]
 mod reset_offset_tests;
 mod running_info;
+mod subscriptions;
+#[cfg(test)]
+mod subscriptions_tests;
 #[cfg(test)]
 mod tests;
 

@@ -6,18 +6,19 @@
 //! `max_cached_per_queue` or their bodies `max_cached_bytes_per_queue`; a queue with
 //! nothing in flight always pulls.
 //!
-//! What must stay true: a result that arrives after the queue was dropped is thrown away
-//! (the new owner reads it from the committed offset); every clustering pull carries the
-//! queue's commit offset, as the Java client's do.
+//! What must stay true: each pull carries the topic's current subscription (a subscribe on
+//! the running consumer may replace it); a result that arrives after the queue was dropped
+//! is thrown away (the new owner reads it from the committed offset); every clustering pull
+//! carries the queue's commit offset, as the Java client's do.
 
 use super::consumer_core::{ConsumerCore, LOG};
 use super::process_queue::ProcessQueue;
-use crate::pull::{PullRequest, PullStatus, TagFilter};
+use crate::pull::{PullRequest, PullStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
 impl ConsumerCore {
-    pub(super) async fn pull_loop(self: Arc<Self>, pq: Arc<ProcessQueue>, filter: TagFilter) {
+    pub(super) async fn pull_loop(self: Arc<Self>, pq: Arc<ProcessQueue>) {
         let mq = pq.mq.clone();
         // A queue restarted by an offset reset (reset_offset.rs) already knows its start.
         let preset = pq.commit_offset();
@@ -63,12 +64,16 @@ impl ConsumerCore {
                 }
                 let _ = tokio::time::timeout(Duration::from_millis(100), pq.space.notified()).await;
             }
+            // The topic's filter now: a subscribe on the running consumer may change it.
+            let Some(filter) = self.filter_of(&mq.topic) else {
+                return;
+            };
             let req = PullRequest {
                 group: self.config.group.clone(),
                 queue: mq.clone(),
                 offset,
                 max_msgs: self.config.pull_batch_size,
-                filter: filter.clone(),
+                filter,
                 suspend: Some(self.config.long_poll),
                 // Clustering: every pull tells the broker how far this member got (the first
                 // unacknowledged offset), as the Java client does, so a member that takes the

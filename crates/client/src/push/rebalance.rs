@@ -51,7 +51,7 @@ impl ConsumerCore {
     /// Rebalances every subscription; false when some could not be (no route, no list).
     async fn rebalance(self: &Arc<Self>) -> bool {
         let mut complete = true;
-        for sub in &self.subscriptions {
+        for sub in &self.subscriptions() {
             let route = match self.client.fetch_route(&sub.topic).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -120,9 +120,7 @@ impl ConsumerCore {
         for pq in added {
             tracing::debug!(target: LOG, group = %self.config.group, queue = ?pq.mq, "queue assigned");
             let core = self.clone();
-            let filter = sub.filter.clone();
-            self.runtime
-                .spawn(async move { core.pull_loop(pq, filter).await });
+            self.runtime.spawn(async move { core.pull_loop(pq).await });
         }
     }
 }

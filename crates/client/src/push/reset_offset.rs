@@ -27,36 +27,36 @@ impl ConsumerCore {
             return 0;
         }
         let mut restarted = Vec::new();
+        let subscriptions = self.subscriptions();
         {
             let mut queues = self.queues.lock().unwrap();
             for (mq, offset) in table {
                 let Some(old) = queues.get(&mq).cloned() else {
                     continue;
                 };
-                let Some(sub) = self.subscriptions.iter().find(|s| s.topic == mq.topic) else {
+                if !subscriptions.iter().any(|s| s.topic == mq.topic) {
                     continue;
-                };
+                }
                 old.drop_queue();
                 let fresh = ProcessQueue::new(mq.clone());
                 fresh.start_at(offset);
                 queues.insert(mq.clone(), fresh.clone());
-                restarted.push((fresh, offset, sub.filter.clone()));
+                restarted.push((fresh, offset));
             }
         }
         {
             // The last commit of the old queue is forgotten, so the new offset is committed
             // even when it equals it.
             let mut committed = self.offsets.committed.lock().unwrap();
-            for (pq, _, _) in &restarted {
+            for (pq, _) in &restarted {
                 committed.remove(&pq.mq);
             }
         }
         let count = restarted.len();
-        for (pq, offset, filter) in restarted {
+        for (pq, offset) in restarted {
             tracing::info!(target: LOG, group, queue = ?pq.mq, offset, "offset reset by the broker; pulling from there");
             let core = self.clone();
-            self.runtime
-                .spawn(async move { core.pull_loop(pq, filter).await });
+            self.runtime.spawn(async move { core.pull_loop(pq).await });
         }
         count
     }

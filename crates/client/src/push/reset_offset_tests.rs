@@ -6,7 +6,7 @@ use super::config::{PushConsumerConfig, Subscription};
 use super::consumer::PushConsumer;
 use super::listener::{ConsumeBatch, ConsumeStatus, MessageListener};
 use super::process_queue::ProcessQueue;
-use crate::pull::TagFilter;
+use crate::filter::TagFilter;
 use crate::remoting::RequestHandler;
 use crate::route::MessageQueue;
 use rocketmq_protocol::body::encode_reset_offset_body_java;
