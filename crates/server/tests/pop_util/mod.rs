@@ -123,11 +123,12 @@ pub fn pop(
     )))
 }
 
-/// The queue id and offset an ack names: the handle's queue (the retry queue for a retry).
+/// An ack as Java's client sends it: the stored topic (the retry topic for a retried
+/// message) and the handle's queue.
 pub fn ack_request(group: &str, topic: &str, p: &Popped) -> RemotingCommand {
     RemotingCommand::new_request(200051)
         .with_field("consumerGroup", group)
-        .with_field("topic", topic)
+        .with_field("topic", p.handle.kind.real_topic(topic, group))
         .with_field("queueId", p.handle.queue_id)
         .with_field("extraInfo", p.handle.encode())
         .with_field("offset", p.handle.queue_offset.unwrap())
@@ -147,7 +148,7 @@ pub fn change_invisible(
     c.call(
         RemotingCommand::new_request(200053)
             .with_field("consumerGroup", group)
-            .with_field("topic", topic)
+            .with_field("topic", p.handle.kind.real_topic(topic, group))
             .with_field("queueId", p.handle.queue_id)
             .with_field("extraInfo", p.handle.encode())
             .with_field("offset", p.handle.queue_offset.unwrap())

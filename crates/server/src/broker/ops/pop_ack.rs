@@ -63,13 +63,28 @@ impl Broker {
                 format!("{e}; pass the message's POP_CK property as extraInfo"),
             )
         })?;
-        if self.topics.get(topic).is_none() {
+        let Some(config) = self.topics.get(topic) else {
             return Err(OpError::new(
                 resp::TOPIC_NOT_EXIST,
                 format!("topic[{topic}] not exist, apply first please!"),
             ));
+        };
+        if queue_id < 0 || queue_id >= config.read_queue_nums {
+            return Err(OpError::new(
+                resp::MESSAGE_ILLEGAL,
+                format!(
+                    "queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig.readQueueNums:[{}]",
+                    config.read_queue_nums
+                ),
+            ));
         }
-        let real = handle.kind.real_topic(topic, group);
+        // Java's clients name the stored topic (the retry topic for a retried message); the
+        // topic's own name with a retry handle is read the same way.
+        let real = if TopicKind::of_topic(topic).is_retry() {
+            topic.to_string()
+        } else {
+            handle.kind.real_topic(topic, group)
+        };
         let min = self.store.min_offset(&real, queue_id);
         let max = self.store.max_offset(&real, queue_id);
         if offset < min || offset >= max {
