@@ -297,3 +297,40 @@ fn a_batch_ack_is_checked_whole() {
     assert_eq!(bodies, BTreeMap::from([("b2".to_string(), 1)]));
     cluster.shutdown();
 }
+
+#[test]
+fn pop_and_pull_groups_share_a_topic_and_pop_offsets_show_in_consume_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "MT", 2);
+    for i in 0..6 {
+        send(&mut c, "MT", i % 2, &format!("m{i}"), "");
+    }
+    let popped = pop_until(&mut c, "POPG", "MT", 6, 60_000, WAIT);
+    assert_eq!(popped.len(), 6);
+    for p in &popped {
+        assert_eq!(ack(&mut c, "POPG", "MT", p).code, 0);
+    }
+    // A pull group reads the same messages, untouched by the POP group.
+    let pulled: usize = (0..2)
+        .map(|q| {
+            let r = c.call(pull("PULLG", "MT", q, 0, 4, "*", 0));
+            assert_eq!(r.code, 0, "{:?}", r.remark);
+            messages(&r).len()
+        })
+        .sum();
+    assert_eq!(pulled, 6);
+    let r = c.call(
+        RemotingCommand::new_request(208)
+            .with_field("consumerGroup", "POPG")
+            .with_field("topic", "MT"),
+    );
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let stats = rocketmq_protocol::body::ConsumeStats::decode(&r.body).unwrap();
+    assert_eq!(stats.offset_table.len(), 2);
+    for w in stats.offset_table.values() {
+        assert_eq!((w.consumer_offset, w.broker_offset), (3, 3));
+    }
+    cluster.shutdown();
+}

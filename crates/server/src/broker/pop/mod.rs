@@ -150,3 +150,19 @@ impl PopService {
         self.counter.fetch_add(1, Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_polls_are_bounded_and_released() {
+        let pop = PopService::default();
+        let held: Vec<_> = (0..MAX_HELD_POLLS)
+            .map(|_| pop.hold().expect("room"))
+            .collect();
+        assert!(pop.hold().is_none(), "one more than the bound is refused");
+        drop(held);
+        assert!(pop.hold().is_some());
+    }
+}
