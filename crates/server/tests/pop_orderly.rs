@@ -26,7 +26,7 @@ fn parse_body(body: &str) -> (usize, usize) {
 
 /// The injected failure: the first delivery of some messages is not acked.
 fn fails_first_time(g: usize, k: usize) -> bool {
-    (g * 31 + k * 17) % 13 == 0
+    (g * 31 + k * 17).is_multiple_of(13)
 }
 
 #[test]

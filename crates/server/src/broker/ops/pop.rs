@@ -46,6 +46,8 @@ pub const MAX_POP_MSGS: i32 = 32;
 pub const REVIVE_QUEUE_NUM: u64 = 8;
 /// Upper bound on how long a POP or NOTIFICATION is held, whatever the client asks.
 pub const MAX_POLL: Duration = Duration::from_secs(120);
+/// How late (beyond its poll time) a POP may arrive before it is refused (Java's 500 ms).
+pub const TIMEOUT_TOO_MUCH_MS: i64 = 500;
 /// Every this many POPs reads the retry topic first (Java: `popFromRetryProbability` 20%).
 const RETRY_FIRST_EVERY: u64 = 5;
 
@@ -216,7 +218,13 @@ impl Broker {
         let read_queues = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
         let filter = pop_filter(h)?;
         let now = now_millis();
-        if h.poll_time > 0 && now.saturating_sub(h.born_time) > h.poll_time {
+        // Java's `isTimeoutTooMuch`: the request waited (in the client, the network) more
+        // than half a second beyond its poll time.
+        if now
+            .saturating_sub(h.born_time)
+            .saturating_sub(h.poll_time.max(0))
+            > TIMEOUT_TOO_MUCH_MS
+        {
             return Err(OpError::new(
                 resp::POLLING_TIMEOUT,
                 format!(
@@ -244,18 +252,13 @@ impl Broker {
         let mut caller_gone = std::pin::pin!(caller_gone);
         loop {
             // Subscribe first, then re-read: an append between the two still wakes us.
-            let mut receivers: Vec<_> = self
-                .pop_queues(
-                    &h.consumer_group,
-                    &h.topic,
-                    h.queue_id,
-                    read_queues,
-                    h.order,
-                    0,
-                )
-                .iter()
-                .map(|(t, _, q)| self.notifier.subscribe(t, *q))
-                .collect();
+            let mut receivers = self.pop_wakeups(
+                &h.consumer_group,
+                &h.topic,
+                h.queue_id,
+                read_queues,
+                h.order,
+            );
             let outcome = self.pop_once(h, read_queues, &filter).await;
             if outcome.count > 0 || tokio::time::Instant::now() >= deadline {
                 return Ok(outcome);
@@ -274,6 +277,30 @@ impl Broker {
                 _ = &mut caller_gone => return Ok(outcome),
             }
         }
+    }
+
+    /// Receivers that change on an append to any queue a POP reads, including the retry
+    /// topic's queue before that topic exists (the first revive creates it).
+    pub(crate) fn pop_wakeups(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        read_queues: i32,
+        order: bool,
+    ) -> Vec<tokio::sync::watch::Receiver<u64>> {
+        let mut receivers: Vec<_> = self
+            .pop_queues(group, topic, queue_id, read_queues, order, 0)
+            .iter()
+            .map(|(t, _, q)| self.notifier.subscribe(t, *q))
+            .collect();
+        if !order {
+            receivers.push(
+                self.notifier
+                    .subscribe(&pop_retry_topic_of(topic, group), 0),
+            );
+        }
+        receivers
     }
 
     /// When the next orderly in-flight message of the group on `topic` becomes visible.

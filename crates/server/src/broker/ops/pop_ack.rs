@@ -280,18 +280,13 @@ impl Broker {
         let mut shutdown = self.shutdown.clone();
         let mut caller_gone = std::pin::pin!(caller_gone);
         loop {
-            let mut receivers: Vec<_> = self
-                .pop_queues(
-                    &h.consumer_group,
-                    &h.topic,
-                    h.queue_id,
-                    read_queues,
-                    h.order,
-                    0,
-                )
-                .iter()
-                .map(|(t, _, q)| self.notifier.subscribe(t, *q))
-                .collect();
+            let mut receivers = self.pop_wakeups(
+                &h.consumer_group,
+                &h.topic,
+                h.queue_id,
+                read_queues,
+                h.order,
+            );
             if has() {
                 return Ok((true, false));
             }
