@@ -334,3 +334,32 @@ fn pop_and_pull_groups_share_a_topic_and_pop_offsets_show_in_consume_stats() {
     }
     cluster.shutdown();
 }
+
+#[test]
+fn malformed_pop_requests_are_answered_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "XT", 1);
+    send(&mut c, "XT", 0, "x", "");
+    for code in [200050, 200051, 200151, 200053, 200054] {
+        let r = c.call(RemotingCommand::new_request(code).with_field("topic", "XT"));
+        assert_ne!(r.code, 0, "code {code} without its fields must fail");
+        assert!(
+            r.remark.is_some_and(|m| !m.is_empty()),
+            "code {code}: a reason"
+        );
+        let r = c.call(RemotingCommand::new_request(code).with_body(b"{not json".to_vec()));
+        assert_ne!(r.code, 0, "code {code} with garbage must fail");
+    }
+    let unknown = read_pop(c.call(pop_request("G", "NOPE", -1, 1, 1000, 0, false)));
+    assert_eq!(unknown.code, resp::TOPIC_NOT_EXIST);
+    let too_many = read_pop(c.call(pop_request("G", "XT", -1, 33, 1000, 0, false)));
+    assert_eq!(too_many.code, resp::INVALID_PARAMETER);
+    let late = c.call(pop_request("G", "XT", -1, 1, 1000, 0, false).with_field("bornTime", 1));
+    assert_eq!(late.code, resp::POLLING_TIMEOUT);
+    // Nothing above took the message.
+    let got = pop_until(&mut c, "G", "XT", 1, 1000, WAIT);
+    assert_eq!(got.len(), 1);
+    cluster.shutdown();
+}
