@@ -9,7 +9,7 @@ use common::*;
 use pop_util::*;
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::pop::{BatchAck, BatchAckMessageRequestBody, TopicKind};
-use rocketmq_protocol::properties::{get_property, POP_CK, RETRY_TOPIC};
+use rocketmq_protocol::properties::{get_property, FIRST_POP_TIME, POP_CK};
 use rocketmq_protocol::RemotingCommand;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -48,7 +48,7 @@ fn expiry_redelivers_with_reconsume_plus_one_and_an_ack_is_final() {
     let foreign = ack(&mut c, "OTHER", "PT", &unacked[0]);
     assert_eq!(foreign.code, resp::NO_MESSAGE, "{:?}", foreign.remark);
     let garbage = c.call(ack_request("G", "PT", &unacked[0]).with_field("extraInfo", "garbage"));
-    assert_eq!(garbage.code, resp::MESSAGE_ILLEGAL, "{:?}", garbage.remark);
+    assert_eq!(garbage.code, resp::SYSTEM_ERROR, "{:?}", garbage.remark);
 
     // The two unacked come back from the retry topic, under the topic's name, count + 1.
     let again = pop_until(&mut c, "G", "PT", 2, 5000, WAIT);
@@ -62,7 +62,7 @@ fn expiry_redelivers_with_reconsume_plus_one_and_an_ack_is_final() {
         assert_eq!(p.msg.topic, "PT");
         assert_eq!(p.handle.kind, TopicKind::RetryV1);
         assert!(get_property(&p.msg.properties, POP_CK).is_some());
-        assert_eq!(get_property(&p.msg.properties, RETRY_TOPIC), Some("PT"));
+        assert!(get_property(&p.msg.properties, FIRST_POP_TIME).is_some());
         // The first delivery's handle is stale now.
         let stale = ack(
             &mut c,
@@ -354,6 +354,11 @@ fn malformed_pop_requests_are_answered_and_change_nothing() {
     }
     let unknown = read_pop(c.call(pop_request("G", "NOPE", -1, 1, 1000, 0, false)));
     assert_eq!(unknown.code, resp::TOPIC_NOT_EXIST);
+    assert_eq!(
+        unknown.command.field("popTime"),
+        Some("0"),
+        "refusals carry the POP header"
+    );
     let too_many = read_pop(c.call(pop_request("G", "XT", -1, 33, 1000, 0, false)));
     assert_eq!(too_many.code, resp::INVALID_PARAMETER);
     let late = c.call(pop_request("G", "XT", -1, 1, 1000, 0, false).with_field("bornTime", 1));

@@ -143,16 +143,32 @@ fn a_queue_with_a_message_in_flight_hands_out_nothing_newer() {
     for i in 0..3 {
         send(&mut c, "OT", 0, &format!("o{i}"), "");
     }
-    let first = read_pop(c.call(pop_request("OG", "OT", 0, 1, 800, 0, true)));
+    let first =
+        read_pop(c.call(pop_request("OG", "OT", 0, 1, 800, 0, true).with_field("attemptId", "A1")));
     assert_eq!(first.messages.len(), 1);
     assert_eq!(first.messages[0].body(), "o0");
+    assert_eq!(first.command.field("orderCountInfo"), Some("0 0 0"));
+    // A retry of the same request (same attempt id) gets the same message, not counted again.
+    let retried =
+        read_pop(c.call(pop_request("OG", "OT", 0, 1, 800, 0, true).with_field("attemptId", "A1")));
+    assert_eq!(retried.messages.len(), 1);
+    assert_eq!(retried.messages[0].body(), "o0");
+    assert_eq!(retried.command.field("orderCountInfo"), Some("0 0 0"));
+    let first = retried;
     // Blocked while o0 is in flight, for any popper of the group.
-    let blocked = read_pop(c.call(pop_request("OG", "OT", -1, 8, 800, 0, true)));
+    let blocked = read_pop(
+        c.call(pop_request("OG", "OT", -1, 8, 800, 0, true).with_field("attemptId", "A2")),
+    );
     assert_eq!(blocked.code, resp::POLLING_TIMEOUT);
     // A held orderly POP gets o0 again once its time passed (not o1).
     let again = read_pop(c.call(pop_request("OG", "OT", -1, 1, 5000, 10_000, true)));
     assert_eq!(again.messages.len(), 1);
     assert_eq!(again.messages[0].body(), "o0");
+    // Java's form: the message's own count, then the queue's smallest.
+    assert_eq!(
+        again.command.field("orderCountInfo"),
+        Some("0 qo0%0 1;0 0 1")
+    );
     assert_eq!(
         ack(&mut c, "OG", "OT", &first.messages[0]).code,
         resp::NO_MESSAGE,

@@ -18,7 +18,7 @@
 
 use crate::broker::error::OpError;
 use crate::broker::filter::SubscriptionExpression;
-use crate::broker::pop::journal::Record;
+use crate::broker::pop::journal::{attempt_field, Record};
 use crate::broker::pop::state::PopKey;
 use crate::broker::pop::PopService;
 use crate::broker::services::Broker;
@@ -206,17 +206,6 @@ impl Broker {
         h: &PopMessageRequestHeader,
         caller_gone: impl Future<Output = ()>,
     ) -> Result<PopOutcome, OpError> {
-        if h.max_msg_nums > MAX_POP_MSGS {
-            return Err(OpError::new(
-                resp::INVALID_PARAMETER,
-                format!(
-                    "the broker[{}] pop message's num is greater than {MAX_POP_MSGS}",
-                    self.broker_addr
-                ),
-            ));
-        }
-        let read_queues = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
-        let filter = pop_filter(h)?;
         let now = now_millis();
         // Java's `isTimeoutTooMuch`: the request waited (in the client, the network) more
         // than half a second beyond its poll time.
@@ -229,12 +218,23 @@ impl Broker {
                 resp::POLLING_TIMEOUT,
                 format!(
                     "the broker[{}] pop message is timeout too much (born {} ms ago, poll time {} ms)",
-                    self.broker_addr,
+                    self.store_host.ip(),
                     now.saturating_sub(h.born_time),
                     h.poll_time
                 ),
             ));
         }
+        if h.max_msg_nums > MAX_POP_MSGS {
+            return Err(OpError::new(
+                resp::INVALID_PARAMETER,
+                format!(
+                    "the broker[{}] pop message's num is greater than {MAX_POP_MSGS}",
+                    self.store_host.ip()
+                ),
+            ));
+        }
+        let read_queues = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
+        let filter = pop_filter(h)?;
         let first = self.pop_once(h, read_queues, &filter).await;
         if first.count > 0 || h.poll_time <= 0 {
             return Ok(first);
@@ -355,6 +355,7 @@ impl Broker {
                 }
                 continue;
             }
+            let attempt = attempt_field(h.attempt_id.as_deref());
             let ((got, queue_rest), sync) = self.pop.change(|state| {
                 let mut records = Vec::new();
                 let start = match state.cursor(&key) {
@@ -371,10 +372,10 @@ impl Broker {
                 };
                 let mut messages: Vec<(i64, Bytes)> = Vec::new();
                 if h.order {
-                    if state.order_blocked(&key, pop_time) {
+                    if state.order_blocked(&key, pop_time, attempt.as_deref()) {
                         return ((Vec::new(), 0), records);
                     }
-                    for offset in state.order_redeliveries(&key, pop_time) {
+                    for offset in state.order_redeliveries(&key, pop_time, attempt.as_deref()) {
                         if messages.len() as i32 >= left {
                             break;
                         }
@@ -398,7 +399,14 @@ impl Broker {
                     next = n;
                 }
                 let offsets: Vec<i64> = messages.iter().map(|(o, _)| *o).collect();
-                let counts = state.record_pop(&key, &offsets, pop_time, h.invisible_time, h.order);
+                let counts = state.record_pop(
+                    &key,
+                    &offsets,
+                    pop_time,
+                    h.invisible_time,
+                    h.order,
+                    attempt.as_deref(),
+                );
                 if let Some(n) = next {
                     state.advance(&key, n);
                 }
@@ -410,6 +418,7 @@ impl Broker {
                         invisible_time: h.invisible_time,
                         order: h.order,
                         next,
+                        attempt: if h.order { attempt.clone() } else { None },
                     });
                 }
                 if let Some(commit) = state.commit_offset(&key) {
@@ -532,10 +541,16 @@ impl Broker {
             let first = t.messages.first().map_or(0, |m| m.0);
             start_info.push(t.kind, t.queue_id, first);
             msg_info.push(t.kind, t.queue_id, t.messages.iter().map(|m| m.0).collect());
-            for (offset, record, c) in t.messages {
-                if h.order {
-                    order_info.push_message(t.kind, t.queue_id, offset, c);
+            if h.order {
+                // Java's `ConsumerOrderInfoManager.update`: one entry per message handed out
+                // before, then the queue's smallest count (0 when anything is new).
+                for (offset, _, c) in t.messages.iter().filter(|m| m.2 > 0) {
+                    order_info.push_message(t.kind, t.queue_id, *offset, *c);
                 }
+                let min = t.messages.iter().map(|m| m.2).min().unwrap_or(0);
+                order_info.push_queue(t.kind, t.queue_id, min);
+            }
+            for (offset, record, _) in t.messages {
                 count += 1;
                 if t.kind == TopicKind::Normal {
                     body.extend_from_slice(&record);
@@ -577,10 +592,7 @@ impl Broker {
                 rest_num: rest,
                 start_offset_info: Some(start_info.encode()),
                 msg_offset_info: Some(msg_info.encode()),
-                order_count_info: h
-                    .order
-                    .then(|| order_info.encode())
-                    .filter(|s| !s.is_empty()),
+                order_count_info: h.order.then(|| order_info.encode()),
             },
             messages: body.freeze(),
             count,

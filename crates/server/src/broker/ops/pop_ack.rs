@@ -6,8 +6,8 @@
 //! - a handle is honoured only while it is the current delivery of an in-flight message of
 //!   that group, topic and queue (`PopState::check`); anything else (garbage, acked already,
 //!   expired, popped again since, another group's or queue's) is refused and changes
-//!   nothing: garbage with MESSAGE_ILLEGAL, an offset outside the queue or a stale handle
-//!   with NO_MESSAGE, as Java's codes;
+//!   nothing: garbage with SYSTEM_ERROR (what Java's parse failure answers), an offset
+//!   outside the queue or a stale handle with NO_MESSAGE;
 //! - a batch ack is checked whole before anything is removed;
 //! - an ack or change is in the journal (fsynced under sync flush) before it is answered.
 
@@ -59,7 +59,7 @@ impl Broker {
     ) -> Result<(HandleRef, ReceiptHandle), OpError> {
         let handle = ReceiptHandle::parse(extra_info).map_err(|e| {
             OpError::new(
-                resp::MESSAGE_ILLEGAL,
+                resp::SYSTEM_ERROR,
                 format!("{e}; pass the message's POP_CK property as extraInfo"),
             )
         })?;
@@ -90,7 +90,9 @@ impl Broker {
         if offset < min || offset >= max {
             return Err(OpError::new(
                 resp::NO_MESSAGE,
-                format!("offset is illegal, key:{real}@{queue_id}, offset:{offset}, minOffset:{min}, maxOffset:{max}"),
+                format!(
+                    "offset is illegal, key:{real}@{queue_id}, commit:{offset}, store:{min}~{max}"
+                ),
             ));
         }
         Ok((
@@ -239,10 +241,10 @@ impl Broker {
                 let key = PopKey::new(group, &t, q);
                 let max = self.store.max_offset(&t, q);
                 self.pop.read(|s| {
-                    if order && s.order_blocked(&key, now) {
+                    if order && s.order_blocked(&key, now, None) {
                         return false;
                     }
-                    if order && !s.order_redeliveries(&key, now).is_empty() {
+                    if order && !s.order_redeliveries(&key, now, None).is_empty() {
                         return true;
                     }
                     s.cursor(&key)

@@ -19,12 +19,10 @@ use crate::broker::retry::{
 use crate::broker::services::Broker;
 use rocketmq_protocol::body::topic_config::perm;
 use rocketmq_protocol::message::decode_stored;
-use rocketmq_protocol::message_id::create_offset_msg_id;
 use rocketmq_protocol::now_millis;
 use rocketmq_protocol::pop::normal_topic_of;
 use rocketmq_protocol::properties::{
-    get_property, remove_property, set_property, FIRST_POP_TIME, ORIGIN_MESSAGE_ID, POP_CK,
-    RETRY_TOPIC, TAGS,
+    get_property, remove_property, set_property, FIRST_POP_TIME, POP_CK, TAGS,
 };
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::MessageToStore;
@@ -127,17 +125,8 @@ impl Broker {
         self.topics
             .get_or_create(&target, queues, perm::READ | perm::WRITE)
             .map_err(|e| e.to_string())?;
+        // As Apache's revive: the properties kept, the first pop time added, no handle.
         let mut props = remove_property(&m.properties, POP_CK);
-        if get_property(&props, RETRY_TOPIC).is_none() {
-            props = set_property(&props, RETRY_TOPIC, &normal);
-        }
-        if get_property(&props, ORIGIN_MESSAGE_ID).is_none() {
-            props = set_property(
-                &props,
-                ORIGIN_MESSAGE_ID,
-                &create_offset_msg_id(m.store_host, m.physical_offset),
-            );
-        }
         if get_property(&props, FIRST_POP_TIME).is_none() {
             props = set_property(&props, FIRST_POP_TIME, &entry.pop_time.to_string());
         }

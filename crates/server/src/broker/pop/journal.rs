@@ -2,8 +2,9 @@
 //! `<store>/pop/journal`, replayed at start and compacted into a snapshot of the live state.
 //!
 //! Lines (fields separated by one space; names never hold spaces, they are validated first):
-//! - `P group topic queue popTime invisibleTime order next o1,o2,...`: a delivery (and the
-//!   cursor after it; `-` when it did not move);
+//! - `P group topic queue popTime invisibleTime order next o1,o2,... attempt`: a delivery
+//!   (the cursor after it and the orderly attempt id; `-` when absent);
+//! - `T group topic queue attempt`: the orderly attempt id (snapshots only);
 //! - `N group topic queue next`: the cursor alone;
 //! - `A group topic queue offset`: an entry removed (acked, or revived into the retry topic);
 //! - `C group topic queue offset popTime invisibleTime`: an invisible-time change;
@@ -33,6 +34,12 @@ pub enum Record {
         invisible_time: i64,
         order: bool,
         next: Option<i64>,
+        /// Orderly POP's attempt id (never holds a space: see [`attempt_field`]).
+        attempt: Option<String>,
+    },
+    Attempt {
+        key: PopKey,
+        attempt: String,
     },
     Cursor {
         key: PopKey,
@@ -55,6 +62,14 @@ pub enum Record {
     },
 }
 
+/// An attempt id as the journal can hold it: ids with whitespace (never sent by Java's
+/// clients, which use UUIDs) are not kept.
+pub fn attempt_field(attempt: Option<&str>) -> Option<String> {
+    attempt
+        .filter(|a| !a.is_empty() && a != &"-" && !a.chars().any(char::is_whitespace))
+        .map(str::to_string)
+}
+
 fn key_text(k: &PopKey) -> String {
     format!("{} {} {}", k.group, k.topic, k.queue_id)
 }
@@ -70,20 +85,23 @@ impl Record {
                 invisible_time,
                 order,
                 next,
+                attempt,
             } => {
                 let list: Vec<String> = offsets.iter().map(i64::to_string).collect();
                 let next = next.map_or("-".to_string(), |n| n.to_string());
                 format!(
-                    "P {} {pop_time} {invisible_time} {} {next} {}\n",
+                    "P {} {pop_time} {invisible_time} {} {next} {} {}\n",
                     key_text(key),
                     u8::from(*order),
                     if list.is_empty() {
                         "-".to_string()
                     } else {
                         list.join(",")
-                    }
+                    },
+                    attempt.as_deref().unwrap_or("-")
                 )
             }
+            Record::Attempt { key, attempt } => format!("T {} {attempt}\n", key_text(key)),
             Record::Cursor { key, next } => format!("N {} {next}\n", key_text(key)),
             Record::Remove { key, offset } => format!("A {} {offset}\n", key_text(key)),
             Record::Change {
@@ -115,7 +133,7 @@ impl Record {
         };
         let n = |i: usize| -> Option<i64> { f.get(i)?.parse().ok() };
         let record = match (f.first()?, f.len()) {
-            (&"P", 9) => Record::Pop {
+            (&"P", 10) => Record::Pop {
                 key: key(&f)?,
                 pop_time: n(4)?,
                 invisible_time: n(5)?,
@@ -128,6 +146,11 @@ impl Record {
                         .map(|o| o.parse().ok())
                         .collect::<Option<Vec<i64>>>()?
                 },
+                attempt: attempt_field(Some(f[9])),
+            },
+            (&"T", 5) => Record::Attempt {
+                key: key(&f)?,
+                attempt: attempt_field(Some(f[4]))?,
             },
             (&"N", 5) => Record::Cursor {
                 key: key(&f)?,
@@ -168,12 +191,21 @@ impl Record {
                 invisible_time,
                 order,
                 next,
+                attempt,
             } => {
-                state.record_pop(key, offsets, *pop_time, *invisible_time, *order);
+                state.record_pop(
+                    key,
+                    offsets,
+                    *pop_time,
+                    *invisible_time,
+                    *order,
+                    attempt.as_deref(),
+                );
                 if let Some(n) = next {
                     state.advance(key, *n);
                 }
             }
+            Record::Attempt { key, attempt } => state.restore_attempt(key, attempt),
             Record::Cursor { key, next } => state.advance(key, *next),
             Record::Remove { key, offset } => {
                 state.remove(key, *offset);
@@ -197,6 +229,12 @@ pub fn snapshot(state: &PopState) -> Vec<Record> {
             out.push(Record::Cursor {
                 key: key.clone(),
                 next,
+            });
+        }
+        if let Some(attempt) = &q.order_attempt {
+            out.push(Record::Attempt {
+                key: key.clone(),
+                attempt: attempt.clone(),
             });
         }
         for (offset, entry) in &q.in_flight {
@@ -318,6 +356,11 @@ mod tests {
                 invisible_time: 20,
                 order: true,
                 next: Some(6),
+                attempt: Some("8f0c-attempt".into()),
+            },
+            Record::Attempt {
+                key: key(),
+                attempt: "8f0c-attempt".into(),
             },
             Record::Pop {
                 key: key(),
@@ -326,6 +369,7 @@ mod tests {
                 invisible_time: 20,
                 order: false,
                 next: None,
+                attempt: None,
             },
             Record::Cursor {
                 key: key(),
@@ -357,7 +401,8 @@ mod tests {
             assert!(line.ends_with('\n'));
             assert_eq!(Record::parse(line.trim_end_matches('\n')), Some(r));
         }
-        assert_eq!(Record::parse("P G T x 1 2 0 - 1"), None);
+        assert_eq!(Record::parse("P G T x 1 2 0 - 1 -"), None);
+        assert_eq!(attempt_field(Some("a b")), None);
         assert_eq!(Record::parse("Z"), None);
         assert_eq!(Record::parse(""), None);
     }
@@ -374,6 +419,7 @@ mod tests {
                 invisible_time: 50,
                 order: false,
                 next: Some(3),
+                attempt: None,
             },
             Record::Remove {
                 key: key(),

@@ -57,6 +57,10 @@ pub struct QueueState {
     /// The next offset never handed out (None: the group never popped this queue).
     pub cursor: Option<i64>,
     pub in_flight: BTreeMap<i64, InFlight>,
+    /// Orderly POP: the attempt id of the request that handed out the in-flight messages. A
+    /// POP with the same attempt id (a client retrying its request) is not blocked and gets
+    /// them again without counting a new delivery, as Java's `ConsumerOrderInfoManager`.
+    pub order_attempt: Option<String>,
 }
 
 /// Why a handle was refused.
@@ -113,7 +117,8 @@ impl PopState {
     }
 
     /// Records a delivery of `offsets` (ascending) at `pop_time`; returns each offset's
-    /// delivery count (0 for a first orderly delivery, previous + 1 for a redelivery).
+    /// delivery count (0 for a first orderly delivery, previous + 1 for a redelivery, the
+    /// same again for a retried orderly request with the same attempt id).
     pub fn record_pop(
         &mut self,
         key: &PopKey,
@@ -121,12 +126,23 @@ impl PopState {
         pop_time: i64,
         invisible_time: i64,
         order: bool,
+        attempt: Option<&str>,
     ) -> Vec<i32> {
         let q = self.queues.entry(key.clone()).or_default();
+        let same_attempt = attempt.is_some() && q.order_attempt.as_deref() == attempt;
+        if order && !offsets.is_empty() {
+            q.order_attempt = attempt.map(str::to_string);
+        }
         offsets
             .iter()
             .map(|o| {
-                let count = q.in_flight.get(o).map_or(0, |f| f.count.saturating_add(1));
+                let count = q.in_flight.get(o).map_or(0, |f| {
+                    if same_attempt {
+                        f.count
+                    } else {
+                        f.count.saturating_add(1)
+                    }
+                });
                 q.in_flight.insert(
                     *o,
                     InFlight {
@@ -139,6 +155,11 @@ impl PopState {
                 count
             })
             .collect()
+    }
+
+    /// Sets the orderly attempt id as a snapshot holds it.
+    pub fn restore_attempt(&mut self, key: &PopKey, attempt: &str) {
+        self.queues.entry(key.clone()).or_default().order_attempt = Some(attempt.to_string());
     }
 
     /// Sets one entry as a snapshot holds it.
@@ -200,17 +221,19 @@ impl PopState {
         }
     }
 
-    /// Orderly POP: a queue with an invisible message in flight hands out nothing.
-    pub fn order_blocked(&self, key: &PopKey, now: i64) -> bool {
-        self.queues
-            .get(key)
-            .is_some_and(|q| q.in_flight.values().any(|e| e.is_invisible(now)))
+    /// Orderly POP: a queue with an invisible message in flight hands out nothing, except
+    /// to a retry of the request that took them (same attempt id).
+    pub fn order_blocked(&self, key: &PopKey, now: i64, attempt: Option<&str>) -> bool {
+        self.queues.get(key).is_some_and(|q| {
+            let same_attempt = attempt.is_some() && q.order_attempt.as_deref() == attempt;
+            !same_attempt && q.in_flight.values().any(|e| e.is_invisible(now))
+        })
     }
 
-    /// Orderly POP: the expired in-flight offsets (to hand out again before anything new),
-    /// ascending. Empty while the queue is blocked.
-    pub fn order_redeliveries(&self, key: &PopKey, now: i64) -> Vec<i64> {
-        if self.order_blocked(key, now) {
+    /// Orderly POP: the in-flight offsets to hand out again before anything new (expired
+    /// ones, or all of them for the same attempt id), ascending. Empty while blocked.
+    pub fn order_redeliveries(&self, key: &PopKey, now: i64, attempt: Option<&str>) -> Vec<i64> {
+        if self.order_blocked(key, now, attempt) {
             return Vec::new();
         }
         self.queues
@@ -270,7 +293,7 @@ mod tests {
     #[test]
     fn a_handle_is_current_only_for_its_delivery_and_while_invisible() {
         let mut s = PopState::default();
-        s.record_pop(&key(), &[3, 4], 1000, 500, false);
+        s.record_pop(&key(), &[3, 4], 1000, 500, false, None);
         s.advance(&key(), 5);
         assert!(s.check(&key(), 3, 1000, 1200).is_ok());
         assert_eq!(
@@ -297,7 +320,7 @@ mod tests {
     #[test]
     fn change_makes_the_old_handle_stale_and_moves_the_expiry() {
         let mut s = PopState::default();
-        s.record_pop(&key(), &[0], 1000, 100, false);
+        s.record_pop(&key(), &[0], 1000, 100, false, None);
         let t = s.fresh_pop_time(&key(), 0, 1000);
         assert_eq!(t, 1001);
         s.change(&key(), 0, t, 5000);
@@ -314,19 +337,30 @@ mod tests {
     #[test]
     fn orderly_pop_blocks_then_redelivers_with_a_higher_count() {
         let mut s = PopState::default();
-        assert_eq!(s.record_pop(&key(), &[0, 1], 1000, 100, true), vec![0, 0]);
+        assert_eq!(
+            s.record_pop(&key(), &[0, 1], 1000, 100, true, Some("a1")),
+            vec![0, 0]
+        );
         s.advance(&key(), 2);
-        assert!(s.order_blocked(&key(), 1050));
-        assert!(s.order_redeliveries(&key(), 1050).is_empty());
+        assert!(s.order_blocked(&key(), 1050, None));
+        assert!(s.order_blocked(&key(), 1050, Some("a2")));
+        assert!(s.order_redeliveries(&key(), 1050, None).is_empty());
+        // A retried request (same attempt id) gets the batch again, counted once.
+        assert!(!s.order_blocked(&key(), 1050, Some("a1")));
+        assert_eq!(s.order_redeliveries(&key(), 1050, Some("a1")), vec![0, 1]);
+        assert_eq!(
+            s.record_pop(&key(), &[0, 1], 1050, 50, true, Some("a1")),
+            vec![0, 0]
+        );
         assert_eq!(s.commit_offset(&key()), Some(0));
         assert!(s.remove(&key(), 0));
         assert_eq!(s.commit_offset(&key()), Some(1));
-        assert_eq!(s.order_redeliveries(&key(), 1100), vec![1]);
+        assert_eq!(s.order_redeliveries(&key(), 1100, None), vec![1]);
         assert!(
             s.expired(5000, 10).is_empty(),
             "orderly entries are never revived"
         );
-        assert_eq!(s.record_pop(&key(), &[1], 1100, 100, true), vec![1]);
+        assert_eq!(s.record_pop(&key(), &[1], 1100, 100, true, None), vec![1]);
         assert!(s.remove(&key(), 1));
         assert_eq!(s.commit_offset(&key()), Some(2));
     }

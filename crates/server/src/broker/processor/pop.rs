@@ -2,9 +2,8 @@
 //! NotificationProcessor: POP_MESSAGE (200050), ACK_MESSAGE (200051), BATCH_ACK_MESSAGE
 //! (200151), CHANGE_MESSAGE_INVISIBLETIME (200053) and NOTIFICATION (200054).
 //!
-//! What must stay true: a POP answer carries `PopMessageResponseHeader` whatever its code
-//! (SUCCESS, POLLING_TIMEOUT, POLLING_FULL), as Java's does; errors carry only code and
-//! remark.
+//! What must stay true: a POP answer carries `PopMessageResponseHeader` whatever its code,
+//! refusals included (with zeros), as Java's does.
 
 use super::answer;
 use crate::broker::services::Broker;
@@ -12,7 +11,7 @@ use crate::remoting::ConnectionHandle;
 use rocketmq_protocol::body::decode_json;
 use rocketmq_protocol::header::{
     AckMessageRequestHeader, ChangeInvisibleTimeRequestHeader, NotificationRequestHeader,
-    NotificationResponseHeader, PopMessageRequestHeader,
+    NotificationResponseHeader, PopMessageRequestHeader, PopMessageResponseHeader,
 };
 use rocketmq_protocol::pop::BatchAckMessageRequestBody;
 use rocketmq_protocol::RemotingCommand;
@@ -37,7 +36,16 @@ pub(super) async fn pop(
             }
             answer
         }
-        Err(e) => answer::op_error(req, e),
+        // Java answers with the POP header (zeros) on refusals too.
+        Err(e) => answer::op_error(req, e).with_header(&PopMessageResponseHeader {
+            pop_time: 0,
+            invisible_time: 0,
+            revive_qid: 0,
+            rest_num: 0,
+            start_offset_info: None,
+            msg_offset_info: None,
+            order_count_info: None,
+        }),
     }
 }
 
