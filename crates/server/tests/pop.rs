@@ -368,3 +368,34 @@ fn malformed_pop_requests_are_answered_and_change_nothing() {
     assert_eq!(got.len(), 1);
     cluster.shutdown();
 }
+
+#[test]
+fn a_tag_expression_filters_pops_and_their_redeliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "FT", 1);
+    for (i, tag) in ["a", "b", "a", "c"].iter().enumerate() {
+        let props = rocketmq_protocol::properties::encode_pairs(&[("TAGS", tag)]);
+        send(&mut c, "FT", 0, &format!("{tag}{i}"), &props);
+    }
+    let filtered = |c: &mut Client, poll: i64| {
+        read_pop(
+            c.call(pop_request("TG", "FT", -1, 32, 1000, poll, false).with_field("exp", "a || c")),
+        )
+    };
+    let first = filtered(&mut c, 0);
+    let bodies: Vec<String> = first.messages.iter().map(Popped::body).collect();
+    assert_eq!(bodies, vec!["a0", "a2", "c3"]);
+    assert_eq!(ack(&mut c, "TG", "FT", &first.messages[0]).code, 0);
+    // The two unacked come back through the retry topic, still filtered, nothing else.
+    let deadline = Instant::now() + WAIT;
+    let mut back = Vec::new();
+    while back.len() < 2 && Instant::now() < deadline {
+        back.extend(filtered(&mut c, 2000).messages);
+    }
+    let mut bodies: Vec<String> = back.iter().map(Popped::body).collect();
+    bodies.sort();
+    assert_eq!(bodies, vec!["a2", "c3"]);
+    cluster.shutdown();
+}
