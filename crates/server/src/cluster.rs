@@ -364,6 +364,13 @@ async fn run(
             .upgrade()
             .and_then(|t| t.lowest_needed_commit_log_offset())
     }));
+    // ... and every record a message in flight for a POP group still needs.
+    let weak_broker = Arc::downgrade(&broker);
+    store.retain_commit_log_from(Arc::new(move || {
+        weak_broker
+            .upgrade()
+            .and_then(|b| b.pop_lowest_needed_commit_log_offset())
+    }));
     let timer_thread = match timer.spawn(notifier.clone(), stop_schedule.clone()) {
         Ok(t) => t,
         Err(e) => {

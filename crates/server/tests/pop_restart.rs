@@ -1,6 +1,6 @@
 //! POP state across a restart of the `rocketmq-broker` program with sync flush, graceful
 //! (SIGTERM) and abrupt (SIGKILL): nothing acked comes back, nothing un-acked is lost, and
-//! handles given out before the restart still ack.
+//! handles given out before the restart still ack; and retention keeps what is in flight.
 
 mod common;
 mod pop_util;
@@ -130,4 +130,42 @@ fn pop_state_survives_a_graceful_restart() {
 #[test]
 fn pop_state_survives_kill_9() {
     survives_restart(true);
+}
+
+#[test]
+fn retention_keeps_what_a_pop_group_has_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.commit_log_segment_size = 64 * 1024;
+    config.file_reserved_time = Some(Duration::ZERO);
+    let cluster = rocketmq_server::EmbeddedCluster::start(config).expect("cluster starts");
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "KT", 1);
+    let body = "k".repeat(8 * 1024);
+    send(&mut c, "KT", 0, &format!("first{body}"), "");
+    let held = read_pop(c.call(pop_request("KG", "KT", 0, 1, 2_000, 0, false))).messages;
+    assert_eq!(held.len(), 1);
+    for _ in 0..40 {
+        send(&mut c, "KT", 0, &body, "");
+    }
+    let r = c.call(rocketmq_protocol::RemotingCommand::new_request(329));
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    // The in-flight message's segment stayed: it comes back after its invisible time.
+    let deadline = Instant::now() + WAIT;
+    let back = loop {
+        let a = read_pop(c.call(pop_request("KG", "KT", -1, 1, 60_000, 2_000, false)));
+        if let Some(p) = a
+            .messages
+            .into_iter()
+            .find(|p| p.body().starts_with("first"))
+        {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the in-flight message was lost to retention"
+        );
+    };
+    assert_eq!(back.msg.reconsume_times, 1);
+    cluster.shutdown();
 }

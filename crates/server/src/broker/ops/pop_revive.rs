@@ -40,6 +40,21 @@ pub fn pop_max_reconsume_times(_broker: &Broker, _group: &str) -> i32 {
 }
 
 impl Broker {
+    /// The lowest commit-log offset an in-flight POP message still needs (retention keeps
+    /// everything from there, so an un-acked message can always come back).
+    pub fn pop_lowest_needed_commit_log_offset(&self) -> Option<i64> {
+        self.pop.read(|s| {
+            s.queues()
+                .filter_map(|(k, q)| {
+                    let oldest = *q.in_flight.keys().next()?;
+                    self.store
+                        .queue_entry(&k.topic, k.queue_id, oldest)
+                        .map(|e| e.commit_log_offset)
+                })
+                .min()
+        })
+    }
+
     /// Revives expired entries until shutdown.
     pub async fn run_pop_revive(self: Arc<Self>) {
         let mut shutdown = self.shutdown.clone();
