@@ -24,13 +24,13 @@ fn expiry_redelivers_with_reconsume_plus_one_and_an_ack_is_final() {
     for i in 0..4 {
         send(&mut c, "PT", i % 2, &format!("m{i}"), "");
     }
-    let first = pop_until(&mut c, "G", "PT", 4, 1000, WAIT);
+    let first = pop_until(&mut c, "G", "PT", 4, 3000, WAIT);
     assert_eq!(first.len(), 4);
     assert!(first
         .iter()
         .all(|p| p.msg.reconsume_times == 0 && p.handle.kind == TopicKind::Normal));
     // Invisible: nothing more right now.
-    let none = pop(&mut c, "G", "PT", 32, 1000, 0);
+    let none = pop(&mut c, "G", "PT", 32, 3000, 0);
     assert_eq!(none.code, resp::POLLING_TIMEOUT, "{:?}", none.remark);
     assert!(
         none.command.field("popTime").is_some(),
@@ -90,7 +90,7 @@ fn change_invisible_extends_and_shortens() {
     let mut c = Client::connect(cluster.broker_addr());
     create_topic(&mut c, "CT", 1);
     send(&mut c, "CT", 0, "x", "");
-    let p = pop_until(&mut c, "G", "CT", 1, 800, WAIT).remove(0);
+    let p = pop_until(&mut c, "G", "CT", 1, 2000, WAIT).remove(0);
     let r = change_invisible(&mut c, "G", "CT", &p, 60_000);
     assert_eq!(r.code, 0, "{:?}", r.remark);
     let extended = changed_handle(&p, &r);
@@ -100,7 +100,7 @@ fn change_invisible_extends_and_shortens() {
         change_invisible(&mut c, "G", "CT", &p, 10).code,
         resp::NO_MESSAGE
     );
-    let hidden = pop_until(&mut c, "G", "CT", 1, 800, Duration::from_millis(2000));
+    let hidden = pop_until(&mut c, "G", "CT", 1, 2000, Duration::from_millis(2800));
     assert!(hidden.is_empty(), "an extended message came back early");
     // Shortened to nothing: it comes back at once, one more attempt.
     let r = change_invisible(&mut c, "G", "CT", &extended, 0);
@@ -258,7 +258,7 @@ fn a_batch_ack_is_checked_whole() {
     for i in 0..3 {
         send(&mut c, "BT", 0, &format!("b{i}"), "");
     }
-    let got = pop_until(&mut c, "BG", "BT", 3, 1500, WAIT);
+    let got = pop_until(&mut c, "BG", "BT", 3, 3000, WAIT);
     assert_eq!(got.len(), 3);
     let h = &got[0].handle;
     let batch = |offsets: &[i64], pop_time: i64| BatchAckMessageRequestBody {

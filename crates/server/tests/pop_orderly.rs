@@ -143,14 +143,16 @@ fn a_queue_with_a_message_in_flight_hands_out_nothing_newer() {
     for i in 0..3 {
         send(&mut c, "OT", 0, &format!("o{i}"), "");
     }
-    let first =
-        read_pop(c.call(pop_request("OG", "OT", 0, 1, 800, 0, true).with_field("attemptId", "A1")));
+    let first = read_pop(
+        c.call(pop_request("OG", "OT", 0, 1, 2000, 0, true).with_field("attemptId", "A1")),
+    );
     assert_eq!(first.messages.len(), 1);
     assert_eq!(first.messages[0].body(), "o0");
     assert_eq!(first.command.field("orderCountInfo"), Some("0 0 0"));
     // A retry of the same request (same attempt id) gets the same message, not counted again.
-    let retried =
-        read_pop(c.call(pop_request("OG", "OT", 0, 1, 800, 0, true).with_field("attemptId", "A1")));
+    let retried = read_pop(
+        c.call(pop_request("OG", "OT", 0, 1, 2000, 0, true).with_field("attemptId", "A1")),
+    );
     assert_eq!(retried.messages.len(), 1);
     assert_eq!(retried.messages[0].body(), "o0");
     assert_eq!(retried.command.field("orderCountInfo"), Some("0 0 0"));

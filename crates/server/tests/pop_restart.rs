@@ -94,7 +94,7 @@ fn survives_restart(abrupt: bool) {
     }
     // Queue 0 stays invisible far longer than the test; queue 1 only briefly.
     let long = read_pop(c.call(pop_request("RG", "RT", 0, 32, 60_000, 0, false))).messages;
-    let short = read_pop(c.call(pop_request("RG", "RT", 1, 32, 2_000, 0, false))).messages;
+    let short = read_pop(c.call(pop_request("RG", "RT", 1, 32, 4_000, 0, false))).messages;
     assert_eq!((long.len(), short.len()), (5, 5));
     for p in long[..2].iter().chain(&short[..2]) {
         assert_eq!(ack(&mut c, "RG", "RT", p).code, 0);
@@ -143,14 +143,16 @@ fn retention_keeps_what_a_pop_group_has_in_flight() {
     create_topic(&mut c, "KT", 1);
     let body = "k".repeat(8 * 1024);
     send(&mut c, "KT", 0, &format!("first{body}"), "");
-    let held = read_pop(c.call(pop_request("KG", "KT", 0, 1, 2_000, 0, false))).messages;
+    let held = read_pop(c.call(pop_request("KG", "KT", 0, 1, 60_000, 0, false))).messages;
     assert_eq!(held.len(), 1);
     for _ in 0..40 {
         send(&mut c, "KT", 0, &body, "");
     }
     let r = c.call(rocketmq_protocol::RemotingCommand::new_request(329));
     assert_eq!(r.code, 0, "{:?}", r.remark);
-    // The in-flight message's segment stayed: it comes back after its invisible time.
+    // The in-flight message's segment stayed: made visible now, it comes back.
+    let r = change_invisible(&mut c, "KG", "KT", &held[0], 0);
+    assert_eq!(r.code, 0, "{:?}", r.remark);
     let deadline = Instant::now() + WAIT;
     let back = loop {
         let a = read_pop(c.call(pop_request("KG", "KT", -1, 1, 60_000, 2_000, false)));
