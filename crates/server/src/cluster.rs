@@ -262,6 +262,18 @@ async fn run(
             return fail(io::Error::other(format!("cannot start the broker: {e}")));
         }
     };
+    if let Err(e) = tokio::task::block_in_place(|| {
+        broker.pop.open_journal(
+            &config.store_dir.join("pop"),
+            config.flush == rocketmq_store::FlushMode::Sync,
+        )
+    }) {
+        file_store.shutdown();
+        return fail(io::Error::other(format!(
+            "cannot open the POP journal under {}: {e}",
+            config.store_dir.display()
+        )));
+    }
 
     // Java clients up to 4.4 send most requests to "VIP channel" port - 2 by default. Only
     // with a fixed port: with an ephemeral one, port - 2 may belong to another process.
@@ -283,6 +295,7 @@ async fn run(
             shutdown.clone(),
         )),
         tokio::spawn(broker.clone().run_client_expiry()),
+        tokio::spawn(broker.clone().run_pop_revive()),
     ];
     if let Some(listener) = namesrv_listener {
         tasks.push(tokio::spawn(remoting::serve(
@@ -350,6 +363,13 @@ async fn run(
         weak_timer
             .upgrade()
             .and_then(|t| t.lowest_needed_commit_log_offset())
+    }));
+    // ... and every record a message in flight for a POP group still needs.
+    let weak_broker = Arc::downgrade(&broker);
+    store.retain_commit_log_from(Arc::new(move || {
+        weak_broker
+            .upgrade()
+            .and_then(|b| b.pop_lowest_needed_commit_log_offset())
     }));
     let timer_thread = match timer.spawn(notifier.clone(), stop_schedule.clone()) {
         Ok(t) => t,

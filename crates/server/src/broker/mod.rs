@@ -9,7 +9,8 @@
 //! - pure rules: [`filter`] (tag filters), [`retry`] (send-back decisions), the levels of
 //!   [`schedule`] and the rewrites of [`transaction`];
 //! - background services: the delay service of [`schedule`], the check-back of
-//!   [`transaction`] and the timer-message service of [`timer`];
+//!   [`transaction`] and the timer-message service of [`timer`]; the POP state of [`pop`]
+//!   (its revive runs as `ops::pop_revive`);
 //! - [`ops`]: the operations, transport-neutral, failing with [`error::OpError`];
 //! - `processor`: the remoting front end, one thin processor per concern, that decodes
 //!   commands, calls the operations and encodes the answers.
@@ -28,6 +29,7 @@ pub mod filter;
 pub mod message_filter;
 pub mod notify;
 pub mod ops;
+pub mod pop;
 mod processor;
 pub mod pull_stats;
 pub mod rebalance_lock;

@@ -53,6 +53,8 @@ pub struct Broker {
     pub(crate) timer: std::sync::OnceLock<Arc<super::timer::TimerService>>,
     /// Pull offsets and rates per consumer group, for GET_CONSUME_STATS.
     pub(crate) pull_stats: super::pull_stats::PullStats,
+    /// POP consumption: in-flight messages, cursors and their journal.
+    pub(crate) pop: super::pop::PopService,
 }
 
 impl Broker {
@@ -86,6 +88,7 @@ impl Broker {
             transactions,
             timer: std::sync::OnceLock::new(),
             pull_stats: Default::default(),
+            pop: Default::default(),
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),

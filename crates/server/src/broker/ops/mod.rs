@@ -14,6 +14,8 @@
 //! - [`admin`]: topics, message lookup, client config checks;
 //! - [`query`]: messages by key or unique key (QUERY_MESSAGE);
 //! - [`consume_stats`], [`reset_offset`]: a group's progress per queue, and moving it to a time;
+//! - [`pop`], [`pop_ack`], [`pop_revive`]: POP consumption (pop with long polling; ack,
+//!   change-invisible, notification; the revive of what was not acked in time);
 //! - END_TRANSACTION is [`crate::broker::transaction`]'s `end_transaction`.
 //!
 //! How a front end plugs in: it decodes its own request into these types, calls the
@@ -34,6 +36,9 @@ pub mod clients;
 pub mod consume_stats;
 pub mod locks;
 pub mod offsets;
+pub mod pop;
+pub mod pop_ack;
+pub mod pop_revive;
 pub mod pull;
 pub mod query;
 pub mod reset_offset;

@@ -10,6 +10,7 @@
 //! - `consume_admin`: consume stats and reset offset by time;
 //! - `end_transaction`: END_TRANSACTION;
 //! - `retention`: DELETE_EXPIRED_COMMITLOG, CLEAN_EXPIRED_CONSUMEQUEUE (clean at once);
+//! - `pop`: POP, ACK, BATCH_ACK, CHANGE_INVISIBLE_TIME, NOTIFICATION (RocketMQ 5 consumption);
 //! - `answer`: the one place errors become response commands.
 //!
 //! What must stay true: sends are appended in the connection's reader (phase 1 of the send
@@ -22,6 +23,7 @@ mod client_manage;
 mod consume_admin;
 mod consumer_manage;
 mod end_transaction;
+mod pop;
 mod pull;
 mod query;
 mod retention;
@@ -67,6 +69,11 @@ async fn dispatch(
         rc::GET_CONSUME_STATS => consume_admin::consume_stats(broker, &req),
         rc::INVOKE_BROKER_TO_RESET_OFFSET => consume_admin::reset_offset(broker, &req),
         rc::END_TRANSACTION => end_transaction::end_transaction(broker, &req),
+        rc::POP_MESSAGE => pop::pop(broker, &conn, &req).await,
+        rc::ACK_MESSAGE => pop::ack(broker, &req).await,
+        rc::BATCH_ACK_MESSAGE => pop::batch_ack(broker, &req).await,
+        rc::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible(broker, &req).await,
+        rc::NOTIFICATION => pop::notification(broker, &conn, &req).await,
         rc::DELETE_EXPIRED_COMMITLOG | rc::CLEAN_EXPIRED_CONSUMEQUEUE => {
             retention::clean_now(broker, &req).await
         }
