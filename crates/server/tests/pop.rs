@@ -399,3 +399,36 @@ fn a_tag_expression_filters_pops_and_their_redeliveries() {
     assert_eq!(bodies, vec!["a2", "c3"]);
     cluster.shutdown();
 }
+
+#[test]
+fn an_sql92_selector_filters_pops_and_an_invalid_one_is_refused_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "FS", 2);
+    for (i, (region, amount)) in [("eu", "150"), ("us", "500"), ("eu", "50"), ("eu", "101")]
+        .iter()
+        .enumerate()
+    {
+        let props =
+            rocketmq_protocol::properties::encode_pairs(&[("region", region), ("amount", amount)]);
+        send(&mut c, "FS", i as i32 % 2, &format!("m{i}"), &props);
+    }
+    let sql = |exp: &str| {
+        pop_request("SG", "FS", -1, 32, 5000, 0, false)
+            .with_field("expType", "SQL92")
+            .with_field("exp", exp)
+    };
+    let mut bodies: Vec<String> = read_pop(c.call(sql("region = 'eu' AND amount > 100")))
+        .messages
+        .iter()
+        .map(Popped::body)
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, vec!["m0", "m3"]);
+    let refused = c.call(sql("region = = 'eu'"));
+    assert_eq!(refused.code, resp::SUBSCRIPTION_PARSE_FAILED);
+    let remark = refused.remark.unwrap_or_default();
+    assert!(remark.contains("line 1, column"), "{remark}");
+    cluster.shutdown();
+}

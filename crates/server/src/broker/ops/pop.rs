@@ -17,7 +17,7 @@
 //! - under sync flush the delivery is in the fsynced journal before the answer leaves.
 
 use crate::broker::error::OpError;
-use crate::broker::filter::SubscriptionExpression;
+use crate::broker::message_filter::MessageFilter;
 use crate::broker::pop::journal::{attempt_field, Record};
 use crate::broker::pop::state::PopKey;
 use crate::broker::pop::PopService;
@@ -33,10 +33,11 @@ use rocketmq_protocol::pop::{
     pop_retry_topic, MsgOffsetInfo, OrderCountInfo, ReceiptHandle, StartOffsetInfo, TopicKind,
     POP_ORDER_REVIVE_QUEUE, RETRY_TOPIC_V2_BY_DEFAULT,
 };
-use rocketmq_protocol::properties::{get_property, set_property, POP_CK, TAGS};
+use rocketmq_protocol::properties::{get_property, set_property, POP_CK};
 use rocketmq_store::{GetRequest, GetStatus};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -68,20 +69,17 @@ pub fn pop_retry_topic_of(topic: &str, group: &str) -> String {
     pop_retry_topic(topic, group, RETRY_TOPIC_V2_BY_DEFAULT)
 }
 
-/// The filter of a POP: its tag expression. The one place a POP's filter is built.
-pub fn pop_filter(h: &PopMessageRequestHeader) -> Result<SubscriptionExpression, OpError> {
-    if h.exp_type
-        .as_deref()
-        .is_some_and(|t| !t.is_empty() && !t.eq_ignore_ascii_case("TAG"))
-    {
-        return Err(OpError::new(
-            resp::SUBSCRIPTION_PARSE_FAILED,
-            "parse the consumer's subscription failed: only TAG expressions are supported by this broker",
-        ));
-    }
-    Ok(SubscriptionExpression::parse(
-        h.exp.as_deref().filter(|e| !e.is_empty()).unwrap_or("*"),
-    ))
+/// The filter of a POP: its tag expression or SQL92 selector (`expType`, `exp`), built as a
+/// pull's is, so both refuse alike (an invalid selector, SQL92 switched off). The one place a
+/// POP's filter is built.
+pub fn pop_filter(
+    broker: &Broker,
+    h: &PopMessageRequestHeader,
+) -> Result<Arc<MessageFilter>, OpError> {
+    let expression = h.exp.as_deref().filter(|e| !e.is_empty()).unwrap_or("*");
+    broker
+        .build_message_filter(h.exp_type.as_deref(), expression)
+        .map_err(|e| OpError::new(e.code, e.remark))
 }
 
 /// What one POP takes from one queue.
@@ -234,7 +232,7 @@ impl Broker {
             ));
         }
         let read_queues = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
-        let filter = pop_filter(h)?;
+        let filter = pop_filter(self, h)?;
         let first = self.pop_once(h, read_queues, &filter).await;
         if first.count > 0 || h.poll_time <= 0 {
             return Ok(first);
@@ -320,7 +318,7 @@ impl Broker {
         &self,
         h: &PopMessageRequestHeader,
         read_queues: i32,
-        filter: &SubscriptionExpression,
+        filter: &MessageFilter,
     ) -> PopOutcome {
         let rotation = self.pop.next_counter();
         let revive_qid = if h.order {
@@ -394,7 +392,7 @@ impl Broker {
                 let mut next = None;
                 let room = left - messages.len() as i32;
                 if room > 0 {
-                    let (found, n) = self.read_matching(&topic, queue_id, start, room, filter);
+                    let (found, n) = self.pop_read_matching(&topic, queue_id, start, room, filter);
                     messages.extend(found);
                     next = n;
                 }
@@ -473,13 +471,13 @@ impl Broker {
 
     /// Reads up to `max` matching messages from `start`; returns them and the cursor after
     /// the read (None: nothing to move).
-    fn read_matching(
+    fn pop_read_matching(
         &self,
         topic: &str,
         queue_id: i32,
         start: i64,
         max: i32,
-        filter: &SubscriptionExpression,
+        filter: &MessageFilter,
     ) -> (Vec<(i64, Bytes)>, Option<i64>) {
         let mut offset = start;
         let mut found = Vec::new();
@@ -500,7 +498,7 @@ impl Broker {
                     for (record, o) in r.messages.into_iter().zip(r.queue_offsets) {
                         let keep = filter.is_all()
                             || view_record(&record, false)
-                                .map(|v| filter.matches_tag(get_property(v.properties, TAGS)))
+                                .map(|v| filter.matches_properties(v.properties))
                                 .unwrap_or(true);
                         if keep {
                             found.push((o, record));
