@@ -53,6 +53,8 @@ pub struct Broker {
     pub(crate) timer: std::sync::OnceLock<Arc<super::timer::TimerService>>,
     /// Pull offsets and rates per consumer group, for GET_CONSUME_STATS.
     pub(crate) pull_stats: super::pull_stats::PullStats,
+    /// PULL or POP per topic and group, for QUERY_ASSIGNMENT.
+    pub(crate) request_modes: super::request_modes::MessageRequestModes,
 }
 
 impl Broker {
@@ -70,6 +72,7 @@ impl Broker {
         let topics_changed = Arc::new(Notify::new());
         let topics = TopicConfigManager::new(store.clone(), topics_changed.clone())?;
         let transactions = TransactionState::load(&*store);
+        let request_modes = super::request_modes::MessageRequestModes::load(&*store);
         Ok(Arc::new(Broker {
             broker_addr: format!("{}:{}", store_host.ip(), store_host.port()),
             store_host,
@@ -86,6 +89,7 @@ impl Broker {
             transactions,
             timer: std::sync::OnceLock::new(),
             pull_stats: Default::default(),
+            request_modes,
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),
