@@ -14,6 +14,7 @@
 //! - [`body`]: JSON bodies (route data, heartbeat, locks, broker registration, running info).
 //! - [`message`], [`properties`], [`tag`], [`sysflag`]: the stored/pulled message layout.
 //! - [`batch`], [`compression`], [`message_id`]: batch bodies, zlib bodies, message ids.
+//! - [`pop`]: POP receipt handles, POP answer summaries, POP retry topic names, batch acks.
 //!
 //! Private: `command` (the command value), `clock` (milliseconds since the epoch, the one
 //! clock every timestamp is read from) and `lenient` (the one place where non-standard input
@@ -30,6 +31,7 @@ pub mod header;
 mod lenient;
 pub mod message;
 pub mod message_id;
+pub mod pop;
 pub mod properties;
 pub mod sysflag;
 pub mod tag;
