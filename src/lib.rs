@@ -30,6 +30,9 @@ mod _rocketmq {
     };
 
     #[pymodule_export]
+    use crate::client::{PopConsumer, PoppedMessage};
+
+    #[pymodule_export]
     use crate::logging::reset_log_cache;
 
     #[pymodule_init]

@@ -13,6 +13,7 @@
 //! - `pull`: pulling a queue from an offset, and queue offsets; `consumer_requests`: the
 //!   consumer's other broker requests (heartbeat, members, send-back, locks);
 //! - `push`: the push consumer (rebalance, pull loops, listener threads, offsets);
+//! - `pop`: the POP consumer (receive, ack, change invisible duration; RocketMQ 5 style);
 //! - `transaction`: half messages, END_TRANSACTION, answering the broker's check-back;
 //! - `message`: outgoing and received messages; `error`: the client's errors.
 //!
@@ -36,6 +37,7 @@ mod error;
 mod instance;
 mod message;
 mod namesrv_domain;
+mod pop;
 mod producer;
 mod pull;
 mod push;
@@ -53,6 +55,7 @@ pub use error::{ClientError, Result};
 pub use instance::ClientInstance;
 pub use message::{Message, MessageExt};
 pub use namesrv_domain::{fetch_name_servers, HttpUrl};
+pub use pop::{PopConsumer, PopConsumerConfig, PoppedMessage};
 pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
 pub use pull::{PullRequest, PullResult, PullStatus, TagFilter};
 pub use push::{
