@@ -31,6 +31,12 @@ pytestmark = pytest.mark.timeout(180)
 POP_MESSAGE = 200050
 REQUEST_CODE_NOT_SUPPORTED = 3
 SHARDING_KEY = "__SHARDINGKEY"
+#: Threads sending the FIFO test's groups (each group from one thread, in order).
+SENDERS = 8
+#: The FIFO test fails the first delivery of every FAIL_EVERY-th message; each failure holds
+#: its queue for the invisible time.
+FAIL_EVERY = 500
+FIFO_INVISIBLE_MS = 2000
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +65,11 @@ def skip_unless_pop_served(broker) -> None:
 
 
 def pop_consumer(broker, group, topic, **options):
-    consumer = _rocketmq.PopConsumer(group, topic, name_servers_list=broker.namesrv_addr, **options)
+    """A started PopConsumer. Its requests may take up to 30 s: on a loaded machine Apache's
+    broker was once seen answering a long poll of 0.5 s only after more than 10 s."""
+    consumer = _rocketmq.PopConsumer(
+        group, topic, name_servers_list=broker.namesrv_addr, timeout_ms=30000, **options
+    )
     consumer.start()
     return consumer
 
@@ -192,7 +202,7 @@ def test_consumers_of_one_group_share_a_backlog_without_overlap(broker, consumer
 
 def test_fifo_groups_stay_in_order_through_failures(broker):
     """100 message groups x 100 messages sent orderly by group key; 4 orderly consumers. A
-    consumer that fails a message (no ack: the first delivery of every 250th) stops its
+    consumer that fails a message (no ack: the first delivery of every FAIL_EVERY-th) stops its
     batch's queue there, as a FIFO consumer does; everything after comes back in order."""
     topic, group = unique("PopFifo"), unique("CG_pop_fifo")
     groups, per_group = 100, 100
@@ -201,7 +211,7 @@ def test_fifo_groups_stay_in_order_through_failures(broker):
         producer = make_producer(broker)
         try:
             for seq in range(per_group):
-                for g in range(first, groups, 4):
+                for g in range(first, groups, SENDERS):
                     key = f"g{g}"
                     msg = message(topic, b"%d" % seq, g=str(g), seq=str(seq))
                     msg.set_property(SHARDING_KEY, key)
@@ -209,7 +219,7 @@ def test_fifo_groups_stay_in_order_through_failures(broker):
         finally:
             producer.shutdown()
 
-    senders = [threading.Thread(target=send_groups, args=(i,)) for i in range(4)]
+    senders = [threading.Thread(target=send_groups, args=(i,)) for i in range(SENDERS)]
     for sender in senders:
         sender.start()
     for sender in senders:
@@ -231,7 +241,7 @@ def test_fifo_groups_stay_in_order_through_failures(broker):
                 with lock:
                     if sum(done.values()) >= groups * per_group:
                         return
-                batch = consumer.receive(max_num=32, invisible_ms=3000, await_ms=500)
+                batch = consumer.receive(max_num=32, invisible_ms=FIFO_INVISIBLE_MS, await_ms=500)
                 to_ack = []
                 stopped_queues = set()
                 with lock:
@@ -250,7 +260,7 @@ def test_fifo_groups_stay_in_order_through_failures(broker):
                             stopped_queues.add(queue)
                             continue
                         number = g * per_group + seq
-                        if number % 250 == 0 and number not in failed_once:
+                        if number % FAIL_EVERY == 0 and number not in failed_once:
                             failed_once.add(number)
                             stopped_queues.add(queue)
                             continue
@@ -276,6 +286,6 @@ def test_fifo_groups_stay_in_order_through_failures(broker):
     assert all(done[g] == per_group for g in range(groups)), (
         f"{sum(done.values())} of {groups * per_group} processed"
     )
-    assert len(failed_once) == groups * per_group // 250
+    assert len(failed_once) == groups * per_group // FAIL_EVERY
     assert len(redelivered_attempts) == len(failed_once)
     assert all(a >= 2 for a in redelivered_attempts), redelivered_attempts
