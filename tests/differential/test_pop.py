@@ -1,5 +1,7 @@
 """POP on both brokers, raw frames: the same POP_MESSAGE, ACK_MESSAGE and
-CHANGE_MESSAGE_INVISIBLETIME requests to ours and to Apache's, answers compared field by field.
+CHANGE_MESSAGE_INVISIBLETIME requests to ours and to Apache's, answers compared field by field;
+and the server-side assignment (QUERY_ASSIGNMENT, SET_MESSAGE_REQUEST_MODE) that switches a Java
+push consumer to POP.
 
 Compared: the POP answer's code and header (``invisibleTime``, ``restNum``,
 ``startOffsetInfo``, ``msgOffsetInfo``, ``orderCountInfo``, which keys are present), the
@@ -19,6 +21,7 @@ comparison is skipped with that reason.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Dict, List, Optional, Tuple
 
@@ -26,11 +29,15 @@ import pytest
 from compare import APACHE_ONLY_PROPERTIES, assert_same, both, normalise
 from wire import (
     GET_MAX_OFFSET,
+    NO_PERMISSION,
     REQUEST_CODE_NOT_SUPPORTED,
     SUCCESS,
+    TOPIC_NOT_EXIST,
     Record,
     Side,
     decode_records,
+    fastjson_loads,
+    heartbeat_body,
     wait_until,
 )
 
@@ -40,6 +47,8 @@ POP_MESSAGE = 200050
 ACK_MESSAGE = 200051
 CHANGE_MESSAGE_INVISIBLETIME = 200053
 UPDATE_AND_CREATE_SUBSCRIPTIONGROUP = 200
+QUERY_ASSIGNMENT = 400
+SET_MESSAGE_REQUEST_MODE = 401
 #: Apache's default reviveQueueNum: revive queue ids lie in 0..7.
 REVIVE_QUEUES = 8
 #: Java ResponseCode.NO_MESSAGE.
@@ -381,3 +390,62 @@ def test_retry_max_times_and_the_dead_letter_queue(sides, unique):
     assert found_ours["deliveries"] == [0, 1], found_ours
     (dead,) = ours.pull_records(dlq, 0, 1, 30)
     assert dead.body == b"pop-0" and dead.reconsume_times >= 1, dead
+
+
+def test_server_side_assignment_in_pull_and_pop_mode(sides, unique):
+    """QUERY_ASSIGNMENT (400) and SET_MESSAGE_REQUEST_MODE (401), what a Java push consumer with
+    clientRebalance=false and `mqadmin setConsumeMode` send: the assignment of a registered
+    member in the default PULL mode, the refusals of 401 (a retry topic, an unknown topic),
+    and the assignment once the pair is in POP mode (every queue of the broker, id -1)."""
+    topic, group = unique("DiffAssign"), unique("DiffAssignGroup")
+    client_id = unique("client")
+
+    def assignments(side: Side) -> object:
+        body = json.dumps(
+            {
+                "clientId": client_id,
+                "consumerGroup": group,
+                "messageModel": "CLUSTERING",
+                "strategyName": "AVG",
+                "topic": topic,
+            }
+        ).encode()
+        reply = side.broker(QUERY_ASSIGNMENT, {}, body)
+        assert reply.code == SUCCESS, (side, reply.code, reply.remark)
+        found = fastjson_loads(reply.body).get("messageQueueAssignments")
+        if found is None:
+            return None
+        rows = []
+        for a in found:
+            queue = a["messageQueue"]
+            assert queue["brokerName"] == side.broker_name, (side, a)
+            rows.append((queue["topic"], queue["queueId"], a.get("mode")))
+        return sorted(rows)
+
+    def set_mode(side: Side, mode_topic: str, mode: str) -> Tuple[int, Optional[str]]:
+        body = json.dumps(
+            {"consumerGroup": group, "mode": mode, "popShareQueueNum": 0, "topic": mode_topic}
+        ).encode()
+        reply = side.broker(SET_MESSAGE_REQUEST_MODE, {}, body)
+        return reply.code, reply.remark
+
+    def observe(side: Side) -> dict:
+        assert side.create_topic(topic, queues=4).code == SUCCESS
+        side.wait_for_route(topic)
+        assert side.heartbeat(heartbeat_body(client_id, group, topic)).code == SUCCESS
+        found: Dict[str, object] = {"pull mode": assignments(side)}
+        found["401 on a retry topic"] = set_mode(side, f"%RETRY%{group}", "POP")[0]
+        found["401 on an unknown topic"] = set_mode(side, unique("NoSuchTopic"), "POP")[0]
+        found["401 to POP"] = set_mode(side, topic, "POP")[0]
+        found["pop mode"] = assignments(side)
+        return found
+
+    def check_apache(found: dict) -> None:
+        assert found["pull mode"] == [(topic, q, "PULL") for q in range(4)], found
+        assert found["pop mode"] == [(topic, -1, "POP")], found
+        assert found["401 on a retry topic"] == NO_PERMISSION
+        assert found["401 on an unknown topic"] == TOPIC_NOT_EXIST
+
+    found_ours, found_apache = both(sides, observe)
+    check_apache(found_apache)
+    assert_same(found_ours, found_apache, "assignment")
