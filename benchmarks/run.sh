@@ -9,8 +9,9 @@
 # ~/.cache/rocketmq-tests, as scripts/test.sh does; skipped with --no-apache). Then runs
 # benchmarks/bench.py, which starts and stops its own brokers (ours and Apache's) on 127.0.0.1
 # with ephemeral ports and temporary stores. Default run: about 8 minutes (3 without Apache),
-# plus about 1.5 minutes of message index rows (benchmarks/index_bench.py, BENCH_INDEX_MESSAGES)
-# and half a minute of SQL92 filter rows (benchmarks/sql92_bench.py, BENCH_SQL92_MESSAGES).
+# plus about 1.5 minutes of message index rows (benchmarks/index_bench.py, BENCH_INDEX_MESSAGES),
+# half a minute of SQL92 filter rows (benchmarks/sql92_bench.py, BENCH_SQL92_MESSAGES)
+# and about 1 minute of POP rows (benchmarks/pop_bench.py, BENCH_POP_MESSAGES).
 #
 # Our package is installed from a wheel (maturin build --release + pip install), not an
 # editable `maturin develop`, so the run measures exactly what was built even if the source
@@ -71,6 +72,17 @@ fi
 SQL92_MESSAGES="${BENCH_SQL92_MESSAGES:-200000}"
 if [ "$SQL92_MESSAGES" != "0" ]; then
     "$VENV/bin/python" sql92_bench.py --messages "$SQL92_MESSAGES"
+fi
+# The POP rows (pop_bench.py): POP receive + ack against PULL on the same backlog of
+# BENCH_POP_MESSAGES messages (default 50000; 0 skips the rows), on ours and, unless
+# --no-apache, on Apache's broker. About 1 minute for both.
+POP_MESSAGES="${BENCH_POP_MESSAGES:-50000}"
+if [ "$POP_MESSAGES" != "0" ]; then
+    "$VENV/bin/python" pop_bench.py --broker ours --messages "$POP_MESSAGES"
+    case " $* " in
+        *" --no-apache "*) ;;
+        *) "$VENV/bin/python" pop_bench.py --broker apache --messages "$POP_MESSAGES" ;;
+    esac
 fi
 
 exec "$VENV/bin/python" bench.py \

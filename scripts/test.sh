@@ -113,8 +113,10 @@ java -version 2>&1 | head -n 1
 
 section "pytest against Apache RocketMQ 5.5.0's name server, broker and proxy (ROCKETMQ_TEST_BROKER=apache)"
 status=0
+# tests/interop/test_java_pop.py: Apache's Java client in POP mode, proved against Apache's broker.
 ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
-    .venv/bin/python -m pytest tests/apache tests/python tests/scenarios tests/differential || status=$?
+    .venv/bin/python -m pytest tests/apache tests/python tests/scenarios tests/differential \
+    tests/interop/test_java_pop.py || status=$?
 if [ "$status" -ne 0 ]; then
     echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"

@@ -31,6 +31,7 @@ mod _rocketmq {
 
     #[pymodule_export]
     use crate::client::FilterExpressionRefused;
+    use crate::client::{PopConsumer, PoppedMessage};
 
     #[pymodule_export]
     use crate::logging::reset_log_cache;

@@ -10,6 +10,8 @@ __all__ = [
     "NativeProducer",
     "NativePullClient",
     "NativePushConsumer",
+    "PopConsumer",
+    "PoppedMessage",
     "ClientError",
     "FilterExpressionRefused",
     "ReceivedMessage",
@@ -472,3 +474,53 @@ class NativeAdmin:
         """Replaces the name-server list."""
     def shutdown(self) -> None:
         """Closes the connections."""
+
+@final
+class PoppedMessage:
+    """One message received by `PopConsumer.receive`, with its receipt handle."""
+
+    @property
+    def message(self) -> ReceivedMessage: ...
+    @property
+    def receipt_handle(self) -> str:
+        """What `ack` and `change_invisible_duration` take (Java's `POP_CK`)."""
+    @property
+    def delivery_attempt(self) -> int:
+        """1 on the first delivery, one more per redelivery."""
+    @property
+    def broker_name(self) -> str: ...
+    @property
+    def invisible_until_ms(self) -> int:
+        """When the message becomes visible to the group again unless acked."""
+
+@final
+class PopConsumer:
+    """RocketMQ 5 POP consumption of one topic for one group (private; the 5.x
+    `SimpleConsumer` wraps it): received messages stay invisible to the group until acked
+    or until their invisible time passes, then come back with a higher delivery attempt."""
+
+    def __new__(
+        cls,
+        group: str,
+        topic: str,
+        *,
+        name_servers_list: str,
+        expression: str = "*",
+        expression_type: str = "TAG",
+        order: bool = False,
+        start_at_end: bool = False,
+        instance_name: str = "DEFAULT",
+        timeout_ms: int = 10000,
+        credentials: Optional[_Credentials] = None,
+    ) -> "PopConsumer": ...
+    def start(self) -> None:
+        """Looks the topic's route up (raises when the topic is unknown)."""
+    def receive(
+        self, max_num: int = 16, invisible_ms: int = 30000, await_ms: int = 0
+    ) -> List[PoppedMessage]:
+        """Up to `max_num` (1..32) messages; waits up to `await_ms` when there are none."""
+    def ack(self, receipt_handle: str) -> None: ...
+    def ack_batch(self, receipt_handles: List[str]) -> None: ...
+    def change_invisible_duration(self, receipt_handle: str, invisible_ms: int) -> str:
+        """Keeps the message hidden `invisible_ms` from now; returns its new receipt handle."""
+    def shutdown(self) -> None: ...

@@ -4,7 +4,7 @@
 //! the exception: `ReceivedMessage` is native and public (see `message.rs`).
 //!
 //! The submodules are private; the classes the Python module exports are re-exported here.
-//! Dependencies run one way: the class modules (`admin`, `producer`, `pull`, `push`) use the leaf
+//! Dependencies run one way: the class modules (`admin`, `pop`, `producer`, `pull`, `push`) use the leaf
 //! modules (`completion`, `send_result`, `settings`, `runtime`, `error`, `message`), never
 //! the reverse, and this file uses no submodule except to re-export it.
 
@@ -12,6 +12,7 @@ mod admin;
 mod completion;
 mod error;
 mod message;
+mod pop;
 mod producer;
 mod pull;
 mod push;
@@ -23,6 +24,7 @@ pub use admin::NativeAdmin;
 pub use error::ClientError;
 pub use error::FilterExpressionRefused;
 pub use message::ReceivedMessage;
+pub use pop::{PopConsumer, PoppedMessage};
 pub use producer::NativeProducer;
 pub use pull::NativePullClient;
 pub use push::NativePushConsumer;

@@ -14,6 +14,7 @@
 //!   consumer's other broker requests (heartbeat, members, send-back, locks, client config
 //!   checks); `filter`: subscription expressions (TAG or SQL92);
 //! - `push`: the push consumer (rebalance, pull loops, listener threads, offsets);
+//! - `pop`: the POP consumer (receive, ack, change invisible duration; RocketMQ 5 style);
 //! - `transaction`: half messages, END_TRANSACTION, answering the broker's check-back;
 //! - `message`: outgoing and received messages; `error`: the client's errors.
 //!
@@ -38,6 +39,7 @@ mod filter;
 mod instance;
 mod message;
 mod namesrv_domain;
+mod pop;
 mod producer;
 mod pull;
 mod push;
@@ -56,6 +58,7 @@ pub use filter::{ExpressionType, MessageFilter, TagFilter};
 pub use instance::ClientInstance;
 pub use message::{Message, MessageExt};
 pub use namesrv_domain::{fetch_name_servers, HttpUrl};
+pub use pop::{PopConsumer, PopConsumerConfig, PoppedMessage};
 pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
 pub use pull::{PullRequest, PullResult, PullStatus};
 pub use push::{

@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::fmt;
 
 pub mod admin;
+pub mod assignment;
 pub mod heartbeat;
 pub mod lock;
 pub mod queue_keyed;

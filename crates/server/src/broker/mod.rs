@@ -5,7 +5,7 @@
 //! - shared services: `services` (the [`Broker`] that holds them all), `topic` (topic
 //!   configs over the store), [`client`] (who is connected), [`rebalance_lock`] (queue
 //!   locks), [`notify`] (wake-ups of held pulls on every append), `register` (name-server
-//!   registration);
+//!   registration), `request_modes` (PULL or POP per topic and group);
 //! - pure rules: [`filter`] (tag filters), [`retry`] (send-back decisions), the levels of
 //!   [`schedule`] and the rewrites of [`transaction`];
 //! - background services: the delay service of [`schedule`], the check-back of
@@ -34,6 +34,7 @@ mod processor;
 pub mod pull_stats;
 pub mod rebalance_lock;
 mod register;
+mod request_modes;
 pub mod retry;
 pub mod schedule;
 mod services;

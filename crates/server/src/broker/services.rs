@@ -55,6 +55,8 @@ pub struct Broker {
     pub(crate) pull_stats: super::pull_stats::PullStats,
     /// POP consumption: in-flight messages, cursors and their journal.
     pub(crate) pop: super::pop::PopService,
+    /// PULL or POP per topic and group, for QUERY_ASSIGNMENT.
+    pub(crate) request_modes: super::request_modes::MessageRequestModes,
 }
 
 impl Broker {
@@ -72,6 +74,7 @@ impl Broker {
         let topics_changed = Arc::new(Notify::new());
         let topics = TopicConfigManager::new(store.clone(), topics_changed.clone())?;
         let transactions = TransactionState::load(&*store);
+        let request_modes = super::request_modes::MessageRequestModes::load(&*store);
         Ok(Arc::new(Broker {
             broker_addr: format!("{}:{}", store_host.ip(), store_host.port()),
             store_host,
@@ -89,6 +92,7 @@ impl Broker {
             timer: std::sync::OnceLock::new(),
             pull_stats: Default::default(),
             pop: Default::default(),
+            request_modes,
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),

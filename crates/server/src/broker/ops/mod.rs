@@ -13,6 +13,7 @@
 //! - [`send_back`]: messages given back by consumers (retry or dead letter);
 //! - [`admin`]: topics, message lookup, client config checks;
 //! - [`query`]: messages by key or unique key (QUERY_MESSAGE);
+//! - [`assignment`]: server-side load balancing (QUERY_ASSIGNMENT, SET_MESSAGE_REQUEST_MODE);
 //! - [`consume_stats`], [`reset_offset`]: a group's progress per queue, and moving it to a time;
 //! - [`pop`], [`pop_ack`], [`pop_revive`]: POP consumption (pop with long polling; ack,
 //!   change-invisible, notification; the revive of what was not acked in time);
@@ -32,6 +33,7 @@
 //! `update_topic`, and they wait asynchronously.
 
 pub mod admin;
+pub mod assignment;
 pub mod clients;
 pub mod consume_stats;
 pub mod locks;

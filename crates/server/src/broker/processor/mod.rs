@@ -9,6 +9,7 @@
 //! - `query`: messages by key (QUERY_MESSAGE);
 //! - `consume_admin`: consume stats and reset offset by time;
 //! - `end_transaction`: END_TRANSACTION;
+//! - `assignment`: QUERY_ASSIGNMENT and SET_MESSAGE_REQUEST_MODE (server-side load balancing);
 //! - `retention`: DELETE_EXPIRED_COMMITLOG, CLEAN_EXPIRED_CONSUMEQUEUE (clean at once);
 //! - `pop`: POP, ACK, BATCH_ACK, CHANGE_INVISIBLE_TIME, NOTIFICATION (RocketMQ 5 consumption);
 //! - `answer`: the one place errors become response commands.
@@ -19,6 +20,7 @@
 
 mod admin;
 mod answer;
+mod assignment;
 mod client_manage;
 mod consume_admin;
 mod consumer_manage;
@@ -77,6 +79,8 @@ async fn dispatch(
         rc::DELETE_EXPIRED_COMMITLOG | rc::CLEAN_EXPIRED_CONSUMEQUEUE => {
             retention::clean_now(broker, &req).await
         }
+        rc::QUERY_ASSIGNMENT => assignment::query_assignment(broker, &req),
+        rc::SET_MESSAGE_REQUEST_MODE => assignment::set_message_request_mode(broker, &req),
         _ => not_supported(&req),
     };
     Some(response)

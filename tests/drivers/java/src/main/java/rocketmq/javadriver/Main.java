@@ -1,6 +1,6 @@
 /*
  * Entry point of the Java test driver: `Main SUBCOMMAND 'JSON-ARGS'` with SUBCOMMAND one of
- * producer, transaction, push, litepull, admin (each described in its own class). Result
+ * producer, transaction, push, poppush, litepull, admin (each described in its own class). Result
  * lines go to stdout in the protocol of tests/python/driverprocess.py; a failure of the
  * command itself is printed as ERROR {"error"} and ends the process with status 1.
  *
@@ -28,7 +28,7 @@ public final class Main {
         // group settle within a test's patience.
         System.setProperty("rocketmq.client.rebalance.waitInterval", "1000");
         if (argv.length != 2) {
-            System.err.println("usage: Main producer|transaction|push|litepull|admin JSON-ARGS");
+            System.err.println("usage: Main producer|transaction|push|poppush|litepull|admin JSON-ARGS");
             System.exit(2);
         }
         long started = System.nanoTime();
@@ -44,6 +44,9 @@ public final class Main {
                     break;
                 case "push":
                     PushCommand.run(args);
+                    break;
+                case "poppush":
+                    PopPushCommand.run(args);
                     break;
                 case "litepull":
                     LitePullCommand.run(args);
