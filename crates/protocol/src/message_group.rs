@@ -70,7 +70,10 @@ mod tests {
 
     /// `(group, String.hashCode, [(buckets, Guava's consistentHash)])`, computed with Guava
     /// 32.0.1 (the version Apache RocketMQ 5.5.0 ships).
-    const GUAVA: [(&str, i32, [(i32, i32); 7]); 7] = [
+    /// `(group, String.hashCode, [(buckets, Guava's consistentHash)])`.
+    type Expected = (&'static str, i32, [(i32, i32); 7]);
+
+    const GUAVA: [Expected; 7] = [
         (
             "order-1",
             -1207111310,

@@ -34,6 +34,7 @@ mod register;
 pub mod retry;
 pub mod schedule;
 mod services;
+pub mod subscription_group;
 #[cfg(test)]
 mod test_broker;
 pub mod timer;

@@ -53,6 +53,8 @@ pub struct Broker {
     pub(crate) timer: std::sync::OnceLock<Arc<super::timer::TimerService>>,
     /// Pull offsets and rates per consumer group, for GET_CONSUME_STATS.
     pub(crate) pull_stats: super::pull_stats::PullStats,
+    /// Subscription-group configs (see [`super::subscription_group`]).
+    pub(crate) groups: super::subscription_group::SubscriptionGroupManager,
 }
 
 impl Broker {
@@ -70,6 +72,11 @@ impl Broker {
         let topics_changed = Arc::new(Notify::new());
         let topics = TopicConfigManager::new(store.clone(), topics_changed.clone())?;
         let transactions = TransactionState::load(&*store);
+        let started_at_millis = rocketmq_protocol::now_millis();
+        let groups = super::subscription_group::SubscriptionGroupManager::new(
+            store.clone(),
+            started_at_millis,
+        )?;
         Ok(Arc::new(Broker {
             broker_addr: format!("{}:{}", store_host.ip(), store_host.port()),
             store_host,
@@ -82,10 +89,11 @@ impl Broker {
             shutdown,
             topics_changed,
             registered_version: watch::Sender::new(-1),
-            started_at_millis: rocketmq_protocol::now_millis(),
+            started_at_millis,
             transactions,
             timer: std::sync::OnceLock::new(),
             pull_stats: Default::default(),
+            groups,
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),

@@ -14,6 +14,7 @@
 //! - [`admin`]: topics, message lookup, client config checks;
 //! - [`query`]: messages by key or unique key (QUERY_MESSAGE);
 //! - [`consume_stats`], [`reset_offset`]: a group's progress per queue, and moving it to a time;
+//! - [`subscription_group`]: consumer groups' configs (create, get, list, delete);
 //! - END_TRANSACTION is [`crate::broker::transaction`]'s `end_transaction`.
 //!
 //! How a front end plugs in: it decodes its own request into these types, calls the
@@ -40,6 +41,7 @@ pub mod reset_offset;
 pub mod send;
 pub mod send_back;
 mod send_properties;
+pub mod subscription_group;
 
 #[cfg(test)]
 mod consume_admin_tests;

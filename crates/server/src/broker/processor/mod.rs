@@ -10,6 +10,7 @@
 //! - `consume_admin`: consume stats and reset offset by time;
 //! - `end_transaction`: END_TRANSACTION;
 //! - `retention`: DELETE_EXPIRED_COMMITLOG, CLEAN_EXPIRED_CONSUMEQUEUE (clean at once);
+//! - `subscription_group`: consumer groups' configs (200, 201, 207, 225, 352);
 //! - `answer`: the one place errors become response commands.
 //!
 //! What must stay true: sends are appended in the connection's reader (phase 1 of the send
@@ -26,6 +27,7 @@ mod pull;
 mod query;
 mod retention;
 mod send;
+mod subscription_group;
 #[cfg(test)]
 mod tests;
 
@@ -70,6 +72,12 @@ async fn dispatch(
         rc::DELETE_EXPIRED_COMMITLOG | rc::CLEAN_EXPIRED_CONSUMEQUEUE => {
             retention::clean_now(broker, &req).await
         }
+        rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP | rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST => {
+            subscription_group::update(broker, &req)
+        }
+        rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => subscription_group::get_all(broker, &req),
+        rc::DELETE_SUBSCRIPTIONGROUP => subscription_group::delete(broker, &req),
+        rc::GET_SUBSCRIPTIONGROUP_CONFIG => subscription_group::get(broker, &req),
         _ => not_supported(&req),
     };
     Some(response)
