@@ -38,6 +38,9 @@ pub struct TopicSpec {
     pub perm: i32,
     /// Ordered topic (Java `TopicConfig.order`).
     pub order: bool,
+    /// RocketMQ 5's `message.type` attribute (see [`crate::parse_message_type`]); `None`
+    /// leaves the topic's attributes as they are.
+    pub message_type: Option<String>,
 }
 
 impl TopicSpec {
@@ -49,6 +52,7 @@ impl TopicSpec {
             write_queues: queues,
             perm: PERM_READ | PERM_WRITE,
             order: false,
+            message_type: None,
         }
     }
 
@@ -69,6 +73,9 @@ impl TopicSpec {
                 "perm {} is not a combination of READ (4), WRITE (2) and INHERIT (1)",
                 self.perm
             )));
+        }
+        if let Some(t) = &self.message_type {
+            crate::admin_groups::parse_message_type(t)?;
         }
         Ok(())
     }
@@ -244,7 +251,10 @@ impl Admin {
             topic_filter_type: "SINGLE_TAG".to_string(),
             topic_sys_flag: Some(0),
             order: spec.order,
-            attributes: None,
+            attributes: spec
+                .message_type
+                .as_deref()
+                .map(crate::admin_groups::message_type_attribute),
             force: None,
         };
         for (name, addr) in &masters {

@@ -27,6 +27,7 @@
 
 mod acl;
 mod admin;
+mod admin_groups;
 mod admin_offsets;
 mod admin_query;
 mod blocking;
@@ -46,6 +47,7 @@ mod transaction;
 
 pub use acl::{request_signature, SessionCredentials, ACCESS_KEY, ONS_CHANNEL, SIGNATURE};
 pub use admin::{Admin, TopicSpec, PERM_READ, PERM_WRITE};
+pub use admin_groups::{parse_message_type, MESSAGE_TYPES};
 pub use admin_query::looks_like_offset_msg_id;
 pub use blocking::with_blocking_requests;
 pub use config::ClientConfig;
