@@ -448,7 +448,7 @@ class NativeAdmin:
         """The group's config as JSON text, or None when no master broker has it."""
     def list_subscription_groups(self) -> str:
         """Every group's config, `{group: config}` as JSON text."""
-    def delete_subscription_group(self, group: str) -> List[str]:
+    def delete_subscription_group(self, group: str, clean_offset: bool) -> List[str]:
         """Deletes the group's config on every master broker."""
     def topic_route(self, topic: str) -> Optional[List[Tuple[str, int, int, int]]]:
         """`[(broker_name, read_queues, write_queues, perm)]`, or None if unknown."""

@@ -433,8 +433,16 @@ class Admin:
         table = json.loads(self._call(self._native.list_subscription_groups))
         return [SubscriptionGroup._from_json(table[name]) for name in sorted(table)]
 
-    def delete_subscription_group(self, group: str) -> List[str]:
+    def delete_subscription_group(self, group: str, clean_offset: bool = False) -> List[str]:
         """Deletes consumer group ``group``'s config on every master broker (a broker without
-        it answers success) and returns their names. The group's committed offsets stay."""
+        it answers success) and returns their names. ``clean_offset=True`` asks the brokers to
+        remove the group's committed offsets too (Apache's brokers do; the bundled broker
+        keeps them). Apache 5.5.0's broker re-creates the group with the defaults at once
+        unless ``clean_offset`` is true (its delete looks the group up again, which creates
+        it); the bundled broker deletes it either way."""
         name = as_text(group, "group")
-        return self._call(self._native.delete_subscription_group, name)
+        return self._call(
+            self._native.delete_subscription_group,
+            name,
+            _flag(clean_offset, "clean_offset"),
+        )

@@ -294,13 +294,18 @@ impl NativeAdmin {
         Ok(String::from_utf8_lossy(&encode_json(&all)).into_owned())
     }
 
-    /// Deletes a consumer group's config on every master broker; returns their names.
-    fn delete_subscription_group(&self, py: Python<'_>, group: String) -> PyResult<Vec<String>> {
+    /// Deletes a consumer group's config on every master broker (and, asked to, its
+    /// committed offsets); returns their names.
+    fn delete_subscription_group(
+        &self,
+        py: Python<'_>,
+        group: String,
+        clean_offset: bool,
+    ) -> PyResult<Vec<String>> {
         let admin = self.admin();
-        block_on(
-            py,
-            async move { admin.delete_subscription_group(&group).await },
-        )
+        block_on(py, async move {
+            admin.delete_subscription_group(&group, clean_offset).await
+        })
     }
 
     /// Replaces the name-server list (`"host:port;host:port"`).

@@ -11,6 +11,7 @@
 use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use crate::route::MessageQueue;
+use rocketmq_protocol::body::topic_config::attributes;
 use rocketmq_protocol::body::{decode_json, ClusterInfo, TopicRouteData};
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::header::{CreateTopicRequestHeader, GetRouteInfoRequestHeader};
@@ -38,8 +39,8 @@ pub struct TopicSpec {
     pub perm: i32,
     /// Ordered topic (Java `TopicConfig.order`).
     pub order: bool,
-    /// RocketMQ 5's `message.type` attribute (see [`crate::parse_message_type`]); `None`
-    /// leaves the topic's attributes as they are.
+    /// RocketMQ 5's `message.type` attribute, one of [`crate::MESSAGE_TYPES`] in any case;
+    /// `None` leaves the topic's attributes as they are.
     pub message_type: Option<String>,
 }
 
@@ -75,7 +76,12 @@ impl TopicSpec {
             )));
         }
         if let Some(t) = &self.message_type {
-            crate::admin_groups::parse_message_type(t)?;
+            if attributes::user_message_type(t).is_none() {
+                return Err(ClientError::IllegalArgument(format!(
+                    "message type {t:?} is not one of {}",
+                    attributes::USER_MESSAGE_TYPES.join(", ")
+                )));
+            }
         }
         Ok(())
     }
@@ -254,7 +260,8 @@ impl Admin {
             attributes: spec
                 .message_type
                 .as_deref()
-                .map(crate::admin_groups::message_type_attribute),
+                .and_then(attributes::user_message_type)
+                .map(attributes::set_message_type),
             force: None,
         };
         for (name, addr) in &masters {
@@ -315,5 +322,14 @@ mod tests {
         odd.perm = 8;
         let odd = odd.check().unwrap_err().to_string();
         assert!(odd.contains("perm 8"), "{odd}");
+        let mut typed = TopicSpec::new("orders", 1);
+        typed.message_type = Some("fifo".into());
+        assert!(typed.check().is_ok());
+        typed.message_type = Some("LIFO".into());
+        let refused = typed.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("NORMAL, FIFO, DELAY, TRANSACTION, MIXED"),
+            "{refused}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! `delete_subscription_group` (DELETE_SUBSCRIPTIONGROUP, 207), `list_subscription_groups`
 //! and `subscription_group` (GET_ALL_SUBSCRIPTIONGROUP_CONFIG, 201: looking a group up in the
 //! table does not create it, where GET_SUBSCRIPTIONGROUP_CONFIG would, since brokers create
-//! groups on first use), and [`parse_message_type`] for `create_topic`'s message type.
+//! groups on first use).
 //!
 //! What must stay true: every master broker is asked; a failure names the broker address and
 //! what it answered; configs go out as the Java broker reads them (its JSON field names).
@@ -19,28 +19,6 @@ use rocketmq_protocol::body::{
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::RemotingCommand;
 use std::collections::BTreeMap;
-
-/// The message types a RocketMQ 5 topic can be created with (`message.type`).
-pub const MESSAGE_TYPES: [&str; 5] = ["NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED"];
-
-/// `text` as one of [`MESSAGE_TYPES`] (any case); an error naming them otherwise.
-pub fn parse_message_type(text: &str) -> Result<&'static str> {
-    MESSAGE_TYPES
-        .iter()
-        .find(|t| t.eq_ignore_ascii_case(text.trim()))
-        .copied()
-        .ok_or_else(|| {
-            ClientError::IllegalArgument(format!(
-                "message type {text:?} is not one of {}",
-                MESSAGE_TYPES.join(", ")
-            ))
-        })
-}
-
-/// `UPDATE_AND_CREATE_TOPIC`'s `attributes` text that sets the message type.
-pub fn message_type_attribute(message_type: &str) -> String {
-    format!("+message.type={message_type}")
-}
 
 fn check_group(group: &str) -> Result<()> {
     if group.trim().is_empty() {
@@ -90,14 +68,21 @@ impl Admin {
         self.to_every_master(request, &what).await
     }
 
-    /// Deletes `group`'s config on every master broker (its committed offsets stay); returns
-    /// their names. A broker that has no such group answers success.
-    pub async fn delete_subscription_group(&self, group: &str) -> Result<Vec<String>> {
+    /// Deletes `group`'s config on every master broker; returns their names. A broker that
+    /// has no such group answers success. `clean_offset` asks the brokers to remove the
+    /// group's committed offsets too (Apache's do; ours keep them). Apache 5.5.0's broker
+    /// re-creates the group with the defaults at once when `clean_offset` is false (its
+    /// handler looks the group up again after the delete, which auto-creates it).
+    pub async fn delete_subscription_group(
+        &self,
+        group: &str,
+        clean_offset: bool,
+    ) -> Result<Vec<String>> {
         check_group(group)?;
         let request = ClientInstance::request(request_code::DELETE_SUBSCRIPTIONGROUP).with_header(
             &DeleteSubscriptionGroupRequestHeader {
                 group_name: group.to_string(),
-                clean_offset: false,
+                clean_offset,
             },
         );
         let what = format!("delete subscription group {group:?}");
@@ -139,22 +124,5 @@ impl Admin {
     pub async fn subscription_group(&self, group: &str) -> Result<Option<SubscriptionGroupConfig>> {
         check_group(group)?;
         Ok(self.list_subscription_groups().await?.remove(group))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn message_types_in_any_case_and_refusals_name_them() {
-        assert_eq!(parse_message_type("fifo").unwrap(), "FIFO");
-        assert_eq!(parse_message_type(" Mixed ").unwrap(), "MIXED");
-        let bad = parse_message_type("LIFO").unwrap_err().to_string();
-        assert!(
-            bad.contains("NORMAL, FIFO, DELAY, TRANSACTION, MIXED"),
-            "{bad}"
-        );
-        assert_eq!(message_type_attribute("FIFO"), "+message.type=FIFO");
     }
 }

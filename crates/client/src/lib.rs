@@ -47,7 +47,6 @@ mod transaction;
 
 pub use acl::{request_signature, SessionCredentials, ACCESS_KEY, ONS_CHANNEL, SIGNATURE};
 pub use admin::{Admin, TopicSpec, PERM_READ, PERM_WRITE};
-pub use admin_groups::{parse_message_type, MESSAGE_TYPES};
 pub use admin_query::looks_like_offset_msg_id;
 pub use blocking::with_blocking_requests;
 pub use config::ClientConfig;
@@ -62,5 +61,7 @@ pub use push::{
     Subscription,
 };
 pub use remoting::{Connection, ConnectionPool, RequestHandler};
+/// The message types `TopicSpec::message_type` takes (RocketMQ 5's `message.type`).
+pub use rocketmq_protocol::body::topic_config::attributes::USER_MESSAGE_TYPES as MESSAGE_TYPES;
 pub use route::{MessageQueue, TopicRoute};
 pub use transaction::{TransactionCheckHandler, TransactionChecker, TransactionState};

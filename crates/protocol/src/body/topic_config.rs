@@ -114,6 +114,23 @@ pub mod attributes {
         "DELAY",
         "NORMAL",
     ];
+    /// The message types a user creates a topic with (all of [`MESSAGE_TYPES`] but
+    /// `UNSPECIFIED`), in the order admin tools list them.
+    pub const USER_MESSAGE_TYPES: [&str; 5] = ["NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED"];
+
+    /// `text` as one of [`USER_MESSAGE_TYPES`], in any case; `None` when it is none of them.
+    pub fn user_message_type(text: &str) -> Option<&'static str> {
+        USER_MESSAGE_TYPES
+            .iter()
+            .find(|t| t.eq_ignore_ascii_case(text.trim()))
+            .copied()
+    }
+
+    /// The `attributes` text of UPDATE_AND_CREATE_TOPIC that sets the message type.
+    pub fn set_message_type(message_type: &str) -> String {
+        format!("+{MESSAGE_TYPE}={message_type}")
+    }
+
     /// The consume-queue type (Java: `BatchCQ` or `SimpleCQ`, fixed at creation).
     pub const QUEUE_TYPE: &str = "queue.type";
     /// Java: `DELETE` or `COMPACTION`, fixed at creation.
@@ -268,6 +285,10 @@ pub mod attributes {
                 apply_change(false, &changed, &parse_change("-message.type").unwrap()).unwrap();
             assert!(deleted.is_empty());
             assert_eq!(change_text(&created), "+message.type=FIFO");
+            assert_eq!(set_message_type("FIFO"), "+message.type=FIFO");
+            assert_eq!(user_message_type(" fifo "), Some("FIFO"));
+            assert_eq!(user_message_type("Mixed"), Some("MIXED"));
+            assert_eq!(user_message_type("UNSPECIFIED"), None);
         }
 
         #[test]
