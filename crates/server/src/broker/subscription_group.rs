@@ -89,18 +89,29 @@ impl SubscriptionGroupManager {
     /// Java `findSubscriptionGroupConfig`: the config of `group`, created with the defaults
     /// when missing; `None` when no group of that name can exist.
     pub fn find_or_create(&self, group: &str) -> Option<SubscriptionGroupConfig> {
-        if let Some(config) = self.get(group) {
-            return Some(config);
+        self.find_or_create_then(group, SubscriptionGroupConfig::clone)
+    }
+
+    /// [`Self::find_or_create`] reading the config in place (a pull reads two flags of it
+    /// without copying the config).
+    pub fn find_or_create_then<R>(
+        &self,
+        group: &str,
+        read: impl FnOnce(&SubscriptionGroupConfig) -> R,
+    ) -> Option<R> {
+        if let Some(config) = self.lock().subscription_group_table.get(group) {
+            return Some(read(config));
         }
         validate_group_name(group).ok()?;
         let mut table = self.lock();
         if let Some(config) = table.subscription_group_table.get(group) {
-            return Some(config.clone());
+            return Some(read(config));
         }
         let config = SubscriptionGroupConfig::new(group);
+        let answer = read(&config);
         table
             .subscription_group_table
-            .insert(group.to_string(), config.clone());
+            .insert(group.to_string(), config);
         if let Err(e) = self.changed(&mut table) {
             tracing::error!(
                 group,
@@ -108,7 +119,7 @@ impl SubscriptionGroupManager {
             );
         }
         tracing::info!(group, "auto-created subscription group");
-        Some(config)
+        Some(answer)
     }
 
     /// Creates or replaces configs (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP and its list form),

@@ -38,6 +38,12 @@ pub fn validate_group_for_update(group: &str) -> Result<(), OpError> {
     Ok(())
 }
 
+/// The flags of a group's config that a pull checks.
+pub(crate) struct PullGroupFlags {
+    consume_enable: bool,
+    consume_broadcast_enable: bool,
+}
+
 impl Broker {
     /// The config of `group`: the stored one, or Java's defaults when there is none (nothing
     /// is created). `retry_max_times` and `consume_message_orderly` are what retries, dead
@@ -55,13 +61,18 @@ impl Broker {
     }
 
     /// Java's group checks of a pull: the group's config (created on first use), refused
-    /// with NO_PERMISSION when it does not allow consuming.
+    /// with NO_PERMISSION when it does not allow consuming. Returns what the later checks
+    /// read.
     pub(crate) fn pull_group_check(
         &self,
         header: &PullMessageRequestHeader,
-    ) -> Result<SubscriptionGroupConfig, (i32, String)> {
+    ) -> Result<PullGroupFlags, (i32, String)> {
         let group = &header.consumer_group;
-        let Some(config) = self.subscription_group_on_use(group) else {
+        let flags = self.groups.find_or_create_then(group, |c| PullGroupFlags {
+            consume_enable: c.consume_enable,
+            consume_broadcast_enable: c.consume_broadcast_enable,
+        });
+        let Some(config) = flags else {
             return Err((
                 resp::SUBSCRIPTION_GROUP_NOT_EXIST,
                 format!("subscription group [{group}] does not exist"),
@@ -81,7 +92,7 @@ impl Broker {
     pub(crate) fn pull_broadcast_check(
         &self,
         header: &PullMessageRequestHeader,
-        config: &SubscriptionGroupConfig,
+        config: &PullGroupFlags,
     ) -> Result<(), (i32, String)> {
         if header.has_subscription() || config.consume_broadcast_enable {
             return Ok(());
