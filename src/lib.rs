@@ -31,6 +31,8 @@ mod _rocketmq {
 
     #[pymodule_export]
     use crate::client::FilterExpressionRefused;
+
+    #[pymodule_export]
     use crate::client::{PopConsumer, PoppedMessage};
 
     #[pymodule_export]

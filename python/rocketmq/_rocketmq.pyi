@@ -447,8 +447,24 @@ class NativeAdmin:
         perm: int,
         order: bool,
         timeout_ms: int,
+        message_type: Optional[str] = None,
     ) -> List[str]:
         """Creates the topic on every master broker; their names once routed."""
+    def create_subscription_group(
+        self,
+        group: str,
+        consume_message_orderly: bool,
+        retry_max_times: int,
+        consume_broadcast_enable: bool,
+        consume_enable: bool,
+    ) -> List[str]:
+        """Creates or replaces a group's config on every master broker."""
+    def subscription_group(self, group: str) -> Optional[str]:
+        """The group's config as JSON text, or None when no master broker has it."""
+    def list_subscription_groups(self) -> str:
+        """Every group's config, `{group: config}` as JSON text."""
+    def delete_subscription_group(self, group: str, clean_offset: bool) -> List[str]:
+        """Deletes the group's config on every master broker."""
     def topic_route(self, topic: str) -> Optional[List[Tuple[str, int, int, int]]]:
         """`[(broker_name, read_queues, write_queues, perm)]`, or None if unknown."""
     def search_offset(

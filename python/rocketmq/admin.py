@@ -10,12 +10,15 @@ broker, then waiting until the name servers route the topic)::
     with Admin("127.0.0.1:9876") as admin:
         admin.create_topic("orders", queues=8)
         print(admin.topic_route("orders"))
+        admin.create_topic("payments", queues=8, message_type="FIFO")
+        admin.create_subscription_group("payments-group", consume_message_orderly=True)
 
 What must stay true: every call is bounded by ``timeout``; every failure raises
 :class:`AdminError` whose text names the address that failed and what to check.
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Tuple
 
 from . import _rocketmq
@@ -32,6 +35,8 @@ __all__ = [
     "QueueRoute",
     "BrokerQueue",
     "ConsumeStatsRow",
+    "SubscriptionGroup",
+    "MESSAGE_TYPES",
     "PERM_READ",
     "PERM_WRITE",
 ]
@@ -40,6 +45,9 @@ __all__ = [
 PERM_READ = 4
 #: PermName bit: producers may write to the topic's queues.
 PERM_WRITE = 2
+
+#: The message types a RocketMQ 5 topic is created with (its ``message.type`` attribute).
+MESSAGE_TYPES = ("NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED")
 
 
 class AdminError(RocketMQException):
@@ -85,6 +93,65 @@ class ConsumeStatsRow:
     last_timestamp: int
     #: Where the group's latest pull of the queue ended (at least ``consumer_offset``).
     pull_offset: int
+
+
+@dataclass(frozen=True)
+class SubscriptionGroup:
+    """A consumer group's config as the brokers keep it (Java ``SubscriptionGroupConfig``)."""
+
+    group_name: str
+    #: Consumers of the group may pull (``False``: brokers refuse their pulls).
+    consume_enable: bool = True
+    consume_from_min_enable: bool = True
+    #: Broadcasting consumers of the group are served.
+    consume_broadcast_enable: bool = True
+    #: The group consumes FIFO (what makes a RocketMQ 5 group orderly).
+    consume_message_orderly: bool = False
+    retry_queue_nums: int = 1
+    #: Failures after which a message goes to ``%DLQ%<group>``.
+    retry_max_times: int = 16
+    broker_id: int = 0
+    which_broker_when_consume_slowly: int = 1
+    notify_consumer_ids_changed_enable: bool = True
+    group_sys_flag: int = 0
+    consume_timeout_minute: int = 15
+    attributes: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def _from_json(cls, data: dict) -> "SubscriptionGroup":
+        return cls(
+            group_name=data.get("groupName", ""),
+            consume_enable=data.get("consumeEnable", True),
+            consume_from_min_enable=data.get("consumeFromMinEnable", True),
+            consume_broadcast_enable=data.get("consumeBroadcastEnable", True),
+            consume_message_orderly=data.get("consumeMessageOrderly", False),
+            retry_queue_nums=data.get("retryQueueNums", 1),
+            retry_max_times=data.get("retryMaxTimes", 16),
+            broker_id=data.get("brokerId", 0),
+            which_broker_when_consume_slowly=data.get("whichBrokerWhenConsumeSlowly", 1),
+            notify_consumer_ids_changed_enable=data.get("notifyConsumerIdsChangedEnable", True),
+            group_sys_flag=data.get("groupSysFlag", 0),
+            consume_timeout_minute=data.get("consumeTimeoutMinute", 15),
+            attributes=dict(data.get("attributes") or {}),
+        )
+
+
+def _message_type(value: object) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        upper = value.strip().upper()
+        if upper in MESSAGE_TYPES:
+            return upper
+    raise ValueError(
+        f"message_type must be one of {', '.join(MESSAGE_TYPES)} (any case) or None, got {value!r}"
+    )
+
+
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, got {value!r}")
+    return value
 
 
 def _timestamp_ms(value: object) -> int:
@@ -195,11 +262,16 @@ class Admin:
         perm: int = PERM_READ | PERM_WRITE,
         order: bool = False,
         timeout: Optional[float] = None,
+        message_type: Optional[str] = None,
     ) -> List[str]:
         """Creates (or updates) ``topic`` with ``queues`` read and write queues on every master
         broker, and returns the names of those brokers once the name servers route it.
         Waits up to ``timeout`` seconds (default: the admin's) for a broker to register and
-        for the route."""
+        for the route. ``message_type`` (one of :data:`MESSAGE_TYPES`, any case) sets the
+        topic's RocketMQ 5 ``message.type`` attribute; ``None`` leaves the attributes of an
+        existing topic as they are. Apache's broker refuses ``MIXED`` unless it runs with
+        ``enableMixedMessageType=true``."""
+        kind = _message_type(message_type)
         name = as_text(topic, "topic")
         count = _positive(queues, "queues")
         reads = count if read_queues is None else _positive(read_queues, "read_queues")
@@ -207,7 +279,9 @@ class Admin:
         if isinstance(perm, bool) or not isinstance(perm, int):
             raise TypeError(f"perm must be PermName bits (an int such as 6), got {perm!r}")
         limit = self._timeout_ms if timeout is None else _timeout_ms(timeout)
-        return self._call(self._native.create_topic, name, reads, writes, perm, bool(order), limit)
+        return self._call(
+            self._native.create_topic, name, reads, writes, perm, bool(order), limit, kind
+        )
 
     def search_offset(
         self, topic: str, queue_id: int, timestamp_ms: int, broker_name: Optional[str] = None
@@ -315,3 +389,60 @@ class Admin:
                 )
             )
         return out
+
+    def create_subscription_group(
+        self,
+        group: str,
+        consume_message_orderly: bool = False,
+        retry_max_times: int = 16,
+        consume_broadcast_enable: bool = True,
+        consume_enable: bool = True,
+    ) -> List[str]:
+        """Creates (or replaces) consumer group ``group``'s config on every master broker and
+        returns their names. The fields not passed take the brokers' defaults, also when the
+        group existed. ``retry_max_times``: failures after which a message goes to
+        ``%DLQ%<group>``; ``consume_message_orderly``: the group consumes FIFO."""
+        name = as_text(group, "group")
+        if isinstance(retry_max_times, bool) or not isinstance(retry_max_times, int):
+            raise TypeError(f"retry_max_times must be an int, got {retry_max_times!r}")
+        if not 0 <= retry_max_times <= 2**31 - 1:
+            raise ValueError(
+                "retry_max_times must be 0 (a failed message goes straight to the DLQ) or more, "
+                f"got {retry_max_times!r}"
+            )
+        return self._call(
+            self._native.create_subscription_group,
+            name,
+            _flag(consume_message_orderly, "consume_message_orderly"),
+            retry_max_times,
+            _flag(consume_broadcast_enable, "consume_broadcast_enable"),
+            _flag(consume_enable, "consume_enable"),
+        )
+
+    def get_subscription_group(self, group: str) -> Optional[SubscriptionGroup]:
+        """Consumer group ``group``'s config, or ``None`` when no master broker has one.
+        Asking does not create it (brokers create a group's config with the defaults when a
+        consumer of it first heartbeats or pulls)."""
+        name = as_text(group, "group")
+        text = self._call(self._native.subscription_group, name)
+        return None if text is None else SubscriptionGroup._from_json(json.loads(text))
+
+    def list_subscription_groups(self) -> List[SubscriptionGroup]:
+        """Every consumer group's config on the master brokers (the brokers' system groups
+        included), by group name."""
+        table = json.loads(self._call(self._native.list_subscription_groups))
+        return [SubscriptionGroup._from_json(table[name]) for name in sorted(table)]
+
+    def delete_subscription_group(self, group: str, clean_offset: bool = False) -> List[str]:
+        """Deletes consumer group ``group``'s config on every master broker (a broker without
+        it answers success) and returns their names. ``clean_offset=True`` asks the brokers to
+        remove the group's committed offsets too (Apache's brokers do; the bundled broker
+        keeps them). Apache 5.5.0's broker re-creates the group with the defaults at once
+        unless ``clean_offset`` is true (its delete looks the group up again, which creates
+        it); the bundled broker deletes it either way."""
+        name = as_text(group, "group")
+        return self._call(
+            self._native.delete_subscription_group,
+            name,
+            _flag(clean_offset, "clean_offset"),
+        )

@@ -1,9 +1,9 @@
 //! `NativeAdmin`: the cluster administration calls behind `rocketmq.admin.Admin` (cluster
-//! info, topic creation and routes, message lookups), each a blocking call with the GIL
-//! released.
+//! info, topic creation and routes, message lookups, consumer groups' configs), each a
+//! blocking call with the GIL released.
 //!
-//! Answers are plain Python values (dicts, lists, tuples) built here; `rocketmq.admin`
-//! gives them their public shape.
+//! Answers are plain Python values (dicts, lists, tuples, or a group config's JSON text)
+//! built here; `rocketmq.admin` gives them their public shape.
 
 use super::message::ReceivedMessage;
 use super::runtime::block_on;
@@ -11,6 +11,7 @@ use super::settings::{client_config, name_servers, Credentials};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rocketmq_client::{Admin, ClientInstance, TopicSpec};
+use rocketmq_protocol::body::{encode_json, SubscriptionGroupConfig};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,7 +103,9 @@ impl NativeAdmin {
     }
 
     /// Creates the topic on every master broker; returns their names once routed.
-    #[pyo3(signature = (topic, read_queues, write_queues, perm, order, timeout_ms))]
+    /// `message_type` (one of NORMAL, FIFO, DELAY, TRANSACTION, MIXED) sets the topic's
+    /// `message.type` attribute; `None` leaves its attributes as they are.
+    #[pyo3(signature = (topic, read_queues, write_queues, perm, order, timeout_ms, message_type = None))]
     #[allow(clippy::too_many_arguments)]
     fn create_topic(
         &self,
@@ -113,6 +116,7 @@ impl NativeAdmin {
         perm: i32,
         order: bool,
         timeout_ms: u64,
+        message_type: Option<String>,
     ) -> PyResult<Vec<String>> {
         let admin = self.admin();
         let spec = TopicSpec {
@@ -121,6 +125,7 @@ impl NativeAdmin {
             write_queues,
             perm,
             order,
+            message_type,
         };
         let until = deadline(timeout_ms);
         block_on(py, async move { admin.create_topic(&spec, until).await })
@@ -248,6 +253,59 @@ impl NativeAdmin {
                 )
             })
             .collect())
+    }
+
+    /// Creates or replaces a consumer group's config on every master broker (the fields not
+    /// passed take Java's defaults); returns the brokers' names.
+    #[pyo3(signature = (group, consume_message_orderly, retry_max_times, consume_broadcast_enable, consume_enable))]
+    fn create_subscription_group(
+        &self,
+        py: Python<'_>,
+        group: String,
+        consume_message_orderly: bool,
+        retry_max_times: i32,
+        consume_broadcast_enable: bool,
+        consume_enable: bool,
+    ) -> PyResult<Vec<String>> {
+        let admin = self.admin();
+        let mut config = SubscriptionGroupConfig::new(group);
+        config.consume_message_orderly = consume_message_orderly;
+        config.retry_max_times = retry_max_times;
+        config.consume_broadcast_enable = consume_broadcast_enable;
+        config.consume_enable = consume_enable;
+        block_on(
+            py,
+            async move { admin.create_subscription_group(&config).await },
+        )
+    }
+
+    /// A consumer group's config as the broker's JSON text, or `None` when no master broker
+    /// has the group.
+    fn subscription_group(&self, py: Python<'_>, group: String) -> PyResult<Option<String>> {
+        let admin = self.admin();
+        let config = block_on(py, async move { admin.subscription_group(&group).await })?;
+        Ok(config.map(|c| String::from_utf8_lossy(&encode_json(&c)).into_owned()))
+    }
+
+    /// Every consumer group's config, `{group: config}` as JSON text.
+    fn list_subscription_groups(&self, py: Python<'_>) -> PyResult<String> {
+        let admin = self.admin();
+        let all = block_on(py, async move { admin.list_subscription_groups().await })?;
+        Ok(String::from_utf8_lossy(&encode_json(&all)).into_owned())
+    }
+
+    /// Deletes a consumer group's config on every master broker (and, asked to, its
+    /// committed offsets); returns their names.
+    fn delete_subscription_group(
+        &self,
+        py: Python<'_>,
+        group: String,
+        clean_offset: bool,
+    ) -> PyResult<Vec<String>> {
+        let admin = self.admin();
+        block_on(py, async move {
+            admin.delete_subscription_group(&group, clean_offset).await
+        })
     }
 
     /// Replaces the name-server list (`"host:port;host:port"`).

@@ -11,6 +11,7 @@
 use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use crate::route::MessageQueue;
+use rocketmq_protocol::body::topic_config::attributes;
 use rocketmq_protocol::body::{decode_json, ClusterInfo, TopicRouteData};
 use rocketmq_protocol::code::{request_code, response_code};
 use rocketmq_protocol::header::{CreateTopicRequestHeader, GetRouteInfoRequestHeader};
@@ -38,6 +39,9 @@ pub struct TopicSpec {
     pub perm: i32,
     /// Ordered topic (Java `TopicConfig.order`).
     pub order: bool,
+    /// RocketMQ 5's `message.type` attribute, one of [`crate::MESSAGE_TYPES`] in any case;
+    /// `None` leaves the topic's attributes as they are.
+    pub message_type: Option<String>,
 }
 
 impl TopicSpec {
@@ -49,6 +53,7 @@ impl TopicSpec {
             write_queues: queues,
             perm: PERM_READ | PERM_WRITE,
             order: false,
+            message_type: None,
         }
     }
 
@@ -69,6 +74,14 @@ impl TopicSpec {
                 "perm {} is not a combination of READ (4), WRITE (2) and INHERIT (1)",
                 self.perm
             )));
+        }
+        if let Some(t) = &self.message_type {
+            if attributes::user_message_type(t).is_none() {
+                return Err(ClientError::IllegalArgument(format!(
+                    "message type {t:?} is not one of {}",
+                    attributes::USER_MESSAGE_TYPES.join(", ")
+                )));
+            }
         }
         Ok(())
     }
@@ -244,7 +257,11 @@ impl Admin {
             topic_filter_type: "SINGLE_TAG".to_string(),
             topic_sys_flag: Some(0),
             order: spec.order,
-            attributes: None,
+            attributes: spec
+                .message_type
+                .as_deref()
+                .and_then(attributes::user_message_type)
+                .map(attributes::set_message_type),
             force: None,
         };
         for (name, addr) in &masters {
@@ -305,5 +322,14 @@ mod tests {
         odd.perm = 8;
         let odd = odd.check().unwrap_err().to_string();
         assert!(odd.contains("perm 8"), "{odd}");
+        let mut typed = TopicSpec::new("orders", 1);
+        typed.message_type = Some("fifo".into());
+        assert!(typed.check().is_ok());
+        typed.message_type = Some("LIFO".into());
+        let refused = typed.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("NORMAL, FIFO, DELAY, TRANSACTION, MIXED"),
+            "{refused}"
+        );
     }
 }

@@ -29,6 +29,7 @@
 
 mod acl;
 mod admin;
+mod admin_groups;
 mod admin_offsets;
 mod admin_query;
 mod blocking;
@@ -66,5 +67,7 @@ pub use push::{
     Subscription,
 };
 pub use remoting::{Connection, ConnectionPool, RequestHandler};
+/// The message types `TopicSpec::message_type` takes (RocketMQ 5's `message.type`).
+pub use rocketmq_protocol::body::topic_config::attributes::USER_MESSAGE_TYPES as MESSAGE_TYPES;
 pub use route::{MessageQueue, TopicRoute};
 pub use transaction::{TransactionCheckHandler, TransactionChecker, TransactionState};

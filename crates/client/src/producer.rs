@@ -1,6 +1,10 @@
 //! The producer: picks a queue, sends, retries on another broker after a failure.
 //!
-//! Queue choice is round robin over the topic's writable queues. After a failed attempt the
+//! Queue choice is round robin over the topic's writable queues, except for a single message
+//! of a FIFO message group (property `__SHARDINGKEY`, set and not empty): it goes to the queue
+//! Apache's proxy picks for that group
+//! ([`rocketmq_protocol::message_group::message_group_queue`]), and its retries stay on that
+//! queue, so a group's messages share one queue and keep their order. After a failed attempt the
 //! next attempt avoids the broker that failed when another broker has queues; a broker that
 //! could not be reached (connect failure, timeout, closed connection) is also avoided by
 //! later sends for `fault_isolation`, unless no other broker has queues. Bodies larger
@@ -117,6 +121,8 @@ pub(crate) struct Prepared {
     flag: i32,
     batch: bool,
     msg_id: String,
+    /// The FIFO message group of a single message (`__SHARDINGKEY`), if any.
+    message_group: Option<String>,
 }
 
 impl Producer {
@@ -306,6 +312,11 @@ impl Producer {
             flag: msg.flag,
             batch: false,
             msg_id,
+            message_group: msg
+                .properties
+                .get(rocketmq_protocol::message_group::SHARDING_KEY)
+                .filter(|g| !g.is_empty())
+                .cloned(),
         })
     }
 
@@ -362,6 +373,8 @@ impl Producer {
             flag: 0,
             batch: true,
             msg_id: ids.join(","),
+            // Apache's proxy uses a message group for single messages only.
+            message_group: None,
         })
     }
 
@@ -439,6 +452,33 @@ impl Producer {
         })
     }
 
+    /// The queue of a message: its message group's queue, else the next one round robin
+    /// (see [`Producer::pick`]).
+    fn queue_for(
+        &self,
+        p: &Prepared,
+        queues: &[MessageQueue],
+        avoid: Option<&str>,
+    ) -> MessageQueue {
+        if let Some(group) = &p.message_group {
+            let keys: Vec<(&str, i32)> = queues
+                .iter()
+                .map(|q| (q.broker_name.as_str(), q.queue_id))
+                .collect();
+            if let Some((broker, queue_id)) =
+                rocketmq_protocol::message_group::message_group_queue(group, &keys)
+            {
+                if let Some(q) = queues
+                    .iter()
+                    .find(|q| q.broker_name == broker && q.queue_id == queue_id)
+                {
+                    return q.clone();
+                }
+            }
+        }
+        self.pick(queues, avoid)
+    }
+
     /// Picks the next queue round robin, avoiding `avoid` and isolated brokers when another
     /// broker has queues (isolation gives way first, then `avoid`).
     fn pick(&self, queues: &[MessageQueue], avoid: Option<&str>) -> MessageQueue {
@@ -486,7 +526,7 @@ impl Producer {
                 });
                 continue;
             }
-            let mq = self.pick(&route.publish, avoid.as_deref());
+            let mq = self.queue_for(p, &route.publish, avoid.as_deref());
             match self.send_to(p, &mq).await {
                 Ok(r) => return Ok(r),
                 Err(e) => {
@@ -573,7 +613,7 @@ impl Producer {
                 cause: "the route has no writable queue".into(),
             });
         }
-        let mq = self.pick(&route.publish, None);
+        let mq = self.queue_for(&p, &route.publish, None);
         let addr =
             route
                 .masters

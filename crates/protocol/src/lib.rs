@@ -30,6 +30,7 @@ pub mod frame;
 pub mod header;
 mod lenient;
 pub mod message;
+pub mod message_group;
 pub mod message_id;
 pub mod pop;
 pub mod properties;

@@ -432,3 +432,46 @@ fn an_sql92_selector_filters_pops_and_an_invalid_one_is_refused_with_its_positio
     assert!(remark.contains("line 1, column"), "{remark}");
     cluster.shutdown();
 }
+
+#[test]
+fn the_groups_retry_max_times_decides_the_dead_letter_and_consume_enable_false_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "GT", 1);
+    let group = |name: &str, fields: &str| {
+        RemotingCommand::new_request(200)
+            .with_body(format!("{{\"groupName\":\"{name}\",{fields}}}").into_bytes())
+    };
+    assert_eq!(c.call(group("G2", "\"retryMaxTimes\":2")).code, 0);
+    assert_eq!(c.call(group("GOFF", "\"consumeEnable\":false")).code, 0);
+    send(&mut c, "GT", 0, "twice", "");
+    let refused = c.call(pop_request("GOFF", "GT", -1, 32, 1000, 0, false));
+    assert_eq!(refused.code, resp::NO_PERMISSION);
+    assert!(refused.remark.unwrap_or_default().contains("GOFF"));
+    let mut counts = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    // Never acked: delivered 1 + 2 times, then dead-lettered.
+    while counts.len() < 3 && Instant::now() < deadline {
+        for p in pop(&mut c, "G2", "GT", 32, 100, 1000).messages {
+            counts.push(p.msg.reconsume_times);
+        }
+    }
+    assert_eq!(counts, vec![0, 1, 2]);
+    let dlq = loop {
+        let r = c.call(pull("G2", "%DLQ%G2", 0, 0, 4, "*", 0));
+        if r.code == 0 {
+            break messages(&r);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no dead letter: {} {:?}",
+            r.code,
+            r.remark
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].body.as_ref(), b"twice");
+    cluster.shutdown();
+}

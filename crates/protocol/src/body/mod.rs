@@ -20,6 +20,7 @@ pub mod register;
 pub mod reset_offset;
 pub mod route;
 pub mod running_info;
+pub mod subscription_group;
 pub mod topic_config;
 
 pub use admin::*;
@@ -30,6 +31,7 @@ pub use register::*;
 pub use reset_offset::*;
 pub use route::*;
 pub use running_info::{ConsumerRunningInfo, ProcessQueueInfo};
+pub use subscription_group::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 pub use topic_config::TopicConfig;
 
 /// Why a body could not be decoded.

@@ -272,6 +272,14 @@ impl ClientManager {
         })
     }
 
+    /// The message model of a consumer group's last heartbeat; `None` when none is online.
+    pub fn message_model(&self, group: &str) -> Option<MessageModel> {
+        self.lock()
+            .consumers
+            .get(group)
+            .map(|g| g.meta.message_model)
+    }
+
     /// Every live connection of a consumer group (RESET_CONSUMER_CLIENT_OFFSET goes to each).
     pub fn consumer_channels(&self, group: &str) -> Vec<ClientChannel> {
         self.lock()

@@ -38,6 +38,7 @@ mod request_modes;
 pub mod retry;
 pub mod schedule;
 mod services;
+pub mod subscription_group;
 #[cfg(test)]
 mod test_broker;
 pub mod timer;

@@ -29,8 +29,10 @@ use rocketmq_store::MessageToStore;
 pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
 /// Prefix of a consumer group's dead-letter topic.
 pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
-/// Subscription-group `retryMaxTimes` default.
-pub const DEFAULT_MAX_RECONSUME_TIMES: i32 = 16;
+/// Subscription-group `retryMaxTimes` default, for the tests (the value in use is the group
+/// config's, see `Broker::subscription_group`).
+#[cfg(test)]
+pub use rocketmq_protocol::body::subscription_group::DEFAULT_RETRY_MAX_TIMES as DEFAULT_MAX_RECONSUME_TIMES;
 /// Request `version` ordinal (V3_4_9) from which the header's `maxReconsumeTimes` is honoured.
 pub const MAX_RECONSUME_TIMES_MIN_VERSION: i32 = 121;
 /// Queues of a retry topic (`retryQueueNums`) and of a dead-letter topic.

@@ -57,6 +57,8 @@ pub struct Broker {
     pub(crate) pop: super::pop::PopService,
     /// PULL or POP per topic and group, for QUERY_ASSIGNMENT.
     pub(crate) request_modes: super::request_modes::MessageRequestModes,
+    /// Subscription-group configs (see [`super::subscription_group`]).
+    pub(crate) groups: super::subscription_group::SubscriptionGroupManager,
 }
 
 impl Broker {
@@ -75,6 +77,11 @@ impl Broker {
         let topics = TopicConfigManager::new(store.clone(), topics_changed.clone())?;
         let transactions = TransactionState::load(&*store);
         let request_modes = super::request_modes::MessageRequestModes::load(&*store);
+        let started_at_millis = rocketmq_protocol::now_millis();
+        let groups = super::subscription_group::SubscriptionGroupManager::new(
+            store.clone(),
+            started_at_millis,
+        )?;
         Ok(Arc::new(Broker {
             broker_addr: format!("{}:{}", store_host.ip(), store_host.port()),
             store_host,
@@ -87,12 +94,13 @@ impl Broker {
             shutdown,
             topics_changed,
             registered_version: watch::Sender::new(-1),
-            started_at_millis: rocketmq_protocol::now_millis(),
+            started_at_millis,
             transactions,
             timer: std::sync::OnceLock::new(),
             pull_stats: Default::default(),
             pop: Default::default(),
             request_modes,
+            groups,
             uniq_ids: UniqIdGenerator::new(match store_host.ip() {
                 std::net::IpAddr::V4(ip) => Some(ip),
                 std::net::IpAddr::V6(ip) => ip.to_ipv4_mapped(),

@@ -6,7 +6,9 @@
 //!   INHERIT;
 //! - every change bumps the data version and wakes the name-server registration task, so a new
 //!   topic has a route before the client's next route refresh;
-//! - creation is serialized by one mutex so two concurrent first sends create one config.
+//! - creation is serialized by one mutex so two concurrent first sends create one config;
+//! - a topic's attributes (`message.type`, ...) change only as an UPDATE_AND_CREATE_TOPIC's
+//!   `attributes` field says, checked with Java's rules; other updates keep them.
 
 use rocketmq_protocol::body::topic_config::perm;
 use rocketmq_store::{MessageStore, StoreError, TopicConfig};
@@ -178,13 +180,36 @@ impl TopicConfigManager {
         self.changed.notify_one();
     }
 
-    /// Stores a config (admin create/update) and announces it; returns the data version whose
-    /// registration carries it.
-    pub fn put(&self, config: TopicConfig) -> Result<i64, StoreError> {
+    /// Stores a config from UPDATE_AND_CREATE_TOPIC whose attributes are the topic's current
+    /// ones changed by `attributes` (`+k=v,-k` text, see
+    /// [`rocketmq_protocol::body::topic_config::attributes`]): keys the change does not name
+    /// keep their values across updates. A refused change (SYSTEM_ERROR with Java's reason,
+    /// as Java answers it) stores nothing. Returns the data version announcing the change.
+    pub fn put_with_attributes(
+        &self,
+        mut config: TopicConfig,
+        attributes: Option<&str>,
+    ) -> Result<Result<i64, TopicRefusal>, StoreError> {
+        use rocketmq_protocol::body::topic_config::attributes::{apply_change, parse_change};
+        let refusal = |remark: String| TopicRefusal {
+            code: rocketmq_protocol::code::response_code::SYSTEM_ERROR,
+            remark,
+        };
+        let change = match parse_change(attributes.unwrap_or_default()) {
+            Ok(change) => change,
+            Err(remark) => return Ok(Err(refusal(remark))),
+        };
         let _guard = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.get(&config.topic_name);
+        let create = current.is_none();
+        let current = current.map(|c| c.attributes).unwrap_or_default();
+        config.attributes = match apply_change(create, &current, &change) {
+            Ok(attributes) => attributes,
+            Err(remark) => return Ok(Err(refusal(remark))),
+        };
         self.store.put_topic_config(config)?;
         self.touched();
-        Ok(self.data_version())
+        Ok(Ok(self.data_version()))
     }
 
     /// The config of `topic`, created from `default_topic` when it does not exist yet

@@ -56,7 +56,10 @@ impl Broker {
         config.topic_filter_type = h.topic_filter_type.clone();
         config.topic_sys_flag = h.topic_sys_flag.unwrap_or(0);
         config.order = h.order;
-        let version = self.topics.put(config)?;
+        let version = self
+            .topics
+            .put_with_attributes(config, h.attributes.as_deref())?
+            .map_err(|refusal| OpError::new(refusal.code, refusal.remark))?;
         self.announced(version).await;
         Ok(())
     }

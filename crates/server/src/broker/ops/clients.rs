@@ -40,6 +40,7 @@ impl Broker {
             if group.is_empty() {
                 continue;
             }
+            self.subscription_group_on_use(&group);
             self.topics.get_or_create_retry(&group)?;
             let meta = ConsumerGroupMeta {
                 consume_type: consumer.consume_type,

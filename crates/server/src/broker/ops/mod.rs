@@ -17,6 +17,7 @@
 //! - [`consume_stats`], [`reset_offset`]: a group's progress per queue, and moving it to a time;
 //! - [`pop`], [`pop_ack`], [`pop_revive`]: POP consumption (pop with long polling; ack,
 //!   change-invisible, notification; the revive of what was not acked in time);
+//! - [`subscription_group`]: consumer groups' configs (create, get, list, delete);
 //! - END_TRANSACTION is [`crate::broker::transaction`]'s `end_transaction`.
 //!
 //! How a front end plugs in: it decodes its own request into these types, calls the
@@ -48,6 +49,7 @@ pub mod send;
 pub mod send_back;
 mod send_properties;
 pub mod subscription_filter;
+pub mod subscription_group;
 
 #[cfg(test)]
 mod consume_admin_tests;

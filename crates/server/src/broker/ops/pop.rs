@@ -137,6 +137,21 @@ impl Broker {
                 ),
             ));
         }
+        // The group's config, created on first use as Java's `autoCreateSubscriptionGroup`.
+        let Some(group_config) = self.subscription_group_on_use(group) else {
+            return Err(OpError::new(
+                resp::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!("subscription group [{group}] does not exist"),
+            ));
+        };
+        if !group_config.consume_enable {
+            return Err(OpError::new(
+                resp::NO_PERMISSION,
+                format!(
+                    "subscription group no permission, {group} (consumeEnable is false: update the group to consume)"
+                ),
+            ));
+        }
         Ok(config.read_queue_nums)
     }
 

@@ -13,9 +13,7 @@
 use crate::broker::pop::journal::Record;
 use crate::broker::pop::state::{InFlight, PopKey};
 use crate::broker::pop::PopService;
-use crate::broker::retry::{
-    dlq_topic, DEFAULT_MAX_RECONSUME_TIMES, DLQ_QUEUE_NUMS, RETRY_QUEUE_NUMS,
-};
+use crate::broker::retry::{dlq_topic, DLQ_QUEUE_NUMS, RETRY_QUEUE_NUMS};
 use crate::broker::services::Broker;
 use rocketmq_protocol::body::topic_config::perm;
 use rocketmq_protocol::message::decode_stored;
@@ -34,9 +32,10 @@ const REVIVE_BATCH: usize = 256;
 /// Longest the revive sleeps without looking (it is woken earlier by new entries).
 const REVIVE_IDLE: Duration = Duration::from_secs(1);
 
-/// The group's maximum number of redeliveries before the dead-letter topic.
-pub fn pop_max_reconsume_times(_broker: &Broker, _group: &str) -> i32 {
-    DEFAULT_MAX_RECONSUME_TIMES
+/// The group's maximum number of redeliveries before the dead-letter topic: its
+/// subscription-group `retryMaxTimes` (16 unless configured).
+pub fn pop_max_reconsume_times(broker: &Broker, group: &str) -> i32 {
+    broker.subscription_group(group).retry_max_times
 }
 
 impl Broker {

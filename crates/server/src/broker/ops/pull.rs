@@ -334,6 +334,10 @@ impl Broker {
         if let Err(refusal) = validate_group_name(&header.consumer_group) {
             return self.pull_error(header, refusal.code, refusal.remark);
         }
+        let group = match self.pull_group_check(header) {
+            Ok(group) => group,
+            Err((code, remark)) => return self.pull_error(header, code, remark),
+        };
         let Some(config) = self.topics.get(topic) else {
             return self.pull_error(
                 header,
@@ -357,6 +361,9 @@ impl Broker {
                     header.queue_id, config.read_queue_nums
                 ),
             );
+        }
+        if let Err((code, remark)) = self.pull_broadcast_check(header, &group) {
+            return self.pull_error(header, code, remark);
         }
         let filter = match self.pull_filter(header) {
             Ok(f) => f,

@@ -17,7 +17,7 @@
 
 use super::send_properties::stored_properties;
 use crate::broker::error::OpError;
-use crate::broker::retry::{DEFAULT_MAX_RECONSUME_TIMES, MAX_RECONSUME_TIMES_MIN_VERSION};
+use crate::broker::retry::MAX_RECONSUME_TIMES_MIN_VERSION;
 use crate::broker::schedule::{requested_delay_level, to_scheduled};
 use crate::broker::services::Broker;
 use crate::broker::topic::{validate_send_topic, AUTO_CREATE_TOPIC, RETRY_PREFIX};
@@ -100,7 +100,10 @@ impl Broker {
         if !req.batch && header.topic.starts_with(RETRY_PREFIX) {
             let max = match header.max_reconsume_times {
                 Some(m) if req.client_version >= MAX_RECONSUME_TIMES_MIN_VERSION => m,
-                _ => DEFAULT_MAX_RECONSUME_TIMES,
+                _ => {
+                    self.subscription_group(&header.topic[RETRY_PREFIX.len()..])
+                        .retry_max_times
+                }
             };
             if self.dead_letter_if_exhausted(&header.topic, &mut messages[0], max)? {
                 requested_queue = 0;

@@ -1,15 +1,14 @@
 //! CONSUMER_SEND_MSG_BACK (36): a consumer gives a message back; it goes to the group's retry
 //! topic through the delay levels, or to the dead-letter topic once its retries are used up
-//! (the decision is [`crate::broker::retry::decide_send_back`]).
+//! (the decision is [`crate::broker::retry::decide_send_back`], with the subscription group's
+//! `retryMaxTimes` unless the request's own maximum applies).
 //!
 //! What must stay true: the answer comes after the append (and, with sync flush, after the
 //! record is durable or [`super::send::SYNC_FLUSH_TIMEOUT`] passed).
 
 use super::send::SYNC_FLUSH_TIMEOUT;
 use crate::broker::error::OpError;
-use crate::broker::retry::{
-    decide_send_back, SendBackRequest, SendBackTarget, DEFAULT_MAX_RECONSUME_TIMES,
-};
+use crate::broker::retry::{decide_send_back, SendBackRequest, SendBackTarget};
 use crate::broker::schedule::to_scheduled;
 use crate::broker::services::Broker;
 use rocketmq_protocol::header::ConsumerSendMsgBackRequestHeader;
@@ -26,6 +25,16 @@ impl Broker {
         h: &ConsumerSendMsgBackRequestHeader,
         client_version: i32,
     ) -> Result<(), OpError> {
+        let Some(group) = self.subscription_group_on_use(&h.group) else {
+            return Err(OpError::new(
+                rocketmq_protocol::code::response_code::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!("subscription group not exist, {}", h.group),
+            ));
+        };
+        if group.retry_queue_nums <= 0 {
+            // Java: a group without retry queues drops what is given back.
+            return Ok(());
+        }
         let Some(raw) = self.store.read_record(h.offset) else {
             return Err(OpError::system(format!(
                 "look message by offset failed, {}",
@@ -46,7 +55,7 @@ impl Broker {
                 delay_level: h.delay_level,
                 max_reconsume_times: h.max_reconsume_times,
                 request_version: client_version,
-                group_max_reconsume_times: DEFAULT_MAX_RECONSUME_TIMES,
+                group_max_reconsume_times: group.retry_max_times,
             },
             self.delay_levels.level_count(),
         );

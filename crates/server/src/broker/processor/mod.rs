@@ -12,6 +12,7 @@
 //! - `assignment`: QUERY_ASSIGNMENT and SET_MESSAGE_REQUEST_MODE (server-side load balancing);
 //! - `retention`: DELETE_EXPIRED_COMMITLOG, CLEAN_EXPIRED_CONSUMEQUEUE (clean at once);
 //! - `pop`: POP, ACK, BATCH_ACK, CHANGE_INVISIBLE_TIME, NOTIFICATION (RocketMQ 5 consumption);
+//! - `subscription_group`: consumer groups' configs (200, 201, 207, 225, 352);
 //! - `answer`: the one place errors become response commands.
 //!
 //! What must stay true: sends are appended in the connection's reader (phase 1 of the send
@@ -30,6 +31,7 @@ mod pull;
 mod query;
 mod retention;
 mod send;
+mod subscription_group;
 #[cfg(test)]
 mod tests;
 
@@ -81,6 +83,12 @@ async fn dispatch(
         }
         rc::QUERY_ASSIGNMENT => assignment::query_assignment(broker, &req),
         rc::SET_MESSAGE_REQUEST_MODE => assignment::set_message_request_mode(broker, &req),
+        rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP | rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST => {
+            subscription_group::update(broker, &req)
+        }
+        rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => subscription_group::get_all(broker, &req),
+        rc::DELETE_SUBSCRIPTIONGROUP => subscription_group::delete(broker, &req),
+        rc::GET_SUBSCRIPTIONGROUP_CONFIG => subscription_group::get(broker, &req),
         _ => not_supported(&req),
     };
     Some(response)
