@@ -65,7 +65,11 @@ mod tests {
             stop: _stop,
             ..
         } = test_broker();
-        broker.topics.put(TopicConfig::new("T", 4, 6)).unwrap();
+        broker
+            .topics
+            .put_with_attributes(TopicConfig::new("T", 4, 6), None)
+            .unwrap()
+            .unwrap();
         let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
         let call = |req: RemotingCommand| {
             let (b, c) = (broker.clone(), conn.clone());
