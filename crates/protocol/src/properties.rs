@@ -56,6 +56,8 @@ pub const DUP_INFO: &str = "DUP_INFO";
 pub const POP_CK: &str = "POP_CK";
 pub const POP_CK_OFFSET: &str = "POP_CK_OFFSET";
 pub const FIRST_POP_TIME: &str = "1ST_POP_TIME";
+/// The consumer group a POP message was revived for (set on its retry copy).
+pub const ORIGIN_GROUP: &str = "ORIGIN_GROUP";
 pub const SHARDING_KEY: &str = "__SHARDINGKEY";
 pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
 pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";

@@ -20,7 +20,7 @@ use rocketmq_protocol::message::decode_stored;
 use rocketmq_protocol::now_millis;
 use rocketmq_protocol::pop::normal_topic_of;
 use rocketmq_protocol::properties::{
-    get_property, remove_property, set_property, FIRST_POP_TIME, POP_CK, TAGS,
+    get_property, remove_property, set_property, FIRST_POP_TIME, ORIGIN_GROUP, POP_CK, TAGS,
 };
 use rocketmq_protocol::tag::tags_code;
 use rocketmq_store::MessageToStore;
@@ -139,11 +139,13 @@ impl Broker {
         self.topics
             .get_or_create(&target, queues, perm::READ | perm::WRITE)
             .map_err(|e| e.to_string())?;
-        // As Apache's revive: the properties kept, the first pop time added, no handle.
+        // As Apache's revive: the properties kept, the first pop time added, the group it was
+        // revived for named, no handle.
         let mut props = remove_property(&m.properties, POP_CK);
         if get_property(&props, FIRST_POP_TIME).is_none() {
             props = set_property(&props, FIRST_POP_TIME, &entry.pop_time.to_string());
         }
+        props = set_property(&props, ORIGIN_GROUP, &key.group);
         let message = MessageToStore {
             topic: target.clone(),
             queue_id: 0,
