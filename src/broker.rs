@@ -244,6 +244,7 @@ impl PyEmbeddedCluster {
         file_reserved_time = None,
         disk_max_used_ratio = None,
         disk_refuse_ratio = None,
+        enable_property_filter = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -268,6 +269,7 @@ impl PyEmbeddedCluster {
         file_reserved_time: Option<&Bound<'_, PyAny>>,
         disk_max_used_ratio: Option<&Bound<'_, PyAny>>,
         disk_refuse_ratio: Option<&Bound<'_, PyAny>>,
+        enable_property_filter: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -360,6 +362,14 @@ impl PyEmbeddedCluster {
             config.message_index = on.extract::<bool>().map_err(|_| {
                 PyTypeError::new_err(format!(
                     "message_index must be True (keep the index for key queries) or False, \
+                     got {on}"
+                ))
+            })?;
+        }
+        if let Some(on) = enable_property_filter {
+            config.enable_property_filter = on.extract::<bool>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "enable_property_filter must be True (serve SQL92 subscriptions) or False, \
                      got {on}"
                 ))
             })?;

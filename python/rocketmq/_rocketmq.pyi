@@ -90,6 +90,7 @@ class _EmbeddedCluster:
         file_reserved_time: Optional[str] = None,
         disk_max_used_ratio: Optional[int] = None,
         disk_refuse_ratio: Optional[int] = None,
+        enable_property_filter: Optional[bool] = None,
     ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...

@@ -117,6 +117,9 @@ class LocalBroker:
         message_index: keep the index of message keys and unique ids that
             ``Admin.query_messages_by_key`` and ``Admin.view_message`` read; ``False`` saves
             its thread and files (key queries then find nothing).
+        enable_property_filter: serve SQL92 subscriptions (``expression_type="SQL92"``),
+            on by default; ``False`` refuses them as Apache's broker does without
+            ``enablePropertyFilter``.
         file_reserved_time: how long a commit-log file (and what depends on it) is kept
             after its last write: ``"72h"``, ``"30s"``, ``"500ms"`` (units ms, s, m, h, d) or
             a number of seconds; ``None`` means 72 hours (``DEFAULT_FILE_RESERVED_TIME``).
@@ -156,6 +159,7 @@ class LocalBroker:
         file_reserved_time: Union[str, float, None] = None,
         disk_max_used_ratio: Optional[int] = None,
         disk_refuse_ratio: Optional[int] = None,
+        enable_property_filter: bool = True,
     ) -> None:
         temp_dir = None
         if store_dir is None:
@@ -182,6 +186,7 @@ class LocalBroker:
                 file_reserved_time=_duration_text(file_reserved_time, "file_reserved_time"),
                 disk_max_used_ratio=disk_max_used_ratio,
                 disk_refuse_ratio=disk_refuse_ratio,
+                enable_property_filter=enable_property_filter,
             )
         except BaseException:
             if temp_dir is not None:
@@ -346,6 +351,12 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the index of message keys for key queries (default: %(default)s)",
     )
     parser.add_argument(
+        "--enable-property-filter",
+        choices=("true", "false"),
+        default="true",
+        help="serve SQL92 subscriptions (default: %(default)s)",
+    )
+    parser.add_argument(
         "--disk-max-used-ratio",
         type=int,
         default=0,
@@ -415,6 +426,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 transaction_check_max=args.transaction_check_max,
                 timer_max_delay=args.timer_max_delay,
                 message_index=args.message_index == "true",
+                enable_property_filter=args.enable_property_filter == "true",
                 file_reserved_time=args.file_reserved_time,
                 disk_max_used_ratio=args.disk_max_used_ratio,
                 disk_refuse_ratio=args.disk_refuse_ratio,

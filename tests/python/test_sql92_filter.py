@@ -288,3 +288,24 @@ def test_asyncio_pull_and_stream_filter_by_sql92(broker):
     assert sorted(pulled) == expected_bodies(numbers)
     assert_parse_error(error)
     assert sorted(streamed) == expected_bodies(numbers)
+
+
+@pytest.mark.ours_broker_only("checks our broker's LocalBroker argument")
+def test_a_broker_with_the_property_filter_off_refuses_sql92_and_still_filters_tags():
+    from rocketmq.broker import LocalBroker
+
+    with pytest.raises(TypeError, match="enable_property_filter must be True"):
+        LocalBroker(enable_property_filter="no", namesrv_port=0, broker_port=0)
+    with LocalBroker(enable_property_filter=False, namesrv_port=0, broker_port=0) as off:
+        topic = one_queue_topic(off, "SqlOff")
+        send_numbered(off, topic, range(3))
+        consumer = PullConsumer(unique("SqlOffG"))
+        consumer.set_namesrv_addr(off.namesrv_addr)
+        consumer.start()
+        try:
+            with pytest.raises(InvalidFilterExpression, match="SQL92"):
+                list(consumer.pull(topic, MATCHING, expression_type="SQL92"))
+        finally:
+            consumer.shutdown()
+        tagged = pull_all(off.namesrv_addr, topic, "T")
+    assert sorted(m.body for m in tagged) == [b"n0", b"n1", b"n2"]
