@@ -14,9 +14,8 @@ after the group's ``retryMaxTimes`` (set through UPDATE_AND_CREATE_SUBSCRIPTIONG
 Normalised, because they must differ (docs/compatibility.md "POP"): ``popTime`` (each broker's
 clock: checked to lie within the request's round trip), ``reviveQid`` (Apache picks one of its
 ``reviveQueueNum`` revive queues: checked to be in range; ours may differ) and what
-``compare.normalise`` drops. Each test first asserts what is known of Apache's answers (so the
-scenario itself is proved), then compares ours; while our broker does not serve POP the
-comparison is skipped with that reason.
+``compare.normalise`` drops. Each test asserts what is known of Apache's answers (so the
+scenario itself is proved) and compares ours with them.
 """
 
 from __future__ import annotations
@@ -25,12 +24,10 @@ import json
 import time
 from typing import Dict, List, Optional, Tuple
 
-import pytest
 from compare import APACHE_ONLY_PROPERTIES, assert_same, both, normalise
 from wire import (
     GET_MAX_OFFSET,
     NO_PERMISSION,
-    REQUEST_CODE_NOT_SUPPORTED,
     SUCCESS,
     TOPIC_NOT_EXIST,
     Record,
@@ -205,19 +202,9 @@ def stored_count(side: Side, topic: str) -> int:
     return int(reply.ext_fields.get("offset", 0)) if reply.code == SUCCESS else 0
 
 
-def pop_served(side: Side) -> bool:
-    reply = pop(side, "CG_pop_probe", "TBW102", 5000, max_msgs=1)
-    return reply.code != REQUEST_CODE_NOT_SUPPORTED
-
-
-def compare_or_skip(sides, observe, check_apache, comparable=lambda found: found) -> None:
-    """Runs ``observe`` on Apache, checks what is known of its answers, then on ours (when
-    ours serves POP) and compares what ``comparable`` keeps of each."""
-    ours, apache = sides
-    if not pop_served(ours):
-        found = observe(apache)
-        check_apache(found)
-        pytest.skip("our broker does not serve POP yet: Apache's answers checked, not compared")
+def compare(sides, observe, check_apache, comparable=lambda found: found) -> None:
+    """Runs ``observe`` on both brokers, checks what is known of Apache's answers, then
+    compares what ``comparable`` keeps of each."""
     found_ours, found_apache = both(sides, observe)
     check_apache(found_apache)
     assert_same(comparable(found_ours), comparable(found_apache), "POP")
@@ -250,7 +237,7 @@ def test_pop_answer_records_and_receipt_handle(sides, unique):
         assert [h["queueOffset"] for h in found["handles"]] == [0, 1, 2]
         assert found["second pop (all invisible)"]["code"] != SUCCESS
 
-    compare_or_skip(sides, observe, check_apache)
+    compare(sides, observe, check_apache)
 
 
 def _pop_until_found(side: Side, group: str, topic: str, invisible_ms: int) -> Command:
@@ -305,7 +292,7 @@ def test_redelivery_after_expiry_goes_through_the_retry_topic(sides, unique):
         assert found["messages in the retry topic named V1, V2"] == (1, 0), found
         assert found["ack"] == SUCCESS
 
-    compare_or_skip(sides, observe, check_apache)
+    compare(sides, observe, check_apache)
 
 
 def test_ack_stale_handles_and_invisible_time_changes(sides, unique):
@@ -348,7 +335,7 @@ def test_ack_stale_handles_and_invisible_time_changes(sides, unique):
             assert code == SUCCESS or remark, f"{key}: refused without a reason ({code})"
         return rest
 
-    compare_or_skip(sides, observe, check_apache, comparable=stale_answers_apart)
+    compare(sides, observe, check_apache, comparable=stale_answers_apart)
 
 
 def test_retry_max_times_and_the_dead_letter_queue(sides, unique):
@@ -384,8 +371,6 @@ def test_retry_max_times_and_the_dead_letter_queue(sides, unique):
     ours, apache = sides
     found = observe(apache)
     assert found == {"deliveries": [0, 1, 2], "dead letters": 0}, found
-    if not pop_served(ours):
-        pytest.skip("our broker does not serve POP yet: Apache's answers checked, not compared")
     found_ours = observe(ours)
     assert found_ours["deliveries"] == [0, 1], found_ours
     (dead,) = ours.pull_records(dlq, 0, 1, 30)

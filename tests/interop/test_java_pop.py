@@ -17,8 +17,6 @@ second delivery before the test ends.
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -26,8 +24,6 @@ import pytest
 from clienttools import make_producer, message, unique
 from driver_records import by_seq
 from java_client import JavaConsumer
-
-from remoting import RemotingConnection
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -68,28 +64,7 @@ def broker(broker_factory):
         yield running
 
 
-def skip_unless_pop_served(broker) -> None:
-    """Our broker answers POP only once the POP engine is part of it; Apache's always does."""
-    if os.environ.get("ROCKETMQ_TEST_BROKER", "ours") not in ("", "ours"):
-        return
-    with RemotingConnection(broker.broker_addr) as conn:
-        fields = {
-            "consumerGroup": "CG_pop_probe",
-            "topic": "TBW102",
-            "queueId": -1,
-            "maxMsgNums": 1,
-            "invisibleTime": 5000,
-            "pollTime": 0,
-            "bornTime": int(time.time() * 1000),
-            "initMode": 0,
-        }
-        answer = conn.call(POP_MESSAGE, fields)
-    if answer.code == REQUEST_CODE_NOT_SUPPORTED:
-        pytest.skip("this build's broker does not serve POP_MESSAGE (200050)")
-
-
 def test_java_push_consumer_in_pop_mode_acks_once_and_gets_failures_again(broker, home, cleanup):
-    skip_unless_pop_served(broker)
     topic, group = unique("JavaPop"), unique("CG_java_pop")
     producer = make_producer(broker)
     try:

@@ -14,7 +14,6 @@ a deadline.
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
 from typing import Dict, List
@@ -23,8 +22,6 @@ import pytest
 from clienttools import make_producer, message, unique
 
 from rocketmq import _rocketmq
-
-from remoting import RemotingConnection
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -46,26 +43,7 @@ EMPTY_PAUSE = 0.05
 @pytest.fixture(scope="module")
 def broker(broker_factory):
     with broker_factory() as running:
-        if os.environ.get("ROCKETMQ_TEST_BROKER", "ours") in ("", "ours"):
-            skip_unless_pop_served(running)
         yield running
-
-
-def skip_unless_pop_served(broker) -> None:
-    """Our broker answers POP only once its POP engine is built in."""
-    fields = {
-        "consumerGroup": "CG_pop_probe",
-        "topic": "TBW102",
-        "queueId": -1,
-        "maxMsgNums": 1,
-        "invisibleTime": 5000,
-        "pollTime": 0,
-        "bornTime": int(time.time() * 1000),
-        "initMode": 0,
-    }
-    with RemotingConnection(broker.broker_addr) as conn:
-        if conn.call(POP_MESSAGE, fields).code == REQUEST_CODE_NOT_SUPPORTED:
-            pytest.skip("this build's broker does not serve POP_MESSAGE (200050)")
 
 
 def pop_consumer(broker, group, topic, **options):
