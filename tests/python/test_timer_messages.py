@@ -169,6 +169,20 @@ def test_local_broker_checks_timer_max_delay(tmp_path):
         LocalBroker(store_dir=str(tmp_path), namesrv_port=0, broker_port=0, timer_max_delay=3)
 
 
+#: Every broker process a test started; killed after the test whatever happened in it.
+_STARTED: list = []
+
+
+@pytest.fixture(autouse=True)
+def _no_broker_process_outlives_its_test():
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 class BrokerProcess:
     """`python -m rocketmq.broker` with sync flush on a fixed store, restartable on the same
     ports; stop() sends SIGTERM (graceful) or SIGKILL."""
@@ -194,6 +208,7 @@ class BrokerProcess:
             stderr=subprocess.DEVNULL,
             text=True,
         )
+        _STARTED.append(self.proc)
         lines = []
         deadline = time.monotonic() + 60
         while len(lines) < 2 and time.monotonic() < deadline:
