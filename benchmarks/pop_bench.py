@@ -130,12 +130,12 @@ def pop_read(namesrv, topic, group, messages, consumers):
         consumer.start()
         try:
             while time.monotonic() < deadline:
-                with lock:
-                    if len(seen) >= messages:
-                        return
-                batch = consumer.receive(max_num=BATCH, invisible_ms=INVISIBLE_MS, await_ms=200)
+                # No long poll, as the PULL side reads without suspending: an empty answer
+                # means every message was handed out (the rest are in flight with the other
+                # consumers, invisible for a minute), so this consumer is done.
+                batch = consumer.receive(max_num=BATCH, invisible_ms=INVISIBLE_MS, await_ms=0)
                 if not batch:
-                    continue
+                    return
                 consumer.ack_batch([p.receipt_handle for p in batch])
                 with lock:
                     for p in batch:
