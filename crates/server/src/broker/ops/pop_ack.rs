@@ -105,7 +105,8 @@ impl Broker {
         ))
     }
 
-    /// Removes acked entries after checking every one; commits orderly progress.
+    /// Removes acked entries after checking every one; commits orderly progress. The acks
+    /// of one queue are one journal line, one offset commit and one wake-up.
     async fn ack_refs(&self, refs: Vec<HandleRef>) -> Result<(), OpError> {
         let now = now_millis();
         let (result, sync) = self.pop.change(|state| {
@@ -114,25 +115,43 @@ impl Broker {
                     return (Err(refused(e, &r.key, r.offset)), Vec::new());
                 }
             }
-            let mut records = Vec::new();
+            // Consecutive acks of one queue (a batch ack lists them so) share a record.
+            let mut removed: Vec<(&PopKey, Vec<i64>)> = Vec::new();
             for r in &refs {
                 state.remove(&r.key, r.offset);
-                records.push(Record::Remove {
-                    key: r.key.clone(),
-                    offset: r.offset,
-                });
-                if let Some(c) = state.commit_offset(&r.key) {
-                    self.store
-                        .commit_offset(&r.key.group, &r.key.topic, r.key.queue_id, c);
+                match removed.iter_mut().find(|(k, _)| *k == &r.key) {
+                    Some((_, offsets)) => offsets.push(r.offset),
+                    None => removed.push((&r.key, vec![r.offset])),
                 }
+            }
+            let mut records = Vec::with_capacity(removed.len());
+            for (key, offsets) in removed {
+                if let Some(c) = state.commit_offset(key) {
+                    self.store
+                        .commit_offset(&key.group, &key.topic, key.queue_id, c);
+                }
+                records.push(match offsets.as_slice() {
+                    [offset] => Record::Remove {
+                        key: key.clone(),
+                        offset: *offset,
+                    },
+                    _ => Record::RemoveMany {
+                        key: key.clone(),
+                        offsets,
+                    },
+                });
             }
             (Ok(()), records)
         });
         PopService::make_durable(sync).await;
         if result.is_ok() {
-            // An orderly queue may be free now: wake its held POPs.
+            // An orderly queue may be free now: wake its held POPs (once per queue).
+            let mut woken: Vec<&PopKey> = Vec::new();
             for r in &refs {
-                self.notifier.notify(&r.key.topic, r.key.queue_id);
+                if !woken.contains(&&r.key) {
+                    woken.push(&r.key);
+                    self.notifier.notify(&r.key.topic, r.key.queue_id);
+                }
             }
         }
         result
@@ -217,7 +236,8 @@ impl Broker {
         });
         PopService::make_durable(sync).await;
         let pop_time = result?;
-        self.pop.revive_wake.notify_one();
+        self.pop
+            .wake_revive_for(pop_time.saturating_add(h.invisible_time));
         Ok(ChangeInvisibleTimeResponseHeader {
             pop_time,
             invisible_time: h.invisible_time,
