@@ -105,39 +105,36 @@ impl Broker {
         ))
     }
 
-    /// Removes acked entries after checking every one; commits orderly progress. The acks
-    /// of one queue are one journal line, one offset commit and one wake-up.
-    async fn ack_refs(&self, refs: Vec<HandleRef>) -> Result<(), OpError> {
+    /// Removes acked entries after checking every one; commits orderly progress. `refs` are
+    /// grouped by queue (each a key and its (offset, pop time) handles): the acks of one
+    /// queue are one journal line, one offset commit and one wake-up.
+    async fn ack_refs(&self, refs: Vec<(PopKey, Vec<(i64, i64)>)>) -> Result<(), OpError> {
         let now = now_millis();
         let (result, sync) = self.pop.change(|state| {
-            for r in &refs {
-                if let Err(e) = state.check(&r.key, r.offset, r.pop_time, now) {
-                    return (Err(refused(e, &r.key, r.offset)), Vec::new());
+            for (key, handles) in &refs {
+                for &(offset, pop_time) in handles {
+                    if let Err(e) = state.check(key, offset, pop_time, now) {
+                        return (Err(refused(e, key, offset)), Vec::new());
+                    }
                 }
             }
-            // Consecutive acks of one queue (a batch ack lists them so) share a record.
-            let mut removed: Vec<(&PopKey, Vec<i64>)> = Vec::new();
-            for r in &refs {
-                state.remove(&r.key, r.offset);
-                match removed.iter_mut().find(|(k, _)| *k == &r.key) {
-                    Some((_, offsets)) => offsets.push(r.offset),
-                    None => removed.push((&r.key, vec![r.offset])),
+            let mut records = Vec::with_capacity(refs.len());
+            for (key, handles) in &refs {
+                for &(offset, _) in handles {
+                    state.remove(key, offset);
                 }
-            }
-            let mut records = Vec::with_capacity(removed.len());
-            for (key, offsets) in removed {
                 if let Some(c) = state.commit_offset(key) {
                     self.store
                         .commit_offset(&key.group, &key.topic, key.queue_id, c);
                 }
-                records.push(match offsets.as_slice() {
-                    [offset] => Record::Remove {
+                records.push(match handles.as_slice() {
+                    [(offset, _)] => Record::Remove {
                         key: key.clone(),
                         offset: *offset,
                     },
                     _ => Record::RemoveMany {
                         key: key.clone(),
-                        offsets,
+                        offsets: handles.iter().map(|h| h.0).collect(),
                     },
                 });
             }
@@ -145,13 +142,9 @@ impl Broker {
         });
         PopService::make_durable(sync).await;
         if result.is_ok() {
-            // An orderly queue may be free now: wake its held POPs (once per queue).
-            let mut woken: Vec<&PopKey> = Vec::new();
-            for r in &refs {
-                if !woken.contains(&&r.key) {
-                    woken.push(&r.key);
-                    self.notifier.notify(&r.key.topic, r.key.queue_id);
-                }
+            // An orderly queue may be free now: wake its held POPs.
+            for (key, _) in &refs {
+                self.notifier.notify(&key.topic, key.queue_id);
             }
         }
         result
@@ -166,7 +159,8 @@ impl Broker {
             &h.extra_info,
             h.offset,
         )?;
-        self.ack_refs(vec![r]).await
+        self.ack_refs(vec![(r.key, vec![(r.offset, r.pop_time)])])
+            .await
     }
 
     /// BATCH_ACK_MESSAGE: every ack of the body, or none.
@@ -186,13 +180,18 @@ impl Broker {
                 ));
             }
             let real = kind.real_topic(&ack.topic, &ack.consumer_group);
-            for offset in ack.acked_offsets() {
-                refs.push(HandleRef {
-                    key: PopKey::new(&ack.consumer_group, &real, ack.queue_id),
-                    offset,
-                    pop_time: ack.pop_time,
-                });
+            let handles: Vec<(i64, i64)> = ack
+                .acked_offsets()
+                .into_iter()
+                .map(|offset| (offset, ack.pop_time))
+                .collect();
+            if handles.is_empty() {
+                continue;
             }
+            refs.push((
+                PopKey::new(&ack.consumer_group, &real, ack.queue_id),
+                handles,
+            ));
         }
         self.ack_refs(refs).await
     }
