@@ -240,10 +240,11 @@ impl PopConsumer {
 
     /// Acknowledges many messages, one BATCH_ACK_MESSAGE per broker (acks of one POP batch
     /// of one queue travel as one bit set).
-    pub async fn ack_batch(&self, receipt_handles: &[String]) -> Result<()> {
+    pub async fn ack_batch<S: AsRef<str>>(&self, receipt_handles: &[S]) -> Result<()> {
         // Broker name -> (address, its batches); a receive's handles name one or few brokers.
         let mut per_broker: Vec<(String, String, BTreeMap<BatchKey, BatchAck>)> = Vec::new();
         for text in receipt_handles {
+            let text = text.as_ref();
             let h = Self::parse_handle(text)?;
             let slot = match per_broker.iter().position(|b| b.0 == h.broker_name) {
                 Some(i) => i,
