@@ -137,11 +137,13 @@ def pop_read(namesrv, topic, group, messages, consumers):
                 if not batch:
                     return
                 consumer.ack_batch([p.receipt_handle for p in batch])
+                # One id per message, as the PULL side reads it; the duplicate check is
+                # done on the batch as a set.
+                ids = {p.message.id for p in batch}
                 with lock:
-                    for p in batch:
-                        if p.message.id in seen:
-                            raise RuntimeError("received twice: %s" % p.message.id)
-                        seen.add(p.message.id)
+                    if len(ids) != len(batch) or not seen.isdisjoint(ids):
+                        raise RuntimeError("received twice: %s" % sorted(ids & seen)[:3])
+                    seen.update(ids)
         except BaseException as error:
             errors.append(error)
         finally:
