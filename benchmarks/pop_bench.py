@@ -12,7 +12,8 @@ twice, with groups of their own:
   to the end (the pull client of ``rocketmq.client.PullConsumer``, 32 per pull);
 * POP: ``--consumers`` threads of one group, each with its own ``PopConsumer``
   (``rocketmq._rocketmq``, private), receiving 32 at a time with a 60 s invisible time and
-  acking each batch with one BATCH_ACK, until every message was acked.
+  acking each batch with one BATCH_ACK before the next receive. Like the PULL readers they
+  do not long-poll: a consumer stops at its first empty answer (everything was handed out).
 
 Rows: the best msg/s of each over the rounds and POP / PULL (target: at least 0.5). Every
 message must be read exactly once by each; a duplicate or a missing one fails the run.
