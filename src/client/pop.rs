@@ -11,6 +11,7 @@ use super::runtime::{block_on, runtime};
 use super::settings::{client_config, Credentials};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use rocketmq_client::{ClientError, ClientInstance, PopConsumerConfig, PoppedMessage as Popped};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -200,8 +201,9 @@ impl PopConsumer {
         block_on(py, async move { c.ack(&receipt_handle).await })
     }
 
-    /// Acknowledges many messages (one request per broker).
-    fn ack_batch(&self, py: Python<'_>, receipt_handles: Vec<String>) -> PyResult<()> {
+    /// Acknowledges many messages (one request per broker). The handles are read in place
+    /// (`PyBackedStr`), not copied.
+    fn ack_batch(&self, py: Python<'_>, receipt_handles: Vec<PyBackedStr>) -> PyResult<()> {
         let c = self.running().map_err(super::error::to_py_err)?;
         block_on(py, async move { c.ack_batch(&receipt_handles).await })
     }

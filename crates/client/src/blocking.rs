@@ -71,7 +71,8 @@ pub(crate) fn blocking_allowed() -> bool {
 }
 
 /// Requests whose meaning does not depend on the connection they come on: sends, pulls,
-/// offsets, routes.
+/// offsets, routes, and the stateless POP consumption (pop, ack, batch ack, invisible-time
+/// change: the broker ties none of them to a connection).
 pub(crate) fn takes_blocking_path(code: i32) -> bool {
     matches!(
         code,
@@ -86,6 +87,10 @@ pub(crate) fn takes_blocking_path(code: i32) -> bool {
             | request_code::GET_MIN_OFFSET
             | request_code::GET_ROUTEINFO_BY_TOPIC
             | request_code::CONSUMER_SEND_MSG_BACK
+            | request_code::POP_MESSAGE
+            | request_code::ACK_MESSAGE
+            | request_code::BATCH_ACK_MESSAGE
+            | request_code::CHANGE_MESSAGE_INVISIBLETIME
     )
 }
 

@@ -17,7 +17,6 @@ use rocketmq_protocol::pop::{
     MsgOffsetInfo, OrderCountInfo, QueueKey, ReceiptHandle, StartOffsetInfo, TopicKind,
 };
 use rocketmq_protocol::properties as prop;
-use std::collections::HashMap;
 
 /// Largest inflated body accepted from a broker.
 const MAX_INFLATED_BODY: usize = 64 * 1024 * 1024;
@@ -66,36 +65,58 @@ pub fn popped_messages(
         .into_iter()
         .map(|m| MessageExt::from_stored(m, MAX_INFLATED_BODY))
         .collect();
-    // The answer's messages of each queue, in answer order (Java's "sorted map").
-    let mut per_queue: HashMap<QueueKey, Vec<i64>> = HashMap::new();
-    for m in &messages {
-        per_queue.entry(key_of(m)).or_default().push(m.queue_offset);
-    }
+    // Per queue of the answer: the handle text up to the queue id (the same for every
+    // message of that queue) and how many of its messages came before (a message's index
+    // into the queue's `msgOffsetInfo`, in answer order as Java's "sorted map").
+    let mut queues: Vec<(QueueKey, Option<String>, usize)> = Vec::new();
+    let first_pop_time = header.pop_time.to_string();
     let mut out = Vec::with_capacity(messages.len());
     for mut m in messages {
         let key = key_of(&m);
+        let slot = match queues.iter().position(|q| q.0 == key) {
+            Some(i) => i,
+            None => {
+                queues.push((key, None, 0));
+                queues.len() - 1
+            }
+        };
+        let index = queues[slot].2;
+        queues[slot].2 += 1;
         let handle = match m.property(prop::POP_CK) {
             Some(given) => given.to_string(),
             None => {
+                // Without a start offset for the queue each message is its own batch start.
                 let start = starts.as_ref().and_then(|s| s.get(key));
-                let own = offsets.as_ref().and_then(|o| {
-                    let index = per_queue
-                        .get(&key)?
-                        .iter()
-                        .position(|q| *q == m.queue_offset)?;
-                    o.get(key)?.get(index).copied()
-                });
-                let handle = ReceiptHandle {
-                    ck_queue_offset: start.unwrap_or(m.queue_offset),
-                    pop_time: header.pop_time,
-                    invisible_time: header.invisible_time,
-                    revive_qid: header.revive_qid,
-                    kind: key.kind,
-                    broker_name: broker_name.to_string(),
-                    queue_id: key.queue_id,
-                    queue_offset: Some(own.unwrap_or(m.queue_offset)),
+                let text = |ck_queue_offset: i64| {
+                    ReceiptHandle {
+                        ck_queue_offset,
+                        pop_time: header.pop_time,
+                        invisible_time: header.invisible_time,
+                        revive_qid: header.revive_qid,
+                        kind: key.kind,
+                        broker_name: broker_name.to_string(),
+                        queue_id: key.queue_id,
+                        queue_offset: None,
+                    }
+                    .encode()
                 };
-                handle.encode()
+                let own_prefix;
+                let prefix: &str = match start {
+                    Some(start) => queues[slot].1.get_or_insert_with(|| text(start)),
+                    None => {
+                        own_prefix = text(m.queue_offset);
+                        &own_prefix
+                    }
+                };
+                let own = offsets
+                    .as_ref()
+                    .and_then(|o| o.get(key)?.get(index).copied())
+                    .unwrap_or(m.queue_offset);
+                let mut handle = String::with_capacity(prefix.len() + 21);
+                handle.push_str(prefix);
+                handle.push(' ');
+                handle.push_str(&own.to_string());
+                handle
             }
         };
         if order {
@@ -111,7 +132,7 @@ pub fn popped_messages(
             .insert(prop::POP_CK.to_string(), handle.clone());
         m.properties
             .entry(prop::FIRST_POP_TIME.to_string())
-            .or_insert_with(|| header.pop_time.to_string());
+            .or_insert_with(|| first_pop_time.clone());
         if m.topic != topic {
             // Read from a POP retry topic: the application popped `topic`.
             m.properties

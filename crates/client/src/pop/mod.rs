@@ -23,7 +23,7 @@ pub use answer::PoppedMessage;
 use crate::error::{ClientError, Result};
 use crate::instance::ClientInstance;
 use rocketmq_protocol::header::{pop_init_mode, PopMessageRequestHeader};
-use rocketmq_protocol::pop::{BatchAck, BatchAckMessageRequestBody, ReceiptHandle};
+use rocketmq_protocol::pop::{BatchAck, BatchAckMessageRequestBody, ReceiptHandle, TopicKind};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -65,9 +65,9 @@ impl PopConsumerConfig {
     }
 }
 
-/// One POP batch of one queue, as acks are grouped: retry mark, queue id, the batch's
-/// first offset and its pop time.
-type BatchKey = (String, i32, i64, i64);
+/// One POP batch of one queue, as acks are grouped: the queue's topic kind (retry mark),
+/// queue id, the batch's first offset and its pop time.
+type BatchKey = (TopicKind, i32, i64, i64);
 
 /// A POP consumer over a client instance (whose routes and connections it uses).
 pub struct PopConsumer {
@@ -195,8 +195,8 @@ impl PopConsumer {
         }
     }
 
-    /// The parsed handle, the stored topic it names and its broker's address.
-    fn locate(&self, receipt_handle: &str) -> Result<(ReceiptHandle, String, String)> {
+    /// The parsed handle of a received message.
+    fn parse_handle(receipt_handle: &str) -> Result<ReceiptHandle> {
         let handle = ReceiptHandle::parse(receipt_handle).map_err(|e| {
             ClientError::IllegalArgument(format!(
                 "{e}: pass the receipt_handle of a message this consumer received"
@@ -207,12 +207,23 @@ impl PopConsumer {
                 "receipt handle {receipt_handle:?} names no message offset: pass the receipt_handle of a received message"
             )));
         }
-        let addr = self.client.broker_addr(&handle.broker_name).ok_or_else(|| {
+        Ok(handle)
+    }
+
+    /// The address of the broker a handle names.
+    fn broker_addr_of(&self, handle: &ReceiptHandle, receipt_handle: &str) -> Result<String> {
+        self.client.broker_addr(&handle.broker_name).ok_or_else(|| {
             ClientError::IllegalArgument(format!(
                 "receipt handle {receipt_handle:?} names broker {:?}, which the route of topic {:?} does not have: pass a handle of a message received from this topic",
                 handle.broker_name, self.config.topic
             ))
-        })?;
+        })
+    }
+
+    /// The parsed handle, the stored topic it names and its broker's address.
+    fn locate(&self, receipt_handle: &str) -> Result<(ReceiptHandle, String, String)> {
+        let handle = Self::parse_handle(receipt_handle)?;
+        let addr = self.broker_addr_of(&handle, receipt_handle)?;
         let topic = handle
             .kind
             .real_topic(&self.config.topic, &self.config.group);
@@ -229,27 +240,29 @@ impl PopConsumer {
 
     /// Acknowledges many messages, one BATCH_ACK_MESSAGE per broker (acks of one POP batch
     /// of one queue travel as one bit set).
-    pub async fn ack_batch(&self, receipt_handles: &[String]) -> Result<()> {
-        let mut per_broker: BTreeMap<String, BTreeMap<BatchKey, BatchAck>> = BTreeMap::new();
-        let mut names: BTreeMap<String, String> = BTreeMap::new();
+    pub async fn ack_batch<S: AsRef<str>>(&self, receipt_handles: &[S]) -> Result<()> {
+        // Broker name -> (address, its batches); a receive's handles name one or few brokers.
+        let mut per_broker: Vec<(String, String, BTreeMap<BatchKey, BatchAck>)> = Vec::new();
         for text in receipt_handles {
-            let (h, _, addr) = self.locate(text)?;
-            names.insert(addr.clone(), h.broker_name.clone());
-            let batch_key = (
-                h.kind.mark().to_string(),
-                h.queue_id,
-                h.ck_queue_offset,
-                h.pop_time,
-            );
+            let text = text.as_ref();
+            let h = Self::parse_handle(text)?;
+            let slot = match per_broker.iter().position(|b| b.0 == h.broker_name) {
+                Some(i) => i,
+                None => {
+                    let addr = self.broker_addr_of(&h, text)?;
+                    per_broker.push((h.broker_name.clone(), addr, BTreeMap::new()));
+                    per_broker.len() - 1
+                }
+            };
+            let batch_key = (h.kind, h.queue_id, h.ck_queue_offset, h.pop_time);
             let offset = h.queue_offset.unwrap_or(h.ck_queue_offset);
             let index = u32::try_from(offset - h.ck_queue_offset).map_err(|_| {
                 ClientError::IllegalArgument(format!(
                     "receipt handle {text:?} has an offset before its batch start: pass it unchanged"
                 ))
             })?;
-            let ack = per_broker
-                .entry(addr)
-                .or_default()
+            let ack = per_broker[slot]
+                .2
                 .entry(batch_key)
                 .or_insert_with(|| BatchAck {
                     consumer_group: self.config.group.clone(),
@@ -264,9 +277,10 @@ impl PopConsumer {
                 });
             ack.acked.push(index);
         }
-        for (addr, batches) in per_broker {
+        per_broker.sort_by(|a, b| a.1.cmp(&b.1));
+        for (broker_name, addr, batches) in per_broker {
             let body = BatchAckMessageRequestBody {
-                broker_name: names.get(&addr).cloned().unwrap_or_default(),
+                broker_name,
                 acks: batches
                     .into_values()
                     .map(|mut b| {

@@ -462,7 +462,8 @@ impl Broker {
         }
         PopService::make_durable(to_sync).await;
         if taken.iter().any(|t| !t.messages.is_empty()) {
-            self.pop.revive_wake.notify_one();
+            self.pop
+                .wake_revive_for(pop_time.saturating_add(h.invisible_time));
         }
         self.pop_answer(h, taken, pop_time, revive_qid, rest)
     }
@@ -548,7 +549,13 @@ impl Broker {
         let mut start_info = StartOffsetInfo::default();
         let mut msg_info = MsgOffsetInfo::default();
         let mut order_info = OrderCountInfo::default();
-        let mut body = BytesMut::new();
+        let size: usize = taken
+            .iter()
+            .flat_map(|t| t.messages.iter())
+            .map(|m| m.1.len())
+            .sum();
+        // Retry-topic records grow by their handle when re-encoded.
+        let mut body = BytesMut::with_capacity(size + 256);
         let mut count = 0;
         for t in taken {
             let first = t.messages.first().map_or(0, |m| m.0);

@@ -105,34 +105,46 @@ impl Broker {
         ))
     }
 
-    /// Removes acked entries after checking every one; commits orderly progress.
-    async fn ack_refs(&self, refs: Vec<HandleRef>) -> Result<(), OpError> {
+    /// Removes acked entries after checking every one; commits orderly progress. `refs` are
+    /// grouped by queue (each a key and its (offset, pop time) handles): the acks of one
+    /// queue are one journal line, one offset commit and one wake-up.
+    async fn ack_refs(&self, refs: Vec<(PopKey, Vec<(i64, i64)>)>) -> Result<(), OpError> {
         let now = now_millis();
         let (result, sync) = self.pop.change(|state| {
-            for r in &refs {
-                if let Err(e) = state.check(&r.key, r.offset, r.pop_time, now) {
-                    return (Err(refused(e, &r.key, r.offset)), Vec::new());
+            for (key, handles) in &refs {
+                for &(offset, pop_time) in handles {
+                    if let Err(e) = state.check(key, offset, pop_time, now) {
+                        return (Err(refused(e, key, offset)), Vec::new());
+                    }
                 }
             }
-            let mut records = Vec::new();
-            for r in &refs {
-                state.remove(&r.key, r.offset);
-                records.push(Record::Remove {
-                    key: r.key.clone(),
-                    offset: r.offset,
-                });
-                if let Some(c) = state.commit_offset(&r.key) {
-                    self.store
-                        .commit_offset(&r.key.group, &r.key.topic, r.key.queue_id, c);
+            let mut records = Vec::with_capacity(refs.len());
+            for (key, handles) in &refs {
+                for &(offset, _) in handles {
+                    state.remove(key, offset);
                 }
+                if let Some(c) = state.commit_offset(key) {
+                    self.store
+                        .commit_offset(&key.group, &key.topic, key.queue_id, c);
+                }
+                records.push(match handles.as_slice() {
+                    [(offset, _)] => Record::Remove {
+                        key: key.clone(),
+                        offset: *offset,
+                    },
+                    _ => Record::RemoveMany {
+                        key: key.clone(),
+                        offsets: handles.iter().map(|h| h.0).collect(),
+                    },
+                });
             }
             (Ok(()), records)
         });
         PopService::make_durable(sync).await;
         if result.is_ok() {
             // An orderly queue may be free now: wake its held POPs.
-            for r in &refs {
-                self.notifier.notify(&r.key.topic, r.key.queue_id);
+            for (key, _) in &refs {
+                self.notifier.notify(&key.topic, key.queue_id);
             }
         }
         result
@@ -147,7 +159,8 @@ impl Broker {
             &h.extra_info,
             h.offset,
         )?;
-        self.ack_refs(vec![r]).await
+        self.ack_refs(vec![(r.key, vec![(r.offset, r.pop_time)])])
+            .await
     }
 
     /// BATCH_ACK_MESSAGE: every ack of the body, or none.
@@ -167,13 +180,18 @@ impl Broker {
                 ));
             }
             let real = kind.real_topic(&ack.topic, &ack.consumer_group);
-            for offset in ack.acked_offsets() {
-                refs.push(HandleRef {
-                    key: PopKey::new(&ack.consumer_group, &real, ack.queue_id),
-                    offset,
-                    pop_time: ack.pop_time,
-                });
+            let handles: Vec<(i64, i64)> = ack
+                .acked_offsets()
+                .into_iter()
+                .map(|offset| (offset, ack.pop_time))
+                .collect();
+            if handles.is_empty() {
+                continue;
             }
+            refs.push((
+                PopKey::new(&ack.consumer_group, &real, ack.queue_id),
+                handles,
+            ));
         }
         self.ack_refs(refs).await
     }
@@ -217,7 +235,8 @@ impl Broker {
         });
         PopService::make_durable(sync).await;
         let pop_time = result?;
-        self.pop.revive_wake.notify_one();
+        self.pop
+            .wake_revive_for(pop_time.saturating_add(h.invisible_time));
         Ok(ChangeInvisibleTimeResponseHeader {
             pop_time,
             invisible_time: h.invisible_time,

@@ -58,17 +58,23 @@ impl Broker {
     pub async fn run_pop_revive(self: Arc<Self>) {
         let mut shutdown = self.shutdown.clone();
         loop {
+            // From here until the plan is stored every new entry wakes the revive, so an
+            // entry added while it looks is never slept past.
+            self.pop.revive_awake();
             let revived = self.revive_expired(now_millis()).await;
             self.pop.compact_if_large();
             if revived >= REVIVE_BATCH {
                 continue;
             }
+            let now = now_millis();
             let sleep = self
                 .pop
                 .read(|s| s.next_expiry())
-                .map(|at| Duration::from_millis(at.saturating_sub(now_millis()).max(1) as u64))
+                .map(|at| Duration::from_millis(at.saturating_sub(now).max(1) as u64))
                 .unwrap_or(REVIVE_IDLE)
                 .min(REVIVE_IDLE);
+            self.pop
+                .revive_sleeps_until(now.saturating_add(sleep.as_millis() as i64));
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.pop.revive_wake.notified() => {}

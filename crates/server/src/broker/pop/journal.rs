@@ -7,6 +7,8 @@
 //! - `T group topic queue attempt`: the orderly attempt id (snapshots only);
 //! - `N group topic queue next`: the cursor alone;
 //! - `A group topic queue offset`: an entry removed (acked, or revived into the retry topic);
+//! - `R group topic queue o1,o2,...`: several entries of one queue removed at once (a batch
+//!   ack: one line for the whole batch);
 //! - `C group topic queue offset popTime invisibleTime`: an invisible-time change;
 //! - `I group topic queue offset popTime invisibleTime order count`: one live entry
 //!   (snapshots only).
@@ -19,6 +21,7 @@
 //!   journal and fsyncs the directory, so a crash leaves either the old or the new journal.
 
 use super::state::{InFlight, PopKey, PopState};
+use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -49,6 +52,10 @@ pub enum Record {
         key: PopKey,
         offset: i64,
     },
+    RemoveMany {
+        key: PopKey,
+        offsets: Vec<i64>,
+    },
     Change {
         key: PopKey,
         offset: i64,
@@ -70,13 +77,37 @@ pub fn attempt_field(attempt: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn key_text(k: &PopKey) -> String {
-    format!("{} {} {}", k.group, k.topic, k.queue_id)
+fn write_key(out: &mut String, tag: char, k: &PopKey) {
+    out.push(tag);
+    out.push(' ');
+    out.push_str(&k.group);
+    out.push(' ');
+    out.push_str(&k.topic);
+    let _ = write!(out, " {}", k.queue_id);
+}
+
+fn write_offsets(out: &mut String, offsets: &[i64]) {
+    if offsets.is_empty() {
+        out.push('-');
+    }
+    for (i, o) in offsets.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{o}");
+    }
 }
 
 impl Record {
     /// The line, with its `\n`.
     pub fn encode(&self) -> String {
+        let mut out = String::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the line, with its `\n`, to `out` (one buffer for many records).
+    pub fn encode_into(&self, out: &mut String) {
         match self {
             Record::Pop {
                 key,
@@ -87,38 +118,59 @@ impl Record {
                 next,
                 attempt,
             } => {
-                let list: Vec<String> = offsets.iter().map(i64::to_string).collect();
-                let next = next.map_or("-".to_string(), |n| n.to_string());
-                format!(
-                    "P {} {pop_time} {invisible_time} {} {next} {} {}\n",
-                    key_text(key),
-                    u8::from(*order),
-                    if list.is_empty() {
-                        "-".to_string()
-                    } else {
-                        list.join(",")
-                    },
-                    attempt.as_deref().unwrap_or("-")
-                )
+                write_key(out, 'P', key);
+                let _ = write!(out, " {pop_time} {invisible_time} {} ", u8::from(*order));
+                match next {
+                    Some(n) => {
+                        let _ = write!(out, "{n}");
+                    }
+                    None => out.push('-'),
+                }
+                out.push(' ');
+                write_offsets(out, offsets);
+                out.push(' ');
+                out.push_str(attempt.as_deref().unwrap_or("-"));
             }
-            Record::Attempt { key, attempt } => format!("T {} {attempt}\n", key_text(key)),
-            Record::Cursor { key, next } => format!("N {} {next}\n", key_text(key)),
-            Record::Remove { key, offset } => format!("A {} {offset}\n", key_text(key)),
+            Record::Attempt { key, attempt } => {
+                write_key(out, 'T', key);
+                out.push(' ');
+                out.push_str(attempt);
+            }
+            Record::Cursor { key, next } => {
+                write_key(out, 'N', key);
+                let _ = write!(out, " {next}");
+            }
+            Record::Remove { key, offset } => {
+                write_key(out, 'A', key);
+                let _ = write!(out, " {offset}");
+            }
+            Record::RemoveMany { key, offsets } => {
+                write_key(out, 'R', key);
+                out.push(' ');
+                write_offsets(out, offsets);
+            }
             Record::Change {
                 key,
                 offset,
                 pop_time,
                 invisible_time,
-            } => format!("C {} {offset} {pop_time} {invisible_time}\n", key_text(key)),
-            Record::Entry { key, offset, entry } => format!(
-                "I {} {offset} {} {} {} {}\n",
-                key_text(key),
-                entry.pop_time,
-                entry.invisible_time,
-                u8::from(entry.order),
-                entry.count
-            ),
+            } => {
+                write_key(out, 'C', key);
+                let _ = write!(out, " {offset} {pop_time} {invisible_time}");
+            }
+            Record::Entry { key, offset, entry } => {
+                write_key(out, 'I', key);
+                let _ = write!(
+                    out,
+                    " {offset} {} {} {} {}",
+                    entry.pop_time,
+                    entry.invisible_time,
+                    u8::from(entry.order),
+                    entry.count
+                );
+            }
         }
+        out.push('\n');
     }
 
     /// Parses one line (without its `\n`); `None` if it is not a record.
@@ -159,6 +211,16 @@ impl Record {
             (&"A", 5) => Record::Remove {
                 key: key(&f)?,
                 offset: n(4)?,
+            },
+            (&"R", 5) => Record::RemoveMany {
+                key: key(&f)?,
+                offsets: if f[4] == "-" {
+                    Vec::new()
+                } else {
+                    f[4].split(',')
+                        .map(|o| o.parse().ok())
+                        .collect::<Option<Vec<i64>>>()?
+                },
             },
             (&"C", 7) => Record::Change {
                 key: key(&f)?,
@@ -209,6 +271,11 @@ impl Record {
             Record::Cursor { key, next } => state.advance(key, *next),
             Record::Remove { key, offset } => {
                 state.remove(key, *offset);
+            }
+            Record::RemoveMany { key, offsets } => {
+                for offset in offsets {
+                    state.remove(key, *offset);
+                }
             }
             Record::Change {
                 key,
@@ -297,7 +364,10 @@ impl Journal {
         if records.is_empty() {
             return Ok(());
         }
-        let text: String = records.iter().map(Record::encode).collect();
+        let mut text = String::with_capacity(64 * records.len());
+        for r in records {
+            r.encode_into(&mut text);
+        }
         (&*self.file).write_all(text.as_bytes())?;
         self.lines += records.len();
         Ok(())
@@ -379,6 +449,10 @@ mod tests {
                 key: key(),
                 offset: 2,
             },
+            Record::RemoveMany {
+                key: key(),
+                offsets: vec![3, 7, 8],
+            },
             Record::Change {
                 key: key(),
                 offset: 1,
@@ -414,16 +488,20 @@ mod tests {
         let records = [
             Record::Pop {
                 key: key(),
-                offsets: vec![0, 1, 2],
+                offsets: vec![0, 1, 2, 3, 4],
                 pop_time: 100,
                 invisible_time: 50,
                 order: false,
-                next: Some(3),
+                next: Some(5),
                 attempt: None,
             },
             Record::Remove {
                 key: key(),
                 offset: 1,
+            },
+            Record::RemoveMany {
+                key: key(),
+                offsets: vec![3, 4],
             },
             Record::Change {
                 key: key(),
@@ -442,7 +520,7 @@ mod tests {
             .unwrap();
         drop(j);
         let (j, replayed) = Journal::open(dir.path()).unwrap();
-        assert_eq!(replayed.cursor(&key()), Some(3));
+        assert_eq!(replayed.cursor(&key()), Some(5));
         let q = replayed.queue(&key()).unwrap();
         assert_eq!(q.in_flight.keys().copied().collect::<Vec<_>>(), vec![0, 2]);
         assert_eq!(q.in_flight[&2].pop_time, 120);

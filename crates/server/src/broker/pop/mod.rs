@@ -13,7 +13,10 @@
 //!   inside it (the store never calls back); it is never held across an await;
 //! - under sync flush a change is fsynced before the answer that reports it (see
 //!   [`PopService::make_durable`]), under async flush it reaches the file at once and the
-//!   disk when the OS writes it.
+//!   disk when the OS writes it;
+//! - the revive task is woken ([`PopService::wake_revive_for`]) whenever an entry expires
+//!   before the time it planned to look again, or while it is working out that time: it
+//!   never sleeps past an expiry.
 
 pub mod journal;
 pub mod state;
@@ -22,7 +25,7 @@ use journal::{Journal, Record};
 use state::PopState;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -31,6 +34,8 @@ use tokio::sync::Notify;
 pub const MAX_HELD_POLLS: usize = 1024;
 /// Journal lines after which the revive task compacts the journal.
 pub const COMPACT_AFTER_LINES: usize = 100_000;
+/// [`PopService::revive_planned_at`] while the revive task is working out when to look next.
+const REVIVE_AWAKE: i64 = i64::MIN;
 
 struct Inner {
     state: PopState,
@@ -43,8 +48,10 @@ pub struct PopService {
     sync_flush: AtomicBool,
     held: AtomicUsize,
     counter: AtomicU64,
-    /// Woken when an entry is added or its expiry moves (the revive re-plans its sleep).
+    /// Woken when an entry expires before `revive_planned_at` (the revive re-plans its sleep).
     pub(crate) revive_wake: Notify,
+    /// When the revive task looks next (ms since the epoch), or [`REVIVE_AWAKE`].
+    revive_planned_at: AtomicI64,
 }
 
 impl Default for PopService {
@@ -58,6 +65,7 @@ impl Default for PopService {
             held: AtomicUsize::new(0),
             counter: AtomicU64::new(0),
             revive_wake: Notify::new(),
+            revive_planned_at: AtomicI64::new(REVIVE_AWAKE),
         }
     }
 }
@@ -138,6 +146,26 @@ impl PopService {
         }
     }
 
+    /// An entry now becomes visible at `visible_at`: wakes the revive task if that is before
+    /// the time it plans to look next, or if it is working that time out (a POP of a backlog
+    /// with a long invisible time then costs the revive nothing).
+    pub fn wake_revive_for(&self, visible_at: i64) {
+        let planned = self.revive_planned_at.load(Ordering::SeqCst);
+        if planned == REVIVE_AWAKE || visible_at < planned {
+            self.revive_wake.notify_one();
+        }
+    }
+
+    /// The revive task is about to look at the state (and then work out when to look next).
+    pub(crate) fn revive_awake(&self) {
+        self.revive_planned_at.store(REVIVE_AWAKE, Ordering::SeqCst);
+    }
+
+    /// The revive task sleeps until `at` (ms since the epoch) unless woken.
+    pub(crate) fn revive_sleeps_until(&self, at: i64) {
+        self.revive_planned_at.store(at, Ordering::SeqCst);
+    }
+
     /// Counts a held poll, or `None` when [`MAX_HELD_POLLS`] are held already.
     pub fn hold(&self) -> Option<HeldPoll<'_>> {
         let before = self.held.fetch_add(1, Ordering::AcqRel);
@@ -164,5 +192,26 @@ mod tests {
         assert!(pop.hold().is_none(), "one more than the bound is refused");
         drop(held);
         assert!(pop.hold().is_some());
+    }
+
+    #[test]
+    fn the_revive_is_woken_only_for_an_expiry_before_its_plan_or_while_awake() {
+        let pop = PopService::default();
+        let woken = |pop: &PopService| {
+            let notified = pop.revive_wake.notified();
+            let mut notified = std::pin::pin!(notified);
+            // A stored permit completes the first poll.
+            notified.as_mut().enable()
+        };
+        pop.wake_revive_for(5_000);
+        assert!(woken(&pop), "awake: every new entry wakes it");
+        pop.revive_sleeps_until(1_000);
+        pop.wake_revive_for(5_000);
+        assert!(!woken(&pop), "an expiry after the plan does not wake it");
+        pop.wake_revive_for(999);
+        assert!(woken(&pop), "an earlier expiry does");
+        pop.revive_awake();
+        pop.wake_revive_for(i64::MAX);
+        assert!(woken(&pop));
     }
 }
