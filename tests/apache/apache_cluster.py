@@ -66,7 +66,8 @@ ONE_SECOND_LEVELS = " ".join(["1s"] * 18)
 JVM_OPTIONS = (
     "-Xms256m",
     "-Xmx256m",
-    "-XX:MaxDirectMemorySize=256m",
+    # Netty's direct buffers: 256 MB ran out once POP and 4 MB bodies shared one broker.
+    "-XX:MaxDirectMemorySize=768m",
     "-XX:+UseSerialGC",
     "-XX:TieredStopAtLevel=1",
     "-XX:-OmitStackTraceInFastThrow",
