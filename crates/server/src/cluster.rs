@@ -17,7 +17,7 @@ use crate::broker::timer::{stored_deliver_ms, TimerService, TIMER_TOPIC};
 use crate::config::ServerConfig;
 use crate::net::{advertised, bind, resolve_name_server, store_host};
 use crate::remoting::client::RemotingClient;
-use crate::{broker, namesrv, remoting, util};
+use crate::{broker, grpc, namesrv, remoting, util};
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::properties::{get_property, DELAY};
 use rocketmq_store::{FileStore, MessageStore, StoreConfig};
@@ -32,6 +32,7 @@ use tokio::sync::watch;
 pub struct EmbeddedCluster {
     namesrv_addr: SocketAddr,
     broker_addr: SocketAddr,
+    grpc_addr: Option<SocketAddr>,
     running: Mutex<Option<Running>>,
 }
 
@@ -42,7 +43,14 @@ struct Running {
     thread: std::thread::JoinHandle<()>,
 }
 
-type Ready = io::Result<(SocketAddr, SocketAddr)>;
+/// What a started server reports: the name server, broker and gRPC endpoint addresses.
+struct Bound {
+    namesrv: SocketAddr,
+    broker: SocketAddr,
+    grpc: Option<SocketAddr>,
+}
+
+type Ready = io::Result<Bound>;
 
 impl EmbeddedCluster {
     /// Opens the store at `config.store_dir`, binds the name server and the broker (port 0 =
@@ -71,9 +79,10 @@ impl EmbeddedCluster {
                 runtime.shutdown_timeout(Duration::from_secs(2));
             })?;
         match ready_rx.recv() {
-            Ok(Ok((namesrv_addr, broker_addr))) => Ok(EmbeddedCluster {
-                namesrv_addr,
-                broker_addr,
+            Ok(Ok(bound)) => Ok(EmbeddedCluster {
+                namesrv_addr: bound.namesrv,
+                broker_addr: bound.broker,
+                grpc_addr: bound.grpc,
                 running: Mutex::new(Some(Running {
                     shutdown: shutdown_tx,
                     abrupt,
@@ -127,6 +136,12 @@ impl EmbeddedCluster {
     /// stored messages carry as store host): the bound one unless `advertised_host` is set.
     pub fn broker_addr(&self) -> SocketAddr {
         self.broker_addr
+    }
+
+    /// The RocketMQ 5 gRPC endpoint (advertised host, bound port), when
+    /// `ServerConfig::grpc_port` asked for one.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
     }
 
     /// Stops accepting, stops services, flushes and shuts down the store, joins the runtime
@@ -215,6 +230,13 @@ async fn run(
     let broker_bound = match broker_listener.local_addr() {
         Ok(b) => b,
         Err(e) => return fail(e),
+    };
+    let grpc_listener = match config.grpc_port {
+        Some(port) => match bind(&config.host, port, "gRPC endpoint").await {
+            Ok(l) => Some(l),
+            Err(e) => return fail(e),
+        },
+        None => None,
     };
 
     let mut store_config = StoreConfig::new(&config.store_dir);
@@ -307,6 +329,23 @@ async fn run(
             name_server.clone().run_expiry(shutdown.clone()),
         ));
     }
+    let mut grpc_addr = None;
+    if let Some(listener) = grpc_listener {
+        let port = match listener.local_addr() {
+            Ok(a) => a.port(),
+            Err(e) => {
+                file_store.shutdown();
+                return fail(e);
+            }
+        };
+        let endpoint = SocketAddr::new(store_host.ip(), port);
+        grpc_addr = Some(endpoint);
+        let front = grpc::GrpcFront {
+            broker: broker.clone(),
+            endpoint,
+        };
+        tasks.push(tokio::spawn(grpc::serve(listener, front, shutdown.clone())));
+    }
     if let Some(vip) = vip_listener {
         tasks.push(tokio::spawn(remoting::serve(
             vip,
@@ -381,7 +420,11 @@ async fn run(
     };
 
     tracing::info!(%namesrv_addr, broker = %broker.store_host, "name server and broker started");
-    let _ = ready.send(Ok((namesrv_addr, store_host)));
+    let _ = ready.send(Ok(Bound {
+        namesrv: namesrv_addr,
+        broker: store_host,
+        grpc: grpc_addr,
+    }));
 
     util::until_true(&mut shutdown).await;
     tracing::info!("shutting down");
@@ -413,6 +456,9 @@ pub fn run_until_signal(config: ServerConfig) -> io::Result<()> {
     let cluster = EmbeddedCluster::start(config)?;
     println!("name server listening on {}", cluster.namesrv_addr());
     println!("broker listening on {}", cluster.broker_addr());
+    if let Some(grpc) = cluster.grpc_addr() {
+        println!("gRPC endpoint listening on {grpc}");
+    }
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

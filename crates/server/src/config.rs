@@ -16,6 +16,8 @@ pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_NAMESRV_PORT: u16 = 9876;
 /// Broker port (the Apache RocketMQ default).
 pub const DEFAULT_BROKER_PORT: u16 = 10911;
+/// The RocketMQ 5 gRPC port of the `rocketmq-broker` program (the Apache proxy's 8081).
+pub const DEFAULT_GRPC_PORT: u16 = 8081;
 /// Store directory of a `ServerConfig::default()` (relative to the working directory); the
 /// programs use [`default_store_dir`] instead.
 pub const DEFAULT_STORE_DIR: &str = "store";
@@ -132,6 +134,10 @@ pub struct ServerConfig {
     /// Serve SQL92 subscriptions (Java `enablePropertyFilter`). `false`: pulls and
     /// CHECK_CLIENT_CONFIG with SQL92 are refused (SYSTEM_ERROR), as Java refuses them.
     pub enable_property_filter: bool,
+    /// Port of the RocketMQ 5 gRPC endpoint (`apache.rocketmq.v2.MessagingService`); 0 picks
+    /// an ephemeral port. `None` (the default here; the program's default is
+    /// [`DEFAULT_GRPC_PORT`]): no gRPC endpoint.
+    pub grpc_port: Option<u16>,
 }
 
 impl Default for ServerConfig {
@@ -161,6 +167,7 @@ impl Default for ServerConfig {
             disk_max_used_ratio: None,
             disk_refuse_ratio: None,
             enable_property_filter: DEFAULT_ENABLE_PROPERTY_FILTER,
+            grpc_port: None,
         }
     }
 }

@@ -13,11 +13,13 @@
 //! Layout (every module but [`config`] private): `cluster` (the composition root: start, run,
 //! shutdown), `net` (binding and resolving addresses), `namesrv` (the route table and its
 //! remoting front end), `broker` (the broker's services, its typed operations and their
-//! remoting processors), `remoting` (connections, framing, a small client), `util`.
+//! remoting processors), `remoting` (connections, framing, a small client), `grpc` (the
+//! RocketMQ 5 gRPC front end over the same operations), `util`.
 
 mod broker;
 mod cluster;
 pub mod config;
+mod grpc;
 mod namesrv;
 mod net;
 mod remoting;
