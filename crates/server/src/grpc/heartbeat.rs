@@ -167,9 +167,14 @@ impl GrpcFront {
             .map_err(|e| super::status::from_op_error(&e))
     }
 
-    /// Registers the sender of a message as a producer of `topic` (its producer group).
+    /// Registers the sender of a message as a producer of `topic` (its producer group), at
+    /// most every `clients::PRODUCER_REFRESH`.
     pub(crate) fn register_producer(&self, meta: &ClientMeta, from: SocketAddr, topic: &str) {
-        if meta.client_id.is_empty() {
+        if meta.client_id.is_empty()
+            || !self
+                .clients
+                .producer_registration_due(&meta.client_id, topic)
+        {
             return;
         }
         let conn = self.clients.handle(&meta.client_id, from);
