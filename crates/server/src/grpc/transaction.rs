@@ -86,11 +86,18 @@ pub(super) async fn end_transaction(
     }
 }
 
-/// The CRC32 digest of a body as the 5.x clients write and check it (upper-case hex).
-pub(crate) fn crc32_digest(body: &[u8]) -> v2::Digest {
+/// The digest of a body the 5.x clients check: SHA1 in upper-case hex, which the Java and
+/// Python clients write alike (their CRC32 texts differ: Python pads to 8 digits, Java does
+/// not, so a CRC32 digest would read as corrupted to one of them).
+pub(crate) fn body_digest(body: &[u8]) -> v2::Digest {
+    use sha1::Digest;
+    let checksum = sha1::Sha1::digest(body)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
     v2::Digest {
-        r#type: v2::DigestType::Crc32 as i32,
-        checksum: format!("{:X}", crc32fast::hash(body)),
+        r#type: v2::DigestType::Sha1 as i32,
+        checksum,
     }
 }
 
@@ -112,7 +119,7 @@ pub(crate) fn recovered_message(stored: &StoredMessage) -> v2::Message {
         store_host: stored.store_host.to_string(),
         queue_id: stored.queue_id,
         queue_offset: Some(stored.queue_offset),
-        body_digest: Some(crc32_digest(&stored.body)),
+        body_digest: Some(body_digest(&stored.body)),
         body_encoding: if stored.sys_flag & COMPRESSED_FLAG != 0 {
             v2::Encoding::Gzip as i32
         } else {
@@ -167,5 +174,12 @@ mod tests {
         assert_eq!(parse_transaction_id(&id), Some((123_456_789, 42)));
         assert_eq!(parse_transaction_id("not-an-id"), None);
         assert_eq!(parse_transaction_id(&"Z".repeat(32)), None);
+    }
+
+    #[test]
+    fn the_body_digest_is_upper_case_sha1() {
+        let d = body_digest(b"abc");
+        assert_eq!(d.r#type, v2::DigestType::Sha1 as i32);
+        assert_eq!(d.checksum, "A9993E364706816ABA3E25717850C26C9CD0D89D");
     }
 }
