@@ -6,56 +6,18 @@
 //! loops' counts.
 
 mod common;
+mod grpc_util;
 mod pop_util;
 
 use common::*;
+use grpc_util::*;
 use pop_util::{create_topic, send};
 use rocketmq_grpc::v2;
 use rocketmq_grpc::v2::receive_message_response::Content;
 use rocketmq_grpc::MessagingServiceClient;
 use rocketmq_protocol::properties::encode_pairs;
 use rocketmq_protocol::RemotingCommand;
-use rocketmq_server::EmbeddedCluster;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
-
-type Grpc = MessagingServiceClient<Channel>;
-
-fn start_grpc(dir: &std::path::Path) -> EmbeddedCluster {
-    let mut config = config(dir);
-    config.grpc_port = Some(0);
-    config.enable_property_filter = true;
-    EmbeddedCluster::start(config).expect("cluster starts")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn connect(cluster: &EmbeddedCluster) -> Grpc {
-    let addr = cluster.grpc_addr().expect("the gRPC endpoint is served");
-    MessagingServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("gRPC connect")
-}
-
-fn resource(name: &str) -> Option<v2::Resource> {
-    Some(v2::Resource {
-        resource_namespace: String::new(),
-        name: name.into(),
-    })
-}
-
-fn millis(ms: i64) -> Option<rocketmq_grpc::Duration> {
-    Some(rocketmq_grpc::Duration {
-        seconds: ms / 1000,
-        nanos: ((ms % 1000) * 1_000_000) as i32,
-    })
-}
 
 /// What one ReceiveMessage answered, in order.
 struct Received {

@@ -80,7 +80,7 @@ fn refused(s: v2::Status) -> Response<AnswerStream<v2::ReceiveMessageResponse>> 
 }
 
 /// How long the POP may be held, or the status refusing the request.
-fn polling_ms<T>(request: &Request<T>, asked: Option<i64>) -> Result<i64, v2::Status> {
+pub(super) fn polling_ms<T>(request: &Request<T>, asked: Option<i64>) -> Result<i64, v2::Status> {
     let left = deadline_left_ms(request);
     let mut polling = match (asked, left) {
         (Some(ms), _) => ms,
