@@ -238,9 +238,10 @@ fn receive_carries_the_proxy_fields_and_ack_is_final() {
             assert_eq!(fields[7], s.queue_offset.unwrap().to_string());
             assert_eq!(fields[6], s.queue_id.to_string());
         }
-        // Invisible now: nothing more within the (minimum) long poll.
+        // Invisible now: nothing more within the long poll, which lasts at least the
+        // proxy's 5 s minimum even when the request asks for 1 s.
         let start = Instant::now();
-        let none = receive(&mut g, "G", "GT", 32, 30_000).await;
+        let none = receive_with(&mut g, receive_request("G", "GT", 32, 30_000, 1_000, None)).await;
         assert_eq!(none.code(), v2::Code::MessageNotFound, "{:?}", none.status);
         assert!(none.ends_with_timestamp);
         assert!(
@@ -356,7 +357,11 @@ fn long_polling_answers_when_a_message_arrives() {
             .await
             .unwrap();
         let start = Instant::now();
-        let r = receive_with(&mut g, receive_request("G", "GL", 1, 30_000, 20_000, None)).await;
+        // A push consumer's request: auto renew, no invisible duration of its own.
+        let mut request = receive_request("G", "GL", 1, 30_000, 20_000, None);
+        request.auto_renew = true;
+        request.invisible_duration = None;
+        let r = receive_with(&mut g, request).await;
         (r, start.elapsed())
     });
     send(&mut c, "GL", 0, "late", "");
@@ -364,6 +369,8 @@ fn long_polling_answers_when_a_message_arrives() {
     assert_eq!(r.code(), v2::Code::Ok, "{:?}", r.status);
     assert_eq!(r.messages.len(), 1);
     assert_eq!(body(&r.messages[0]), "late");
+    let invisible = sys(&r.messages[0]).invisible_duration.as_ref().unwrap();
+    assert_eq!(invisible.seconds, 60, "the proxy's renew slice");
     assert!(
         took < Duration::from_secs(15),
         "answered on arrival, not at the timeout: {took:?}"
