@@ -34,6 +34,12 @@ mod status;
 mod telemetry;
 mod transaction;
 
+// Consumer side: delivered messages, their checks and status codes.
+mod body_digest;
+mod consumer_args;
+mod message_out;
+mod op_status;
+
 use crate::broker::Broker;
 use rocketmq_grpc::v2;
 use std::net::SocketAddr;
