@@ -257,7 +257,7 @@ fn recovery_command(cmd: &RemotingCommand) -> Option<v2::TelemetryCommand> {
         header.commit_log_offset,
         header.tran_state_table_offset,
     );
-    let message = super::transaction::recovered_message(&stored);
+    let message = super::transaction::recovered_message(stored);
     Some(v2::TelemetryCommand {
         status: Some(super::status::ok()),
         command: Some(
