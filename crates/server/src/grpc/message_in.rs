@@ -60,14 +60,13 @@ fn blank(s: &str) -> bool {
 }
 
 /// The topic checks of the proxy (`ILLEGAL_TOPIC`): the name rules of the broker, and no
-/// system topic.
+/// system topic (the broker's send-forbidden topics, `TBW102`, the `rmq_sys_` prefix).
 pub(crate) fn check_topic(topic: &str) -> Result<(), v2::Status> {
     if let Err(refusal) = crate::broker::topic::validate_topic_name(topic) {
         return Err(status(v2::Code::IllegalTopic, refusal.remark));
     }
     if crate::broker::topic::NOT_ALLOWED_SEND_TOPICS.contains(&topic)
         || topic.starts_with("rmq_sys_")
-        || topic.starts_with("RMQ_SYS_")
         || topic == crate::broker::topic::AUTO_CREATE_TOPIC
     {
         return Err(status(v2::Code::IllegalTopic, "cannot access system topic"));
