@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 pub(crate) fn client_id_required() -> v2::Status {
     status(
         v2::Code::ClientIdRequired,
-        "the request has no client id: send the x-mq-client-id header, as RocketMQ 5 clients do",
+        "client id cannot be empty: send the x-mq-client-id header, as RocketMQ 5 clients do",
     )
 }
 

@@ -62,8 +62,20 @@ fn blank(s: &str) -> bool {
 /// The topic checks of the proxy (`ILLEGAL_TOPIC`): the name rules of the broker, and no
 /// system topic (the broker's send-forbidden topics, `TBW102`, the `rmq_sys_` prefix).
 pub(crate) fn check_topic(topic: &str) -> Result<(), v2::Status> {
-    if let Err(refusal) = crate::broker::topic::validate_topic_name(topic) {
-        return Err(status(v2::Code::IllegalTopic, refusal.remark));
+    use crate::broker::topic::{validate_topic_name, MAX_TOPIC_LEN};
+    // The broker's rules, with the texts of the Java client's `Validators.checkTopic` (what
+    // the proxy answers).
+    if validate_topic_name(topic).is_err() {
+        let text = if topic.trim().is_empty() {
+            "The specified topic is blank.".to_string()
+        } else if topic.len() > MAX_TOPIC_LEN {
+            "The specified topic is longer than topic max length.".to_string()
+        } else {
+            format!(
+                "The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
+            )
+        };
+        return Err(status(v2::Code::IllegalTopic, text));
     }
     if crate::broker::topic::NOT_ALLOWED_SEND_TOPICS.contains(&topic)
         || topic.starts_with("rmq_sys_")

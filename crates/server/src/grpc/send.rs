@@ -31,11 +31,18 @@ pub(super) async fn send_message(
     let meta = ClientMeta::from_metadata(request.metadata());
     let from = peer(&request);
     let request = request.into_inner();
-    let entries = front.send(&meta, from, &request.messages).await;
-    Ok(Response::new(v2::SendMessageResponse {
-        status: Some(overall(&entries)),
-        entries,
-    }))
+    let response = match front.send(&meta, from, &request.messages).await {
+        Ok(entries) => v2::SendMessageResponse {
+            status: Some(overall(&entries)),
+            entries,
+        },
+        // Refused before anything was sent: the status alone, as the proxy answers.
+        Err(refused) => v2::SendMessageResponse {
+            status: Some(refused),
+            entries: vec![],
+        },
+    };
+    Ok(Response::new(response))
 }
 
 /// The status of a whole send: the entries' code when they agree, else MULTIPLE_RESULTS.
@@ -87,30 +94,25 @@ pub(crate) fn queue_of_group(group: &str, write_queues: i32) -> i32 {
 }
 
 impl GrpcFront {
-    /// Sends `messages` (one topic); one entry per message, in order.
+    /// Sends `messages` (one topic); one entry per message, in order, or the refusal of the
+    /// whole request when a check fails before anything is sent.
     async fn send(
         &self,
         meta: &ClientMeta,
         from: std::net::SocketAddr,
         messages: &[v2::Message],
-    ) -> Vec<v2::SendResultEntry> {
+    ) -> Result<Vec<v2::SendResultEntry>, v2::Status> {
         let Some(first) = messages.first() else {
-            return vec![refused_entry(status(
-                v2::Code::MessageCorrupted,
-                "no message to send",
-            ))];
+            return Err(status(v2::Code::MessageCorrupted, "no message to send"));
         };
-        let refuse_all = |s: v2::Status| vec![refused_entry(s); messages.len()];
         if messages.iter().any(|m| m.topic != first.topic) {
-            return refuse_all(status(
+            return Err(status(
                 v2::Code::MessageCorrupted,
                 "topic in message is not same",
             ));
         }
         let topic = wrap_namespace(first.topic.as_ref());
-        if let Err(refused) = check_topic(&topic) {
-            return refuse_all(refused);
-        }
+        check_topic(&topic)?;
         let limits = Limits {
             max_body_size: self.broker.config.max_message_size,
             max_delay_ms: i64::try_from(self.broker.config.timer_max_delay.as_millis())
@@ -118,23 +120,18 @@ impl GrpcFront {
         };
         let now = rocketmq_protocol::now_millis();
         let born_host = from.to_string();
-        let mut checked = Vec::with_capacity(messages.len());
-        for m in messages {
-            match incoming(m, &topic, &born_host, limits, now) {
-                Ok(i) => checked.push(i),
-                Err(refused) => return refuse_all(refused),
-            }
-        }
+        let checked = messages
+            .iter()
+            .map(|m| incoming(m, &topic, &born_host, limits, now))
+            .collect::<Result<Vec<_>, _>>()?;
         let Some(config) = self.topic_for_send(&topic).await else {
-            return refuse_all(status(
+            return Err(status(
                 v2::Code::TopicNotFound,
                 format!("No topic route info in name server for the topic: {topic}"),
             ));
         };
         for i in &checked {
-            if let Err(refused) = check_type(&config.attributes, i.message_type) {
-                return refuse_all(refused);
-            }
+            check_type(&config.attributes, i.message_type)?;
         }
         self.register_producer(meta, from, &topic);
         // One queue for the whole request: the group's (of a single message), else random.
@@ -186,7 +183,8 @@ impl GrpcFront {
                             Err(_) => String::new(),
                         }
                     } else {
-                        String::new()
+                        // The broker's transaction id of any send: its unique key.
+                        i.message_id.clone()
                     };
                     v2::SendResultEntry {
                         status: Some(ok()),
@@ -199,7 +197,7 @@ impl GrpcFront {
                 Err(e) => refused_entry(send_refusal(&e)),
             });
         }
-        entries
+        Ok(entries)
     }
 }
 

@@ -7,8 +7,9 @@
 //! digits, its commit-log offset then its queue offset in the half topic. The producer group
 //! is the topic (see `message_in`).
 //!
-//! What must stay true: an id this endpoint did not hand out is refused with
-//! `INVALID_TRANSACTION_ID`; the decision itself, its at-most-once rule and the check-back
+//! What must stay true: an id this endpoint did not hand out, or one whose half message is
+//! not there, is refused with INTERNAL_SERVER_ERROR "cannot found transaction data", as the
+//! proxy refuses a transaction it has no data of; the decision itself, its at-most-once rule and the check-back
 //! timing are the broker's.
 
 use super::message_out::{to_v2_message, wrap_namespace, Delivery};
@@ -50,9 +51,9 @@ pub(super) async fn end_transaction(
         parse_transaction_id(&request.transaction_id)
     else {
         return answer(status(
-            v2::Code::InvalidTransactionId,
+            v2::Code::InternalServerError,
             format!(
-                "transaction id {:?} is not one this endpoint handed out",
+                "cannot found transaction data: transaction id {:?} is not one this endpoint handed out",
                 request.transaction_id
             ),
         ));
@@ -77,9 +78,10 @@ pub(super) async fn end_transaction(
     match front.broker.end_transaction(&header) {
         Ok(_) => answer(ok()),
         // The half message named is not there (or not of this topic).
-        Err(e) if e.code == resp::SYSTEM_ERROR => {
-            answer(status(v2::Code::InvalidTransactionId, e.remark))
-        }
+        Err(e) if e.code == resp::SYSTEM_ERROR => answer(status(
+            v2::Code::InternalServerError,
+            format!("cannot found transaction data: {}", e.remark),
+        )),
         Err(e) => answer(super::op_status::of_op_error(&e)),
     }
 }
