@@ -20,6 +20,7 @@ use rocketmq_protocol::RemotingCommand;
 use std::time::{Duration, Instant};
 
 /// What one ReceiveMessage answered, in order.
+#[derive(Debug)]
 struct Received {
     status: v2::Status,
     messages: Vec<v2::Message>,
@@ -526,5 +527,44 @@ fn forward_to_dead_letter_queue_stores_it_there_and_ends_the_delivery() {
     let dlq = pull_all(&mut c, "%DLQ%DG", 0);
     assert_eq!(dlq.len(), 1);
     assert_eq!(&dlq[0].body[..], b"poison");
+    cluster.shutdown();
+}
+
+#[test]
+fn a_receive_whose_caller_left_does_not_keep_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_grpc(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "GA", 1);
+    runtime().block_on(async {
+        let mut g = connect(&cluster).await;
+        // A held receive whose caller goes away: the pop ends with it, or, if the message
+        // was taken before the server saw the caller leave, the message is made visible
+        // again after a second rather than after its 30 s.
+        let mut gone = g.clone();
+        let held = tokio::spawn(async move {
+            receive_with(
+                &mut gone,
+                receive_request("G", "GA", 1, 30_000, 20_000, None),
+            )
+            .await
+        });
+        // The receive reached the server once a later request on the same connection was
+        // answered.
+        let probe = g
+            .query_assignment(v2::QueryAssignmentRequest {
+                topic: resource("GA"),
+                group: resource("G"),
+                endpoints: None,
+            })
+            .await
+            .unwrap();
+        assert!(probe.into_inner().status.is_some());
+        held.abort();
+        assert!(held.await.unwrap_err().is_cancelled());
+        send(&mut c, "GA", 0, "kept", "");
+        let got = receive_n(&mut g, "G", "GA", 1, 30_000).await;
+        assert_eq!(got.iter().map(body).collect::<Vec<_>>(), ["kept"]);
+    });
     cluster.shutdown();
 }

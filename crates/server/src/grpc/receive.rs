@@ -13,7 +13,10 @@
 //!   passed on for the client's retries);
 //! - answers: OK then one `message` per message; MESSAGE_NOT_FOUND when nothing came within
 //!   the poll; TOO_MANY_REQUESTS when the broker holds too many polls; then, always, the
-//!   `delivery_timestamp`.
+//!   `delivery_timestamp`;
+//! - the POP is held by a task that writes the answer into the call's stream: it ends when
+//!   the caller goes away, and messages the caller can no longer get are made visible again
+//!   after a second (the proxy's NACK).
 //!
 //! What must stay true: every message carries the POP handle the broker honours
 //! (`POP_CK`, Java's `ExtraInfoUtil` text) as its receipt handle.
@@ -26,12 +29,16 @@ use crate::broker::ops::pop::{PopOutcome, MAX_POP_MSGS};
 use rocketmq_grpc::v2;
 use rocketmq_grpc::v2::receive_message_response::Content;
 use rocketmq_protocol::code::response_code as resp;
-use rocketmq_protocol::header::{pop_init_mode, PopMessageRequestHeader};
+use rocketmq_protocol::header::{
+    pop_init_mode, ChangeInvisibleTimeRequestHeader, PopMessageRequestHeader,
+};
 use rocketmq_protocol::message::decode_stored_all;
 use rocketmq_protocol::now_millis;
 use rocketmq_protocol::pop::{OrderCountInfo, QueueKey, ReceiptHandle, StartOffsetInfo, TopicKind};
 use rocketmq_protocol::properties::{get_property, POP_CK};
+use tokio::sync::mpsc;
 use tonic::codegen::tokio_stream;
+use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 /// `ProxyConfig.grpcClientConsumerMinLongPollingTimeoutMillis`.
@@ -159,8 +166,8 @@ pub(super) async fn receive_message(
     }
     let fifo = broker.subscription_group(&group).consume_message_orderly;
     let header = PopMessageRequestHeader {
-        consumer_group: group.clone(),
-        topic: topic.clone(),
+        consumer_group: group,
+        topic,
         queue_id: -1,
         max_msg_nums: req.batch_size.clamp(1, MAX_POP_MSGS),
         invisible_time: invisible_ms,
@@ -173,20 +180,105 @@ pub(super) async fn receive_message(
         attempt_id: req.attempt_id.clone().filter(|a| !a.is_empty()),
         broker_name: None,
     };
-    let outcome = match broker.pop(&header, std::future::pending()).await {
-        Ok(o) => o,
-        Err(e) => return Ok(refused(op_status::of_op_error(&e))),
-    };
     let resource = queue.topic.clone().unwrap_or_default();
-    match outcome.code {
-        resp::SUCCESS if outcome.count > 0 => {
-            let messages = delivered(front, &outcome, fifo, resource);
-            let mut items = vec![Content::Status(ok())];
-            items.extend(messages.into_iter().map(Content::Message));
-            Ok(answer(items))
+    // Room for the status, a full batch and the timestamp: the writer never waits.
+    let (tx, rx) = mpsc::channel(MAX_POP_MSGS as usize + 2);
+    let front = front.clone();
+    tokio::spawn(async move { pop_and_write(front, header, fifo, resource, tx).await });
+    Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+}
+
+/// Pops (ending early when the caller goes away) and writes the answer; messages the
+/// caller can no longer get are made visible again after a second, as the proxy does.
+async fn pop_and_write(
+    front: GrpcFront,
+    header: PopMessageRequestHeader,
+    fifo: bool,
+    resource: v2::Resource,
+    tx: mpsc::Sender<Result<v2::ReceiveMessageResponse, Status>>,
+) {
+    let outcome = front.broker.pop(&header, tx.closed()).await;
+    let mut items = Vec::new();
+    match outcome {
+        Err(e) => items.push(Content::Status(op_status::of_op_error(&e))),
+        Ok(o) if o.code == resp::SUCCESS && o.count > 0 => {
+            items.push(Content::Status(ok()));
+            items.extend(
+                delivered(&front, &o, fifo, resource)
+                    .into_iter()
+                    .map(Content::Message),
+            );
         }
-        resp::POLLING_FULL => Ok(refused(status(v2::Code::TooManyRequests, "polling full"))),
-        _ => Ok(refused(status(v2::Code::MessageNotFound, "no new message"))),
+        Ok(o) if o.code == resp::POLLING_FULL => {
+            items.push(Content::Status(status(
+                v2::Code::TooManyRequests,
+                "polling full",
+            )));
+        }
+        Ok(_) => items.push(Content::Status(status(
+            v2::Code::MessageNotFound,
+            "no new message",
+        ))),
+    }
+    items.push(Content::DeliveryTimestamp(
+        timestamp_of_millis(now_millis()),
+    ));
+    let mut items = items.into_iter();
+    while let Some(item) = items.next() {
+        let unsent_message = match &item {
+            Content::Message(m) => Some(m.clone()),
+            _ => None,
+        };
+        if tx
+            .send(Ok(v2::ReceiveMessageResponse {
+                content: Some(item),
+            }))
+            .await
+            .is_err()
+        {
+            let rest = unsent_message
+                .into_iter()
+                .chain(items.filter_map(|c| match c {
+                    Content::Message(m) => Some(m),
+                    _ => None,
+                }));
+            for m in rest {
+                make_visible_soon(&front, &header, &m).await;
+            }
+            return;
+        }
+    }
+}
+
+/// `ReceiveMessageResponseStreamWriter.NACK_INVISIBLE_TIME`.
+const NACK_INVISIBLE_MS: i64 = 1_000;
+
+/// Makes a message that could not be written visible again after [`NACK_INVISIBLE_MS`].
+async fn make_visible_soon(front: &GrpcFront, pop: &PopMessageRequestHeader, m: &v2::Message) {
+    let Some(text) = m
+        .system_properties
+        .as_ref()
+        .and_then(|s| s.receipt_handle.clone())
+    else {
+        return;
+    };
+    let Ok(handle) = ReceiptHandle::parse(&text) else {
+        return;
+    };
+    let change = ChangeInvisibleTimeRequestHeader {
+        consumer_group: pop.consumer_group.clone(),
+        topic: pop.topic.clone(),
+        queue_id: handle.queue_id,
+        extra_info: text,
+        offset: handle.queue_offset.unwrap_or(-1),
+        invisible_time: NACK_INVISIBLE_MS,
+        broker_name: None,
+    };
+    if let Err(e) = front.broker.pop_change_invisible(&change).await {
+        tracing::debug!(
+            "a message the caller did not get stays invisible: {}",
+            e.remark
+        );
     }
 }
 
