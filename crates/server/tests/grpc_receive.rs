@@ -339,6 +339,15 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
             "{:?}",
             short.status
         );
+        // A call whose deadline leaves less than the 5 s minimum poll.
+        let mut hurried = tonic::Request::new(receive_request("G", "GC", 1, 30_000, 20_000, None));
+        hurried.set_timeout(Duration::from_secs(3));
+        let mut stream = g.receive_message(hurried).await.unwrap().into_inner();
+        let first = stream.message().await.unwrap().unwrap().content.unwrap();
+        let Content::Status(s) = first else {
+            panic!("a status first: {first:?}")
+        };
+        assert_eq!(s.code, v2::Code::IllegalPollingTime as i32, "{s:?}");
         let garbage = change_invisible(&mut g, "G", "GC", "garbage", 1_000).await;
         assert_eq!(code_of(&garbage.status), v2::Code::InvalidReceiptHandle);
     });
