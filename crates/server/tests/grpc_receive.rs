@@ -232,10 +232,11 @@ fn receive_carries_the_proxy_fields_and_ack_is_final() {
             );
             assert!(!m.user_properties.contains_key("UNIQ_KEY"));
             assert_eq!(m.topic.as_ref().unwrap().name, "GT");
-            // Java's ExtraInfoUtil handle: 8 space-separated fields ending in the offset.
+            // The proxy's handle: Java's ExtraInfoUtil text (8 fields, the 8th the queue
+            // offset), then the commit-log offset.
             let h = handle(m);
             let fields: Vec<&str> = h.split(' ').collect();
-            assert_eq!(fields.len(), 8, "{h}");
+            assert_eq!(fields.len(), 9, "{h}");
             assert_eq!(fields[7], s.queue_offset.unwrap().to_string());
             assert_eq!(fields[6], s.queue_id.to_string());
         }
@@ -317,6 +318,11 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
             changed.status
         );
         assert_ne!(changed.receipt_handle, old);
+        assert_eq!(
+            changed.receipt_handle.rsplit(' ').next(),
+            old.rsplit(' ').next(),
+            "the commit-log offset is kept"
+        );
         // The old handle is stale from then on.
         let stale = ack(&mut g, "G", "GC", &[("U1", old.clone())]).await;
         assert_eq!(code_of(&stale.status), v2::Code::InternalServerError);

@@ -100,15 +100,27 @@ pub(super) async fn ack_message(
     }))
 }
 
-/// The new handle after a change: the old one with the broker's new times.
-fn changed(old: &ReceiptHandle, pop_time: i64, invisible_time: i64, revive_qid: i32) -> String {
-    ReceiptHandle {
+/// The new handle after a change: the old one with the broker's new times, and the old
+/// text's fields after the POP handle's eight (the commit-log offset) kept.
+fn changed(
+    old_text: &str,
+    old: &ReceiptHandle,
+    pop_time: i64,
+    invisible_time: i64,
+    revive_qid: i32,
+) -> String {
+    let mut text = ReceiptHandle {
         pop_time,
         invisible_time,
         revive_qid,
         ..old.clone()
     }
-    .encode()
+    .encode();
+    for extra in old_text.split(' ').skip(8).filter(|f| !f.is_empty()) {
+        text.push(' ');
+        text.push_str(extra);
+    }
+    text
 }
 
 pub(super) async fn change_invisible_duration(
@@ -152,7 +164,13 @@ pub(super) async fn change_invisible_duration(
     match front.broker.pop_change_invisible(&header).await {
         Ok(r) => Ok(Response::new(v2::ChangeInvisibleDurationResponse {
             status: Some(ok()),
-            receipt_handle: changed(&handle, r.pop_time, r.invisible_time, r.revive_qid),
+            receipt_handle: changed(
+                &req.receipt_handle,
+                &handle,
+                r.pop_time,
+                r.invisible_time,
+                r.revive_qid,
+            ),
         })),
         Err(e) => refuse(status(
             v2::Code::InternalServerError,

@@ -19,7 +19,8 @@
 //!   after a second (the proxy's NACK).
 //!
 //! What must stay true: every message carries the POP handle the broker honours
-//! (`POP_CK`, Java's `ExtraInfoUtil` text) as its receipt handle.
+//! (`POP_CK`, Java's `ExtraInfoUtil` text) followed by the message's commit-log offset as
+//! its receipt handle, as the proxy builds it (`ConsumerProcessor.createHandle`).
 
 use super::consumer_args::{check_invisible, group_name, topic_name, MIN_INVISIBLE_MS_FOR_RECEIVE};
 use super::message_out::{millis_of_duration, timestamp_of_millis, to_v2_message, Delivery};
@@ -315,7 +316,7 @@ fn delivered(
                 kind: TopicKind::Normal,
                 queue_id: m.queue_id,
             };
-            let handle = match get_property(&m.properties, POP_CK) {
+            let pop_handle = match get_property(&m.properties, POP_CK) {
                 Some(given) => given.to_string(),
                 None => ReceiptHandle {
                     ck_queue_offset: starts
@@ -332,6 +333,8 @@ fn delivered(
                 }
                 .encode(),
             };
+            // The proxy's `createHandle`: the POP handle, then the commit-log offset.
+            let handle = format!("{pop_handle} {}", m.physical_offset);
             let reconsume = if fifo {
                 counts
                     .as_ref()
