@@ -356,3 +356,43 @@ fn delivered(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_timeout(text: &str) -> Request<()> {
+        let mut r = Request::new(());
+        r.metadata_mut()
+            .insert("grpc-timeout", text.parse().unwrap());
+        r
+    }
+
+    #[test]
+    fn grpc_timeout_units() {
+        assert_eq!(deadline_left_ms(&with_timeout("2H")), Some(7_200_000));
+        assert_eq!(deadline_left_ms(&with_timeout("1M")), Some(60_000));
+        assert_eq!(deadline_left_ms(&with_timeout("23S")), Some(23_000));
+        assert_eq!(deadline_left_ms(&with_timeout("1500m")), Some(1_500));
+        assert_eq!(deadline_left_ms(&with_timeout("2999999u")), Some(2_999));
+        assert_eq!(deadline_left_ms(&with_timeout("5000000000n")), Some(5_000));
+        assert_eq!(deadline_left_ms(&with_timeout("5X")), None);
+        assert_eq!(deadline_left_ms(&Request::new(())), None);
+    }
+
+    #[test]
+    fn polling_within_the_proxy_bounds_and_the_deadline() {
+        let none = Request::new(());
+        assert_eq!(polling_ms(&none, Some(1_000)), Ok(MIN_LONG_POLLING_MS));
+        assert_eq!(polling_ms(&none, Some(60_000)), Ok(MAX_LONG_POLLING_MS));
+        assert_eq!(polling_ms(&none, None), Ok(MAX_LONG_POLLING_MS));
+        // A 23 s deadline (3 s request timeout + 20 s poll): the asked 20 s fit.
+        assert_eq!(polling_ms(&with_timeout("23S"), Some(20_000)), Ok(20_000));
+        // Without a poll of its own: the deadline less half the request timeout.
+        assert_eq!(polling_ms(&with_timeout("10S"), None), Ok(8_500));
+        // Never past the deadline (less the reserve), never under the minimum.
+        assert_eq!(polling_ms(&with_timeout("12S"), Some(20_000)), Ok(11_900));
+        let short = polling_ms(&with_timeout("3S"), Some(20_000)).unwrap_err();
+        assert_eq!(short.code, v2::Code::IllegalPollingTime as i32);
+    }
+}
