@@ -225,7 +225,7 @@ pub(super) async fn forward_message_to_dead_letter_queue(
         max_reconsume_times: None,
     };
     if let Err(e) = broker.consumer_send_back(&header, 0).await {
-        return answer(super::op_status::of_op_error(&e));
+        return answer(super::status::from_op_error(&e));
     }
     // In the dead-letter topic now: the delivery is done with (a handle popped again in the
     // meantime is the broker's to refuse, and the message then stays where it is).

@@ -38,7 +38,6 @@ mod transaction;
 mod body_digest;
 mod consumer_args;
 mod message_out;
-mod op_status;
 
 use crate::broker::Broker;
 use rocketmq_grpc::v2;

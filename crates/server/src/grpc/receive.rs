@@ -24,8 +24,8 @@
 
 use super::consumer_args::{check_invisible, group_name, topic_name, MIN_INVISIBLE_MS_FOR_RECEIVE};
 use super::message_out::{millis_of_duration, timestamp_of_millis, to_v2_message, Delivery};
-use super::status::{ok, status};
-use super::{op_status, AnswerStream, GrpcFront};
+use super::status::{from_op_error, ok, status};
+use super::{AnswerStream, GrpcFront};
 use crate::broker::ops::pop::{PopOutcome, MAX_POP_MSGS};
 use rocketmq_grpc::v2;
 use rocketmq_grpc::v2::receive_message_response::Content;
@@ -201,7 +201,7 @@ async fn pop_and_write(
     let outcome = front.broker.pop(&header, tx.closed()).await;
     let mut items = Vec::new();
     match outcome {
-        Err(e) => items.push(Content::Status(op_status::of_op_error(&e))),
+        Err(e) => items.push(Content::Status(from_op_error(&e))),
         Ok(o) if o.code == resp::SUCCESS && o.count > 0 => {
             items.push(Content::Status(ok()));
             items.extend(
