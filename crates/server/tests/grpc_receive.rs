@@ -583,3 +583,57 @@ fn a_receive_whose_caller_left_does_not_keep_the_message() {
     });
     cluster.shutdown();
 }
+
+#[test]
+fn what_a_grpc_producer_sent_is_received_with_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_grpc(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "GR", 2);
+    runtime().block_on(async {
+        let mut g = connect(&cluster).await;
+        let mut sent = tonic::Request::new(v2::SendMessageRequest {
+            messages: vec![v2::Message {
+                topic: resource("GR"),
+                user_properties: [("color".to_string(), "blue".to_string())].into(),
+                system_properties: Some(v2::SystemProperties {
+                    message_id: "0100000000000000000000000A".into(),
+                    tag: Some("TagR".into()),
+                    keys: vec!["k1".into(), "k2".into()],
+                    message_group: Some("grp".into()),
+                    message_type: v2::MessageType::Fifo as i32,
+                    born_host: "producer-host".into(),
+                    born_timestamp: Some(rocketmq_grpc::Timestamp {
+                        seconds: 1_700_000_100,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+                body: b"round trip".to_vec(),
+            }],
+        });
+        sent.metadata_mut()
+            .insert("x-mq-client-id", "receive-test-client".parse().unwrap());
+        let r = g.send_message(sent).await.unwrap().into_inner();
+        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+
+        let got = receive_n(&mut g, "G", "GR", 1, 30_000).await;
+        assert_eq!(got.len(), 1);
+        let m = &got[0];
+        let s = sys(m);
+        assert_eq!(body(m), "round trip");
+        assert_eq!(s.message_id, "0100000000000000000000000A");
+        assert_eq!(s.tag.as_deref(), Some("TagR"));
+        assert_eq!(s.keys, ["k1", "k2"]);
+        assert_eq!(s.message_group.as_deref(), Some("grp"));
+        assert_eq!(s.message_type, v2::MessageType::Fifo as i32);
+        assert_eq!(s.born_timestamp.as_ref().unwrap().seconds, 1_700_000_100);
+        assert_eq!(
+            m.user_properties.get("color").map(String::as_str),
+            Some("blue")
+        );
+        let r = ack(&mut g, "G", "GR", &[("x", handle(m))]).await;
+        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+    });
+    cluster.shutdown();
+}
