@@ -637,3 +637,50 @@ fn what_a_grpc_producer_sent_is_received_with_its_fields() {
     });
     cluster.shutdown();
 }
+
+#[test]
+fn an_auto_renewed_delivery_returns_to_the_group_when_its_client_terminates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_grpc(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "GN", 1);
+    send(&mut c, "GN", 0, "renewed", "");
+    runtime().block_on(async {
+        let mut g = connect(&cluster).await;
+        fn as_client<T>(message: T) -> tonic::Request<T> {
+            let mut r = tonic::Request::new(message);
+            r.metadata_mut()
+                .insert("x-mq-client-id", "push-client-1".parse().unwrap());
+            r
+        }
+        let mut push = receive_request("G", "GN", 1, 30_000, 5_000, None);
+        push.auto_renew = true;
+        push.invisible_duration = None;
+        let mut stream = g
+            .receive_message(as_client(push))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut delivered = Vec::new();
+        while let Some(item) = stream.message().await.unwrap() {
+            if let Some(Content::Message(m)) = item.content {
+                delivered.push(m);
+            }
+        }
+        assert_eq!(delivered.iter().map(body).collect::<Vec<_>>(), ["renewed"]);
+        // The client goes away without acking: the message is the group's again after a
+        // second, not after its 60 s.
+        let bye = g
+            .notify_client_termination(as_client(v2::NotifyClientTerminationRequest {
+                group: resource("G"),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(code_of(&bye.status), v2::Code::Ok, "{:?}", bye.status);
+        let again = receive_n(&mut g, "G", "GN", 1, 30_000).await;
+        assert_eq!(again.iter().map(body).collect::<Vec<_>>(), ["renewed"]);
+        assert_eq!(sys(&again[0]).delivery_attempt, Some(2));
+    });
+    cluster.shutdown();
+}

@@ -14,7 +14,9 @@
 //! broker checks it is the current delivery), and the topic is the one the consumer names
 //! (the broker reads the retry topic from the handle).
 
-use super::consumer_args::{check_invisible, group_name, live_handle, topic_name};
+use super::consumer_args::{
+    check_invisible, decoded_handle, group_name, refused_handle, topic_name,
+};
 use super::message_out::millis_of_duration;
 use super::status::{ok, status};
 use super::GrpcFront;
@@ -46,7 +48,7 @@ async fn ack_entry(
     topic: &str,
     entry: &v2::AckMessageEntry,
 ) -> v2::Status {
-    let handle = match live_handle(&entry.receipt_handle) {
+    let handle = match decoded_handle(&entry.receipt_handle) {
         Ok(h) => h,
         Err(s) => return s,
     };
@@ -60,9 +62,12 @@ async fn ack_entry(
     };
     match front.broker.pop_ack(&header).await {
         Ok(()) => status(v2::Code::Ok, "OK"),
-        Err(e) => status(
-            v2::Code::InternalServerError,
-            format!("ack failed: status is abnormal ({})", e.remark),
+        Err(e) => refused_handle(
+            &handle,
+            status(
+                v2::Code::InternalServerError,
+                format!("ack failed: status is abnormal ({})", e.remark),
+            ),
         ),
     }
 }
@@ -148,7 +153,7 @@ pub(super) async fn change_invisible_duration(
     if let Err(s) = check_invisible(invisible_ms, 0) {
         return refuse(s);
     }
-    let handle = match live_handle(&req.receipt_handle) {
+    let handle = match decoded_handle(&req.receipt_handle) {
         Ok(h) => h,
         Err(s) => return refuse(s),
     };
@@ -172,9 +177,12 @@ pub(super) async fn change_invisible_duration(
                 r.revive_qid,
             ),
         })),
-        Err(e) => refuse(status(
-            v2::Code::InternalServerError,
-            format!("change invisible duration failed: {}", e.remark),
+        Err(e) => refuse(refused_handle(
+            &handle,
+            status(
+                v2::Code::InternalServerError,
+                format!("change invisible duration failed: {}", e.remark),
+            ),
         )),
     }
 }
@@ -195,11 +203,20 @@ pub(super) async fn forward_message_to_dead_letter_queue(
         Ok(n) => n,
         Err(s) => return answer(s),
     };
-    let handle = match live_handle(&req.receipt_handle) {
+    let handle = match decoded_handle(&req.receipt_handle) {
         Ok(h) => h,
         Err(s) => return answer(s),
     };
     let broker = &front.broker;
+    if !broker.pop_delivery_is_current(&group, &topic, &handle) {
+        return answer(refused_handle(
+            &handle,
+            status(
+                v2::Code::InternalServerError,
+                "forward failed: this delivery is over (acked or delivered again)",
+            ),
+        ));
+    }
     let real_topic = handle.kind.real_topic(&topic, &group);
     let offset = handle.queue_offset.unwrap_or(-1);
     let Some(entry) = broker

@@ -1,7 +1,8 @@
 //! What the consumer RPCs check before they reach the broker, as Apache's proxy checks it:
 //! the topic and group resources (`validateTopicAndConsumerGroup`), receipt handles
-//! (decodable, not expired: `ReceiptHandle.decode` / `isExpired`) and invisible durations
-//! (`validateInvisibleTime` with `ProxyConfig`'s bounds).
+//! (decodable: `ReceiptHandle.decode`; an expired one is named so when the broker refuses
+//! it: `isExpired`) and invisible durations (`validateInvisibleTime` with `ProxyConfig`'s
+//! bounds).
 //!
 //! Every refusal is a `v2::Status` with the proxy's code and a message saying what to fix.
 
@@ -71,8 +72,10 @@ pub(crate) fn group_name(group: Option<&v2::Resource>) -> Result<String, v2::Sta
     )
 }
 
-/// A receipt handle that decodes, names its message's queue offset and has not expired.
-pub(crate) fn live_handle(text: &str) -> Result<ReceiptHandle, v2::Status> {
+/// A receipt handle that decodes and names its message's queue offset. Whether it is still
+/// the message's delivery is the broker's to say (an auto-renewed delivery outlives the
+/// invisible time its handle's text names); [`refused_handle`] words its refusal.
+pub(crate) fn decoded_handle(text: &str) -> Result<ReceiptHandle, v2::Status> {
     let handle = ReceiptHandle::parse(text).map_err(|e| {
         status(
             v2::Code::InvalidReceiptHandle,
@@ -85,13 +88,17 @@ pub(crate) fn live_handle(text: &str) -> Result<ReceiptHandle, v2::Status> {
             "receipt handle names no queue offset: pass the receipt_handle of a received message",
         ));
     }
-    if handle.visible_at() <= now_millis() {
-        return Err(status(
-            v2::Code::InvalidReceiptHandle,
-            "receipt handle is expired",
-        ));
-    }
     Ok(handle)
+}
+
+/// The status of a handle the broker refused: INVALID_RECEIPT_HANDLE "receipt handle is
+/// expired" when its invisible time has passed (the proxy's check), else `otherwise`.
+pub(crate) fn refused_handle(handle: &ReceiptHandle, otherwise: v2::Status) -> v2::Status {
+    if handle.visible_at() <= now_millis() {
+        status(v2::Code::InvalidReceiptHandle, "receipt handle is expired")
+    } else {
+        otherwise
+    }
 }
 
 /// Checks an invisible duration against `[min, MAX_INVISIBLE_MS]`.

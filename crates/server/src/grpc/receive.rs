@@ -4,8 +4,8 @@
 //!
 //! - queue -1 (any readable queue of the topic), batch size bounded to the broker's 32;
 //! - invisible duration: the request's, within `[10 s, 12 h]` (ILLEGAL_INVISIBLE_TIME
-//!   outside); with `auto_renew` (push consumers) the proxy's renew slice (60 s), not
-//!   renewed here (the proxy renews it until acked: see docs/compatibility.md);
+//!   outside); with `auto_renew` (push consumers) the proxy's renew slice (60 s), renewed
+//!   while the client is there ([`super::renew`]);
 //! - long polling: the request's timeout (else what the call's deadline leaves) within
 //!   `[5 s, 20 s]`, never past the deadline (ILLEGAL_POLLING_TIME when less than 5 s is left);
 //! - filter: TAG or SQL92, refused up front with ILLEGAL_FILTER_EXPRESSION;
@@ -24,6 +24,8 @@
 
 use super::consumer_args::{check_invisible, group_name, topic_name, MIN_INVISIBLE_MS_FOR_RECEIVE};
 use super::message_out::{millis_of_duration, timestamp_of_millis, to_v2_message, Delivery};
+use super::metadata::{peer, ClientMeta};
+use super::renew::{keep_invisible, PROXY_RENEW_TIMING};
 use super::status::{from_op_error, ok, status};
 use super::{AnswerStream, GrpcFront};
 use crate::broker::ops::pop::{PopOutcome, MAX_POP_MSGS};
@@ -37,6 +39,7 @@ use rocketmq_protocol::message::decode_stored_all;
 use rocketmq_protocol::now_millis;
 use rocketmq_protocol::pop::{OrderCountInfo, QueueKey, ReceiptHandle, StartOffsetInfo, TopicKind};
 use rocketmq_protocol::properties::{get_property, POP_CK};
+use std::net::SocketAddr;
 use tokio::sync::mpsc;
 use tonic::codegen::tokio_stream;
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
@@ -46,8 +49,6 @@ use tonic::{Request, Response, Status};
 pub(crate) const MIN_LONG_POLLING_MS: i64 = 5_000;
 /// `ProxyConfig.grpcClientConsumerMaxLongPollingTimeoutMillis`.
 pub(crate) const MAX_LONG_POLLING_MS: i64 = 20_000;
-/// `ProxyConfig.renewSliceTimeMillis`: the invisible time of an auto-renewed delivery.
-pub(crate) const RENEW_SLICE_MS: i64 = 60_000;
 /// `ProxyConfig.longPollingReserveTimeInMillis`: kept from the deadline for the answer.
 const LONG_POLLING_RESERVE_MS: i64 = 100;
 /// Half the 5.x clients' default request timeout (3 s): what the proxy keeps from the
@@ -124,7 +125,13 @@ pub(super) async fn receive_message(
         Ok(p) => p,
         Err(s) => return Ok(refused(s)),
     };
+    // Who renews auto-renewed deliveries: the client, while it is there.
+    let renewer = (
+        ClientMeta::from_metadata(request.metadata()).client_id,
+        peer(&request),
+    );
     let req = request.into_inner();
+    let renewer = (req.auto_renew && !renewer.0.is_empty()).then_some(renewer);
     let queue = req.message_queue.clone().unwrap_or_default();
     let topic = match topic_name(queue.topic.as_ref()) {
         Ok(t) => t,
@@ -135,7 +142,7 @@ pub(super) async fn receive_message(
         Err(s) => return Ok(refused(s)),
     };
     let invisible_ms = if req.auto_renew {
-        RENEW_SLICE_MS
+        PROXY_RENEW_TIMING.slice_ms
     } else {
         let ms = req
             .invisible_duration
@@ -185,7 +192,7 @@ pub(super) async fn receive_message(
     // Room for the status, a full batch and the timestamp: the writer never waits.
     let (tx, rx) = mpsc::channel(MAX_POP_MSGS as usize + 2);
     let front = front.clone();
-    tokio::spawn(async move { pop_and_write(front, header, fifo, resource, tx).await });
+    tokio::spawn(async move { pop_and_write(front, header, fifo, resource, renewer, tx).await });
     Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
 }
 
@@ -196,6 +203,7 @@ async fn pop_and_write(
     header: PopMessageRequestHeader,
     fifo: bool,
     resource: v2::Resource,
+    renewer: Option<(String, SocketAddr)>,
     tx: mpsc::Sender<Result<v2::ReceiveMessageResponse, Status>>,
 ) {
     let outcome = front.broker.pop(&header, tx.closed()).await;
@@ -204,11 +212,22 @@ async fn pop_and_write(
         Err(e) => items.push(Content::Status(from_op_error(&e))),
         Ok(o) if o.code == resp::SUCCESS && o.count > 0 => {
             items.push(Content::Status(ok()));
-            items.extend(
-                delivered(&front, &o, fifo, resource)
-                    .into_iter()
-                    .map(Content::Message),
-            );
+            let messages = delivered(&front, &o, fifo, resource);
+            if let Some((client_id, peer)) = renewer {
+                let handles = messages
+                    .iter()
+                    .filter_map(|m| m.system_properties.as_ref()?.receipt_handle.clone())
+                    .collect();
+                keep_invisible(
+                    front.clone(),
+                    front.clients.handle(&client_id, peer),
+                    header.consumer_group.clone(),
+                    header.topic.clone(),
+                    handles,
+                    PROXY_RENEW_TIMING,
+                );
+            }
+            items.extend(messages.into_iter().map(Content::Message));
         }
         Ok(o) if o.code == resp::POLLING_FULL => {
             items.push(Content::Status(status(
