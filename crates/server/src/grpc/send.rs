@@ -64,7 +64,7 @@ fn refused_entry(status: v2::Status) -> v2::SendResultEntry {
 
 /// A send the broker refused: a malformed message is the client's fault (BAD_REQUEST), a
 /// flush that did not complete is MASTER_PERSISTENCE_TIMEOUT; the rest as every operation's
-/// refusal (`op_status`).
+/// refusal (`status::from_op_error`).
 fn send_refusal(e: &crate::broker::error::OpError) -> v2::Status {
     use rocketmq_protocol::code::response_code as resp;
     match e.code {
@@ -72,7 +72,7 @@ fn send_refusal(e: &crate::broker::error::OpError) -> v2::Status {
             status(v2::Code::BadRequest, e.remark.clone())
         }
         resp::FLUSH_DISK_TIMEOUT => status(v2::Code::MasterPersistenceTimeout, e.remark.clone()),
-        _ => super::op_status::of_op_error(e),
+        _ => super::status::from_op_error(e),
     }
 }
 

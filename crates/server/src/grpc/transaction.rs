@@ -80,7 +80,7 @@ pub(super) async fn end_transaction(
         Err(e) if e.code == resp::SYSTEM_ERROR => {
             answer(status(v2::Code::InvalidTransactionId, e.remark))
         }
-        Err(e) => answer(super::op_status::of_op_error(&e)),
+        Err(e) => answer(super::status::from_op_error(&e)),
     }
 }
 
