@@ -121,10 +121,16 @@ def run_flow(
     """Runs v5_flows/<flow>.py under `python` with `args`; returns its records. Raises
     FlowFailed (with the output) when it exits non-zero, prints no ``done`` record, or runs
     past `timeout` seconds."""
+    argv = [python, str(FLOWS / f"{flow}.py"), json.dumps(args)]
+    return run_records(argv, f"flow {flow}", home, timeout)
+
+
+def run_records(argv: List[str], name: str, home: Path, timeout: float = 120) -> FlowRun:
+    """Runs `argv` (a flow of the Python scripts or of the Java 5.x driver) with HOME set to
+    `home`; returns the JSON records it printed, which must end with ``done``."""
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HOME=str(home), PYTHONUNBUFFERED="1")
     env.pop("PYTHONPATH", None)
-    argv = [python, str(FLOWS / f"{flow}.py"), json.dumps(args)]
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(home)
@@ -133,13 +139,13 @@ def run_flow(
         out = expired.stdout or b""
         text = out.decode(errors="replace") if isinstance(out, bytes) else out
         raise FlowFailed(
-            f"flow {flow} ran past {timeout}s\nstdout:\n{text[-4000:]}\n"
+            f"{name} ran past {timeout}s\nstdout:\n{text[-4000:]}\n"
             f"client log:\n{_client_log_tail(home)}"
         ) from None
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not records or records[-1]["event"] != "done":
         raise FlowFailed(
-            f"flow {flow} exited {done.returncode}\nstdout:\n{done.stdout[-4000:]}\n"
+            f"{name} exited {done.returncode}\nstdout:\n{done.stdout[-4000:]}\n"
             f"stderr:\n{done.stderr[-4000:]}\nclient log:\n{_client_log_tail(home)}"
         )
     return FlowRun(records, done.stderr)

@@ -6,14 +6,16 @@ A flow is run as ``python <flow>.py '<json arguments>'`` by an interpreter that 
 with an ``"event"`` key; the test reads them back (tests/interop/official_v5.py). This module
 imports nothing from ``rocketmq``, so the flows stay plain official-API code.
 
-What must stay true: every wait in a flow is bounded by ``deadline()``; a record is flushed
-as soon as it is printed, so a flow stopped by its runner still shows how far it got.
+What must stay true: every wait in a flow is bounded by ``deadline()``; a record is one
+whole line, flushed as soon as it is printed, so a flow stopped by its runner still shows
+how far it got.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any, Dict
 
@@ -25,9 +27,16 @@ def arguments() -> Dict[str, Any]:
     return json.loads(sys.argv[1])
 
 
+_OUTPUT = threading.Lock()
+
+
 def record(event: str, **fields: Any) -> None:
-    """Prints one output record: ``{"event": event, **fields}``."""
-    print(json.dumps(dict(event=event, **fields), sort_keys=True), flush=True)
+    """Prints one output record: ``{"event": event, **fields}``, whole, even when listener
+    threads print at the same time."""
+    line = json.dumps(dict(event=event, **fields), sort_keys=True) + "\n"
+    with _OUTPUT:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def deadline(seconds: float) -> float:
@@ -47,7 +56,8 @@ def received_fields(message: Any) -> Dict[str, Any]:
     """The fields of a received 5.x Message that the tests compare."""
     return {
         "topic": message.topic,
-        "body": text(message.body),
+        "body": message.body.decode("utf-8", "replace"),
+        "body_hex": message.body.hex(),
         "tag": message.tag,
         "keys": sorted(message.keys or []),
         "message_group": message.message_group,
