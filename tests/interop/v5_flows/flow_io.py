@@ -28,6 +28,8 @@ def arguments() -> Dict[str, Any]:
 
 
 _OUTPUT = threading.Lock()
+#: How many failed receives receive_and_ack tries again.
+RECEIVE_RETRIES = 5
 
 
 def record(event: str, **fields: Any) -> None:
@@ -72,12 +74,26 @@ def received_fields(message: Any) -> Dict[str, Any]:
 def receive_and_ack(consumer: Any, wanted: int, limit: float, invisible: int = 15) -> list:
     """Receives with a 5.x SimpleConsumer until `wanted` messages came or `limit` (a
     ``deadline()``) passed, acking each and printing a ``received`` record per message and an
-    ``acked`` record per ack. Returns the received messages."""
+    ``acked`` record per ack. Returns the received messages.
+
+    A receive that fails is tried again, at most ``RECEIVE_RETRIES`` times (each printed as a
+    ``receive_error`` record): the client's startup does not wait for the server to take its
+    settings, and Apache's proxy answers a receive that comes first with INTERNAL_ERROR."""
     got: list = []
+    errors = 0
     while len(got) < wanted and before(limit):
-        for message in consumer.receive(16, invisible):
+        try:
+            messages = consumer.receive(16, invisible)
+        except Exception as error:  # the 5.x API raises its own ClientException subclasses
+            errors += 1
+            record("receive_error", error=str(error)[:300])
+            if errors > RECEIVE_RETRIES:
+                raise
+            time.sleep(0.2)
+            continue
+        for message in messages:
             record("received", **received_fields(message))
             consumer.ack(message)
-            record("acked", body=text(message.body))
+            record("acked", body=message.body.decode("utf-8", "replace"))
             got.append(message)
     return got
