@@ -9,7 +9,7 @@ done."""
 
 import time
 
-from flow_io import arguments, before, deadline, received_fields, record, text
+from flow_io import arguments, before, deadline, receive, received_fields, record, text
 
 from rocketmq import (
     ClientConfiguration,
@@ -47,7 +47,7 @@ try:
     received = 0
     limit = deadline(args.get("seconds", 60))
     while received < args["count"] and before(limit):
-        for message in consumer.receive(16, 15):
+        for message in receive(consumer, 16, 15):
             record(
                 "received",
                 delivery_timestamp=message.delivery_timestamp,

@@ -5,7 +5,7 @@ acking one message at a time, and must see each group's sequence in order.
 Arguments: endpoint, topic, group (an orderly group), groups, per_group. Records: sent
 (body, message_group, message_id), received, acked, done."""
 
-from flow_io import arguments, before, deadline, received_fields, record, text
+from flow_io import arguments, before, deadline, receive, received_fields, record, text
 
 from rocketmq import (
     ClientConfiguration,
@@ -42,7 +42,7 @@ try:
     received = 0
     limit = deadline(args.get("seconds", 60))
     while received < total and before(limit):
-        for message in consumer.receive(1, 15):
+        for message in receive(consumer, 1, 15):
             record("received", **received_fields(message))
             consumer.ack(message)
             record("acked", body=text(message.body))

@@ -71,27 +71,29 @@ def received_fields(message: Any) -> Dict[str, Any]:
     }
 
 
+def receive(consumer: Any, max_message_num: int, invisible: int) -> list:
+    """``consumer.receive(max_message_num, invisible)``, tried again when it fails, at most
+    ``RECEIVE_RETRIES`` times (each failure printed as a ``receive_error`` record): the 5.x
+    client's startup does not wait for the server to take its settings, and Apache's proxy
+    answers a receive that comes first with INTERNAL_ERROR."""
+    for attempt in range(RECEIVE_RETRIES + 1):
+        try:
+            return consumer.receive(max_message_num, invisible)
+        except Exception as error:  # the 5.x API raises its own ClientException subclasses
+            record("receive_error", error=str(error)[:300])
+            if attempt == RECEIVE_RETRIES:
+                raise
+            time.sleep(0.2)
+    return []
+
+
 def receive_and_ack(consumer: Any, wanted: int, limit: float, invisible: int = 15) -> list:
     """Receives with a 5.x SimpleConsumer until `wanted` messages came or `limit` (a
     ``deadline()``) passed, acking each and printing a ``received`` record per message and an
-    ``acked`` record per ack. Returns the received messages.
-
-    A receive that fails is tried again, at most ``RECEIVE_RETRIES`` times (each printed as a
-    ``receive_error`` record): the client's startup does not wait for the server to take its
-    settings, and Apache's proxy answers a receive that comes first with INTERNAL_ERROR."""
+    ``acked`` record per ack. Returns the received messages."""
     got: list = []
-    errors = 0
     while len(got) < wanted and before(limit):
-        try:
-            messages = consumer.receive(16, invisible)
-        except Exception as error:  # the 5.x API raises its own ClientException subclasses
-            errors += 1
-            record("receive_error", error=str(error)[:300])
-            if errors > RECEIVE_RETRIES:
-                raise
-            time.sleep(0.2)
-            continue
-        for message in messages:
+        for message in receive(consumer, 16, invisible):
             record("received", **received_fields(message))
             consumer.ack(message)
             record("acked", body=message.body.decode("utf-8", "replace"))

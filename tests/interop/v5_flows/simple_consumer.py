@@ -6,7 +6,7 @@ delivery attempt and is acked then; the first never comes back.
 Arguments: endpoint, topic, group, invisible_s (for receive), retry_s (the changed invisible
 duration). Records: sent, received, acked, changed (body, seconds), done."""
 
-from flow_io import arguments, before, deadline, received_fields, record, text
+from flow_io import arguments, before, deadline, receive, received_fields, record, text
 
 from rocketmq import (
     ClientConfiguration,
@@ -34,7 +34,7 @@ try:
     returned = False
     limit = deadline(args.get("seconds", 60))
     while not returned and before(limit):
-        for message in consumer.receive(16, args["invisible_s"]):
+        for message in receive(consumer, 16, args["invisible_s"]):
             body = text(message.body)
             record("received", **received_fields(message))
             if body == "comes-back" and message.delivery_attempt == 1:

@@ -224,24 +224,26 @@ final class Flows {
         int count = intArg("count");
         Set<String> succeeded = ConcurrentHashMap.newKeySet();
         FilterExpression all = new FilterExpression("*", FilterExpressionType.TAG);
-        try (PushConsumer consumer = provider.newPushConsumerBuilder()
-                .setClientConfiguration(config)
-                .setConsumerGroup(group)
-                .setSubscriptionExpressions(Map.of(topic, all))
-                .setConsumptionThreadCount(4)
-                .setMessageListener(view -> {
-                    String body = text(view);
-                    boolean fail = body.equals("push-0") && view.getDeliveryAttempt() == 1;
-                    Map<String, Object> f = received(view);
-                    f.put("answer", fail ? "FAILURE" : "SUCCESS");
-                    record("consumed", f);
-                    if (fail) {
-                        return ConsumeResult.FAILURE;
-                    }
-                    succeeded.add(body);
-                    return ConsumeResult.SUCCESS;
-                }).build();
-             Producer producer = producer()) {
+        // Not closed: PushConsumer.close() waits for its long-polling receives to end (up to
+        // 30 s); Main's System.exit ends the process once the flow's records are out.
+        PushConsumer consumer = provider.newPushConsumerBuilder()
+            .setClientConfiguration(config)
+            .setConsumerGroup(group)
+            .setSubscriptionExpressions(Map.of(topic, all))
+            .setConsumptionThreadCount(4)
+            .setMessageListener(view -> {
+                String body = text(view);
+                boolean fail = body.equals("push-0") && view.getDeliveryAttempt() == 1;
+                Map<String, Object> f = received(view);
+                f.put("answer", fail ? "FAILURE" : "SUCCESS");
+                record("consumed", f);
+                if (fail) {
+                    return ConsumeResult.FAILURE;
+                }
+                succeeded.add(body);
+                return ConsumeResult.SUCCESS;
+            }).build();
+        try (Producer producer = producer()) {
             for (int i = 0; i < count; i++) {
                 String body = "push-" + i;
                 sent(body, producer.send(message(body).setTag("TagP").build()));
