@@ -26,10 +26,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -115,40 +116,90 @@ def _client_log_tail(home: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def flow_argv(python: str, flow: str, args: Dict[str, Any]) -> List[str]:
+    """The command that runs v5_flows/<flow>.py under `python` with `args`."""
+    return [python, str(FLOWS / f"{flow}.py"), json.dumps(args)]
+
+
 def run_flow(
     python: str, flow: str, args: Dict[str, Any], home: Path, timeout: float = 120
 ) -> FlowRun:
     """Runs v5_flows/<flow>.py under `python` with `args`; returns its records. Raises
     FlowFailed (with the output) when it exits non-zero, prints no ``done`` record, or runs
     past `timeout` seconds."""
-    argv = [python, str(FLOWS / f"{flow}.py"), json.dumps(args)]
-    return run_records(argv, f"flow {flow}", home, timeout)
+    return FlowProcess(flow_argv(python, flow, args), f"flow {flow}", home, timeout).result()
 
 
-def run_records(argv: List[str], name: str, home: Path, timeout: float = 120) -> FlowRun:
-    """Runs `argv` (a flow of the Python scripts or of the Java 5.x driver) with HOME set to
-    `home`; returns the JSON records it printed, which must end with ``done``."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, HOME=str(home), PYTHONUNBUFFERED="1")
-    env.pop("PYTHONPATH", None)
+class FlowProcess:
+    """`argv` (a flow of the Python scripts or of the Java 5.x driver) started now with HOME
+    set to `home`, its output in files there (so several run at once without blocking on a
+    pipe); ``result()`` waits, bounded by `timeout` from the start, for its records."""
+
+    def __init__(self, argv: List[str], name: str, home: Path, timeout: float = 120) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.home = home
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        env = dict(os.environ, HOME=str(home), PYTHONUNBUFFERED="1")
+        env.pop("PYTHONPATH", None)
+        self.stdout_path = home / "flow.stdout"
+        self.stderr_path = home / "flow.stderr"
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=str(home)
+            )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(30)
+
+    def result(self) -> FlowRun:
+        """The records the flow printed, which must end with ``done``; FlowFailed (with the
+        output and the tail of the client's log) otherwise or past the timeout."""
+        try:
+            self.process.wait(max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise FlowFailed(f"{self.name} ran past {self.timeout}s\n{self._output()}") from None
+        stdout = self.stdout_path.read_text(errors="replace")
+        records = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        if self.process.returncode != 0 or not records or records[-1]["event"] != "done":
+            raise FlowFailed(f"{self.name} exited {self.process.returncode}\n{self._output()}")
+        return FlowRun(records, self.stderr_path.read_text(errors="replace"))
+
+    def _output(self) -> str:
+        stdout = self.stdout_path.read_text(errors="replace")[-4000:]
+        stderr = self.stderr_path.read_text(errors="replace")[-4000:]
+        return f"stdout:\n{stdout}\nstderr:\n{stderr}\nclient log:\n{_client_log_tail(self.home)}"
+
+
+@contextlib.contextmanager
+def all_flows_started(
+    target: "V5Target",
+    command: Callable[[str, Dict[str, Any], Path], List[str]],
+    tmp_path_factory: Any,
+    label: str,
+) -> Iterator[Dict[str, Tuple[str, FlowProcess]]]:
+    """Starts every flow of v5_flow_checks.CHECKS at once against `target`, each on a fresh
+    topic and group, as ``command(flow, args, home)``; yields flow -> (topic, FlowProcess)
+    and kills what still runs at the end. The flows are independent, so running them side by
+    side costs the time of the slowest, not the sum."""
+    from v5_flow_checks import CHECKS, FLOW_ARGS
+
+    runs: Dict[str, Tuple[str, FlowProcess]] = {}
     try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(home)
-        )
-    except subprocess.TimeoutExpired as expired:
-        out = expired.stdout or b""
-        text = out.decode(errors="replace") if isinstance(out, bytes) else out
-        raise FlowFailed(
-            f"{name} ran past {timeout}s\nstdout:\n{text[-4000:]}\n"
-            f"client log:\n{_client_log_tail(home)}"
-        ) from None
-    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not records or records[-1]["event"] != "done":
-        raise FlowFailed(
-            f"{name} exited {done.returncode}\nstdout:\n{done.stdout[-4000:]}\n"
-            f"stderr:\n{done.stderr[-4000:]}\nclient log:\n{_client_log_tail(home)}"
-        )
-    return FlowRun(records, done.stderr)
+        for flow in sorted(CHECKS):
+            topic = target.topic(flow)
+            args = dict(FLOW_ARGS[flow], endpoint=target.endpoint, topic=topic)
+            args["group"] = target.group(flow)
+            home = tmp_path_factory.mktemp(f"{label}-{flow}")
+            runs[flow] = (topic, FlowProcess(command(flow, args, home), f"{label} {flow}", home))
+        yield runs
+    finally:
+        for _, process in runs.values():
+            process.kill()
 
 
 def unique(prefix: str) -> str:

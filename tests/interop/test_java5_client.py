@@ -3,7 +3,8 @@ tests/drivers/java5, built with Maven into ~/.m2 and cached) runs the same six f
 official Python client (v5_flows: normal, FIFO, delay, transaction with check-back, simple
 consumer, push consumer), printing the same records, checked by the same code
 (v5_flow_checks.py): against our broker's gRPC endpoint in the default run, against Apache's
-proxy with ``ROCKETMQ_TEST_BROKER=apache``. One broker per module; fresh topics and groups.
+proxy with ``ROCKETMQ_TEST_BROKER=apache``. One broker per module; fresh topics and groups;
+the flows run side by side.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from official_v5 import expect_served, run_records, v5_target
-from v5_flow_checks import CHECKS, FLOW_ARGS
+from official_v5 import all_flows_started, expect_served, v5_target
+from v5_flow_checks import CHECKS
 
 pytestmark = [
     pytest.mark.apache4_unsupported("RocketMQ 5 gRPC: Apache 4.9 has no proxy"),
@@ -48,13 +49,21 @@ def target(request, tmp_path_factory):
         yield endpoint
 
 
+@pytest.fixture(scope="module")
+def flow_runs(target, tmp_path_factory):
+    """Every flow started at once, one JVM each."""
+    classpath = driver_classpath()
+
+    def command(flow, args, home):
+        argv = ["java", *JVM_OPTIONS, f"-Duser.home={home}", "-cp", classpath]
+        return argv + ["rocketmq.java5driver.Main", flow, json.dumps(args)]
+
+    with all_flows_started(target, command, tmp_path_factory, "java5") as runs:
+        yield runs
+
+
 @pytest.mark.parametrize("flow", sorted(CHECKS))
-def test_java5_client_flow(request, target, flow, tmp_path):
+def test_java5_client_flow(request, target, flow_runs, flow):
     expect_served(request, target, flow)
-    topic = target.topic(flow)
-    args = dict(FLOW_ARGS[flow], endpoint=target.endpoint, topic=topic, group=target.group(flow))
-    home = tmp_path / "home"
-    argv = ["java", *JVM_OPTIONS, f"-Duser.home={home}", "-cp", driver_classpath()]
-    argv += ["rocketmq.java5driver.Main", flow, json.dumps(args)]
-    run = run_records(argv, f"java5 {flow}", home)
-    CHECKS[flow](run.records, topic)
+    topic, process = flow_runs[flow]
+    CHECKS[flow](process.result().records, topic)

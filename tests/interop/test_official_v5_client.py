@@ -7,14 +7,15 @@ Flows: normal send (sync and async) and tag-filtered receive; FIFO send and orde
 consumption per message group; delay (timer) messages; transactions committed, rolled back
 and checked back; SimpleConsumer receive, ack and change of invisible duration; PushConsumer
 with a retried message. The checks are in v5_flow_checks.py (shared with the Java 5.x client).
-One broker per module; every topic and group is fresh.
+One broker per module; every topic and group is fresh, and the flows run side by side
+(they share nothing), so the module takes the time of the slowest.
 """
 
 from __future__ import annotations
 
 import pytest
-from official_v5 import expect_served, official_python, run_flow, v5_target
-from v5_flow_checks import CHECKS, FLOW_ARGS
+from official_v5 import all_flows_started, expect_served, flow_argv, official_python, v5_target
+from v5_flow_checks import CHECKS
 
 pytestmark = [
     pytest.mark.apache4_unsupported("RocketMQ 5 gRPC: Apache 4.9 has no proxy"),
@@ -29,14 +30,19 @@ def target(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def python():
-    return official_python()
+def flow_runs(target, tmp_path_factory):
+    """Every flow started at once under the official client's interpreter."""
+    python = official_python()
+
+    def command(flow, args, home):
+        return flow_argv(python, flow, args)
+
+    with all_flows_started(target, command, tmp_path_factory, "v5py") as runs:
+        yield runs
 
 
 @pytest.mark.parametrize("flow", sorted(CHECKS))
-def test_official_client_flow(request, target, python, flow, tmp_path):
+def test_official_client_flow(request, target, flow_runs, flow):
     expect_served(request, target, flow)
-    topic = target.topic(flow)
-    args = dict(FLOW_ARGS[flow], endpoint=target.endpoint, topic=topic, group=target.group(flow))
-    run = run_flow(python, flow, args, tmp_path / "home")
-    CHECKS[flow](run.records, topic)
+    topic, process = flow_runs[flow]
+    CHECKS[flow](process.result().records, topic)
