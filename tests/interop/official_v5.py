@@ -210,7 +210,7 @@ def unique(prefix: str) -> str:
 class V5Target:
     """A RocketMQ 5 gRPC endpoint and the name server of the brokers behind it."""
 
-    kind: str  # "ours" or "apache"
+    kind: str  # "ours", "external" (a running broker named by the environment) or "apache"
     endpoint: str
     namesrv_addr: str
 
@@ -240,6 +240,12 @@ class V5Target:
 OURS_NOT_SERVED: Dict[str, str] = {}
 
 
+#: A running broker to test instead of a LocalBroker: its gRPC endpoint and name server
+#: (e.g. a ``rocketmq-broker`` process started by hand).
+EXTERNAL_ENDPOINT_ENV = "ROCKETMQ_V5_ENDPOINT"
+EXTERNAL_NAMESRV_ENV = "ROCKETMQ_V5_NAMESRV"
+
+
 def broker_under_test() -> str:
     return os.environ.get("ROCKETMQ_TEST_BROKER", "ours") or "ours"
 
@@ -247,9 +253,17 @@ def broker_under_test() -> str:
 @contextlib.contextmanager
 def v5_target(request: Any, tmp_path_factory: Any) -> Iterator[V5Target]:
     """The gRPC endpoint of this run: our LocalBroker's (``ROCKETMQ_TEST_BROKER`` unset or
-    ``ours``; started here, transaction check-backs every second) or Apache's proxy in front
-    of the session's Apache cluster (``apache``). Skips under ``apache4`` (no proxy)."""
+    ``ours``; started here, transaction check-backs every second), a running broker named by
+    ``ROCKETMQ_V5_ENDPOINT`` and ``ROCKETMQ_V5_NAMESRV`` (in the ``ours`` run), or Apache's
+    proxy in front of the session's Apache cluster (``apache``). Skips under ``apache4``."""
     kind = broker_under_test()
+    external = os.environ.get(EXTERNAL_ENDPOINT_ENV)
+    if external and kind == "ours":
+        namesrv = os.environ.get(EXTERNAL_NAMESRV_ENV)
+        if not namesrv:
+            pytest.fail(f"{EXTERNAL_ENDPOINT_ENV} needs {EXTERNAL_NAMESRV_ENV} (host:port) too")
+        yield V5Target("external", external, namesrv)
+        return
     if kind == "apache4":
         pytest.skip("Apache RocketMQ 4.9 has no gRPC proxy")
     if kind == "apache":
