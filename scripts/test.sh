@@ -14,6 +14,9 @@
 # The built abi3 wheel is also installed into CPython 3.9-3.13 (pyenv's, where present; a
 # missing one is skipped with a warning) and the Python tests run on each, and the sdist is
 # pip-installed (scripts/python_versions.sh).
+# The RocketMQ 5 (gRPC) interop tests run the official rocketmq-python-client (pinned, in its
+# own .venv-v5) and Apache's Java 5.x client (tests/drivers/java5) against our broker's gRPC
+# endpoint in the first pytest run and against Apache's proxy in the Apache run.
 # Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
