@@ -7,13 +7,17 @@ against a gRPC endpoint, and prepares what they need on the broker.
   when set (scripts/test.sh creates the venv and sets it), otherwise the venv is created or
   completed here (pip, with its cache).
 * ``run_flow(python, flow, args, home)`` runs ``v5_flows/<flow>.py`` under `python` (the
-  official client's, or one with this project's package: the interpreter is a parameter) with
-  HOME set to `home` (the official client writes ``~/logs/rocketmq_python`` at import), and
+  official client's, or one with this project's package: the interpreter is a parameter, so
+  ``ROCKETMQ_V5_PYTHON=.venv/bin/python`` runs the same flows on our own 5.x API) with HOME
+  set to `home` (the official client writes ``~/logs/rocketmq_python`` at import), and
   returns the JSON records it printed; a flow that fails or outlives its time fails the test
-  with its output and the tail of the client's log.
-* ``V5Target``: what a flow runs against, our broker's gRPC endpoint or Apache's proxy, with
-  the name server used to create typed topics and orderly groups (``rocketmq.admin.Admin``,
-  which speaks to both brokers).
+  with its output and the tail of the client's log. ``FlowProcess`` is the same started now
+  and waited for later; ``all_flows_started`` starts every flow side by side (the Java 5.x
+  driver's too: the command is a parameter).
+* ``v5_target``: what the flows run against, with the name server used to create typed topics
+  and orderly groups (``rocketmq.admin.Admin``, which speaks to both brokers): our broker's
+  gRPC endpoint (a LocalBroker, or while it has no ``grpc_port`` the ``rocketmq-broker``
+  program), a running broker named by the environment, or Apache's proxy.
 
 What must stay true: every subprocess is bounded by a timeout and killed past it; the venv is
 kept apart from ``.venv`` (ours) and ``.venv-cpp`` (the 4.x C++ client).
@@ -104,9 +108,6 @@ class FlowRun:
 
     def events(self, event: str) -> List[Dict[str, Any]]:
         return [r for r in self.records if r["event"] == event]
-
-    def bodies(self, event: str) -> List[str]:
-        return [r["body"] for r in self.events(event)]
 
 
 def _client_log_tail(home: Path, lines: int = 30) -> str:
