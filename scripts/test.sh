@@ -133,7 +133,7 @@ ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
     .venv/bin/python -m pytest tests/apache tests/python tests/scenarios tests/differential \
     tests/interop/test_java_pop.py \
     tests/interop/test_official_v5_client.py tests/interop/test_java5_client.py \
-    tests/interop/test_v5_cross_protocol.py || status=$?
+    tests/interop/test_v5_cross_protocol.py tests/interop/test_v5_flows_our_api.py || status=$?
 if [ "$status" -ne 0 ]; then
     echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"
