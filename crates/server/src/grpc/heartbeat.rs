@@ -164,7 +164,7 @@ impl GrpcFront {
                 },
                 data,
             )
-            .map_err(|e| super::op_status::of_op_error(&e))
+            .map_err(|e| super::status::from_op_error(&e))
     }
 
     /// Registers the sender of a message as a producer of `topic` (its producer group), at

@@ -69,20 +69,6 @@ fn refused_entry(status: v2::Status) -> v2::SendResultEntry {
     }
 }
 
-/// A send the broker refused: a malformed message is the client's fault (BAD_REQUEST), a
-/// flush that did not complete is MASTER_PERSISTENCE_TIMEOUT; the rest as every operation's
-/// refusal (`op_status`).
-fn send_refusal(e: &crate::broker::error::OpError) -> v2::Status {
-    use rocketmq_protocol::code::response_code as resp;
-    match e.code {
-        resp::MESSAGE_ILLEGAL | resp::INVALID_PARAMETER => {
-            status(v2::Code::BadRequest, e.remark.clone())
-        }
-        resp::FLUSH_DISK_TIMEOUT => status(v2::Code::MasterPersistenceTimeout, e.remark.clone()),
-        _ => super::op_status::of_op_error(e),
-    }
-}
-
 /// The queue a message group's messages go to: a stable hash of the group over the
 /// writable queues.
 pub(crate) fn queue_of_group(group: &str, write_queues: i32) -> i32 {
@@ -194,7 +180,7 @@ impl GrpcFront {
                         recall_handle: String::new(),
                     }
                 }
-                Err(e) => refused_entry(send_refusal(&e)),
+                Err(e) => refused_entry(super::status::from_op_error(&e)),
             });
         }
         Ok(entries)

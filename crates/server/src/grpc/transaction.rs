@@ -82,7 +82,7 @@ pub(super) async fn end_transaction(
             v2::Code::InternalServerError,
             format!("cannot found transaction data: {}", e.remark),
         )),
-        Err(e) => answer(super::op_status::of_op_error(&e)),
+        Err(e) => answer(super::status::from_op_error(&e)),
     }
 }
 
