@@ -2,11 +2,13 @@
 //! more of one topic, through the broker's send operation (`send_store`, `send_finish`).
 //!
 //! As the Apache proxy: every message is checked first (`message_in`, and the topic's message
-//! type); the queue is the one the message group hashes to (so one group keeps its order),
-//! else a random writable one, the same for all messages of the request; each message gets
-//! its `SendResultEntry` (the client's message id, the transaction id of a half message, the
-//! queue offset), and the response status is the entries' common code, or
-//! `MULTIPLE_RESULTS` when they differ. The sender is registered as a producer of the topic.
+//! type), and a refusal there answers the whole request with its status and no entries; the
+//! queue is the one the message group hashes to (so one group keeps its order), else a random
+//! writable one, the same for all messages of the request; each message sent gets its
+//! `SendResultEntry` (the client's message id, the transaction id: of a half message the one
+//! EndTransaction takes, else the message id; the queue offset), and the response status is
+//! the entries' common code, or `MULTIPLE_RESULTS` when they differ. The sender is registered
+//! as a producer of the topic.
 
 use super::message_in::{check_topic, check_type, incoming, Limits};
 use super::message_out::wrap_namespace;

@@ -9,8 +9,8 @@
 //!
 //! What must stay true: an id this endpoint did not hand out, or one whose half message is
 //! not there, is refused with INTERNAL_SERVER_ERROR "cannot found transaction data", as the
-//! proxy refuses a transaction it has no data of; the decision itself, its at-most-once rule and the check-back
-//! timing are the broker's.
+//! proxy refuses a transaction it has no data of; the decision itself, its at-most-once rule
+//! and the check-back timing are the broker's.
 
 use super::message_out::{to_v2_message, wrap_namespace, Delivery};
 use super::status::{ok, status};
