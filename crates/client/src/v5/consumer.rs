@@ -12,7 +12,8 @@
 
 use super::error::{check_status, GrpcError, GrpcResult};
 use super::message::ReceivedMessage;
-use super::session::{proto_duration, Filter, Role, Session};
+use super::session::{Filter, Role, Session};
+use super::settings::proto_duration;
 use super::transport::{first_address, to_proto_endpoints, ClientOptions};
 use rocketmq_grpc::v2::{
     receive_message_response::Content, AckMessageEntry, AckMessageRequest,

@@ -3,8 +3,8 @@
 //!
 //! - `signing`: request metadata and the HMAC-SHA1 signature, client and message ids;
 //! - `transport`: configuration, one channel per endpoint, stamped requests;
-//! - `session`: routes, telemetry (settings, transaction check-back, server commands),
-//!   heartbeats, termination;
+//! - `session`: routes, telemetry (transaction check-back, server commands),
+//!   heartbeats, termination; `settings`: what the server pushes, and defaults;
 //! - `producer`: sends with retries, transactions; `consumer`: receive, ack, invisible
 //!   duration, dead-letter forwarding, push assignments;
 //! - `message`: outgoing and received messages; `error`: status and transport errors.
@@ -17,6 +17,7 @@ mod error;
 mod message;
 mod producer;
 mod session;
+mod settings;
 mod signing;
 mod transport;
 
@@ -24,6 +25,7 @@ pub use consumer::{Consumer, ReceiptRef};
 pub use error::{GrpcError, GrpcResult};
 pub use message::{OutgoingMessage, ReceivedMessage};
 pub use producer::{Producer, SendReceipt};
-pub use session::{Filter, ServerSettings, TransactionCheck};
+pub use session::{Filter, TransactionCheck};
+pub use settings::ServerSettings;
 pub use signing::{new_message_id, Credentials};
 pub use transport::ClientOptions;

@@ -14,14 +14,15 @@
 
 use super::error::{check_status, GrpcError, GrpcResult};
 use super::message::ReceivedMessage;
+use super::settings::{proto_duration, ServerSettings};
 use super::signing;
 use super::transport::{first_address, to_proto_endpoints, ClientOptions, Transport};
 use rocketmq_grpc::v2::{
-    retry_policy, settings::PubSub, telemetry_command::Command, ClientType, Code,
-    EndTransactionRequest, FilterExpression, HeartbeatRequest, Language, MessageQueue,
-    NotifyClientTerminationRequest, Publishing, QueryRouteRequest, Resource, Settings, Status,
-    Subscription, SubscriptionEntry, TelemetryCommand, ThreadStackTrace, TransactionResolution,
-    TransactionSource, Ua, VerifyMessageResult,
+    settings::PubSub, telemetry_command::Command, ClientType, Code, EndTransactionRequest,
+    FilterExpression, HeartbeatRequest, Language, MessageQueue, NotifyClientTerminationRequest,
+    Publishing, QueryRouteRequest, Resource, Settings, Status, Subscription, SubscriptionEntry,
+    TelemetryCommand, ThreadStackTrace, TransactionResolution, TransactionSource, Ua,
+    VerifyMessageResult,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -61,84 +62,6 @@ pub enum Role {
         subscriptions: Vec<(String, Filter)>,
         long_polling_timeout: Duration,
     },
-}
-
-/// The settings the server pushed (defaults until it does).
-#[derive(Clone, Debug)]
-pub struct ServerSettings {
-    pub max_attempts: i32,
-    /// Delays between attempts: exponential (initial, max, multiplier) or a fixed list.
-    pub backoff: Backoff,
-    pub validate_message_type: bool,
-    pub max_body_size: usize,
-    pub fifo: bool,
-    pub receive_batch_size: i32,
-    pub long_polling_timeout: Duration,
-}
-
-#[derive(Clone, Debug)]
-pub enum Backoff {
-    Exponential {
-        initial: Duration,
-        max: Duration,
-        multiplier: f32,
-    },
-    Customized(Vec<Duration>),
-}
-
-impl Backoff {
-    /// The pause before attempt `attempt + 1` (attempts count from 1).
-    pub fn delay(&self, attempt: i32) -> Duration {
-        let n = attempt.max(1) - 1;
-        match self {
-            Backoff::Exponential {
-                initial,
-                max,
-                multiplier,
-            } => {
-                let factor = f64::from(multiplier.max(1.0)).powi(n.min(30));
-                initial.mul_f64(factor).min(*max)
-            }
-            Backoff::Customized(steps) => steps
-                .get(n as usize)
-                .or(steps.last())
-                .copied()
-                .unwrap_or(Duration::from_secs(1)),
-        }
-    }
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            max_attempts: 3,
-            backoff: Backoff::Exponential {
-                initial: Duration::from_millis(10),
-                max: Duration::from_secs(1),
-                multiplier: 2.0,
-            },
-            validate_message_type: true,
-            max_body_size: 4 * 1024 * 1024,
-            fifo: false,
-            receive_batch_size: 32,
-            long_polling_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-fn duration_of(d: Option<&prost_types::Duration>) -> Option<Duration> {
-    let d = d?;
-    if d.seconds < 0 || d.nanos < 0 {
-        return None;
-    }
-    Some(Duration::new(d.seconds as u64, d.nanos as u32))
-}
-
-pub fn proto_duration(d: Duration) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: d.as_secs() as i64,
-        nanos: d.subsec_nanos() as i32,
-    }
 }
 
 const CREATED: u8 = 0;
@@ -297,49 +220,10 @@ impl Session {
     }
 
     fn apply_server_settings(&self, s: Settings) {
-        let mut cur = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(policy) = s.backoff_policy {
-            if policy.max_attempts > 0 {
-                cur.max_attempts = policy.max_attempts;
-            }
-            match policy.strategy {
-                Some(retry_policy::Strategy::ExponentialBackoff(e)) => {
-                    cur.backoff = Backoff::Exponential {
-                        initial: duration_of(e.initial.as_ref())
-                            .unwrap_or(Duration::from_millis(10)),
-                        max: duration_of(e.max.as_ref()).unwrap_or(Duration::from_secs(1)),
-                        multiplier: e.multiplier,
-                    }
-                }
-                Some(retry_policy::Strategy::CustomizedBackoff(c)) => {
-                    cur.backoff = Backoff::Customized(
-                        c.next.iter().filter_map(|d| duration_of(Some(d))).collect(),
-                    )
-                }
-                None => {}
-            }
-        }
-        match s.pub_sub {
-            Some(PubSub::Publishing(p)) => {
-                cur.validate_message_type = p.validate_message_type;
-                if p.max_body_size > 0 {
-                    cur.max_body_size = p.max_body_size as usize;
-                }
-            }
-            Some(PubSub::Subscription(sub)) => {
-                if let Some(fifo) = sub.fifo {
-                    cur.fifo = fifo;
-                }
-                if let Some(n) = sub.receive_batch_size.filter(|n| *n > 0) {
-                    cur.receive_batch_size = n;
-                }
-                if let Some(d) = duration_of(sub.long_polling_timeout.as_ref()) {
-                    cur.long_polling_timeout = d;
-                }
-            }
-            None => {}
-        }
-        drop(cur);
+        self.settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply(s);
         self.settings_seen.send_replace(true);
     }
 
