@@ -340,10 +340,7 @@ async fn run(
         };
         let endpoint = SocketAddr::new(store_host.ip(), port);
         grpc_addr = Some(endpoint);
-        let front = grpc::GrpcFront {
-            broker: broker.clone(),
-            endpoint,
-        };
+        let front = grpc::GrpcFront::new(broker.clone(), endpoint);
         tasks.push(tokio::spawn(grpc::serve(listener, front, shutdown.clone())));
     }
     if let Some(vip) = vip_listener {

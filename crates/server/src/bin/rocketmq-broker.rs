@@ -1,6 +1,7 @@
 //! `rocketmq-broker`: a RocketMQ-compatible name server and broker in one process.
 //!
-//! Prints the two listening addresses, runs until SIGINT/SIGTERM, then flushes and exits.
+//! Prints the listening addresses (name server, broker, and the gRPC endpoint unless
+//! `--no-grpc`), runs until SIGINT/SIGTERM, then flushes and exits.
 //! Every default shown by `--help` is one of `rocketmq_server::config`'s constants.
 
 use clap::{Parser, ValueEnum};
@@ -57,6 +58,13 @@ struct Args {
     /// Broker port (0 = ephemeral).
     #[arg(long, default_value_t = config::DEFAULT_BROKER_PORT)]
     broker_port: u16,
+    /// Port of the RocketMQ 5 gRPC endpoint (apache.rocketmq.v2, what 5.x clients connect
+    /// to; 0 = ephemeral).
+    #[arg(long, default_value_t = config::DEFAULT_GRPC_PORT)]
+    grpc_port: u16,
+    /// Serve no RocketMQ 5 gRPC endpoint (remoting only).
+    #[arg(long, conflicts_with = "grpc_port")]
+    no_grpc: bool,
     #[arg(long, value_enum, default_value_t = Flush::from(config::DEFAULT_FLUSH))]
     flush: Flush,
     /// Largest message body in bytes.
@@ -137,6 +145,7 @@ fn main() -> ExitCode {
         host: args.host,
         namesrv_port: args.namesrv_port,
         broker_port: args.broker_port,
+        grpc_port: (!args.no_grpc).then_some(args.grpc_port),
         store_dir: args.store_dir.unwrap_or_else(default_store_dir),
         flush: args.flush.into(),
         max_message_size: args.max_message_size,

@@ -42,7 +42,7 @@ pub mod subscription_group;
 #[cfg(test)]
 mod test_broker;
 pub mod timer;
-mod topic;
+pub(crate) mod topic;
 pub mod transaction;
 
 pub use services::Broker;

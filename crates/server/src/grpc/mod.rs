@@ -10,7 +10,10 @@
 //! and server-to-client commands), `assignment` (QueryAssignment), `receive`
 //! (ReceiveMessage), `ack` (AckMessage, ChangeInvisibleDuration,
 //! ForwardMessageToDeadLetterQueue), `pull` (PullMessage and the offset RPCs), `recall`
-//! (RecallMessage); `status` builds the `v2::Status` every answer carries.
+//! (RecallMessage); `status` builds the `v2::Status` every answer carries; `metadata` reads
+//! the client's request headers, `clients` keeps the gRPC clients (their handles in the
+//! broker's client table, settings and Telemetry streams), `message_in` checks a sent
+//! `v2::Message` and builds what the broker stores.
 //!
 //! Errors: as the Apache proxy does, a refused request is answered with a `v2::Status` in the
 //! response (its code says what went wrong); a gRPC error status is kept for requests that
@@ -18,7 +21,10 @@
 
 mod ack;
 mod assignment;
+mod clients;
 mod heartbeat;
+mod message_in;
+mod metadata;
 mod pull;
 mod recall;
 mod receive;
@@ -27,6 +33,12 @@ mod send;
 mod status;
 mod telemetry;
 mod transaction;
+
+// Consumer side: delivered messages, their checks and status codes.
+mod body_digest;
+mod consumer_args;
+mod message_out;
+mod op_status;
 
 use crate::broker::Broker;
 use rocketmq_grpc::v2;
@@ -47,6 +59,18 @@ pub(crate) struct GrpcFront {
     pub(crate) broker: Arc<Broker>,
     /// The address clients reach this endpoint at (what routes advertise).
     pub(crate) endpoint: SocketAddr,
+    /// The gRPC clients: handles, settings, Telemetry streams.
+    pub(crate) clients: Arc<clients::GrpcClients>,
+}
+
+impl GrpcFront {
+    pub(crate) fn new(broker: Arc<Broker>, endpoint: SocketAddr) -> GrpcFront {
+        GrpcFront {
+            clients: Arc::new(clients::GrpcClients::new(broker.clone())),
+            broker,
+            endpoint,
+        }
+    }
 }
 
 /// Serves `front` on `listener` until `shutdown` turns true.

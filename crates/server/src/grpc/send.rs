@@ -1,12 +1,222 @@
-//! SendMessage: normal, FIFO (message group), delay/timer and transactional messages.
+//! SendMessage: normal, FIFO (message group), delay/timer and transactional messages, one or
+//! more of one topic, through the broker's send operation (`send_store`, `send_finish`).
+//!
+//! As the Apache proxy: every message is checked first (`message_in`, and the topic's message
+//! type); the queue is the one the message group hashes to (so one group keeps its order),
+//! else a random writable one, the same for all messages of the request; each message gets
+//! its `SendResultEntry` (the client's message id, the transaction id of a half message, the
+//! queue offset), and the response status is the entries' common code, or
+//! `MULTIPLE_RESULTS` when they differ. The sender is registered as a producer of the topic.
 
+use super::message_in::{check_topic, check_type, incoming, resource_name, Limits};
+use super::metadata::{peer, ClientMeta};
+use super::status::{from_op_error, ok, status};
 use super::GrpcFront;
+use crate::broker::ops::send::SendRequest;
+use crate::broker::topic::AUTO_CREATE_TOPIC;
+use bytes::Bytes;
 use rocketmq_grpc::v2;
+use rocketmq_protocol::header::SendMessageRequestHeader;
+use rocketmq_protocol::message_id::decode_offset_msg_id;
 use tonic::{Request, Response, Status};
 
+/// The client version written in send headers (any version reads `maxReconsumeTimes`).
+const CLIENT_VERSION: i32 = i32::MAX;
+
 pub(super) async fn send_message(
-    _front: &GrpcFront,
-    _request: Request<v2::SendMessageRequest>,
+    front: &GrpcFront,
+    request: Request<v2::SendMessageRequest>,
 ) -> Result<Response<v2::SendMessageResponse>, Status> {
-    Err(Status::unimplemented("send_message"))
+    let meta = ClientMeta::from_metadata(request.metadata());
+    let from = peer(&request);
+    let request = request.into_inner();
+    let entries = front.send(&meta, from, &request.messages).await;
+    Ok(Response::new(v2::SendMessageResponse {
+        status: Some(overall(&entries)),
+        entries,
+    }))
+}
+
+/// The status of a whole send: the entries' code when they agree, else MULTIPLE_RESULTS.
+fn overall(entries: &[v2::SendResultEntry]) -> v2::Status {
+    let codes: std::collections::BTreeSet<i32> = entries
+        .iter()
+        .map(|e| e.status.as_ref().map_or(0, |s| s.code))
+        .collect();
+    match codes.len() {
+        0 => status(v2::Code::InternalServerError, "send status is empty"),
+        1 => match entries.iter().find_map(|e| e.status.clone()) {
+            Some(s) if s.code == v2::Code::Ok as i32 => ok(),
+            Some(s) => s,
+            None => status(v2::Code::InternalServerError, "send status is empty"),
+        },
+        _ => status(v2::Code::MultipleResults, "MULTIPLE_RESULTS"),
+    }
+}
+
+fn refused_entry(status: v2::Status) -> v2::SendResultEntry {
+    v2::SendResultEntry {
+        status: Some(status),
+        ..Default::default()
+    }
+}
+
+/// The queue a message group's messages go to: a stable hash of the group over the
+/// writable queues.
+pub(crate) fn queue_of_group(group: &str, write_queues: i32) -> i32 {
+    // Java `String.hashCode`, so the choice is the same for every broker and restart.
+    let hash = group.encode_utf16().fold(0i32, |h, c| {
+        h.wrapping_mul(31).wrapping_add(i32::from(c as i16))
+    });
+    (i64::from(hash).rem_euclid(i64::from(write_queues.max(1)))) as i32
+}
+
+impl GrpcFront {
+    /// Sends `messages` (one topic); one entry per message, in order.
+    async fn send(
+        &self,
+        meta: &ClientMeta,
+        from: std::net::SocketAddr,
+        messages: &[v2::Message],
+    ) -> Vec<v2::SendResultEntry> {
+        let Some(first) = messages.first() else {
+            return vec![refused_entry(status(
+                v2::Code::MessageCorrupted,
+                "no message to send",
+            ))];
+        };
+        let refuse_all = |s: v2::Status| vec![refused_entry(s); messages.len()];
+        if messages.iter().any(|m| m.topic != first.topic) {
+            return refuse_all(status(
+                v2::Code::MessageCorrupted,
+                "topic in message is not same",
+            ));
+        }
+        let topic = resource_name(first.topic.as_ref());
+        if let Err(refused) = check_topic(&topic) {
+            return refuse_all(refused);
+        }
+        let limits = Limits {
+            max_body_size: self.broker.config.max_message_size,
+            max_delay_ms: i64::try_from(self.broker.config.timer_max_delay.as_millis())
+                .unwrap_or(i64::MAX),
+        };
+        let now = rocketmq_protocol::now_millis();
+        let born_host = from.to_string();
+        let mut checked = Vec::with_capacity(messages.len());
+        for m in messages {
+            match incoming(m, &topic, &born_host, limits, now) {
+                Ok(i) => checked.push(i),
+                Err(refused) => return refuse_all(refused),
+            }
+        }
+        let Some(config) = self.topic_for_send(&topic).await else {
+            return refuse_all(status(
+                v2::Code::TopicNotFound,
+                format!("No topic route info in name server for the topic: {topic}"),
+            ));
+        };
+        for i in &checked {
+            if let Err(refused) = check_type(&config.attributes, i.message_type) {
+                return refuse_all(refused);
+            }
+        }
+        self.register_producer(meta, from, &topic);
+        // One queue for the whole request: the group's (of a single message), else random.
+        let queue_id = match (&checked[0].message_group, checked.len()) {
+            (Some(group), 1) => queue_of_group(group, config.write_queue_nums),
+            _ => -1,
+        };
+        let mut entries = Vec::with_capacity(checked.len());
+        for (m, i) in messages.iter().zip(checked) {
+            let header = SendMessageRequestHeader {
+                producer_group: topic.clone(),
+                topic: topic.clone(),
+                default_topic: AUTO_CREATE_TOPIC.to_string(),
+                default_topic_queue_nums: super::route::CREATED_TOPIC_QUEUES,
+                queue_id,
+                sys_flag: i.sys_flag,
+                born_timestamp: i.born_timestamp,
+                flag: 0,
+                properties: Some(i.properties),
+                reconsume_times: Some(i.reconsume_times),
+                unit_mode: None,
+                max_reconsume_times: None,
+                batch: Some(false),
+                broker_name: None,
+            };
+            let transactional = i.message_type == v2::MessageType::Transaction;
+            let request = SendRequest {
+                header,
+                body: Bytes::copy_from_slice(&m.body),
+                batch: false,
+                born_host: from,
+                client_version: CLIENT_VERSION,
+            };
+            let sent = match self.broker.send_store(request) {
+                Ok(stored) => self.broker.send_finish(stored).await,
+                Err(e) => Err(e),
+            };
+            entries.push(match sent {
+                Ok(receipt) if receipt.flush_failure.is_some() => refused_entry(status(
+                    v2::Code::MasterPersistenceTimeout,
+                    "send message failed, sendStatus=FLUSH_DISK_TIMEOUT",
+                )),
+                Ok(receipt) => {
+                    let transaction_id = if transactional {
+                        match decode_offset_msg_id(&receipt.msg_id) {
+                            Ok((_, offset)) => {
+                                super::transaction::transaction_id(offset, receipt.queue_offset)
+                            }
+                            Err(_) => String::new(),
+                        }
+                    } else {
+                        String::new()
+                    };
+                    v2::SendResultEntry {
+                        status: Some(ok()),
+                        message_id: i.message_id,
+                        transaction_id,
+                        offset: receipt.queue_offset,
+                        recall_handle: String::new(),
+                    }
+                }
+                Err(e) => refused_entry(from_op_error(&e)),
+            });
+        }
+        entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_always_goes_to_the_same_queue() {
+        let q = queue_of_group("order-42", 8);
+        assert!((0..8).contains(&q));
+        assert_eq!(q, queue_of_group("order-42", 8));
+        assert!((0..3).contains(&queue_of_group("negative-hash-group-zz", 3)));
+        assert_eq!(queue_of_group("g", 0), 0);
+    }
+
+    #[test]
+    fn the_overall_status_is_the_common_code_or_multiple_results() {
+        let okay = v2::SendResultEntry {
+            status: Some(ok()),
+            ..Default::default()
+        };
+        let bad = refused_entry(status(v2::Code::BadRequest, "x"));
+        assert_eq!(
+            overall(&[okay.clone(), okay.clone()]).code,
+            v2::Code::Ok as i32
+        );
+        assert_eq!(
+            overall(std::slice::from_ref(&bad)).code,
+            v2::Code::BadRequest as i32
+        );
+        assert_eq!(overall(&[okay, bad]).code, v2::Code::MultipleResults as i32);
+        assert_eq!(overall(&[]).code, v2::Code::InternalServerError as i32);
+    }
 }

@@ -14,3 +14,21 @@ pub(crate) fn status(code: v2::Code, message: impl Into<String>) -> v2::Status {
         message: message.into(),
     }
 }
+
+/// The code of a refused broker operation, as the Apache proxy turns the broker's remoting
+/// response codes into `v2::Code`s; the remark is kept as the message.
+pub(crate) fn from_op_error(e: &crate::broker::error::OpError) -> v2::Status {
+    use rocketmq_protocol::code::response_code as resp;
+    let code = match e.code {
+        resp::TOPIC_NOT_EXIST => v2::Code::TopicNotFound,
+        resp::NO_PERMISSION => v2::Code::Forbidden,
+        resp::MESSAGE_ILLEGAL => v2::Code::BadRequest,
+        resp::INVALID_PARAMETER => v2::Code::BadRequest,
+        resp::FLUSH_DISK_TIMEOUT => v2::Code::MasterPersistenceTimeout,
+        resp::FLUSH_SLAVE_TIMEOUT => v2::Code::SlavePersistenceTimeout,
+        resp::SYSTEM_BUSY => v2::Code::TooManyRequests,
+        resp::SUBSCRIPTION_GROUP_NOT_EXIST => v2::Code::ConsumerGroupNotFound,
+        _ => v2::Code::InternalServerError,
+    };
+    status(code, e.remark.clone())
+}

@@ -85,8 +85,9 @@ impl std::fmt::Debug for ConnectionHandle {
 
 impl ConnectionHandle {
     /// A handle not backed by a socket: commands sent to it arrive on the returned receiver.
-    /// For tests of code that keeps handles.
-    #[cfg(test)]
+    /// For tests of code that keeps handles, and for clients of another front end (a gRPC
+    /// client is registered with one, and its receiver turns server pushes into that
+    /// protocol's commands).
     pub fn detached(peer: SocketAddr) -> (ConnectionHandle, mpsc::Receiver<RemotingCommand>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let (closed, _) = watch::channel(false);
