@@ -183,7 +183,7 @@ class Producer:
     def send(self, message: Message, transaction: Optional[Transaction] = None) -> SendReceipt:
         """Sends `message` (a half message of `transaction` when given) and waits."""
         if not self.is_running:
-            raise IllegalStateException("producer is not running now.")
+            raise IllegalStateException("producer is not running now; call startup() first.")
         args = self.__message_args(message)
         if transaction is not None:
             transaction.add_half_message(message)
@@ -199,7 +199,7 @@ class Producer:
     def send_async(self, message: Message) -> "Future[SendReceipt]":
         """Starts sending `message`; the future gets the ``SendReceipt`` or the exception."""
         if not self.is_running:
-            raise IllegalStateException("producer is not running now.")
+            raise IllegalStateException("producer is not running now; call startup() first.")
         args = self.__message_args(message)
         future: "Future[SendReceipt]" = Future()
         future.set_running_or_notify_cancel()
@@ -219,7 +219,7 @@ class Producer:
         """A new transaction; the producer needs a checker (``Producer(checker=...)``)."""
         if not self.is_running:
             raise IllegalStateException(
-                "unable to begin transaction because producer is not running"
+                "unable to begin transaction because producer is not running; call startup() first"
             )
         if self.__checker is None:
             raise IllegalArgumentException("Transaction checker should not be null.")

@@ -47,7 +47,7 @@ class SimpleConsumer(ConsumerBase):
         """Up to `max_message_num` messages, invisible to the group for `invisible_duration`
         seconds unless acked."""
         if not self.is_running:
-            raise IllegalStateException("consumer is not running now.")
+            raise IllegalStateException("consumer is not running now; call startup() first.")
         if not self._subscriptions:
             raise IllegalArgumentException("There is no topic to receive message")
         if max_message_num <= 0:
