@@ -8,7 +8,7 @@ What must stay true: a server status maps to the class the official client raise
 
 from __future__ import annotations
 
-from typing import NoReturn, Optional
+from typing import Dict, NoReturn, Optional, Type
 
 from rocketmq.grpc_protocol import Code
 
@@ -117,7 +117,7 @@ class IllegalStateException(ClientException):
 
 
 _BAD_REQUEST = {int(c) for c in Code if 40000 <= c < 40100}
-_BY_CODE = {
+_BY_CODE: Dict[int, Type[ClientException]] = {
     Code.UNAUTHORIZED: UnauthorizedException,
     Code.PAYMENT_REQUIRED: PaymentRequiredException,
     Code.FORBIDDEN: ForbiddenException,
@@ -156,10 +156,10 @@ def exception_for_status(code: int, message: str) -> ClientException:
 
 def from_native(error: BaseException) -> ClientException:
     """The 5.x exception of a native ``GrpcClientError(kind, code, message)``."""
-    args = getattr(error, "args", ())
+    args = tuple(getattr(error, "args", ()))
     if len(args) != 3:
         return ClientException(str(error))
-    kind, code, message = args
+    kind, code, message = args[0], args[1], args[2]
     if kind == "status" and code is not None:
         return exception_for_status(int(code), message)
     if kind == "state":
