@@ -143,3 +143,20 @@ def test_a_bad_endpoint_or_tls_is_refused_saying_what_to_pass():
     p = Producer(ClientConfiguration("127.0.0.1:1", Credentials()))
     with pytest.raises(IllegalStateException, match="startup"):
         p.begin_transaction()
+
+
+def test_an_unreferenced_producer_with_a_checker_is_collected():
+    import gc
+    import weakref
+
+    from rocketmq import ClientConfiguration, Credentials, Producer, TransactionChecker
+
+    class Checker(TransactionChecker):
+        def check(self, message):
+            return None
+
+    p = Producer(ClientConfiguration("127.0.0.1:1", Credentials()), checker=Checker())
+    ref = weakref.ref(p)
+    del p
+    gc.collect()
+    assert ref() is None

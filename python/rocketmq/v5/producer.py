@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
+import weakref
 from concurrent.futures import Future
 from typing import Any, Dict, Iterable, Optional
 
@@ -116,11 +117,19 @@ class Producer:
         self.__configuration = client_configuration
         self.__checker = checker
         self.__topics = list(topics) if topics else []
+        # The native producer holds the checker callback; through a weak reference, so that
+        # a Producer nobody references any more is collected (and its native half shut down).
+        this = weakref.ref(self)
+
+        def check(d: Dict[str, Any]) -> Optional[bool]:
+            producer = this()
+            return producer.__check(d) if producer is not None else None
+
         try:
             self.__native = _native().GrpcProducer(
                 *client_configuration._native_args(tls_enable),
                 self.__topics,
-                self.__check if checker is not None else None,
+                check if checker is not None else None,
             )
         except _native().GrpcClientError as e:
             raise_native(e)
