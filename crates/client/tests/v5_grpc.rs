@@ -174,3 +174,61 @@ fn an_open_transaction_is_committed_by_the_checker() {
         producer.shutdown().await;
     });
 }
+
+#[test]
+fn a_push_consumer_receives_from_its_assignment_and_shutdown_ends_a_long_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        create_topic(&cluster, "V5Push", "NORMAL").await;
+        let filter = Filter {
+            filter_type: 1,
+            expression: "*".into(),
+        };
+        let subs = vec![("V5Push".to_string(), filter)];
+        let consumer = Arc::new(
+            Consumer::new(
+                options(&cluster),
+                "V5PushGroup".into(),
+                subs,
+                Duration::from_secs(20),
+                true,
+            )
+            .unwrap(),
+        );
+        consumer.start().await.expect("consumer starts");
+        let producer = Producer::new(options(&cluster), vec!["V5Push".into()], None).unwrap();
+        producer.start().await.expect("producer starts");
+        producer
+            .send(&text("V5Push", "pushed"))
+            .await
+            .expect("send");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let got = loop {
+            assert!(Instant::now() < deadline, "nothing received");
+            let got = consumer.receive(8, None).await.expect("receive");
+            if !got.is_empty() {
+                break got;
+            }
+        };
+        assert_eq!(got[0].body, b"pushed".to_vec());
+        consumer.ack(receipt(&got[0])).await.expect("ack");
+
+        // Nothing left: the next receive long-polls (20 s); shutdown ends it at once, empty
+        // (or refuses it, when shutdown came first).
+        let polling = {
+            let consumer = consumer.clone();
+            tokio::spawn(async move { consumer.receive(8, None).await })
+        };
+        let asked = Instant::now();
+        consumer.shutdown().await;
+        let ended = tokio::time::timeout(Duration::from_secs(10), polling)
+            .await
+            .expect("the receive ended after shutdown")
+            .unwrap();
+        assert!(ended.map(|v| v.is_empty()).unwrap_or(true));
+        assert!(asked.elapsed() < Duration::from_secs(10));
+        producer.shutdown().await;
+    });
+}
