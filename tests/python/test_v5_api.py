@@ -160,3 +160,12 @@ def test_an_unreferenced_producer_with_a_checker_is_collected():
     del p
     gc.collect()
     assert ref() is None
+
+
+def test_the_official_examples_module_paths_import():
+    from rocketmq.v5.client import ClientConfiguration, Credentials  # noqa: F401
+    from rocketmq.v5.consumer import PushConsumer, SimpleConsumer  # noqa: F401
+    from rocketmq.v5.consumer.message_listener import ConsumeResult, MessageListener  # noqa: F401
+    from rocketmq.v5.exception import ClientException  # noqa: F401
+    from rocketmq.v5.model import FilterExpression, Message, SendReceipt  # noqa: F401
+    from rocketmq.v5.producer import Producer, Transaction, TransactionChecker  # noqa: F401
