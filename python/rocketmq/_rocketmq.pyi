@@ -600,6 +600,7 @@ class GrpcProducer:
     ) -> None:
         """`callback(True, receipt)` or `callback(False, GrpcClientError)`, on the callback
         thread."""
+    def recall(self, topic: str, recall_handle: str) -> str: ...
     def end_transaction(
         self, endpoint: str, topic: str, message_id: str, transaction_id: str, commit: bool
     ) -> None: ...

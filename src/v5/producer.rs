@@ -175,6 +175,15 @@ impl GrpcProducer {
         );
     }
 
+    /// Cancels a delay message not delivered yet; returns its message id.
+    fn recall(&self, py: Python<'_>, topic: String, recall_handle: String) -> PyResult<String> {
+        let inner = self.inner.clone();
+        block_on(
+            py,
+            async move { inner.recall(&topic, &recall_handle).await },
+        )
+    }
+
     fn end_transaction(
         &self,
         py: Python<'_>,

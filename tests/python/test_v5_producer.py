@@ -21,6 +21,7 @@ from rocketmq import (
     TransactionChecker,
     TransactionResolution,
 )
+from rocketmq.grpc_protocol import Code
 from rocketmq.v5.exception import ClientException, IllegalArgumentException, IllegalStateException
 
 pytestmark = pytest.mark.timeout(240)
@@ -170,3 +171,19 @@ def test_user_errors_say_what_to_do(v5_endpoint):
 
 def v5_endpoint_missing_topic() -> str:
     return "V5Missing-" + str(time.monotonic_ns())
+
+
+def test_recall_message_reaches_the_server_and_its_refusal_is_the_official_exception(v5_endpoint):
+    # Neither test server cancels timer messages: Apache's test broker runs with
+    # recallMessageEnable=false (its default) and the bundled broker answers NOT_IMPLEMENTED.
+    topic = v5_endpoint.topic("DELAY")
+    with Producer(config(v5_endpoint), topics=[topic]) as producer:
+        due_ms = int(time.time() * 1000) + 60_000
+        receipt = producer.send(message(topic, b"recall me", delivery_timestamp=due_ms))
+        with pytest.raises(ClientException) as refused:
+            producer.recall_message(topic, receipt.recall_handle or "no-handle")
+        assert refused.value.code in (Code.INTERNAL_SERVER_ERROR, Code.NOT_IMPLEMENTED), (
+            refused.value
+        )
+        with pytest.raises(IllegalArgumentException, match="recall_handle"):
+            producer.recall_message(topic, "")

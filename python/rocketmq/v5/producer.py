@@ -224,6 +224,30 @@ class Producer:
         self.__native.send_async(*args, done)
         return future
 
+    def recall_message(self, topic: str, recall_handle: str) -> str:
+        """Cancels a delay message not delivered yet (``receipt.recall_handle``); returns its
+        message id."""
+        if not self.is_running:
+            raise IllegalStateException("producer is not running now; call startup() first.")
+        try:
+            return self.__native.recall(topic, recall_handle or "")
+        except _native().GrpcClientError as e:
+            raise_native(e)
+
+    def recall_message_async(self, topic: str, recall_handle: str) -> "Future[str]":
+        """``recall_message`` on a helper thread; the future gets the message id."""
+        future: "Future[str]" = Future()
+        future.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                future.set_result(self.recall_message(topic, recall_handle))
+            except BaseException as e:  # noqa: BLE001 (handed to the future)
+                future.set_exception(e)
+
+        threading.Thread(target=run, name="rocketmq-recall", daemon=True).start()
+        return future
+
     def begin_transaction(self) -> Transaction:
         """A new transaction; the producer needs a checker (``Producer(checker=...)``)."""
         if not self.is_running:

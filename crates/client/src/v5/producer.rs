@@ -17,7 +17,8 @@ use super::session::{Role, Session, TransactionCheck};
 use super::signing;
 use super::transport::{first_address, ClientOptions};
 use rocketmq_grpc::v2::{
-    MessageQueue, MessageType, Permission, SendMessageRequest, TransactionSource,
+    MessageQueue, MessageType, Permission, RecallMessageRequest, SendMessageRequest,
+    TransactionSource,
 };
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -226,5 +227,29 @@ impl Producer {
                 TransactionSource::SourceClient,
             )
             .await
+    }
+
+    /// Cancels a delay message not delivered yet (`recall_handle` from its receipt); returns
+    /// its message id.
+    pub async fn recall(&self, topic: &str, recall_handle: &str) -> GrpcResult<String> {
+        self.session.ensure_running("producer")?;
+        if recall_handle.is_empty() {
+            return Err(GrpcError::IllegalArgument(
+                "recall_handle is empty; pass the recall_handle of a delay message's receipt"
+                    .into(),
+            ));
+        }
+        let t = &self.session.transport;
+        let req = RecallMessageRequest {
+            topic: Some(t.resource(topic)),
+            recall_handle: recall_handle.to_string(),
+        };
+        let resp = t
+            .stub(t.access_point())?
+            .recall_message(t.unary(req))
+            .await?
+            .into_inner();
+        check_status(resp.status.as_ref())?;
+        Ok(resp.message_id)
     }
 }
