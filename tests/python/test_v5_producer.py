@@ -163,6 +163,8 @@ def test_user_errors_say_what_to_do(v5_endpoint):
             producer.begin_transaction()
         with pytest.raises(ClientException):
             producer.send(message(v5_endpoint_missing_topic(), b"x"))
+        with pytest.raises(ClientException, match="FIFO|type"):
+            producer.send(message(topic, b"x", message_group="g"))
     with pytest.raises(IllegalArgumentException):
         Message().topic = "bad topic!"
     with pytest.raises(IllegalArgumentException, match="host:port"):
