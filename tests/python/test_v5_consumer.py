@@ -133,3 +133,27 @@ def test_a_fifo_push_consumer_consumes_each_group_in_order(v5_endpoint):
         wait_for(lambda: len(listener.seen) >= 6, timeout=90, what="six FIFO messages")
     assert [b for b, _, _ in listener.seen[:6]] == [b"%d" % i for i in range(6)]
     assert {g for _, _, g in listener.seen} == {"g1"}
+
+
+class AlwaysFails(MessageListener):
+    def __init__(self) -> None:
+        self.attempts = []
+
+    def consume(self, message):
+        self.attempts.append(message.delivery_attempt)
+        raise RuntimeError("the listener fails")
+
+
+def test_a_message_failing_every_attempt_goes_to_the_dead_letter_queue(v5_endpoint):
+    topic, group = v5_endpoint.topic(), v5_endpoint.group(retry_max_times=1)
+    listener = AlwaysFails()
+    with PushConsumer(config(v5_endpoint), group, listener, {topic: FilterExpression()}):
+        send(v5_endpoint, topic, [b"doomed"])
+        wait_for(lambda: len(listener.attempts) >= 2, timeout=90, what="two attempts")
+    assert listener.attempts[:2] == [1, 2]
+    with SimpleConsumer(
+        config(v5_endpoint), v5_endpoint.group(), {f"%DLQ%{group}": FilterExpression()}, 5
+    ) as dlq:
+        (dead,) = receive_until(dlq, 1, timeout=90)
+        assert dead.body == b"doomed"
+        dlq.ack(dead)
