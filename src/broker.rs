@@ -31,6 +31,7 @@ pub fn add_defaults(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_HOST", config::DEFAULT_HOST)?;
     m.add("DEFAULT_NAMESRV_PORT", config::DEFAULT_NAMESRV_PORT)?;
     m.add("DEFAULT_BROKER_PORT", config::DEFAULT_BROKER_PORT)?;
+    m.add("DEFAULT_GRPC_PORT", config::DEFAULT_GRPC_PORT)?;
     m.add("DEFAULT_FLUSH", flush_name(config::DEFAULT_FLUSH))?;
     m.add("DEFAULT_MAX_MESSAGE_SIZE", config::DEFAULT_MAX_MESSAGE_SIZE)?;
     m.add("DEFAULT_DELAY_LEVELS", config::DEFAULT_DELAY_LEVELS)?;
@@ -177,6 +178,7 @@ fn start_error(err: std::io::Error, config: &ServerConfig) -> PyErr {
             let fixed: Vec<String> = [
                 ("name server", config.namesrv_port),
                 ("broker", config.broker_port),
+                ("gRPC", config.grpc_port.unwrap_or(0)),
             ]
             .iter()
             .filter(|(_, port)| *port != 0)
@@ -216,6 +218,8 @@ pub struct PyEmbeddedCluster {
     cluster: Mutex<Option<EmbeddedCluster>>,
     namesrv_addr: String,
     broker_addr: String,
+    /// `"host:port"` of the RocketMQ 5 gRPC endpoint, when one was asked for.
+    grpc_endpoint: Option<String>,
     store_dir: PathBuf,
 }
 
@@ -245,6 +249,7 @@ impl PyEmbeddedCluster {
         disk_max_used_ratio = None,
         disk_refuse_ratio = None,
         enable_property_filter = None,
+        grpc_port = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -270,6 +275,7 @@ impl PyEmbeddedCluster {
         disk_max_used_ratio: Option<&Bound<'_, PyAny>>,
         disk_refuse_ratio: Option<&Bound<'_, PyAny>>,
         enable_property_filter: Option<&Bound<'_, PyAny>>,
+        grpc_port: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
@@ -288,6 +294,10 @@ impl PyEmbeddedCluster {
         }
         if let Some(port) = int_arg(broker_port, "broker_port", 0, 65535)? {
             config.broker_port = port as u16;
+        }
+        // None: no gRPC endpoint (LocalBroker picks the port it passes here).
+        if let Some(port) = int_arg(grpc_port, "grpc_port", 0, 65535)? {
+            config.grpc_port = Some(port as u16);
         }
         if let Some(flush) = str_arg(flush, "flush")? {
             config.flush = match flush.to_ascii_lowercase().as_str() {
@@ -403,6 +413,7 @@ impl PyEmbeddedCluster {
         Ok(PyEmbeddedCluster {
             namesrv_addr: cluster.namesrv_addr().to_string(),
             broker_addr: cluster.broker_addr().to_string(),
+            grpc_endpoint: cluster.grpc_addr().map(|a| a.to_string()),
             store_dir: config.store_dir,
             cluster: Mutex::new(Some(cluster)),
         })
@@ -418,6 +429,13 @@ impl PyEmbeddedCluster {
     #[getter]
     fn broker_addr(&self) -> &str {
         &self.broker_addr
+    }
+
+    /// The RocketMQ 5 gRPC endpoint as clients reach it, `"host:port"`; `None` when the
+    /// broker was started without one.
+    #[getter]
+    fn grpc_endpoint(&self) -> Option<&str> {
+        self.grpc_endpoint.as_deref()
     }
 
     /// The store directory.

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_NAMESRV_PORT",
     "DEFAULT_BROKER_PORT",
+    "DEFAULT_GRPC_PORT",
     "DEFAULT_FLUSH",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_DELAY_LEVELS",
@@ -46,6 +47,7 @@ __version__: str
 DEFAULT_HOST: str
 DEFAULT_NAMESRV_PORT: int
 DEFAULT_BROKER_PORT: int
+DEFAULT_GRPC_PORT: int
 DEFAULT_FLUSH: str
 DEFAULT_MAX_MESSAGE_SIZE: int
 DEFAULT_DELAY_LEVELS: str
@@ -94,11 +96,14 @@ class _EmbeddedCluster:
         disk_max_used_ratio: Optional[int] = None,
         disk_refuse_ratio: Optional[int] = None,
         enable_property_filter: Optional[bool] = None,
+        grpc_port: Optional[int] = None,
     ) -> "_EmbeddedCluster": ...
     @property
     def namesrv_addr(self) -> str: ...
     @property
     def broker_addr(self) -> str: ...
+    @property
+    def grpc_endpoint(self) -> Optional[str]: ...
     @property
     def store_dir(self) -> Path: ...
     @property

@@ -5,7 +5,8 @@ In process (tests, scripts)::
     from rocketmq.broker import LocalBroker
 
     with LocalBroker(namesrv_port=0, broker_port=0) as broker:
-        print(broker.namesrv_addr)   # "127.0.0.1:<port>": give this to clients
+        print(broker.namesrv_addr)   # "127.0.0.1:<port>": give this to 4.x clients
+        print(broker.grpc_endpoint)  # "127.0.0.1:<port>": give this to 5.x (gRPC) clients
 
 A `LocalBroker` starts in its constructor and runs until `shutdown()` / `close()` (both
 idempotent), the end of its `with` block, garbage collection or interpreter exit. Shutting
@@ -13,7 +14,8 @@ down flushes the store, so a new `LocalBroker` on the same `store_dir` sees ever
 and committed consumer offset of the old one.
 
 As a program: ``rocketmq-broker`` or ``python -m rocketmq.broker`` (``--help`` for options).
-It prints the two listening addresses, runs until SIGINT or SIGTERM, then flushes and exits 0.
+It prints the listening addresses (name server, broker, gRPC endpoint unless ``--no-grpc``),
+runs until SIGINT or SIGTERM, then flushes and exits 0.
 
 Every default (ports, sizes, delay levels, transaction check-back timing) is defined once, in
 the Rust server's configuration, and read here from the native module's ``DEFAULT_*``
@@ -90,6 +92,12 @@ class LocalBroker:
         host: address to listen on and to advertise to clients.
         namesrv_port: name server port; ``0`` picks a free port.
         broker_port: broker port; ``0`` picks a free port.
+        grpc_port: port of the RocketMQ 5 gRPC endpoint (``apache.rocketmq.v2``, what 5.x
+            clients such as ``rocketmq-python-client`` connect to); ``0`` picks a free port.
+            ``None`` means ``DEFAULT_GRPC_PORT`` (8081, as Apache's proxy) when
+            ``broker_port`` is the default, and a free port otherwise (so a broker on
+            ``broker_port=0`` never collides on 8081). ``grpc_endpoint`` says where it is.
+        grpc: ``False`` starts no gRPC endpoint (``grpc_endpoint`` is then ``None``).
         flush: ``"async"`` (flush in the background) or ``"sync"`` (acknowledge a send only
             after its bytes are fsynced; group commit).
         max_message_size: largest accepted message body in bytes.
@@ -160,11 +168,19 @@ class LocalBroker:
         disk_max_used_ratio: Optional[int] = None,
         disk_refuse_ratio: Optional[int] = None,
         enable_property_filter: bool = True,
+        grpc_port: Optional[int] = None,
+        grpc: bool = True,
     ) -> None:
         temp_dir = None
         if store_dir is None:
             temp_dir = tempfile.mkdtemp(prefix="rocketmq-broker-")
             store_dir = temp_dir
+        if not grpc:
+            grpc_port = None
+        elif grpc_port is None:
+            grpc_port = (
+                _rocketmq.DEFAULT_GRPC_PORT if broker_port == _rocketmq.DEFAULT_BROKER_PORT else 0
+            )
         try:
             self._cluster = _rocketmq._EmbeddedCluster(
                 store_dir,
@@ -187,6 +203,7 @@ class LocalBroker:
                 disk_max_used_ratio=disk_max_used_ratio,
                 disk_refuse_ratio=disk_refuse_ratio,
                 enable_property_filter=enable_property_filter,
+                grpc_port=grpc_port,
             )
         except BaseException:
             if temp_dir is not None:
@@ -204,6 +221,12 @@ class LocalBroker:
     def broker_addr(self) -> str:
         """Broker address ``"host:port"``, as published in topic routes."""
         return self._cluster.broker_addr
+
+    @property
+    def grpc_endpoint(self) -> Optional[str]:
+        """RocketMQ 5 gRPC endpoint ``"host:port"``: what 5.x clients take as their
+        ``endpoints`` (``ClientConfiguration``); ``None`` when started with ``grpc=False``."""
+        return self._cluster.grpc_endpoint
 
     @property
     def store_dir(self) -> Path:
@@ -265,6 +288,20 @@ def _parser() -> argparse.ArgumentParser:
         "--advertised-host",
         default=None,
         help="address clients use to reach the broker, if not --host (e.g. with 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        help=(
+            "RocketMQ 5 gRPC endpoint port, 0 = any free (default: "
+            f"{_rocketmq.DEFAULT_GRPC_PORT} when --broker-port is the default, else any free)"
+        ),
+    )
+    parser.add_argument(
+        "--no-grpc",
+        action="store_true",
+        help="serve no RocketMQ 5 gRPC endpoint (remoting only)",
     )
     parser.add_argument(
         "--namesrv-port",
@@ -416,6 +453,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 host=args.host,
                 namesrv_port=args.namesrv_port,
                 broker_port=args.broker_port,
+                grpc_port=args.grpc_port,
+                grpc=not args.no_grpc,
                 flush=args.flush,
                 max_message_size=args.max_message_size,
                 delay_levels=args.delay_levels,
@@ -439,6 +478,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with broker:
             print(f"name server listening on {broker.namesrv_addr}", flush=True)
             print(f"broker listening on {broker.broker_addr}", flush=True)
+            if broker.grpc_endpoint is not None:
+                print(f"gRPC endpoint listening on {broker.grpc_endpoint}", flush=True)
             print(f"store directory {broker.store_dir}", flush=True)
             # A bounded wait lets the interpreter run signal handlers promptly.
             while not stop.wait(0.5):

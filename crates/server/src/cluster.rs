@@ -451,23 +451,38 @@ async fn run(
 /// `name server listening on HOST:PORT` and `broker listening on HOST:PORT` first.
 pub fn run_until_signal(config: ServerConfig) -> io::Result<()> {
     let cluster = EmbeddedCluster::start(config)?;
-    println!("name server listening on {}", cluster.namesrv_addr());
-    println!("broker listening on {}", cluster.broker_addr());
-    if let Some(grpc) = cluster.grpc_addr() {
-        println!("gRPC endpoint listening on {grpc}");
-    }
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The handlers are installed before the addresses are printed: whoever reads them may
+    // signal at once, and a signal before the handlers would kill the process uncleanly.
+    #[cfg(unix)]
+    let (mut term, mut interrupt) = signals.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        io::Result::Ok((
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        ))
+    })?;
+    // A reader that stopped reading (a closed pipe) must not bring the broker down.
+    let print = |line: String| {
+        use std::io::Write;
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    print(format!(
+        "name server listening on {}",
+        cluster.namesrv_addr()
+    ));
+    print(format!("broker listening on {}", cluster.broker_addr()));
+    if let Some(grpc) = cluster.grpc_addr() {
+        print(format!("gRPC endpoint listening on {grpc}"));
+    }
     signals.block_on(async {
         #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let mut term = signal(SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r?,
-                _ = term.recv() => {}
-            }
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = term.recv() => {}
         }
         #[cfg(not(unix))]
         tokio::signal::ctrl_c().await?;

@@ -20,6 +20,7 @@ use rocketmq_protocol::RemotingCommand;
 use std::time::{Duration, Instant};
 
 /// What one ReceiveMessage answered, in order.
+#[derive(Debug)]
 struct Received {
     status: v2::Status,
     messages: Vec<v2::Message>,
@@ -231,10 +232,11 @@ fn receive_carries_the_proxy_fields_and_ack_is_final() {
             );
             assert!(!m.user_properties.contains_key("UNIQ_KEY"));
             assert_eq!(m.topic.as_ref().unwrap().name, "GT");
-            // Java's ExtraInfoUtil handle: 8 space-separated fields ending in the offset.
+            // The proxy's handle: Java's ExtraInfoUtil text (8 fields, the 8th the queue
+            // offset), then the commit-log offset.
             let h = handle(m);
             let fields: Vec<&str> = h.split(' ').collect();
-            assert_eq!(fields.len(), 8, "{h}");
+            assert_eq!(fields.len(), 9, "{h}");
             assert_eq!(fields[7], s.queue_offset.unwrap().to_string());
             assert_eq!(fields[6], s.queue_id.to_string());
         }
@@ -316,6 +318,11 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
             changed.status
         );
         assert_ne!(changed.receipt_handle, old);
+        assert_eq!(
+            changed.receipt_handle.rsplit(' ').next(),
+            old.rsplit(' ').next(),
+            "the commit-log offset is kept"
+        );
         // The old handle is stale from then on.
         let stale = ack(&mut g, "G", "GC", &[("U1", old.clone())]).await;
         assert_eq!(code_of(&stale.status), v2::Code::InternalServerError);
@@ -338,6 +345,15 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
             "{:?}",
             short.status
         );
+        // A call whose deadline leaves less than the 5 s minimum poll.
+        let mut hurried = tonic::Request::new(receive_request("G", "GC", 1, 30_000, 20_000, None));
+        hurried.set_timeout(Duration::from_secs(3));
+        let mut stream = g.receive_message(hurried).await.unwrap().into_inner();
+        let first = stream.message().await.unwrap().unwrap().content.unwrap();
+        let Content::Status(s) = first else {
+            panic!("a status first: {first:?}")
+        };
+        assert_eq!(s.code, v2::Code::IllegalPollingTime as i32, "{s:?}");
         let garbage = change_invisible(&mut g, "G", "GC", "garbage", 1_000).await;
         assert_eq!(code_of(&garbage.status), v2::Code::InvalidReceiptHandle);
     });
@@ -526,5 +542,145 @@ fn forward_to_dead_letter_queue_stores_it_there_and_ends_the_delivery() {
     let dlq = pull_all(&mut c, "%DLQ%DG", 0);
     assert_eq!(dlq.len(), 1);
     assert_eq!(&dlq[0].body[..], b"poison");
+    cluster.shutdown();
+}
+
+#[test]
+fn a_receive_whose_caller_left_does_not_keep_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_grpc(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "GA", 1);
+    runtime().block_on(async {
+        let mut g = connect(&cluster).await;
+        // A held receive whose caller goes away: the pop ends with it, or, if the message
+        // was taken before the server saw the caller leave, the message is made visible
+        // again after a second rather than after its 30 s.
+        let mut gone = g.clone();
+        let held = tokio::spawn(async move {
+            receive_with(
+                &mut gone,
+                receive_request("G", "GA", 1, 30_000, 20_000, None),
+            )
+            .await
+        });
+        // The receive reached the server once a later request on the same connection was
+        // answered.
+        let probe = g
+            .query_assignment(v2::QueryAssignmentRequest {
+                topic: resource("GA"),
+                group: resource("G"),
+                endpoints: None,
+            })
+            .await
+            .unwrap();
+        assert!(probe.into_inner().status.is_some());
+        held.abort();
+        assert!(held.await.unwrap_err().is_cancelled());
+        send(&mut c, "GA", 0, "kept", "");
+        let got = receive_n(&mut g, "G", "GA", 1, 30_000).await;
+        assert_eq!(got.iter().map(body).collect::<Vec<_>>(), ["kept"]);
+    });
+    cluster.shutdown();
+}
+
+#[test]
+fn what_a_grpc_producer_sent_is_received_with_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_grpc(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "GR", 2);
+    runtime().block_on(async {
+        let mut g = connect(&cluster).await;
+        let mut sent = tonic::Request::new(v2::SendMessageRequest {
+            messages: vec![v2::Message {
+                topic: resource("GR"),
+                user_properties: [("color".to_string(), "blue".to_string())].into(),
+                system_properties: Some(v2::SystemProperties {
+                    message_id: "0100000000000000000000000A".into(),
+                    tag: Some("TagR".into()),
+                    keys: vec!["k1".into(), "k2".into()],
+                    message_group: Some("grp".into()),
+                    message_type: v2::MessageType::Fifo as i32,
+                    born_host: "producer-host".into(),
+                    born_timestamp: Some(rocketmq_grpc::Timestamp {
+                        seconds: 1_700_000_100,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+                body: b"round trip".to_vec(),
+            }],
+        });
+        sent.metadata_mut()
+            .insert("x-mq-client-id", "receive-test-client".parse().unwrap());
+        let r = g.send_message(sent).await.unwrap().into_inner();
+        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+
+        let got = receive_n(&mut g, "G", "GR", 1, 30_000).await;
+        assert_eq!(got.len(), 1);
+        let m = &got[0];
+        let s = sys(m);
+        assert_eq!(body(m), "round trip");
+        assert_eq!(s.message_id, "0100000000000000000000000A");
+        assert_eq!(s.tag.as_deref(), Some("TagR"));
+        assert_eq!(s.keys, ["k1", "k2"]);
+        assert_eq!(s.message_group.as_deref(), Some("grp"));
+        assert_eq!(s.message_type, v2::MessageType::Fifo as i32);
+        assert_eq!(s.born_timestamp.as_ref().unwrap().seconds, 1_700_000_100);
+        assert_eq!(
+            m.user_properties.get("color").map(String::as_str),
+            Some("blue")
+        );
+        let r = ack(&mut g, "G", "GR", &[("x", handle(m))]).await;
+        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+    });
+    cluster.shutdown();
+}
+
+#[test]
+fn an_auto_renewed_delivery_returns_to_the_group_when_its_client_terminates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_grpc(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    create_topic(&mut c, "GN", 1);
+    send(&mut c, "GN", 0, "renewed", "");
+    runtime().block_on(async {
+        let mut g = connect(&cluster).await;
+        fn as_client<T>(message: T) -> tonic::Request<T> {
+            let mut r = tonic::Request::new(message);
+            r.metadata_mut()
+                .insert("x-mq-client-id", "push-client-1".parse().unwrap());
+            r
+        }
+        let mut push = receive_request("G", "GN", 1, 30_000, 5_000, None);
+        push.auto_renew = true;
+        push.invisible_duration = None;
+        let mut stream = g
+            .receive_message(as_client(push))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut delivered = Vec::new();
+        while let Some(item) = stream.message().await.unwrap() {
+            if let Some(Content::Message(m)) = item.content {
+                delivered.push(m);
+            }
+        }
+        assert_eq!(delivered.iter().map(body).collect::<Vec<_>>(), ["renewed"]);
+        // The client goes away without acking: the message is the group's again after a
+        // second, not after its 60 s.
+        let bye = g
+            .notify_client_termination(as_client(v2::NotifyClientTerminationRequest {
+                group: resource("G"),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(code_of(&bye.status), v2::Code::Ok, "{:?}", bye.status);
+        let again = receive_n(&mut g, "G", "GN", 1, 30_000).await;
+        assert_eq!(again.iter().map(body).collect::<Vec<_>>(), ["renewed"]);
+        assert_eq!(sys(&again[0]).delivery_attempt, Some(2));
+    });
     cluster.shutdown();
 }

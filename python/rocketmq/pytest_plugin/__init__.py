@@ -7,7 +7,13 @@ Fixtures (their names all start with ``rocketmq_``):
   its store under pytest's temporary directory, delay levels of 1 s; one per pytest-xdist
   worker. With an external name server set (``--rocketmq-namesrv``, ``ROCKETMQ_NAMESRV_ADDR``
   or ini ``rocketmq_namesrv``) nothing is started and it is an :class:`ExternalCluster`.
-  Both have ``namesrv_addr`` and ``broker_addr``.
+  Both have ``namesrv_addr``, ``broker_addr`` and ``grpc_endpoint`` (the broker's RocketMQ 5
+  gRPC endpoint, on a free port; for an external cluster the one set with
+  ``--rocketmq-grpc-endpoint``, ``ROCKETMQ_GRPC_ENDPOINT`` or ini ``rocketmq_grpc_endpoint``,
+  else ``None``).
+* ``rocketmq_grpc_endpoint`` (session): that gRPC endpoint, ``"host:port"``, for 5.x clients
+  (``ClientConfiguration(endpoints)``); a test asking for it fails saying what to set when
+  the external cluster has none.
 * ``rocketmq_namesrv_addr`` (session): that cluster's name server address.
 * ``rocketmq_topic``: a new topic (4 queues; an indirect parameter sets another count),
   created on every master broker before the test.
@@ -21,7 +27,8 @@ Fixtures (their names all start with ``rocketmq_``):
 
 Settings (``options``), each an option and an ini key: ``--rocketmq-namesrv`` /
 ``rocketmq_namesrv``, ``--rocketmq-delay-levels`` / ``rocketmq_delay_levels``,
-``--rocketmq-store-dir`` / ``rocketmq_store_dir``. ``factories`` makes more fixtures.
+``--rocketmq-store-dir`` / ``rocketmq_store_dir``, ``--rocketmq-grpc-endpoint`` /
+``rocketmq_grpc_endpoint``. ``factories`` makes more fixtures.
 
 What must stay true: the plugin defines no fixture outside the ``rocketmq_`` prefix and no
 hook but ``pytest_addoption``, so loading it changes nothing for a suite that does not ask for
@@ -50,6 +57,7 @@ __all__ = [
     "factories",
     "rocketmq_broker",
     "rocketmq_consume",
+    "rocketmq_grpc_endpoint",
     "rocketmq_group",
     "rocketmq_namesrv_addr",
     "rocketmq_producer",
@@ -86,6 +94,20 @@ def rocketmq_namesrv_addr(rocketmq_broker: Any) -> str:
     """The name server address of ``rocketmq_broker`` (the plugin's broker, or the external
     cluster's)."""
     return str(rocketmq_broker.namesrv_addr)
+
+
+@pytest.fixture(scope="session")
+def rocketmq_grpc_endpoint(rocketmq_broker: Any) -> str:
+    """The RocketMQ 5 gRPC endpoint of ``rocketmq_broker``, ``"host:port"``."""
+    endpoint = getattr(rocketmq_broker, "grpc_endpoint", None)
+    if not endpoint:
+        pytest.fail(
+            "the RocketMQ cluster of this run has no gRPC endpoint: give its proxy with "
+            "--rocketmq-grpc-endpoint HOST:PORT (or ROCKETMQ_GRPC_ENDPOINT, or the ini key "
+            "rocketmq_grpc_endpoint), or let the plugin start a broker",
+            pytrace=False,
+        )
+    return str(endpoint)
 
 
 @pytest.fixture

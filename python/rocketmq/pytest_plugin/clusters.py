@@ -3,14 +3,15 @@ an :class:`ExternalCluster` when the suite runs against a cluster given by addre
 unique names the fixtures make.
 
 What must stay true: an ``ExternalCluster`` starts and stops nothing; both kinds answer
-``namesrv_addr`` and ``broker_addr``, so a test reads its endpoints the same way in both modes.
+``namesrv_addr``, ``broker_addr`` and ``grpc_endpoint`` (``None`` when there is none), so a
+test reads its endpoints the same way in both modes.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Dict
+from typing import Dict, Optional
 
 from rocketmq.admin import Admin, AdminError
 
@@ -23,17 +24,30 @@ class ExternalCluster:
 
     external = True
 
-    def __init__(self, namesrv_addr: str, broker_addrs: Dict[str, str]) -> None:
+    def __init__(
+        self,
+        namesrv_addr: str,
+        broker_addrs: Dict[str, str],
+        grpc_endpoint: Optional[str] = None,
+    ) -> None:
         self.namesrv_addr = namesrv_addr
+        #: The cluster's RocketMQ 5 gRPC endpoint (a proxy), when one was given.
+        self.grpc_endpoint = grpc_endpoint
         #: Broker name -> master address, as the name server knew them at connect time.
         self.broker_addrs = dict(broker_addrs)
 
     @classmethod
-    def connect(cls, namesrv_addr: str, source: str, timeout: float = 30.0) -> ExternalCluster:
+    def connect(
+        cls,
+        namesrv_addr: str,
+        source: str,
+        timeout: float = 30.0,
+        grpc_endpoint: Optional[str] = None,
+    ) -> ExternalCluster:
         """The cluster behind ``namesrv_addr``, once a broker has registered with it."""
         try:
             with Admin(namesrv_addr, timeout=min(timeout, 10.0)) as admin:
-                return cls(namesrv_addr, admin.master_brokers(wait=timeout))
+                return cls(namesrv_addr, admin.master_brokers(wait=timeout), grpc_endpoint)
         except AdminError as e:
             raise AdminError(
                 f"cannot use the RocketMQ cluster at {namesrv_addr!r} (from {source}): {e}. "

@@ -24,7 +24,7 @@ import pytest
 from rocketmq.admin import Admin
 
 from .clusters import ExternalCluster, unique_name
-from .options import DELAY_LEVELS, NAMESRV, STORE_DIR, resolve
+from .options import DELAY_LEVELS, GRPC_ENDPOINT, NAMESRV, STORE_DIR, resolve
 
 #: Queues of a topic made by a topic fixture unless told otherwise.
 DEFAULT_QUEUES = 4
@@ -77,7 +77,8 @@ def rocketmq_broker_factory(
             ``--rocketmq-store-dir``, ini ``rocketmq_store_dir``, else pytest's temporary
             directory).
         local_broker_options: further :class:`~rocketmq.broker.LocalBroker` arguments
-            (``flush``, ``max_message_size``, ...).
+            (``flush``, ``max_message_size``, ``grpc_port``, ...). The broker serves a gRPC
+            endpoint on a free port unless ``grpc=False`` (its ``grpc_endpoint``).
     """
     given_store = None if store_dir is None else os.fspath(store_dir)
 
@@ -86,7 +87,10 @@ def rocketmq_broker_factory(
         config = request.config
         external = resolve(config, NAMESRV, namesrv)
         if external:
-            yield ExternalCluster.connect(external, _source(config, namesrv), ADMIN_TIMEOUT)
+            grpc_endpoint = resolve(config, GRPC_ENDPOINT)
+            yield ExternalCluster.connect(
+                external, _source(config, namesrv), ADMIN_TIMEOUT, grpc_endpoint
+            )
             return
         from rocketmq.broker import LocalBroker
 

@@ -3,8 +3,9 @@ is chosen among them.
 
 What must stay true: every setting has a ``--rocketmq-...`` option and an ini key of the same
 name with underscores (``rocketmq_...``); a value is taken from, first to last, the factory's
-argument, the command line, the environment variable (only ``--rocketmq-namesrv`` has one:
-``ROCKETMQ_NAMESRV_ADDR``), the ini file, the default. An empty value counts as not given.
+argument, the command line, the environment variable (``--rocketmq-namesrv`` has
+``ROCKETMQ_NAMESRV_ADDR``, ``--rocketmq-grpc-endpoint`` has ``ROCKETMQ_GRPC_ENDPOINT``), the ini
+file, the default. An empty value counts as not given.
 """
 
 from __future__ import annotations
@@ -57,7 +58,18 @@ STORE_DIR = Setting(
     ),
 )
 
-SETTINGS = (NAMESRV, DELAY_LEVELS, STORE_DIR)
+GRPC_ENDPOINT = Setting(
+    name="rocketmq_grpc_endpoint",
+    option="--rocketmq-grpc-endpoint",
+    env="ROCKETMQ_GRPC_ENDPOINT",
+    metavar="HOST:PORT",
+    help=(
+        "RocketMQ 5 gRPC endpoint (a proxy) of the running cluster given by "
+        "--rocketmq-namesrv, for tests of 5.x clients (also: ROCKETMQ_GRPC_ENDPOINT)"
+    ),
+)
+
+SETTINGS = (NAMESRV, DELAY_LEVELS, STORE_DIR, GRPC_ENDPOINT)
 
 
 def add_options(parser: Any) -> None:

@@ -59,9 +59,10 @@ struct Args {
     #[arg(long, default_value_t = config::DEFAULT_BROKER_PORT)]
     broker_port: u16,
     /// Port of the RocketMQ 5 gRPC endpoint (apache.rocketmq.v2, what 5.x clients connect
-    /// to; 0 = ephemeral).
-    #[arg(long, default_value_t = config::DEFAULT_GRPC_PORT)]
-    grpc_port: u16,
+    /// to; 0 = ephemeral). Default: 8081 (DEFAULT_GRPC_PORT) when --broker-port is the
+    /// default, else an ephemeral port.
+    #[arg(long)]
+    grpc_port: Option<u16>,
     /// Serve no RocketMQ 5 gRPC endpoint (remoting only).
     #[arg(long, conflicts_with = "grpc_port")]
     no_grpc: bool,
@@ -109,6 +110,23 @@ struct Args {
     disk_refuse_ratio: u8,
 }
 
+/// The gRPC port to serve: `None` with `--no-grpc`; when not given, the default port next to
+/// a broker on its default port, an ephemeral one next to any other (so a broker started on
+/// chosen or ephemeral ports never collides on 8081).
+fn grpc_port(args: &Args) -> Option<u16> {
+    if args.no_grpc {
+        return None;
+    }
+    Some(
+        args.grpc_port
+            .unwrap_or(if args.broker_port == config::DEFAULT_BROKER_PORT {
+                config::DEFAULT_GRPC_PORT
+            } else {
+                0
+            }),
+    )
+}
+
 fn timer_max_delay(text: &str) -> Result<String, String> {
     parse_duration(text)
         .and_then(check_timer_max_delay)
@@ -141,11 +159,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    let grpc_port = grpc_port(&args);
     let config = ServerConfig {
         host: args.host,
         namesrv_port: args.namesrv_port,
         broker_port: args.broker_port,
-        grpc_port: (!args.no_grpc).then_some(args.grpc_port),
+        grpc_port,
         store_dir: args.store_dir.unwrap_or_else(default_store_dir),
         flush: args.flush.into(),
         max_message_size: args.max_message_size,

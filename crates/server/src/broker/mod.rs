@@ -40,7 +40,7 @@ pub mod schedule;
 mod services;
 pub mod subscription_group;
 #[cfg(test)]
-mod test_broker;
+pub(crate) mod test_broker;
 pub mod timer;
 pub(crate) mod topic;
 pub mod transaction;

@@ -14,7 +14,9 @@
 //! broker checks it is the current delivery), and the topic is the one the consumer names
 //! (the broker reads the retry topic from the handle).
 
-use super::consumer_args::{check_invisible, group_name, live_handle, topic_name};
+use super::consumer_args::{
+    check_invisible, decoded_handle, group_name, refused_handle, topic_name,
+};
 use super::message_out::millis_of_duration;
 use super::status::{ok, status};
 use super::GrpcFront;
@@ -46,7 +48,7 @@ async fn ack_entry(
     topic: &str,
     entry: &v2::AckMessageEntry,
 ) -> v2::Status {
-    let handle = match live_handle(&entry.receipt_handle) {
+    let handle = match decoded_handle(&entry.receipt_handle) {
         Ok(h) => h,
         Err(s) => return s,
     };
@@ -60,9 +62,12 @@ async fn ack_entry(
     };
     match front.broker.pop_ack(&header).await {
         Ok(()) => status(v2::Code::Ok, "OK"),
-        Err(e) => status(
-            v2::Code::InternalServerError,
-            format!("ack failed: status is abnormal ({})", e.remark),
+        Err(e) => refused_handle(
+            &handle,
+            status(
+                v2::Code::InternalServerError,
+                format!("ack failed: status is abnormal ({})", e.remark),
+            ),
         ),
     }
 }
@@ -100,15 +105,27 @@ pub(super) async fn ack_message(
     }))
 }
 
-/// The new handle after a change: the old one with the broker's new times.
-fn changed(old: &ReceiptHandle, pop_time: i64, invisible_time: i64, revive_qid: i32) -> String {
-    ReceiptHandle {
+/// The new handle after a change: the old one with the broker's new times, and the old
+/// text's fields after the POP handle's eight (the commit-log offset) kept.
+fn changed(
+    old_text: &str,
+    old: &ReceiptHandle,
+    pop_time: i64,
+    invisible_time: i64,
+    revive_qid: i32,
+) -> String {
+    let mut text = ReceiptHandle {
         pop_time,
         invisible_time,
         revive_qid,
         ..old.clone()
     }
-    .encode()
+    .encode();
+    for extra in old_text.split(' ').skip(8).filter(|f| !f.is_empty()) {
+        text.push(' ');
+        text.push_str(extra);
+    }
+    text
 }
 
 pub(super) async fn change_invisible_duration(
@@ -136,7 +153,7 @@ pub(super) async fn change_invisible_duration(
     if let Err(s) = check_invisible(invisible_ms, 0) {
         return refuse(s);
     }
-    let handle = match live_handle(&req.receipt_handle) {
+    let handle = match decoded_handle(&req.receipt_handle) {
         Ok(h) => h,
         Err(s) => return refuse(s),
     };
@@ -152,11 +169,20 @@ pub(super) async fn change_invisible_duration(
     match front.broker.pop_change_invisible(&header).await {
         Ok(r) => Ok(Response::new(v2::ChangeInvisibleDurationResponse {
             status: Some(ok()),
-            receipt_handle: changed(&handle, r.pop_time, r.invisible_time, r.revive_qid),
+            receipt_handle: changed(
+                &req.receipt_handle,
+                &handle,
+                r.pop_time,
+                r.invisible_time,
+                r.revive_qid,
+            ),
         })),
-        Err(e) => refuse(status(
-            v2::Code::InternalServerError,
-            format!("change invisible duration failed: {}", e.remark),
+        Err(e) => refuse(refused_handle(
+            &handle,
+            status(
+                v2::Code::InternalServerError,
+                format!("change invisible duration failed: {}", e.remark),
+            ),
         )),
     }
 }
@@ -177,11 +203,20 @@ pub(super) async fn forward_message_to_dead_letter_queue(
         Ok(n) => n,
         Err(s) => return answer(s),
     };
-    let handle = match live_handle(&req.receipt_handle) {
+    let handle = match decoded_handle(&req.receipt_handle) {
         Ok(h) => h,
         Err(s) => return answer(s),
     };
     let broker = &front.broker;
+    if !broker.pop_delivery_is_current(&group, &topic, &handle) {
+        return answer(refused_handle(
+            &handle,
+            status(
+                v2::Code::InternalServerError,
+                "forward failed: this delivery is over (acked or delivered again)",
+            ),
+        ));
+    }
     let real_topic = handle.kind.real_topic(&topic, &group);
     let offset = handle.queue_offset.unwrap_or(-1);
     let Some(entry) = broker
@@ -207,7 +242,7 @@ pub(super) async fn forward_message_to_dead_letter_queue(
         max_reconsume_times: None,
     };
     if let Err(e) = broker.consumer_send_back(&header, 0).await {
-        return answer(super::op_status::of_op_error(&e));
+        return answer(super::status::from_op_error(&e));
     }
     // In the dead-letter topic now: the delivery is done with (a handle popped again in the
     // meantime is the broker's to refuse, and the message then stays where it is).

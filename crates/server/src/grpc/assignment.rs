@@ -6,11 +6,11 @@
 //! unknown topic TOPIC_NOT_FOUND.
 
 use super::consumer_args::{group_name, topic_name};
+use super::route::endpoints_of;
 use super::status::{ok, status};
 use super::GrpcFront;
 use rocketmq_grpc::v2;
 use rocketmq_protocol::body::topic_config::perm;
-use std::net::SocketAddr;
 use tonic::{Request, Response, Status};
 
 /// A topic's `perm` bits as the v2 permission.
@@ -20,21 +20,6 @@ pub(crate) fn permission_of(bits: i32) -> v2::Permission {
         (true, false) => v2::Permission::Read,
         (false, true) => v2::Permission::Write,
         (false, false) => v2::Permission::None,
-    }
-}
-
-/// The endpoints of one address.
-pub(crate) fn endpoints_of(addr: SocketAddr) -> v2::Endpoints {
-    v2::Endpoints {
-        scheme: if addr.is_ipv4() {
-            v2::AddressScheme::IPv4
-        } else {
-            v2::AddressScheme::IPv6
-        } as i32,
-        addresses: vec![v2::Address {
-            host: addr.ip().to_string(),
-            port: i32::from(addr.port()),
-        }],
     }
 }
 

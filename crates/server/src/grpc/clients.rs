@@ -43,7 +43,13 @@ struct Client {
     telemetry: Option<(u64, TelemetrySender)>,
     settings: Option<v2::Settings>,
     last_seen: Instant,
+    /// When the client was last registered as a producer of each topic it sent to.
+    producer_of: HashMap<String, Instant>,
 }
+
+/// How often a client that keeps sending to a topic is registered again as its producer
+/// (refreshing its heartbeat in the broker's client table) at most.
+pub(crate) const PRODUCER_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The gRPC clients of one endpoint.
 pub(crate) struct GrpcClients {
@@ -92,6 +98,7 @@ impl GrpcClients {
                 telemetry: None,
                 settings: None,
                 last_seen: Instant::now(),
+                producer_of: HashMap::new(),
             },
         );
         if let Some(old) = old {
@@ -146,6 +153,30 @@ impl GrpcClients {
         };
         if let Some(conn) = conn {
             self.close(&conn);
+        }
+    }
+
+    /// Whether the sender of a message to `topic` is to be registered as its producer now:
+    /// the first time, and again every [`PRODUCER_REFRESH`] (a send costs no registration in
+    /// between).
+    pub(crate) fn producer_registration_due(&self, client_id: &str, topic: &str) -> bool {
+        let mut clients = self.lock();
+        let Some(c) = clients.get_mut(client_id) else {
+            return true;
+        };
+        if c.conn.is_closed() {
+            return true;
+        }
+        match c.producer_of.get_mut(topic) {
+            Some(at) if at.elapsed() < PRODUCER_REFRESH => false,
+            Some(at) => {
+                *at = Instant::now();
+                true
+            }
+            None => {
+                c.producer_of.insert(topic.to_string(), Instant::now());
+                true
+            }
         }
     }
 
@@ -226,7 +257,7 @@ fn recovery_command(cmd: &RemotingCommand) -> Option<v2::TelemetryCommand> {
         header.commit_log_offset,
         header.tran_state_table_offset,
     );
-    let message = super::transaction::recovered_message(&stored);
+    let message = super::transaction::recovered_message(stored);
     Some(v2::TelemetryCommand {
         status: Some(super::status::ok()),
         command: Some(

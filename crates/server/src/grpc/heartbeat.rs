@@ -55,7 +55,7 @@ pub(super) async fn heartbeat(
     let group = request
         .group
         .as_ref()
-        .map(|g| super::message_in::resource_name(Some(g)))
+        .map(|g| super::message_out::wrap_namespace(Some(g)))
         .filter(|g| !g.is_empty());
     match front.register(&meta, from, client_type, group, settings.as_ref()) {
         Ok(()) => answer(ok()),
@@ -104,7 +104,7 @@ impl GrpcFront {
                         .topics
                         .iter()
                         .map(|t| ProducerData {
-                            group_name: super::message_in::resource_name(Some(t)),
+                            group_name: super::message_out::wrap_namespace(Some(t)),
                         })
                         .filter(|p| !p.group_name.is_empty())
                         .collect();
@@ -120,7 +120,7 @@ impl GrpcFront {
                 let group = group.or_else(|| {
                     subscription
                         .and_then(|s| s.group.as_ref())
-                        .map(|g| super::message_in::resource_name(Some(g)))
+                        .map(|g| super::message_out::wrap_namespace(Some(g)))
                 });
                 let Some(group) = group.filter(|g| !g.is_empty()) else {
                     return Err(status(
@@ -167,9 +167,14 @@ impl GrpcFront {
             .map_err(|e| super::status::from_op_error(&e))
     }
 
-    /// Registers the sender of a message as a producer of `topic` (its producer group).
+    /// Registers the sender of a message as a producer of `topic` (its producer group), at
+    /// most every `clients::PRODUCER_REFRESH`.
     pub(crate) fn register_producer(&self, meta: &ClientMeta, from: SocketAddr, topic: &str) {
-        if meta.client_id.is_empty() {
+        if meta.client_id.is_empty()
+            || !self
+                .clients
+                .producer_registration_due(&meta.client_id, topic)
+        {
             return;
         }
         let conn = self.clients.handle(&meta.client_id, from);
@@ -195,7 +200,7 @@ fn subscription_data(entry: &v2::SubscriptionEntry) -> SubscriptionData {
     let expression = entry.expression.clone().unwrap_or_default();
     let sql = v2::FilterType::try_from(expression.r#type) == Ok(v2::FilterType::Sql);
     SubscriptionData {
-        topic: super::message_in::resource_name(entry.topic.as_ref()),
+        topic: super::message_out::wrap_namespace(entry.topic.as_ref()),
         sub_string: if expression.expression.is_empty() {
             "*".to_string()
         } else {

@@ -27,72 +27,6 @@ pub(crate) const MAX_TRANSACTION_RECOVERY_SECONDS: i64 = 3600;
 /// The topic attribute that types a topic.
 pub(crate) const MESSAGE_TYPE_ATTRIBUTE: &str = "message.type";
 
-/// Property names the broker and clients reserve (Java `MessageConst.STRING_HASH_SET`): a
-/// user property may not use them.
-const SYSTEM_PROPERTY_NAMES: &[&str] = &[
-    p::KEYS,
-    p::TAGS,
-    p::WAIT,
-    p::DELAY,
-    p::RETRY_TOPIC,
-    p::REAL_TOPIC,
-    p::REAL_QID,
-    p::TRAN_MSG,
-    p::PGROUP,
-    p::MIN_OFFSET,
-    p::MAX_OFFSET,
-    p::BUYER_ID,
-    p::ORIGIN_MESSAGE_ID,
-    p::TRANSFER_FLAG,
-    p::CORRECTION_FLAG,
-    p::MQ2_FLAG,
-    p::RECONSUME_TIME,
-    p::MSG_REGION,
-    p::TRACE_SWITCH,
-    p::UNIQ_KEY,
-    p::EXTEND_UNIQ_INFO,
-    p::MAX_RECONSUME_TIMES,
-    p::CONSUME_START_TIME,
-    p::INNER_NUM,
-    p::INNER_BASE,
-    p::TRAN_PREPARED_QUEUE_OFFSET,
-    p::TRANSACTION_CHECK_TIMES,
-    p::CHECK_IMMUNITY_TIME_IN_SECONDS,
-    p::TRANSACTION_ID,
-    p::INSTANCE_ID,
-    p::CORRELATION_ID,
-    p::REPLY_TO_CLIENT,
-    p::MESSAGE_TTL,
-    p::ARRIVE_TIME,
-    p::PUSH_REPLY_TIME,
-    p::MSG_TYPE,
-    p::CLUSTER,
-    p::DUP_INFO,
-    p::POP_CK,
-    p::POP_CK_OFFSET,
-    p::FIRST_POP_TIME,
-    p::ORIGIN_GROUP,
-    p::SHARDING_KEY,
-    p::TIMER_DELIVER_MS,
-    p::TIMER_DELAY_SEC,
-    p::TIMER_DELAY_MS,
-    p::TIMER_OUT_MS,
-    p::TIMER_ENQUEUE_MS,
-    p::TIMER_DEQUEUE_MS,
-    p::TIMER_ROLL_TIMES,
-    p::TIMER_DEL_UNIQKEY,
-    p::TIMER_DELAY_LEVEL,
-    p::BORN_HOST,
-    p::BORN_TIMESTAMP,
-    p::TRACE_CONTEXT,
-    p::REDIRECT,
-];
-
-/// Whether `name` is a property the broker or clients reserve.
-pub(crate) fn is_system_property(name: &str) -> bool {
-    SYSTEM_PROPERTY_NAMES.contains(&name)
-}
-
 /// The limits a message is checked against (from the broker's configuration).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -125,27 +59,14 @@ fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
-/// A topic or group resource's name as the broker knows it: `namespace%name` when the client
-/// works in a namespace.
-pub(crate) fn resource_name(resource: Option<&v2::Resource>) -> String {
-    match resource {
-        Some(r) if !r.resource_namespace.is_empty() => {
-            format!("{}%{}", r.resource_namespace, r.name)
-        }
-        Some(r) => r.name.clone(),
-        None => String::new(),
-    }
-}
-
 /// The topic checks of the proxy (`ILLEGAL_TOPIC`): the name rules of the broker, and no
-/// system topic.
+/// system topic (the broker's send-forbidden topics, `TBW102`, the `rmq_sys_` prefix).
 pub(crate) fn check_topic(topic: &str) -> Result<(), v2::Status> {
     if let Err(refusal) = crate::broker::topic::validate_topic_name(topic) {
         return Err(status(v2::Code::IllegalTopic, refusal.remark));
     }
     if crate::broker::topic::NOT_ALLOWED_SEND_TOPICS.contains(&topic)
         || topic.starts_with("rmq_sys_")
-        || topic.starts_with("RMQ_SYS_")
         || topic == crate::broker::topic::AUTO_CREATE_TOPIC
     {
         return Err(status(v2::Code::IllegalTopic, "cannot access system topic"));
@@ -196,7 +117,7 @@ pub(crate) fn incoming(
     let mut user: Vec<(&String, &String)> = message.user_properties.iter().collect();
     user.sort();
     for (k, v) in &user {
-        if SYSTEM_PROPERTY_NAMES.contains(&k.as_str()) {
+        if super::message_out::is_system_property(k) {
             return Err(status(
                 v2::Code::IllegalMessagePropertyKey,
                 format!("property is used by system: {k}"),

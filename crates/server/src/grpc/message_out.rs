@@ -92,7 +92,7 @@ const SYSTEM_PROPERTIES: &[&str] = &[
     DLQ_ORIGIN_MESSAGE_ID,
 ];
 
-fn is_system_property(name: &str) -> bool {
+pub(crate) fn is_system_property(name: &str) -> bool {
     SYSTEM_PROPERTIES.contains(&name) || name.starts_with(prop::TRANSIENT_PREFIX)
 }
 

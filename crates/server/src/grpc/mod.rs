@@ -38,7 +38,7 @@ mod transaction;
 mod body_digest;
 mod consumer_args;
 mod message_out;
-mod op_status;
+mod renew;
 
 use crate::broker::Broker;
 use rocketmq_grpc::v2;

@@ -16,8 +16,8 @@
 use super::consumer_args::{group_name, topic_name};
 use super::message_out::{millis_of_duration, to_v2_message, Delivery};
 use super::receive::polling_ms;
-use super::status::{ok, status};
-use super::{op_status, AnswerStream, GrpcFront};
+use super::status::{from_op_error, ok, status};
+use super::{AnswerStream, GrpcFront};
 use crate::broker::ops::pull::{PullStatus, MAX_PULL_MSGS};
 use rocketmq_grpc::v2;
 use rocketmq_grpc::v2::pull_message_response::Content;
@@ -106,9 +106,7 @@ pub(super) async fn pull_message(
     let outcome = front.broker.pull(&header, std::future::pending()).await;
     let found = match outcome.status {
         Err(e) => {
-            return Ok(pull_answer(vec![Content::Status(op_status::of_op_error(
-                &e,
-            ))]));
+            return Ok(pull_answer(vec![Content::Status(from_op_error(&e))]));
         }
         Ok(s) => s,
     };
@@ -168,7 +166,7 @@ pub(super) async fn update_offset(
     };
     match front.broker.update_consumer_offset(&header) {
         Ok(()) => answer(ok()),
-        Err(e) => answer(op_status::of_op_error(&e)),
+        Err(e) => answer(from_op_error(&e)),
     }
 }
 
@@ -208,7 +206,7 @@ pub(super) async fn get_offset(
             ),
             0,
         ),
-        Err(e) => answer(op_status::of_op_error(&e), 0),
+        Err(e) => answer(from_op_error(&e), 0),
     }
 }
 

@@ -8,7 +8,8 @@
 //! that, the answer is `TOPIC_NOT_FOUND`, as the Apache proxy answers for a topic without a
 //! route.
 
-use super::message_in::{accepted_types, check_topic, resource_name};
+use super::message_in::{accepted_types, check_topic};
+use super::message_out::wrap_namespace;
 use super::status::{ok, status};
 use super::GrpcFront;
 use crate::broker::topic::{AUTO_CREATE_TOPIC, AUTO_CREATE_TOPIC_QUEUES};
@@ -32,7 +33,7 @@ pub(super) async fn query_route(
             message_queues,
         }))
     };
-    let topic = resource_name(request.topic.as_ref());
+    let topic = wrap_namespace(request.topic.as_ref());
     if let Err(refused) = check_topic(&topic) {
         return answer(refused, vec![]);
     }

@@ -8,9 +8,10 @@
 //! queue offset), and the response status is the entries' common code, or
 //! `MULTIPLE_RESULTS` when they differ. The sender is registered as a producer of the topic.
 
-use super::message_in::{check_topic, check_type, incoming, resource_name, Limits};
+use super::message_in::{check_topic, check_type, incoming, Limits};
+use super::message_out::wrap_namespace;
 use super::metadata::{peer, ClientMeta};
-use super::status::{from_op_error, ok, status};
+use super::status::{ok, status};
 use super::GrpcFront;
 use crate::broker::ops::send::SendRequest;
 use crate::broker::topic::AUTO_CREATE_TOPIC;
@@ -61,6 +62,20 @@ fn refused_entry(status: v2::Status) -> v2::SendResultEntry {
     }
 }
 
+/// A send the broker refused: a malformed message is the client's fault (BAD_REQUEST), a
+/// flush that did not complete is MASTER_PERSISTENCE_TIMEOUT; the rest as every operation's
+/// refusal (`status::from_op_error`).
+fn send_refusal(e: &crate::broker::error::OpError) -> v2::Status {
+    use rocketmq_protocol::code::response_code as resp;
+    match e.code {
+        resp::MESSAGE_ILLEGAL | resp::INVALID_PARAMETER => {
+            status(v2::Code::BadRequest, e.remark.clone())
+        }
+        resp::FLUSH_DISK_TIMEOUT => status(v2::Code::MasterPersistenceTimeout, e.remark.clone()),
+        _ => super::status::from_op_error(e),
+    }
+}
+
 /// The queue a message group's messages go to: a stable hash of the group over the
 /// writable queues.
 pub(crate) fn queue_of_group(group: &str, write_queues: i32) -> i32 {
@@ -92,7 +107,7 @@ impl GrpcFront {
                 "topic in message is not same",
             ));
         }
-        let topic = resource_name(first.topic.as_ref());
+        let topic = wrap_namespace(first.topic.as_ref());
         if let Err(refused) = check_topic(&topic) {
             return refuse_all(refused);
         }
@@ -181,7 +196,7 @@ impl GrpcFront {
                         recall_handle: String::new(),
                     }
                 }
-                Err(e) => refused_entry(from_op_error(&e)),
+                Err(e) => refused_entry(send_refusal(&e)),
             });
         }
         entries

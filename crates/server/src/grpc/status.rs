@@ -28,6 +28,10 @@ pub(crate) fn from_op_error(e: &crate::broker::error::OpError) -> v2::Status {
         resp::FLUSH_SLAVE_TIMEOUT => v2::Code::SlavePersistenceTimeout,
         resp::SYSTEM_BUSY => v2::Code::TooManyRequests,
         resp::SUBSCRIPTION_GROUP_NOT_EXIST => v2::Code::ConsumerGroupNotFound,
+        resp::REQUEST_CODE_NOT_SUPPORTED => v2::Code::NotImplemented,
+        resp::SUBSCRIPTION_PARSE_FAILED | resp::FILTER_DATA_NOT_EXIST => {
+            v2::Code::IllegalFilterExpression
+        }
         _ => v2::Code::InternalServerError,
     };
     status(code, e.remark.clone())

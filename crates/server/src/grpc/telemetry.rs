@@ -159,7 +159,7 @@ impl GrpcFront {
                 });
             }
             Some(PubSub::Subscription(subscription)) => {
-                let group = super::message_in::resource_name(subscription.group.as_ref());
+                let group = super::message_out::wrap_namespace(subscription.group.as_ref());
                 let config = self.broker.subscription_group(&group);
                 subscription.receive_batch_size = Some(CONSUMER_RECEIVE_BATCH_SIZE);
                 subscription.long_polling_timeout = Some(duration(CONSUMER_LONG_POLLING_TIMEOUT));

@@ -11,15 +11,13 @@
 //! `INVALID_TRANSACTION_ID`; the decision itself, its at-most-once rule and the check-back
 //! timing are the broker's.
 
-use super::message_in::resource_name;
-use super::status::{from_op_error, ok, status};
+use super::message_out::{to_v2_message, wrap_namespace, Delivery};
+use super::status::{ok, status};
 use super::GrpcFront;
 use rocketmq_grpc::v2;
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::header::{commit_or_rollback, EndTransactionRequestHeader};
 use rocketmq_protocol::message::StoredMessage;
-use rocketmq_protocol::properties::{self as p, iter_properties};
-use rocketmq_protocol::sysflag::COMPRESSED_FLAG;
 use tonic::{Request, Response, Status};
 
 /// The transaction id of the half message at `commit_log_offset` (queue offset
@@ -64,7 +62,7 @@ pub(super) async fn end_transaction(
         Ok(v2::TransactionResolution::Rollback) => commit_or_rollback::ROLLBACK,
         _ => commit_or_rollback::NOT_TYPE,
     };
-    let topic = resource_name(request.topic.as_ref());
+    let topic = wrap_namespace(request.topic.as_ref());
     let header = EndTransactionRequestHeader {
         producer_group: topic.clone(),
         tran_state_table_offset,
@@ -82,78 +80,28 @@ pub(super) async fn end_transaction(
         Err(e) if e.code == resp::SYSTEM_ERROR => {
             answer(status(v2::Code::InvalidTransactionId, e.remark))
         }
-        Err(e) => answer(from_op_error(&e)),
-    }
-}
-
-/// The CRC32 digest of a body as the 5.x clients write and check it (upper-case hex).
-pub(crate) fn crc32_digest(body: &[u8]) -> v2::Digest {
-    v2::Digest {
-        r#type: v2::DigestType::Crc32 as i32,
-        checksum: format!("{:X}", crc32fast::hash(body)),
-    }
-}
-
-fn timestamp(ms: i64) -> rocketmq_grpc::Timestamp {
-    rocketmq_grpc::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+        Err(e) => answer(super::status::from_op_error(&e)),
     }
 }
 
 /// A half message as a check-back shows it to the client (`RecoverOrphanedTransactionCommand`):
-/// its real topic, the client's message id, tag, keys, message group and user properties.
-pub(crate) fn recovered_message(stored: &StoredMessage) -> v2::Message {
-    let mut sys = v2::SystemProperties {
-        message_type: v2::MessageType::Transaction as i32,
-        born_timestamp: Some(timestamp(stored.born_timestamp)),
-        born_host: stored.born_host.ip().to_string(),
-        store_timestamp: Some(timestamp(stored.store_timestamp)),
-        store_host: stored.store_host.to_string(),
-        queue_id: stored.queue_id,
-        queue_offset: Some(stored.queue_offset),
-        body_digest: Some(crc32_digest(&stored.body)),
-        body_encoding: if stored.sys_flag & COMPRESSED_FLAG != 0 {
-            v2::Encoding::Gzip as i32
-        } else {
-            v2::Encoding::Identity as i32
-        },
-        ..Default::default()
-    };
-    let mut user_properties = std::collections::HashMap::new();
-    for (k, v) in iter_properties(&stored.properties) {
-        match k {
-            p::TAGS => sys.tag = Some(v.to_string()),
-            p::KEYS => {
-                sys.keys = v
-                    .split(' ')
-                    .filter(|k| !k.is_empty())
-                    .map(String::from)
-                    .collect()
-            }
-            p::UNIQ_KEY => sys.message_id = v.to_string(),
-            p::SHARDING_KEY => sys.message_group = Some(v.to_string()),
-            p::TRACE_CONTEXT => sys.trace_context = Some(v.to_string()),
-            p::BORN_HOST => sys.born_host = v.to_string(),
-            _ if super::message_in::is_system_property(k) => {}
-            _ => {
-                user_properties.insert(k.to_string(), v.to_string());
-            }
-        }
-    }
+/// the message as a consumer would receive it (its real topic, the client's message id, tag,
+/// keys, message group, user properties, body digest), without a receipt handle.
+pub(crate) fn recovered_message(stored: StoredMessage) -> v2::Message {
     let (namespace, name) = match stored.topic.split_once('%') {
         Some((ns, name)) => (ns.to_string(), name.to_string()),
         None => (String::new(), stored.topic.clone()),
     };
-    v2::Message {
-        topic: Some(v2::Resource {
+    let delivery = Delivery {
+        receipt_handle: None,
+        delivery_attempt: 1,
+        invisible_ms: None,
+        topic: v2::Resource {
             resource_namespace: namespace,
             name,
-        }),
-        user_properties,
-        system_properties: Some(sys),
-        body: stored.body.to_vec(),
-    }
+        },
+    };
+    to_v2_message(stored, delivery)
 }
 
 #[cfg(test)]

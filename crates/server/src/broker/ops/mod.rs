@@ -17,6 +17,7 @@
 //! - [`consume_stats`], [`reset_offset`]: a group's progress per queue, and moving it to a time;
 //! - [`pop`], [`pop_ack`], [`pop_revive`]: POP consumption (pop with long polling; ack,
 //!   change-invisible, notification; the revive of what was not acked in time);
+//!   [`pop_extend`]: a delivery kept invisible longer under the same handle (gRPC auto-renew);
 //! - [`subscription_group`]: consumer groups' configs (create, get, list, delete);
 //! - END_TRANSACTION is [`crate::broker::transaction`]'s `end_transaction`.
 //!
@@ -41,6 +42,7 @@ pub mod locks;
 pub mod offsets;
 pub mod pop;
 pub mod pop_ack;
+pub mod pop_extend;
 pub mod pop_revive;
 pub mod pull;
 pub mod query;
