@@ -90,7 +90,15 @@ def v5_endpoint_fixture(request, tmp_path_factory):
 
     store = tmp_path_factory.mktemp("v5store")
     try:
-        broker = LocalBroker(store_dir=str(store), namesrv_port=0, broker_port=0, grpc_port=0)
+        # Check-backs as quick as the Apache test cluster's (every second, after 1 s).
+        broker = LocalBroker(
+            store_dir=str(store),
+            namesrv_port=0,
+            broker_port=0,
+            grpc_port=0,
+            transaction_check_interval_ms=1000,
+            transaction_timeout_ms=1000,
+        )
     except TypeError:
         pytest.skip("this build's LocalBroker has no gRPC endpoint (grpc_port)")
     with broker:
