@@ -47,3 +47,13 @@ def test_the_examples_send_and_consume(v5_endpoint, consumer):
         "consumed 3 messages",
         "consumed 4 messages",
     ), out
+
+
+@pytest.mark.ours_broker_only("v5_quickstart.py starts its own LocalBroker")
+def test_the_v5_quickstart_round_trips():
+    out = run("v5_quickstart.py", dict(os.environ))
+    lines = out.splitlines()
+    assert lines[0].startswith("broker running; gRPC endpoint at 127.0.0.1:"), out
+    assert sum(line.startswith("sent ") for line in lines) == 3, out
+    assert sum(line.startswith("received ") for line in lines) == 3, out
+    assert lines[-1] == "round trip OK: sent and received 3 messages", out
