@@ -14,6 +14,9 @@
 # The built abi3 wheel is also installed into CPython 3.9-3.13 (pyenv's, where present; a
 # missing one is skipped with a warning) and the Python tests run on each, and the sdist is
 # pip-installed (scripts/python_versions.sh).
+# The RocketMQ 5 (gRPC) interop tests run the official rocketmq-python-client (pinned, in its
+# own .venv-v5) and Apache's Java 5.x client (tests/drivers/java5) against our broker's gRPC
+# endpoint in the first pytest run and against Apache's proxy in the Apache run.
 # Needs python3, cargo, Go, Java 17+ and Maven.
 # One command for a fresh machine and for CI: bash scripts/test.sh
 set -euo pipefail
@@ -49,6 +52,14 @@ if [ ! -x .venv-cpp/bin/python ]; then
 fi
 .venv-cpp/bin/python -m pip install --quiet "rocketmq==0.4.4"
 .venv-cpp/bin/python -c "import rocketmq.client; print('reference client imports:', rocketmq.client.__file__)"
+
+section "official RocketMQ 5.x client environment .venv-v5 (rocketmq-python-client==5.1.2)"
+# The pin is V5_CLIENT in tests/interop/official_v5.py: keep both in step.
+if [ ! -x .venv-v5/bin/python ]; then
+    "$PYTHON" -m venv .venv-v5
+fi
+.venv-v5/bin/python -m pip install --quiet "rocketmq-python-client==5.1.2"
+export ROCKETMQ_V5_PYTHON="$ROOT/.venv-v5/bin/python"
 
 section "cargo fmt --check"
 cargo fmt --all --check
@@ -90,6 +101,8 @@ java -version 2>&1 | head -n 1
 mvn -version 2>/dev/null | head -n 1
 bash tests/drivers/java/build.sh >/dev/null
 echo "Java driver ready (tests/interop/test_java_client.py runs it in the pytest step)"
+bash tests/drivers/java5/build.sh >/dev/null
+echo "Java 5.x driver ready (tests/interop/test_java5_client.py, rocketmq-client-java over gRPC)"
 
 section "pytest (python and interop tests)"
 status=0
@@ -114,9 +127,13 @@ java -version 2>&1 | head -n 1
 section "pytest against Apache RocketMQ 5.5.0's name server, broker and proxy (ROCKETMQ_TEST_BROKER=apache)"
 status=0
 # tests/interop/test_java_pop.py: Apache's Java client in POP mode, proved against Apache's broker.
+# tests/interop/*v5*.py: the RocketMQ 5 gRPC clients (official Python, Java 5.x) through Apache's
+# proxy, which proves their flow scripts and checks.
 ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
     .venv/bin/python -m pytest tests/apache tests/python tests/scenarios tests/differential \
-    tests/interop/test_java_pop.py || status=$?
+    tests/interop/test_java_pop.py \
+    tests/interop/test_official_v5_client.py tests/interop/test_java5_client.py \
+    tests/interop/test_v5_cross_protocol.py tests/interop/test_v5_flows_our_api.py || status=$?
 if [ "$status" -ne 0 ]; then
     echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"

@@ -113,6 +113,11 @@ class ApacheProxy:
             # Routes are cached for 20 s by default: a group's retry topic, created by the
             # broker at the first heartbeat, would reach the consumer that late.
             "topicRouteServiceCacheRefreshSeconds": 1,
+            # The proxy registers its transaction producers' groups with the broker every 20 s
+            # by default; until then the broker's check-backs find no channel, and it gives up
+            # on a half message after 15 checks (one a second here): check-backs to a gRPC
+            # producer would never arrive.
+            "transactionHeartbeatPeriodSecond": 1,
         }
         config_path = self.workdir / "rmq-proxy.json"
         config_path.write_text(json.dumps(config, indent=2) + "\n")
