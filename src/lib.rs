@@ -13,6 +13,7 @@
 mod broker;
 mod client;
 mod logging;
+mod v5;
 
 use pyo3::prelude::*;
 
@@ -37,6 +38,9 @@ mod _rocketmq {
 
     #[pymodule_export]
     use crate::logging::reset_log_cache;
+
+    #[pymodule_export]
+    use crate::v5::{GrpcClientError, GrpcConsumer, GrpcProducer};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -12,6 +12,9 @@ __all__ = [
     "NativePushConsumer",
     "PopConsumer",
     "PoppedMessage",
+    "GrpcProducer",
+    "GrpcConsumer",
+    "GrpcClientError",
     "ClientError",
     "FilterExpressionRefused",
     "ReceivedMessage",
@@ -546,3 +549,130 @@ class PopConsumer:
     def change_invisible_duration(self, receipt_handle: str, invisible_ms: int) -> str:
         """Keeps the message hidden `invisible_ms` from now; returns its new receipt handle."""
     def shutdown(self) -> None: ...
+
+# The RocketMQ 5 (gRPC) client behind `rocketmq.v5` (src/v5/). Errors are
+# `GrpcClientError(kind, code, message)`; received messages are dicts keyed by the names of
+# `rocketmq.v5.Message`'s fields; receipts are
+# (message_id, transaction_id, offset, recall_handle, topic, queue_id, broker_name, endpoint).
+
+_Receipt = Tuple[str, str, int, str, str, int, str, str]
+
+class GrpcClientError(Exception):
+    """args: (kind, code, message); kind is 'status', 'transport', 'state' or 'argument'."""
+
+@final
+class GrpcProducer:
+    """The Rust 5.x producer behind `rocketmq.v5.Producer`."""
+
+    def __new__(
+        cls,
+        endpoints: str,
+        access_key: str,
+        secret_key: str,
+        namespace: str,
+        request_timeout: float,
+        tls: bool,
+        topics: List[str],
+        checker: Optional[Callable[[Dict[str, Any]], Optional[bool]]] = None,
+    ) -> "GrpcProducer": ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def is_running(self) -> bool: ...
+    def start(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def send(
+        self,
+        topic: str,
+        body: bytes,
+        tag: Optional[str],
+        keys: List[str],
+        properties: Dict[str, str],
+        message_group: Optional[str],
+        delivery_timestamp_ms: Optional[int],
+        transactional: bool,
+    ) -> _Receipt: ...
+    def send_async(
+        self,
+        topic: str,
+        body: bytes,
+        tag: Optional[str],
+        keys: List[str],
+        properties: Dict[str, str],
+        message_group: Optional[str],
+        delivery_timestamp_ms: Optional[int],
+        callback: Callable[[bool, Any], object],
+    ) -> None:
+        """`callback(True, receipt)` or `callback(False, GrpcClientError)`, on the callback
+        thread."""
+    def recall(self, topic: str, recall_handle: str) -> str: ...
+    def end_transaction(
+        self, endpoint: str, topic: str, message_id: str, transaction_id: str, commit: bool
+    ) -> None: ...
+
+@final
+class GrpcConsumer:
+    """The Rust 5.x consumer behind `rocketmq.v5.SimpleConsumer` and `PushConsumer`."""
+
+    def __new__(
+        cls,
+        endpoints: str,
+        access_key: str,
+        secret_key: str,
+        namespace: str,
+        request_timeout: float,
+        tls: bool,
+        group: str,
+        subscriptions: List[Tuple[str, int, str]],
+        long_polling_timeout: float,
+        push: bool,
+    ) -> "GrpcConsumer": ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def is_running(self) -> bool: ...
+    @property
+    def fifo(self) -> bool: ...
+    def retry_policy(self) -> Tuple[int, List[float]]: ...
+    def start(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def subscribe(self, topic: str, filter_type: int, expression: str) -> None: ...
+    def unsubscribe(self, topic: str) -> None: ...
+    def receive(
+        self, max_message_num: int, invisible_duration: Optional[float] = None
+    ) -> List[Dict[str, Any]]: ...
+    def ack(self, topic: str, message_id: str, receipt_handle: str, endpoint: str) -> None: ...
+    def ack_async(
+        self,
+        topic: str,
+        message_id: str,
+        receipt_handle: str,
+        endpoint: str,
+        callback: Callable[[bool, Any], object],
+    ) -> None: ...
+    def change_invisible_duration(
+        self,
+        topic: str,
+        message_id: str,
+        receipt_handle: str,
+        endpoint: str,
+        invisible_duration: float,
+    ) -> str: ...
+    def change_invisible_duration_async(
+        self,
+        topic: str,
+        message_id: str,
+        receipt_handle: str,
+        endpoint: str,
+        invisible_duration: float,
+        callback: Callable[[bool, Any], object],
+    ) -> None: ...
+    def forward_to_dead_letter_queue(
+        self,
+        topic: str,
+        message_id: str,
+        receipt_handle: str,
+        endpoint: str,
+        delivery_attempt: int,
+        max_delivery_attempts: int,
+    ) -> None: ...

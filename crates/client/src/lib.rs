@@ -48,6 +48,8 @@ mod remoting;
 mod route;
 mod socket_io;
 mod transaction;
+/// The RocketMQ 5 client over gRPC (its own vocabulary, so a module of its own).
+pub mod v5;
 
 pub use acl::{request_signature, SessionCredentials, ACCESS_KEY, ONS_CHANNEL, SIGNATURE};
 pub use admin::{Admin, TopicSpec, PERM_READ, PERM_WRITE};

@@ -1,0 +1,72 @@
+//! The tokio runtime the 5.x (gRPC) clients of this process run on, [`block_on`] (the one
+//! way a Python call waits for it) and the conversion of the client's errors to Python.
+//!
+//! Created lazily on first use and rebuilt after `os.fork()` (the process id changes; the
+//! parent's runtime is leaked in the child, whose threads do not exist there).
+//!
+//! What must stay true: [`block_on`] releases the GIL for the whole wait; every error reaches
+//! Python as `GrpcClientError(kind, code, message)`, which `rocketmq.v5` maps onto the
+//! official exception classes.
+
+use pyo3::prelude::*;
+use rocketmq_client::v5::GrpcError;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use tokio::runtime::Runtime;
+
+pyo3::create_exception!(
+    _rocketmq,
+    GrpcClientError,
+    pyo3::exceptions::PyException,
+    "A 5.x (gRPC) client call failed: args are (kind, code, message); kind is 'status' (the \
+     server's code), 'transport', 'state' or 'argument'."
+);
+
+static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+
+pub fn runtime() -> Arc<Runtime> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, rt)) = slot.as_ref() {
+        if *owner == pid {
+            return rt.clone();
+        }
+    }
+    if let Some((_, old)) = slot.take() {
+        std::mem::forget(old);
+    }
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("rocketmq-grpc-client")
+            .enable_all()
+            .build()
+            .expect("cannot start the gRPC client runtime"),
+    );
+    *slot = Some((pid, rt.clone()));
+    rt
+}
+
+pub fn to_py_err(e: GrpcError) -> PyErr {
+    let (kind, code) = match &e {
+        GrpcError::Status { code, .. } => ("status", Some(*code)),
+        GrpcError::Transport(_) => ("transport", None),
+        GrpcError::IllegalState(_) => ("state", None),
+        GrpcError::IllegalArgument(_) => ("argument", None),
+    };
+    let message = match &e {
+        GrpcError::Status { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    GrpcClientError::new_err((kind, code, message))
+}
+
+/// Runs `fut` on the runtime with the GIL released.
+pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = Result<T, GrpcError>> + Send,
+    T: Send,
+{
+    let rt = runtime();
+    py.detach(|| rt.block_on(fut)).map_err(to_py_err)
+}
