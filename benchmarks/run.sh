@@ -11,7 +11,8 @@
 # with ephemeral ports and temporary stores. Default run: about 8 minutes (3 without Apache),
 # plus about 1.5 minutes of message index rows (benchmarks/index_bench.py, BENCH_INDEX_MESSAGES),
 # half a minute of SQL92 filter rows (benchmarks/sql92_bench.py, BENCH_SQL92_MESSAGES)
-# and about 1 minute of POP rows (benchmarks/pop_bench.py, BENCH_POP_MESSAGES).
+# about 1 minute of POP rows (benchmarks/pop_bench.py, BENCH_POP_MESSAGES) and about 2 minutes
+# of RocketMQ 5 client rows (benchmarks/v5_bench.py, BENCH_V5_MESSAGES).
 #
 # Our package is installed from a wheel (maturin build --release + pip install), not an
 # editable `maturin develop`, so the run measures exactly what was built even if the source
@@ -83,6 +84,21 @@ if [ "$POP_MESSAGES" != "0" ]; then
         *" --no-apache "*) ;;
         *) "$VENV/bin/python" pop_bench.py --broker apache --messages "$POP_MESSAGES" ;;
     esac
+fi
+
+# The RocketMQ 5 client rows (v5_bench.py): our 5.x API against the official
+# rocketmq-python-client (pinned, in $BENCH_V5_VENV, default .venv-v5: it installs a package
+# also named `rocketmq`) on our broker's gRPC endpoint; BENCH_V5_MESSAGES per case (default
+# 3000; 0 skips the rows). About 2 minutes.
+V5_MESSAGES="${BENCH_V5_MESSAGES:-3000}"
+if [ "$V5_MESSAGES" != "0" ]; then
+    V5_VENV="${BENCH_V5_VENV:-$ROOT/.venv-v5}"
+    if [ ! -x "$V5_VENV/bin/python" ]; then
+        "$PYTHON" -m venv "$V5_VENV"
+    fi
+    "$V5_VENV/bin/python" -m pip install --quiet "rocketmq-python-client==5.1.2"
+    "$VENV/bin/python" v5_bench.py --official-python "$V5_VENV/bin/python" \
+        --messages "$V5_MESSAGES"
 fi
 
 exec "$VENV/bin/python" bench.py \
