@@ -46,7 +46,7 @@ mod _rocketmq {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         crate::broker::add_defaults(m)?;
-        crate::logging::install();
+        crate::logging::install(m.py());
         Ok(())
     }
 }
