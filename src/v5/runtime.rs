@@ -2,7 +2,11 @@
 //! way a Python call waits for it) and the conversion of the client's errors to Python.
 //!
 //! Created lazily on first use and rebuilt after `os.fork()` (the process id changes; the
-//! parent's runtime is leaked in the child, whose threads do not exist there).
+//! parent's runtime is leaked in the child, whose threads do not exist there). One worker
+//! thread: it drives the HTTP/2 connections and the calls' futures, the Python threads wait
+//! in [`block_on`] and blocking work (the transaction checker) has the blocking pool; a
+//! second worker measured slower (1 thread `send` 4.4k against 5.5k msg/s, `benchmarks/
+//! v5_bench.py`), as the two then take turns on one connection and wake each other.
 //!
 //! What must stay true: [`block_on`] releases the GIL for the whole wait; every error reaches
 //! Python as `GrpcClientError(kind, code, message)`, which `rocketmq.v5` maps onto the
@@ -37,7 +41,7 @@ pub fn runtime() -> Arc<Runtime> {
     }
     let rt = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .thread_name("rocketmq-grpc-client")
             .enable_all()
             .build()

@@ -81,18 +81,20 @@ pub fn authorization(credentials: &Credentials, date_time: &str) -> String {
 
 /// A random request id in the UUID v4 text layout.
 pub fn request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let v: u128 = rand::random();
     let v =
         (v & !(0xf000u128 << 64) | (0x4000u128 << 64)) & !(0xc000u128 << 48) | (0x8000u128 << 48);
-    let h = format!("{v:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    let mut text = [b'-'; 36];
+    let mut digit = 0;
+    for (i, slot) in text.iter_mut().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        *slot = HEX[((v >> (124 - 4 * digit)) & 0xf) as usize];
+        digit += 1;
+    }
+    text.iter().map(|&b| b as char).collect()
 }
 
 /// The short host name, for client ids and `born_host`.
@@ -201,6 +203,14 @@ mod tests {
         let rid = request_id();
         assert_eq!(rid.len(), 36);
         assert_eq!(&rid[14..15], "4");
+        assert!(matches!(&rid[19..20], "8" | "9" | "a" | "b"), "{rid}");
+        for (i, c) in rid.chars().enumerate() {
+            match i {
+                8 | 13 | 18 | 23 => assert_eq!(c, '-', "{rid}"),
+                _ => assert!(c.is_ascii_hexdigit() && !c.is_ascii_uppercase(), "{rid}"),
+            }
+        }
+        assert_ne!(rid, request_id());
         assert_eq!(new_client_id().split('@').count(), 4);
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! What must stay true: a channel is created once per endpoint and shared by every call (h2
 //! multiplexes them); creating one never blocks (the connection is made on first use and
-//! remade by tonic after a failure); every call has a deadline except the telemetry stream, which lives as long as the client.
+//! remade by tonic after a failure); every call has a deadline except the telemetry stream, which lives as long as the client;
+//! the fixed headers are parsed once per client, and the date header and its signature once
+//! per second (a request always carries the date of the second it was stamped in).
 
 use super::error::{GrpcError, GrpcResult};
 use super::signing::{self, Credentials};
@@ -12,7 +14,7 @@ use rocketmq_grpc::MessagingServiceClient;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 /// What a 5.x client is configured with (the Python `ClientConfiguration`).
@@ -101,17 +103,69 @@ pub struct Transport {
     /// The configured endpoints (the access point), parsed.
     pub access_points: Vec<String>,
     channels: Mutex<HashMap<String, Stub>>,
+    /// The headers every request carries unchanged, parsed once.
+    fixed_headers: Vec<(&'static str, MetadataValue<Ascii>)>,
+    /// The date header and signature of the current second, reused within it.
+    signed_second: Mutex<Option<SignedSecond>>,
+}
+
+/// `x-mq-date-time` and the `authorization` signed for it, for one second.
+#[derive(Clone)]
+struct SignedSecond {
+    second: u64,
+    date_time: MetadataValue<Ascii>,
+    authorization: Option<MetadataValue<Ascii>>,
 }
 
 impl Transport {
     pub fn new(options: ClientOptions) -> GrpcResult<Self> {
         let access_points = parse_endpoints(&options.endpoints)?;
+        let client_id = signing::new_client_id();
+        let fixed_headers = [
+            ("x-mq-language", signing::LANGUAGE),
+            ("x-mq-protocol", signing::PROTOCOL),
+            ("x-mq-client-version", signing::CLIENT_VERSION),
+            ("x-mq-client-id", client_id.as_str()),
+            ("x-mq-namespace", options.namespace.as_str()),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, MetadataValue::try_from(value).ok()?)))
+        .collect();
         Ok(Transport {
             options,
-            client_id: signing::new_client_id(),
+            client_id,
             access_points,
             channels: Mutex::new(HashMap::new()),
+            fixed_headers,
+            signed_second: Mutex::new(None),
         })
+    }
+
+    /// The date header and signature of the current second (computed once per second).
+    fn signed_second(&self) -> SignedSecond {
+        let second = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut slot = self.signed_second.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(signed) = slot.as_ref().filter(|s| s.second == second) {
+            return signed.clone();
+        }
+        let date_time = signing::format_date_time(second);
+        let credentials = &self.options.credentials;
+        let authorization = if credentials.access_key.is_empty() {
+            None
+        } else {
+            MetadataValue::try_from(signing::authorization(credentials, &date_time)).ok()
+        };
+        let signed = SignedSecond {
+            second,
+            date_time: MetadataValue::try_from(date_time.as_str())
+                .unwrap_or_else(|_| MetadataValue::from_static("")),
+            authorization,
+        };
+        *slot = Some(signed.clone());
+        signed
     }
 
     /// The address the client reaches first (routes, settings).
@@ -157,31 +211,17 @@ impl Transport {
     /// stream, which lives as long as the client.
     pub fn stream_request<T>(&self, body: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(body);
-        let date_time = signing::format_date_time(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        );
-        let credentials = &self.options.credentials;
+        let signed = self.signed_second();
         let md = req.metadata_mut();
-        let mut put = |key: &'static str, value: &str| {
-            if let Ok(v) = MetadataValue::try_from(value) {
-                md.insert(key, v);
-            }
-        };
-        put("x-mq-language", signing::LANGUAGE);
-        put("x-mq-protocol", signing::PROTOCOL);
-        put("x-mq-client-version", signing::CLIENT_VERSION);
-        put("x-mq-date-time", &date_time);
-        put("x-mq-request-id", &signing::request_id());
-        put("x-mq-client-id", &self.client_id);
-        put("x-mq-namespace", &self.options.namespace);
-        if !credentials.access_key.is_empty() {
-            put(
-                "authorization",
-                &signing::authorization(credentials, &date_time),
-            );
+        for (key, value) in &self.fixed_headers {
+            md.insert(*key, value.clone());
+        }
+        md.insert("x-mq-date-time", signed.date_time);
+        if let Ok(id) = MetadataValue::try_from(signing::request_id()) {
+            md.insert("x-mq-request-id", id);
+        }
+        if let Some(authorization) = signed.authorization {
+            md.insert("authorization", authorization);
         }
         req
     }
@@ -207,5 +247,40 @@ mod tests {
         let e = to_proto_endpoints(&["127.0.0.1:8081".into()]);
         assert_eq!(e.scheme, AddressScheme::IPv4 as i32);
         assert_eq!(first_address(Some(&e)).as_deref(), Some("127.0.0.1:8081"));
+    }
+
+    #[test]
+    fn requests_carry_the_headers_and_the_signature_of_their_date() {
+        let options = |access_key: &str| ClientOptions {
+            endpoints: "127.0.0.1:8081".into(),
+            credentials: Credentials {
+                access_key: access_key.into(),
+                secret_key: "sk".into(),
+            },
+            namespace: "ns".into(),
+            request_timeout: Duration::from_secs(3),
+            tls: false,
+        };
+        let signed = Transport::new(options("ak")).unwrap();
+        let req = signed.unary(());
+        let md = req.metadata();
+        let header = |name: &str| md.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(header("x-mq-client-id"), signed.client_id);
+        assert_eq!(header("x-mq-namespace"), "ns");
+        assert_eq!(header("x-mq-language"), signing::LANGUAGE);
+        assert_eq!(header("x-mq-request-id").len(), 36);
+        let date = header("x-mq-date-time");
+        assert_eq!(
+            header("authorization"),
+            signing::authorization(&signed.options.credentials, date)
+        );
+        let again = signed.unary(());
+        assert_ne!(
+            again.metadata().get("x-mq-request-id"),
+            md.get("x-mq-request-id")
+        );
+        let anonymous = Transport::new(options("")).unwrap().unary(());
+        assert!(anonymous.metadata().get("authorization").is_none());
+        assert!(anonymous.metadata().get("x-mq-date-time").is_some());
     }
 }
