@@ -277,6 +277,7 @@ impl PyEmbeddedCluster {
         enable_property_filter: Option<&Bound<'_, PyAny>>,
         grpc_port: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         let mut config = ServerConfig {
             store_dir: path_arg(store_dir, "store_dir")?,
             ..ServerConfig::default()

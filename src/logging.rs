@@ -8,7 +8,10 @@
 //! Python logger is enabled for, computed at install and again by [`reset_log_cache`]: while
 //! no Python logger is enabled for DEBUG, debug events and spans (the HTTP/2 stack of the
 //! gRPC client and endpoint emits several per request) stop at one integer comparison
-//! instead of a logger lookup each. So enabling DEBUG on a Python logger takes effect after
+//! instead of a logger lookup each. The level is computed again whenever a client, an admin
+//! or an embedded broker is created ([`follow_python_levels`]), so the usual
+//! `logging.basicConfig(level=logging.DEBUG)` after `import rocketmq` still shows the debug
+//! records of what is created after it; a level changed later takes effect after
 //! `reset_log_cache()`, as any other level change already did.
 
 use log::LevelFilter;
@@ -54,6 +57,14 @@ fn python_max_level(py: Python<'_>) -> LevelFilter {
         Ok(level) if level > 20 => LevelFilter::Warn,
         Ok(level) if level > 10 => LevelFilter::Info,
         _ => MOST_VERBOSE,
+    }
+}
+
+/// Sets the global maximum Rust log level from Python logging's levels now (called by the
+/// constructors of the clients, the admin and the embedded broker; the GIL is held there).
+pub fn follow_python_levels() {
+    if LOG_RESET.get().is_some() {
+        Python::attach(|py| log::set_max_level(python_max_level(py)));
     }
 }
 

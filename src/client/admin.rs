@@ -60,6 +60,7 @@ impl NativeAdmin {
         timeout_ms: u64,
         credentials: Option<Credentials>,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         let config = rocketmq_client::ClientConfig {
             request_timeout: Duration::from_millis(timeout_ms),
             ..client_config(name_servers_list, "ADMIN", credentials, None)?

@@ -137,6 +137,7 @@ impl PopConsumer {
         timeout_ms: u64,
         credentials: Option<Credentials>,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         let config = rocketmq_client::ClientConfig {
             request_timeout: Duration::from_millis(timeout_ms),
             ..client_config(name_servers_list, instance_name, credentials, None)?

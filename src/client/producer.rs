@@ -150,6 +150,7 @@ impl NativeProducer {
         namesrv_domain: Option<String>,
         checker: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         if !(-1..=9).contains(&compress_level) {
             return Err(PyValueError::new_err(format!(
                 "compress_level must be between -1 and 9, got {compress_level}"

@@ -169,6 +169,7 @@ impl NativePullClient {
         credentials: Option<Credentials>,
         namesrv_domain: Option<String>,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         let config = rocketmq_client::ClientConfig {
             request_timeout: Duration::from_millis(timeout_ms),
             ..client_config(

@@ -120,6 +120,7 @@ impl NativePushConsumer {
         credentials: Option<Credentials>,
         namesrv_domain: Option<String>,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         let client_config = client_config(
             name_servers_list,
             instance_name,

@@ -48,6 +48,7 @@ impl GrpcConsumer {
         long_polling_timeout: f64,
         push: bool,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         let options = options(
             endpoints,
             access_key,

@@ -76,6 +76,7 @@ impl GrpcProducer {
         topics: Vec<String>,
         checker: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        crate::logging::follow_python_levels();
         let options = options(
             endpoints,
             access_key,
