@@ -13,6 +13,7 @@
 mod broker;
 mod client;
 mod logging;
+mod process_runtime;
 mod v5;
 
 use pyo3::prelude::*;

@@ -1,8 +1,7 @@
 //! The tokio runtime the 5.x (gRPC) clients of this process run on, [`block_on`] (the one
 //! way a Python call waits for it) and the conversion of the client's errors to Python.
 //!
-//! Created lazily on first use and rebuilt after `os.fork()` (the process id changes; the
-//! parent's runtime is leaked in the child, whose threads do not exist there). One worker
+//! A [`ProcessRuntime`] (created lazily on first use, rebuilt after `os.fork()`). One worker
 //! thread: it drives the HTTP/2 connections and the calls' futures, the Python threads wait
 //! in [`block_on`] and blocking work (the transaction checker) has the blocking pool; a
 //! second worker measured slower (1 thread `send` 4.4k against 5.5k msg/s, `benchmarks/
@@ -12,10 +11,11 @@
 //! Python as `GrpcClientError(kind, code, message)`, which `rocketmq.v5` maps onto the
 //! official exception classes.
 
+use crate::process_runtime::ProcessRuntime;
 use pyo3::prelude::*;
 use rocketmq_client::v5::GrpcError;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::runtime::Runtime;
 
 pyo3::create_exception!(
@@ -26,29 +26,10 @@ pyo3::create_exception!(
      server's code), 'transport', 'state' or 'argument'."
 );
 
-static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+static RUNTIME: ProcessRuntime = ProcessRuntime::new("rocketmq-grpc-client", 1);
 
 pub fn runtime() -> Arc<Runtime> {
-    let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((owner, rt)) = slot.as_ref() {
-        if *owner == pid {
-            return rt.clone();
-        }
-    }
-    if let Some((_, old)) = slot.take() {
-        std::mem::forget(old);
-    }
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("rocketmq-grpc-client")
-            .enable_all()
-            .build()
-            .expect("cannot start the gRPC client runtime"),
-    );
-    *slot = Some((pid, rt.clone()));
-    rt
+    RUNTIME.get()
 }
 
 pub fn to_py_err(e: GrpcError) -> PyErr {
