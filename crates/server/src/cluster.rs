@@ -23,7 +23,7 @@ use rocketmq_protocol::properties::{get_property, DELAY};
 use rocketmq_store::{FileStore, MessageStore, StoreConfig};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -33,6 +33,7 @@ pub struct EmbeddedCluster {
     namesrv_addr: SocketAddr,
     broker_addr: SocketAddr,
     grpc_addr: Option<SocketAddr>,
+    held_polls: Arc<AtomicUsize>,
     running: Mutex<Option<Running>>,
 }
 
@@ -48,6 +49,7 @@ struct Bound {
     namesrv: SocketAddr,
     broker: SocketAddr,
     grpc: Option<SocketAddr>,
+    held_polls: Arc<AtomicUsize>,
 }
 
 type Ready = io::Result<Bound>;
@@ -83,6 +85,7 @@ impl EmbeddedCluster {
                 namesrv_addr: bound.namesrv,
                 broker_addr: bound.broker,
                 grpc_addr: bound.grpc,
+                held_polls: bound.held_polls,
                 running: Mutex::new(Some(Running {
                     shutdown: shutdown_tx,
                     abrupt,
@@ -98,6 +101,12 @@ impl EmbeddedCluster {
                 Err(io::Error::other("the server thread stopped during start"))
             }
         }
+    }
+
+    /// How many POP / NOTIFICATION requests the broker holds (long polling) right now; a
+    /// held request whose caller went away stops counting once the broker has seen it go.
+    pub fn held_polls(&self) -> usize {
+        self.held_polls.load(Ordering::Acquire)
     }
 
     /// The name server's address: the one started here, or in broker-only mode the one
@@ -125,9 +134,7 @@ impl EmbeddedCluster {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
         {
-            running
-                .abrupt
-                .store(true, std::sync::atomic::Ordering::SeqCst);
+            running.abrupt.store(true, Ordering::SeqCst);
         }
         self.shutdown();
     }
@@ -384,7 +391,7 @@ async fn run(
     }) {
         Ok(t) => Arc::new(t),
         Err(e) => {
-            stop_schedule.store(true, std::sync::atomic::Ordering::Release);
+            stop_schedule.store(true, Ordering::Release);
             file_store.shutdown();
             return fail(io::Error::other(format!(
                 "cannot open the timer store under {}: {e}",
@@ -410,7 +417,7 @@ async fn run(
     let timer_thread = match timer.spawn(notifier.clone(), stop_schedule.clone()) {
         Ok(t) => t,
         Err(e) => {
-            stop_schedule.store(true, std::sync::atomic::Ordering::Release);
+            stop_schedule.store(true, Ordering::Release);
             file_store.shutdown();
             return fail(e);
         }
@@ -421,17 +428,18 @@ async fn run(
         namesrv: namesrv_addr,
         broker: store_host,
         grpc: grpc_addr,
+        held_polls: broker.pop.held_polls(),
     }));
 
     util::until_true(&mut shutdown).await;
     tracing::info!("shutting down");
-    if abrupt.load(std::sync::atomic::Ordering::SeqCst) {
+    if abrupt.load(Ordering::SeqCst) {
         // A killed broker does not say goodbye: the name server must expire it.
         registration.abort();
     } else {
         let _ = tokio::time::timeout(Duration::from_secs(2), registration).await;
     }
-    stop_schedule.store(true, std::sync::atomic::Ordering::Release);
+    stop_schedule.store(true, Ordering::Release);
     let _ = tokio::task::spawn_blocking(move || schedule_thread.join()).await;
     let _ = tokio::task::spawn_blocking(move || transaction_thread.join()).await;
     let _ = tokio::task::spawn_blocking(move || timer_thread.join()).await;

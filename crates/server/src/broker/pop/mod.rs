@@ -46,7 +46,7 @@ struct Inner {
 pub struct PopService {
     inner: Mutex<Inner>,
     sync_flush: AtomicBool,
-    held: AtomicUsize,
+    held: Arc<AtomicUsize>,
     counter: AtomicU64,
     /// Woken when an entry expires before `revive_planned_at` (the revive re-plans its sleep).
     pub(crate) revive_wake: Notify,
@@ -62,7 +62,7 @@ impl Default for PopService {
                 journal: None,
             }),
             sync_flush: AtomicBool::new(false),
-            held: AtomicUsize::new(0),
+            held: Arc::new(AtomicUsize::new(0)),
             counter: AtomicU64::new(0),
             revive_wake: Notify::new(),
             revive_planned_at: AtomicI64::new(REVIVE_AWAKE),
@@ -164,6 +164,12 @@ impl PopService {
     /// The revive task sleeps until `at` (ms since the epoch) unless woken.
     pub(crate) fn revive_sleeps_until(&self, at: i64) {
         self.revive_planned_at.store(at, Ordering::SeqCst);
+    }
+
+    /// The count of POP / NOTIFICATION requests held right now, shared: it can be read
+    /// after the broker is gone (it is then 0).
+    pub fn held_polls(&self) -> Arc<AtomicUsize> {
+        self.held.clone()
     }
 
     /// Counts a held poll, or `None` when [`MAX_HELD_POLLS`] are held already.
