@@ -20,6 +20,7 @@ use crate::broker::topic::AUTO_CREATE_TOPIC;
 use bytes::Bytes;
 use rocketmq_grpc::v2;
 use rocketmq_protocol::header::SendMessageRequestHeader;
+use rocketmq_protocol::message_group::message_group_index;
 use rocketmq_protocol::message_id::decode_offset_msg_id;
 use tonic::{Request, Response, Status};
 
@@ -71,14 +72,12 @@ fn refused_entry(status: v2::Status) -> v2::SendResultEntry {
     }
 }
 
-/// The queue a message group's messages go to: a stable hash of the group over the
-/// writable queues.
+/// The queue a message group's messages go to, as the Apache proxy picks it (Guava's
+/// `consistentHash(group.hashCode(), writeQueues)`): the same for every broker, restart and
+/// client, this package's remoting producers included.
 pub(crate) fn queue_of_group(group: &str, write_queues: i32) -> i32 {
-    // Java `String.hashCode`, so the choice is the same for every broker and restart.
-    let hash = group.encode_utf16().fold(0i32, |h, c| {
-        h.wrapping_mul(31).wrapping_add(i32::from(c as i16))
-    });
-    (i64::from(hash).rem_euclid(i64::from(write_queues.max(1)))) as i32
+    let queues = usize::try_from(write_queues.max(1)).unwrap_or(1);
+    message_group_index(group, queues) as i32
 }
 
 impl GrpcFront {
@@ -192,6 +191,26 @@ impl GrpcFront {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_go_where_the_apache_proxy_puts_them() {
+        // (group, queue over 1, 2, 3, 4, 8, 16, 100 queues) as Guava 32's
+        // `Hashing.consistentHash(group.hashCode(), queues)` computes them.
+        let golden: [(&str, [i32; 7]); 3] = [
+            ("order-1", [0, 0, 0, 3, 3, 3, 3]),
+            ("one-group", [0, 0, 0, 0, 4, 4, 69]),
+            ("\u{4e16}\u{754c}-\u{ff21}", [0, 1, 1, 1, 1, 12, 79]),
+        ];
+        for (group, queues) in golden {
+            for (buckets, want) in [1, 2, 3, 4, 8, 16, 100].into_iter().zip(queues) {
+                assert_eq!(
+                    queue_of_group(group, buckets),
+                    want,
+                    "{group} over {buckets}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_group_always_goes_to_the_same_queue() {
