@@ -128,12 +128,14 @@ section "pytest against Apache RocketMQ 5.5.0's name server, broker and proxy (R
 status=0
 # tests/interop/test_java_pop.py: Apache's Java client in POP mode, proved against Apache's broker.
 # tests/interop/*v5*.py: the RocketMQ 5 gRPC clients (official Python, Java 5.x) through Apache's
-# proxy, which proves their flow scripts and checks.
+# proxy, which proves their flow scripts and checks; test_v5_flows_remoting.py: our 5.x API
+# straight to Apache's broker over remoting (no proxy).
 ROCKETMQ_TEST_BROKER=apache ROCKETMQ_CPP_PYTHON="$ROOT/.venv-cpp/bin/python" \
     .venv/bin/python -m pytest tests/apache tests/python tests/scenarios tests/differential \
     tests/interop/test_java_pop.py \
     tests/interop/test_official_v5_client.py tests/interop/test_java5_client.py \
-    tests/interop/test_v5_cross_protocol.py tests/interop/test_v5_flows_our_api.py || status=$?
+    tests/interop/test_v5_cross_protocol.py tests/interop/test_v5_flows_our_api.py \
+    tests/interop/test_v5_flows_remoting.py || status=$?
 if [ "$status" -ne 0 ]; then
     echo "pytest against Apache RocketMQ failed with exit status $status" >&2
     exit "$status"

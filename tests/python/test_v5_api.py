@@ -79,10 +79,13 @@ def test_constructors_take_the_official_arguments_and_defaults():
             if p.default is not inspect.Parameter.empty
         }
 
+    # The official defaults, and ours beyond the official client (keyword arguments with a
+    # default that keeps the official behaviour: gRPC, clustering).
     assert defaults(ClientConfiguration.__init__) == {
         "credentials": None,
         "namespace": "",
         "request_timeout": 3,
+        "protocol": "grpc",
     }
     assert defaults(Credentials.__init__) == {"ak": "", "sk": ""}
     assert defaults(Producer.__init__) == {"topics": None, "checker": None, "tls_enable": False}
@@ -96,6 +99,7 @@ def test_constructors_take_the_official_arguments_and_defaults():
         "max_cache_message_size": 64 * 1024 * 1024,
         "consumption_thread_count": 20,
         "tls_enable": False,
+        "broadcasting": False,
     }
 
 

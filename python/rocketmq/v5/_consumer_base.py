@@ -1,6 +1,7 @@
 """What the 5.x ``SimpleConsumer`` and ``PushConsumer`` share: the native consumer
-(``rocketmq._rocketmq.GrpcConsumer``), subscriptions, ack and invisible-duration changes,
-start and shutdown.
+(``rocketmq._rocketmq.GrpcConsumer``, or with ``protocol="remoting"``
+``rocketmq.v5.remoting.consumer.RemotingConsumer``), subscriptions, ack and
+invisible-duration changes, start and shutdown.
 
 What must stay true: the consumer group and topics are checked as the official client checks
 them; every call on a running consumer goes to the native client with the GIL released;
@@ -14,7 +15,7 @@ import re
 from concurrent.futures import Future
 from typing import Any, Callable, Dict, List, Optional
 
-from rocketmq.v5.client import ClientConfiguration
+from rocketmq.v5.client import REMOTING, ClientConfiguration
 from rocketmq.v5.exception import (
     IllegalArgumentException,
     IllegalStateException,
@@ -57,6 +58,8 @@ class ConsumerBase:
         long_polling_timeout: float,
         push: bool,
         tls_enable: bool,
+        broadcasting: bool = False,
+        consumption_thread_count: int = 1,
     ) -> None:
         if client_configuration is None:
             raise IllegalArgumentException("clientConfiguration should not be null.")
@@ -78,15 +81,64 @@ class ConsumerBase:
         ]
         native = native_module()
         try:
-            self._native = native.GrpcConsumer(
-                *client_configuration._native_args(tls_enable),
-                consumer_group,
-                subs,
-                float(long_polling_timeout),
-                push,
-            )
+            if broadcasting:
+                self._native = self._open_broadcasting(
+                    client_configuration, consumer_group, subs, consumption_thread_count, tls_enable
+                )
+            else:
+                self._native = self._open_native(
+                    client_configuration,
+                    consumer_group,
+                    subs,
+                    long_polling_timeout,
+                    push,
+                    tls_enable,
+                )
         except native.GrpcClientError as e:
             raise_native(e)
+
+    @staticmethod
+    def _open_native(
+        configuration: ClientConfiguration,
+        group: str,
+        subs: List[tuple],
+        long_polling_timeout: float,
+        push: bool,
+        tls_enable: bool,
+    ) -> Any:
+        """The native consumer of `configuration`'s protocol."""
+        if configuration.protocol == REMOTING:
+            from rocketmq.v5.remoting.consumer import RemotingConsumer
+
+            name_servers, ak, sk, timeout = configuration._remoting_args(tls_enable)
+            return RemotingConsumer(
+                name_servers, ak, sk, group, subs, float(long_polling_timeout), timeout, push
+            )
+        return native_module().GrpcConsumer(
+            *configuration._native_args(tls_enable),
+            group,
+            subs,
+            float(long_polling_timeout),
+            push,
+        )
+
+    @staticmethod
+    def _open_broadcasting(
+        configuration: ClientConfiguration,
+        group: str,
+        subs: List[tuple],
+        thread_count: int,
+        tls_enable: bool,
+    ) -> Any:
+        if configuration.protocol != REMOTING:
+            raise IllegalArgumentException(
+                "broadcasting needs protocol='remoting' (the cluster's name servers): 5.x "
+                "endpoints (gRPC) consume in clustering mode only"
+            )
+        from rocketmq.v5.remoting.broadcast import BroadcastConsumer
+
+        name_servers, ak, sk, timeout = configuration._remoting_args(tls_enable)
+        return BroadcastConsumer(name_servers, ak, sk, group, subs, timeout, thread_count)
 
     def __enter__(self):
         self.startup()

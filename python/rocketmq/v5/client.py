@@ -6,13 +6,26 @@ What must stay true: the constructors take the official arguments and defaults
 ``Credentials(ak="", sk="")``); ``endpoints`` is ``"host:port[;host:port]"`` (an
 ``http://``/``https://`` prefix is accepted and dropped) and is checked when a client is
 created, with a message saying what to pass.
+
+Beyond the official client: ``protocol="remoting"`` (or endpoints written
+``remoting://host:9876[;host:9876]``) makes ``endpoints`` the cluster's name servers, and the
+clients speak RocketMQ's remoting protocol to the brokers, with no proxy
+(``rocketmq.v5.remoting``). ``protocol="grpc"`` (the default) is the official behaviour.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+from rocketmq.v5.exception import IllegalArgumentException
+
 __all__ = ["ClientConfiguration", "Credentials"]
+
+#: ``ClientConfiguration.protocol`` values.
+GRPC = "grpc"
+REMOTING = "remoting"
+#: An endpoint prefix that selects the remoting protocol.
+REMOTING_SCHEME = "remoting://"
 
 
 class Credentials:
@@ -41,11 +54,22 @@ class ClientConfiguration:
         credentials: Optional[Credentials] = None,
         namespace: str = "",
         request_timeout: float = 3,
+        *,
+        protocol: str = GRPC,
     ) -> None:
         if not isinstance(endpoints, str):
             raise TypeError(
                 f"endpoints must be a str like '127.0.0.1:8081', not {type(endpoints).__name__}"
             )
+        if protocol not in (GRPC, REMOTING):
+            raise ValueError(
+                f"protocol={protocol!r}: pass 'grpc' (a 5.x endpoint: proxy or broker) or "
+                "'remoting' (the cluster's name servers, no proxy)"
+            )
+        if endpoints.startswith(REMOTING_SCHEME):
+            endpoints = endpoints[len(REMOTING_SCHEME) :]
+            protocol = REMOTING
+        self.__protocol = protocol
         self.__endpoints = endpoints
         self.__credentials = credentials if credentials is not None else Credentials()
         self.__namespace = namespace or ""
@@ -54,6 +78,11 @@ class ClientConfiguration:
     @property
     def endpoints(self) -> str:
         return self.__endpoints
+
+    @property
+    def protocol(self) -> str:
+        """``"grpc"`` (a 5.x endpoint) or ``"remoting"`` (name servers, no proxy)."""
+        return self.__protocol
 
     @property
     def namespace(self) -> str:
@@ -66,6 +95,31 @@ class ClientConfiguration:
     @property
     def request_timeout(self) -> float:
         return self.__request_timeout
+
+    def _remoting_args(self, tls_enable: bool) -> tuple:
+        """(name_servers, ak, sk, request_timeout) of the remoting clients; what they cannot
+        do is refused here, saying what to change."""
+        if tls_enable:
+            raise IllegalArgumentException(
+                "tls_enable=True is not available with protocol='remoting': use a 5.x "
+                "endpoint (protocol='grpc') for TLS"
+            )
+        if self.__namespace:
+            raise IllegalArgumentException(
+                f"namespace={self.__namespace!r} is not available with protocol='remoting': "
+                "name the topics and groups in full instead"
+            )
+        name_servers = self.__endpoints.strip()
+        if not name_servers:
+            raise IllegalArgumentException(
+                "endpoints is blank: pass the name servers, e.g. '127.0.0.1:9876'"
+            )
+        return (
+            name_servers,
+            self.__credentials.ak,
+            self.__credentials.sk,
+            float(self.__request_timeout),
+        )
 
     def _native_args(self, tls_enable: bool) -> tuple:
         """(endpoints, ak, sk, namespace, request_timeout, tls) as the native clients take them."""

@@ -1,5 +1,7 @@
 """The 5.x ``Producer``, ``Transaction`` and ``TransactionChecker``, as in the official client
-(``rocketmq.v5.producer``), over the native gRPC producer (``rocketmq._rocketmq.GrpcProducer``).
+(``rocketmq.v5.producer``), over the native gRPC producer (``rocketmq._rocketmq.GrpcProducer``),
+or with ``protocol="remoting"`` over the native remoting producer
+(``rocketmq.v5.remoting.producer``).
 
 What must stay true:
 - ``Producer(client_configuration, topics=None, checker=None, tls_enable=False)``;
@@ -22,7 +24,7 @@ from concurrent.futures import Future
 from typing import Any, Dict, Iterable, Optional
 
 from rocketmq.grpc_protocol import TransactionResolution
-from rocketmq.v5.client import ClientConfiguration
+from rocketmq.v5.client import REMOTING, ClientConfiguration
 from rocketmq.v5.exception import (
     IllegalArgumentException,
     IllegalStateException,
@@ -126,11 +128,24 @@ class Producer:
             return producer.__check(d) if producer is not None else None
 
         try:
-            self.__native = _native().GrpcProducer(
-                *client_configuration._native_args(tls_enable),
-                self.__topics,
-                check if checker is not None else None,
-            )
+            if client_configuration.protocol == REMOTING:
+                from rocketmq.v5.remoting.producer import RemotingProducer
+
+                name_servers, ak, sk, timeout = client_configuration._remoting_args(tls_enable)
+                self.__native = RemotingProducer(
+                    name_servers,
+                    ak,
+                    sk,
+                    timeout,
+                    self.__topics,
+                    check if checker is not None else None,
+                )
+            else:
+                self.__native = _native().GrpcProducer(
+                    *client_configuration._native_args(tls_enable),
+                    self.__topics,
+                    check if checker is not None else None,
+                )
         except _native().GrpcClientError as e:
             raise_native(e)
 

@@ -10,7 +10,10 @@ What must stay true:
 - in a FIFO group (the server says so in its settings) the messages of one message group are
   consumed one after the other, in order; a failure is retried in place, so later messages
   of the group wait;
-- ``shutdown`` stops receiving, lets the running listeners finish, and returns (bounded).
+- ``shutdown`` stops receiving, lets the running listeners finish, and returns (bounded);
+- beyond the official client, ``broadcasting=True`` (with ``protocol="remoting"``) gives
+  every consumer of the group every message (``rocketmq.v5.remoting.broadcast``); a failed
+  consumption is then not retried.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class PushConsumer(ConsumerBase):
         max_cache_message_size: int = 64 * 1024 * 1024,
         consumption_thread_count: int = 20,
         tls_enable: bool = False,
+        broadcasting: bool = False,
     ) -> None:
         if not message_listener:
             raise IllegalArgumentException("message_listener should not be null")
@@ -78,7 +82,10 @@ class PushConsumer(ConsumerBase):
             LONG_POLLING_TIMEOUT,
             True,
             tls_enable,
+            broadcasting=broadcasting,
+            consumption_thread_count=consumption_thread_count,
         )
+        self.__broadcasting = bool(broadcasting)
         self.__listener = message_listener
         self.__max_cached = max(1, int(max_cache_message_count))
         self.__max_cached_bytes = max(1, int(max_cache_message_size))
@@ -90,7 +97,15 @@ class PushConsumer(ConsumerBase):
         self.__cached = 0
         self.__cached_bytes = 0
 
+    @property
+    def broadcasting(self) -> bool:
+        return self.__broadcasting
+
     def startup(self) -> None:
+        if self.__broadcasting:
+            self._native.set_consumer(self.__consume_broadcast)
+            super().startup()
+            return
         super().startup()
         self.__stopping.clear()
         self.__executor = ThreadPoolExecutor(
@@ -168,6 +183,9 @@ class PushConsumer(ConsumerBase):
             logger.exception("%s: the listener raised for message %s", self, message.message_id)
             return ConsumeResult.FAILURE
         return result if result == ConsumeResult.SUCCESS else ConsumeResult.FAILURE
+
+    def __consume_broadcast(self, d: dict) -> bool:
+        return self.__call_listener(Message._from_native(d)) == ConsumeResult.SUCCESS
 
     def __consume_one(self, message: Message) -> None:
         try:

@@ -1,0 +1,107 @@
+"""Messages between the 5.x API and the remoting protocol: the properties an outgoing 5.x
+message is sent with, and the dict (``rocketmq.v5.Message._from_native``) of a received one.
+
+What must stay true: a property name of the system (Java's ``MessageConst``) never shows as
+a user property; a received message's id is its ``UNIQ_KEY`` (the id the producer got);
+the delivery attempt is the one the broker counted (POP) or the reconsume count + 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Optional
+
+TAGS = "TAGS"
+KEYS = "KEYS"
+UNIQ_KEY = "UNIQ_KEY"
+SHARDING_KEY = "__SHARDINGKEY"
+TIMER_DELIVER_MS = "TIMER_DELIVER_MS"
+TRAN_MSG = "TRAN_MSG"
+TRANSACTION_ID = "__transactionId__"
+TRANSIENT_PREFIX = "__RMQ.TRANSIENT."
+
+#: Names of the system's properties (Java's ``MessageConst.STRING_HASH_SET`` and the
+#: proxy's dead-letter fields).
+SYSTEM_PROPERTIES = frozenset(
+    """TRACE_ON MSG_REGION KEYS TAGS WAIT DELAY RETRY_TOPIC REAL_TOPIC REAL_QID TRAN_MSG
+    PGROUP MIN_OFFSET MAX_OFFSET BUYER_ID ORIGIN_MESSAGE_ID TRANSFER_FLAG CORRECTION_FLAG
+    MQ2_FLAG RECONSUME_TIME UNIQ_KEY EXTEND_UNIQ_INFO MAX_RECONSUME_TIMES CONSUME_START_TIME
+    INNER_NUM INNER_BASE TRAN_PREPARED_QUEUE_OFFSET TRANSACTION_CHECK_TIMES
+    CHECK_IMMUNITY_TIME_IN_SECONDS INSTANCE_ID CORRELATION_ID REPLY_TO_CLIENT TTL ARRIVE_TIME
+    PUSH_REPLY_TIME MSG_TYPE CLUSTER DUP_INFO POP_CK POP_CK_OFFSET 1ST_POP_TIME ORIGIN_GROUP
+    __SHARDINGKEY TIMER_DELIVER_MS TIMER_DELAY_SEC TIMER_DELAY_MS TIMER_OUT_MS
+    TIMER_ENQUEUE_MS TIMER_DEQUEUE_MS TIMER_ROLL_TIMES TIMER_DEL_UNIQKEY TIMER_DELAY_LEVEL
+    __BORNHOST BORN_TIMESTAMP TRACE_CONTEXT REDIRECT INNER_MULTI_DISPATCH
+    INNER_MULTI_QUEUE_OFFSET PROPERTY_FORWARD_QUEUE_ID __CRC32# __STARTDELIVERTIME
+    DLQ_ORIGIN_TOPIC DLQ_ORIGIN_MESSAGE_ID __transactionId__""".split()
+)
+
+
+def is_system_property(name: str) -> bool:
+    return name in SYSTEM_PROPERTIES or name.startswith(TRANSIENT_PREFIX)
+
+
+def outgoing_properties(
+    tag: Optional[str],
+    keys: Iterable[str],
+    properties: Dict[str, str],
+    message_group: Optional[str],
+    delivery_timestamp_ms: Optional[int],
+) -> Dict[str, str]:
+    """The remoting properties of an outgoing 5.x message."""
+    wire = {k: v for k, v in properties.items() if not is_system_property(k)}
+    if tag:
+        wire[TAGS] = tag
+    keys = [k for k in keys if k]
+    if keys:
+        wire[KEYS] = " ".join(keys)
+    if message_group:
+        wire[SHARDING_KEY] = message_group
+    if delivery_timestamp_ms:
+        wire[TIMER_DELIVER_MS] = str(int(delivery_timestamp_ms))
+    return wire
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
+
+
+def message_type(props: Dict[str, str]) -> str:
+    if props.get(TRAN_MSG) == "true":
+        return "TRANSACTION"
+    if props.get(SHARDING_KEY):
+        return "FIFO"
+    if props.get(TIMER_DELIVER_MS):
+        return "DELAY"
+    return "NORMAL"
+
+
+def received_dict(
+    message: Any,
+    delivery_attempt: int,
+    receipt_handle: Optional[str],
+    endpoint: str,
+    namespace: str = "",
+) -> Dict[str, Any]:
+    """The ``rocketmq.v5.Message._from_native`` dict of a received native message."""
+    props: Dict[str, str] = dict(message.properties)
+    deliver_ms = props.get(TIMER_DELIVER_MS)
+    tag = props.get(TAGS) or None
+    return {
+        "topic": message.topic,
+        "namespace": namespace,
+        "body": bytes(message.body),
+        "tag": tag,
+        "keys": [k for k in props.get(KEYS, "").split(" ") if k],
+        "properties": {k: v for k, v in props.items() if not is_system_property(k)},
+        "message_id": props.get(UNIQ_KEY) or _text(message.id),
+        "message_group": props.get(SHARDING_KEY) or None,
+        "message_type": message_type(props),
+        "delivery_timestamp": int(deliver_ms) if deliver_ms and deliver_ms.isdigit() else None,
+        "born_host": _text(message.born_host).rsplit(":", 1)[0] or None,
+        "born_timestamp": message.born_timestamp,
+        "store_timestamp": message.store_timestamp,
+        "delivery_attempt": delivery_attempt,
+        "receipt_handle": receipt_handle,
+        "endpoint": endpoint,
+        "corrupted": False,
+    }

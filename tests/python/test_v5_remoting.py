@@ -1,0 +1,212 @@
+"""The 5.x API without a proxy (``ClientConfiguration(..., protocol="remoting")``): the
+clients speak remoting to the brokers behind the name servers (ours, or Apache's with
+``ROCKETMQ_TEST_BROKER=apache``). Sends, receives, acks, message groups and transactions
+behave as over gRPC, messages cross between the two protocols, and a broadcasting
+``PushConsumer`` (which no 5.x endpoint offers) gives every consumer every message.
+The official flows in this mode: tests/interop/test_v5_flows_remoting.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+from v5tools import receive_until, v5_endpoint_fixture, wait_for  # noqa: F401 (fixture)
+
+from rocketmq import (
+    ClientConfiguration,
+    ConsumeResult,
+    Credentials,
+    FilterExpression,
+    Message,
+    MessageListener,
+    Producer,
+    PushConsumer,
+    SimpleConsumer,
+    TransactionChecker,
+    TransactionResolution,
+)
+from rocketmq.v5.exception import IllegalArgumentException
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def remoting(ep) -> ClientConfiguration:
+    return ClientConfiguration(ep.namesrv_addr, Credentials(), protocol="remoting")
+
+
+def grpc(ep) -> ClientConfiguration:
+    return ClientConfiguration(ep.endpoint, Credentials())
+
+
+def message(topic: str, body: bytes, **fields) -> Message:
+    m = Message()
+    m.topic = topic
+    m.body = body
+    for k, v in fields.items():
+        setattr(m, k, v)
+    return m
+
+
+class Recorder(MessageListener):
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bodies: list = []
+
+    def consume(self, message: Message) -> ConsumeResult:
+        with self.lock:
+            self.bodies.append(message.body)
+        return ConsumeResult.SUCCESS
+
+    def seen(self) -> list:
+        with self.lock:
+            return sorted(self.bodies)
+
+
+def test_the_protocol_option_and_what_remoting_refuses():
+    assert ClientConfiguration("127.0.0.1:8081").protocol == "grpc"
+    by_scheme = ClientConfiguration("remoting://127.0.0.1:9876;127.0.0.2:9876")
+    assert (by_scheme.protocol, by_scheme.endpoints) == (
+        "remoting",
+        "127.0.0.1:9876;127.0.0.2:9876",
+    )
+    with pytest.raises(ValueError, match="'grpc'.*'remoting'"):
+        ClientConfiguration("127.0.0.1:9876", protocol="http")
+    with pytest.raises(IllegalArgumentException, match="TLS"):
+        Producer(ClientConfiguration("127.0.0.1:9876", protocol="remoting"), tls_enable=True)
+    with pytest.raises(IllegalArgumentException, match="namespace"):
+        SimpleConsumer(
+            ClientConfiguration("127.0.0.1:9876", namespace="ns", protocol="remoting"),
+            "G",
+            {"T": FilterExpression()},
+        )
+    with pytest.raises(IllegalArgumentException, match="broadcasting needs protocol='remoting'"):
+        PushConsumer(
+            ClientConfiguration("127.0.0.1:8081"),
+            "G",
+            Recorder(),
+            {"T": FilterExpression()},
+            broadcasting=True,
+        )
+
+
+def test_send_receive_ack_and_change_invisible_over_remoting(v5_endpoint):
+    topic, group = v5_endpoint.topic(), v5_endpoint.group()
+    with Producer(remoting(v5_endpoint), topics=[topic]) as producer:
+        m = message(topic, b"first", tag="TagA", keys="k1")
+        m.add_property("color", "blue")
+        sent = producer.send(m)
+        other = producer.send_async(message(topic, b"second", tag="TagA")).result(timeout=30)
+        producer.send(message(topic, b"filtered-out", tag="TagB"))
+    with SimpleConsumer(remoting(v5_endpoint), group, {topic: FilterExpression("TagA")}, 5) as c:
+        got = {m.body: m for m in receive_until(c, 2)}
+        assert sorted(got) == [b"first", b"second"]
+        first = got[b"first"]
+        assert first.message_id == sent.message_id and first.topic == topic
+        assert got[b"second"].message_id == other.message_id
+        assert (first.tag, first.keys, first.properties) == ("TagA", {"k1"}, {"color": "blue"})
+        assert first.delivery_attempt == 1 and first.born_host
+        c.ack(got[b"second"])
+        c.change_invisible_duration(first, 1)
+        again = receive_until(c, 1, invisible=30, timeout=60)
+        assert [(m.body, m.delivery_attempt) for m in again] == [(b"first", 2)]
+        c.ack(again[0])
+        assert c.receive(4, 10) == []
+
+
+def test_messages_cross_between_remoting_and_grpc(v5_endpoint):
+    topic = v5_endpoint.topic("FIFO", queues=4)
+    groups = [v5_endpoint.group(orderly=True) for _ in range(2)]
+    sent = {}
+    with (
+        Producer(remoting(v5_endpoint), topics=[topic]) as by_remoting,
+        Producer(grpc(v5_endpoint), topics=[topic]) as by_grpc,
+    ):
+        for i in range(6):
+            producer = by_remoting if i % 2 == 0 else by_grpc
+            body = b"g-%d" % i
+            sent[body] = producer.send(message(topic, body, message_group="one-group")).message_id
+    for config, group in ((grpc(v5_endpoint), groups[0]), (remoting(v5_endpoint), groups[1])):
+        order = []
+        with SimpleConsumer(config, group, {topic: FilterExpression()}, 5) as c:
+            deadline = time.monotonic() + 60
+            while len(order) < 6 and time.monotonic() < deadline:
+                for m in c.receive(6, 30):
+                    assert m.message_id == sent[m.body] and m.message_group == "one-group"
+                    order.append(m.body)
+                    c.ack(m)
+        # One message group, one queue whichever protocol sent it: consumed in send order.
+        assert order == [b"g-%d" % i for i in range(6)], (config.protocol, order)
+
+
+class Checker(TransactionChecker):
+    def __init__(self) -> None:
+        self.checked: dict = {}
+
+    def check(self, message: Message) -> TransactionResolution:
+        self.checked[message.body] = message.message_id
+        return TransactionResolution.COMMIT
+
+
+def test_transactions_over_remoting_commit_rollback_and_check_back(v5_endpoint):
+    topic, group = v5_endpoint.topic("TRANSACTION"), v5_endpoint.group()
+    checker = Checker()
+    with Producer(remoting(v5_endpoint), topics=[topic], checker=checker) as producer:
+        ids = {}
+        for body in (b"commit", b"rollback", b"checked"):
+            t = producer.begin_transaction()
+            ids[body] = producer.send(message(topic, body), t).message_id
+            if body == b"commit":
+                t.commit()
+            elif body == b"rollback":
+                t.rollback()
+        with pytest.raises(IllegalArgumentException, match="not open"):
+            t2 = producer.begin_transaction()
+            producer.send(message(topic, b"twice"), t2)
+            t2.commit()
+            t2.commit()
+        with SimpleConsumer(remoting(v5_endpoint), group, {topic: FilterExpression()}, 5) as c:
+            got = {m.body: m for m in receive_until(c, 3, timeout=120)}
+            for m in got.values():
+                c.ack(m)
+        assert sorted(got) == [b"checked", b"commit", b"twice"]
+        assert got[b"commit"].message_id == ids[b"commit"]
+        assert checker.checked.get(b"checked") == ids[b"checked"]
+
+
+def test_a_broadcasting_push_consumer_gets_every_message_in_every_consumer(v5_endpoint):
+    topic, group = v5_endpoint.topic(queues=4), v5_endpoint.group()
+    listeners = [Recorder(), Recorder()]
+    consumers = [
+        PushConsumer(
+            remoting(v5_endpoint),
+            group,
+            listener,
+            {topic: FilterExpression("B")},
+            broadcasting=True,
+        )
+        for listener in listeners
+    ]
+    try:
+        for c in consumers:
+            c.startup()
+            assert c.broadcasting
+        bodies = [b"b-%d" % i for i in range(8)]
+        with Producer(remoting(v5_endpoint), topics=[topic]) as producer:
+            for body in bodies:
+                producer.send(message(topic, body, tag="B"))
+            producer.send(message(topic, b"not-subscribed", tag="C"))
+        wait_for(
+            lambda: all(listener.seen() == bodies for listener in listeners),
+            60,
+            "every message in every consumer",
+        )
+    finally:
+        for c in consumers:
+            c.shutdown()
+    per_consumer = defaultdict(int)
+    for i, listener in enumerate(listeners):
+        for _ in listener.seen():
+            per_consumer[i] += 1
+    assert dict(per_consumer) == {0: 8, 1: 8}
