@@ -370,6 +370,8 @@ class ApacheCluster:
             "autoCreateSubscriptionGroup": "true",
             "enablePropertyFilter": "true",
             "timerWheelEnable": "true",
+            # Recalling timer messages (RECALL_MESSAGE, gRPC RecallMessage) is off by default.
+            "recallMessageEnable": "true",
             "messageDelayLevel": ONE_SECOND_LEVELS,
             "transactionCheckInterval": 1000,
             "transactionTimeOut": 1000,
@@ -381,7 +383,12 @@ class ApacheCluster:
         }
         if is_4x(self.version):
             # 4.x has no timer wheel (delay levels only) and settles transactions at once.
-            for key in ("timerWheelEnable", "mappedFileSizeTimerLog", "transactionOpBatchInterval"):
+            for key in (
+                "timerWheelEnable",
+                "recallMessageEnable",
+                "mappedFileSizeTimerLog",
+                "transactionOpBatchInterval",
+            ):
                 del config[key]
         config.update(self.broker_config)
         broker_conf = self.workdir / "broker.properties"

@@ -34,6 +34,7 @@ pub mod message_group;
 pub mod message_id;
 pub mod pop;
 pub mod properties;
+pub mod recall;
 pub mod sysflag;
 pub mod tag;
 

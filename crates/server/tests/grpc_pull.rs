@@ -224,7 +224,7 @@ fn pull_and_offsets_follow_the_queue() {
 }
 
 #[test]
-fn recall_is_answered_not_implemented() {
+fn recall_refuses_a_handle_that_does_not_decode_and_a_blank_topic() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = start_grpc(dir.path());
     runtime().block_on(async {
@@ -237,7 +237,13 @@ fn recall_is_answered_not_implemented() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(code(&r.status), v2::Code::NotImplemented, "{:?}", r.status);
+        assert_eq!(
+            code(&r.status),
+            v2::Code::InternalServerError,
+            "{:?}",
+            r.status
+        );
+        assert_eq!(r.status.unwrap().message, "recall handle is invalid");
         let no_topic = g
             .recall_message(v2::RecallMessageRequest {
                 topic: resource(""),

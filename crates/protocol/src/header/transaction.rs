@@ -41,3 +41,20 @@ command_header! {
         broker_name: Option<String> = "bname",
     }
 }
+
+command_header! {
+    /// RECALL_MESSAGE (370): cancel a timer message not delivered yet.
+    pub struct RecallMessageRequestHeader {
+        producer_group: Option<String> = "producerGroup",
+        topic: String = "topic",
+        /// The send's `recallHandle` ([`crate::recall::RecallHandle`]).
+        recall_handle: String = "recallHandle",
+    }
+}
+
+command_header! {
+    /// Response to RECALL_MESSAGE: the recalled message's `UNIQ_KEY`.
+    pub struct RecallMessageResponseHeader {
+        msg_id: String = "msgId",
+    }
+}

@@ -1,32 +1,48 @@
-//! RecallMessage: cancel a timer message before it is delivered. This broker's timer service
-//! has no cancellation (Apache's broker stores a `TIMER_DEL_UNIQKEY` marker that the wheel
-//! matches), so the request is answered as Apache's proxy answers it for a broker without
-//! the recall operation: NOT_IMPLEMENTED (from the broker's REQUEST_CODE_NOT_SUPPORTED),
-//! after the same topic check. docs/compatibility.md lists it.
+//! RecallMessage: cancel a timer message before it is delivered, as Apache's proxy maps it
+//! (`RecallMessageActivity`, `ProducerProcessor.recallMessage`) onto the broker's recall
+//! operation ([`crate::broker::ops::recall`]).
+//!
+//! - the topic is checked (ILLEGAL_TOPIC); a typed topic must take delay messages
+//!   (MESSAGE_PROPERTY_CONFLICT_WITH_TYPE otherwise); an untyped one takes every type here;
+//! - a handle that does not decode is INTERNAL_SERVER_ERROR "recall handle is invalid", as the
+//!   proxy answers it; the broker's refusals keep their remark, TOPIC_NOT_EXIST as
+//!   TOPIC_NOT_FOUND and every other one as INTERNAL_SERVER_ERROR (the proxy's mapping);
+//! - success: OK and the recalled message's id.
 
 use super::consumer_args::topic_name;
-use super::status::status;
+use super::message_in::check_type;
+use super::status::{from_op_error, ok, status};
 use super::GrpcFront;
 use rocketmq_grpc::v2;
+use rocketmq_protocol::recall::RecallHandle;
 use tonic::{Request, Response, Status};
 
 pub(super) async fn recall_message(
-    _front: &GrpcFront,
+    front: &GrpcFront,
     request: Request<v2::RecallMessageRequest>,
 ) -> Result<Response<v2::RecallMessageResponse>, Status> {
     let req = request.into_inner();
-    let refusal = match topic_name(req.topic.as_ref()) {
-        Err(s) => s,
-        Ok(topic) => status(
-            v2::Code::NotImplemented,
-            format!(
-                "recalling a timer message (topic {topic}) is not supported by this broker: \
-                 consume and ignore the message instead"
-            ),
-        ),
+    let (status, message_id) = match recall(front, &req).await {
+        Ok(id) => (ok(), id),
+        Err(refusal) => (refusal, String::new()),
     };
     Ok(Response::new(v2::RecallMessageResponse {
-        status: Some(refusal),
-        message_id: String::new(),
+        status: Some(status),
+        message_id,
     }))
+}
+
+async fn recall(front: &GrpcFront, req: &v2::RecallMessageRequest) -> Result<String, v2::Status> {
+    let topic = topic_name(req.topic.as_ref())?;
+    if let Some(config) = front.broker.topics.get(&topic) {
+        check_type(&config.attributes, v2::MessageType::Delay)?;
+    }
+    if let Err(e) = RecallHandle::decode(&req.recall_handle) {
+        return Err(status(v2::Code::InternalServerError, e.to_string()));
+    }
+    front
+        .broker
+        .recall(&topic, &req.recall_handle, None)
+        .await
+        .map_err(|e| from_op_error(&e))
 }

@@ -178,7 +178,7 @@ impl GrpcFront {
                         message_id: i.message_id,
                         transaction_id,
                         offset: receipt.queue_offset,
-                        recall_handle: String::new(),
+                        recall_handle: receipt.recall_handle.unwrap_or_default(),
                     }
                 }
                 Err(e) => refused_entry(super::status::from_op_error(&e)),

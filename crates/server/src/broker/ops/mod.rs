@@ -13,6 +13,7 @@
 //! - [`send_back`]: messages given back by consumers (retry or dead letter);
 //! - [`admin`]: topics, message lookup, client config checks;
 //! - [`query`]: messages by key or unique key (QUERY_MESSAGE);
+//! - [`recall`]: a timer message cancelled before its time (RECALL_MESSAGE);
 //! - [`assignment`]: server-side load balancing (QUERY_ASSIGNMENT, SET_MESSAGE_REQUEST_MODE);
 //! - [`consume_stats`], [`reset_offset`]: a group's progress per queue, and moving it to a time;
 //! - [`pop`], [`pop_ack`], [`pop_revive`]: POP consumption (pop with long polling; ack,
@@ -31,8 +32,8 @@
 //! (`connection_gone`). A pull takes any future as "the caller went away".
 //!
 //! What must stay true: operations never block a runtime thread on I/O other than the store's
-//! appends; the only ones that wait are `send_finish`, `pull`, `consumer_send_back` and
-//! `update_topic`, and they wait asynchronously.
+//! appends; the only ones that wait are `send_finish`, `pull`, `consumer_send_back`,
+//! `update_topic` and `recall`, and they wait asynchronously.
 
 pub mod admin;
 pub mod assignment;
@@ -46,6 +47,7 @@ pub mod pop_extend;
 pub mod pop_revive;
 pub mod pull;
 pub mod query;
+pub mod recall;
 pub mod reset_offset;
 pub mod send;
 pub mod send_back;

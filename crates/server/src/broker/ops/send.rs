@@ -20,6 +20,7 @@ use crate::broker::error::OpError;
 use crate::broker::retry::MAX_RECONSUME_TIMES_MIN_VERSION;
 use crate::broker::schedule::{requested_delay_level, to_scheduled};
 use crate::broker::services::Broker;
+use crate::broker::timer::stored_deliver_ms;
 use crate::broker::topic::{validate_send_topic, AUTO_CREATE_TOPIC, RETRY_PREFIX};
 use crate::broker::transaction::{is_half_message, to_half, HALF_TOPIC};
 use bytes::Bytes;
@@ -31,6 +32,7 @@ use rocketmq_protocol::header::SendMessageRequestHeader;
 use rocketmq_protocol::message_id::create_offset_msg_id;
 use rocketmq_protocol::now_millis;
 use rocketmq_protocol::properties::{set_property, DELAY, MAX_PROPERTIES_LEN};
+use rocketmq_protocol::recall::RecallHandle;
 use rocketmq_protocol::sysflag::{COMPRESSED_FLAG, COMPRESSION_TYPE_MASK};
 use rocketmq_store::{MessageToStore, PutOutcome, TopicConfig};
 use std::net::SocketAddr;
@@ -62,6 +64,8 @@ pub struct StoredSend {
     uniq_keys: Vec<String>,
     /// The topic data version to see registered before answering (a topic this send created).
     announce: Option<i64>,
+    /// The recall handle of a timer message.
+    recall_handle: Option<String>,
 }
 
 /// What a successful send tells the producer.
@@ -77,6 +81,8 @@ pub struct SendReceipt {
     /// Set when the message is written but its sync flush failed or timed out (the producer
     /// is told FLUSH_DISK_TIMEOUT with this remark).
     pub flush_failure: Option<String>,
+    /// Of a timer message: what RECALL_MESSAGE takes to cancel it before its time.
+    pub recall_handle: Option<String>,
 }
 
 /// The messages of one send, ready for the broker's properties.
@@ -120,6 +126,7 @@ impl Broker {
             messages.push(to_half(m, &uniq_keys[0]));
         }
         // Delay levels apply to single messages only (clients refuse delayed batches).
+        let mut recall_handle = None;
         if !req.batch && !half {
             if let Some(level) = requested_delay_level(&messages[0].properties) {
                 let m = messages.remove(0);
@@ -127,6 +134,17 @@ impl Broker {
                 messages.push(to_scheduled(&self.delay_levels, m, level, now_millis()));
             } else if let Some(timed) = self.timer_rewrite(&messages[0], now_millis())? {
                 requested_queue = messages[0].queue_id;
+                if !header.topic.starts_with(RETRY_PREFIX) {
+                    recall_handle = stored_deliver_ms(&timed.properties).map(|at| {
+                        RecallHandle {
+                            topic: header.topic.clone(),
+                            broker_name: self.config.broker_name.clone(),
+                            timestamp: at.to_string(),
+                            message_id: uniq_keys[0].clone(),
+                        }
+                        .encode()
+                    });
+                }
                 messages[0] = timed;
             }
         }
@@ -140,6 +158,7 @@ impl Broker {
             requested_queue,
             uniq_keys,
             announce,
+            recall_handle,
         })
     }
 
@@ -152,6 +171,7 @@ impl Broker {
             requested_queue,
             uniq_keys,
             announce,
+            recall_handle,
         } = stored;
         if let Some(version) = announce {
             self.announced(version).await;
@@ -192,6 +212,7 @@ impl Broker {
             queue_offset: first.queue_offset,
             transaction_id: uniq_keys.into_iter().next(),
             flush_failure,
+            recall_handle,
         })
     }
 

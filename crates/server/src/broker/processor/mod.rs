@@ -8,7 +8,7 @@
 //! - `admin`: topics, queue bounds, message lookup, queue locks;
 //! - `query`: messages by key (QUERY_MESSAGE);
 //! - `consume_admin`: consume stats and reset offset by time;
-//! - `end_transaction`: END_TRANSACTION;
+//! - `end_transaction`: END_TRANSACTION; `recall`: RECALL_MESSAGE (timer messages);
 //! - `assignment`: QUERY_ASSIGNMENT and SET_MESSAGE_REQUEST_MODE (server-side load balancing);
 //! - `retention`: DELETE_EXPIRED_COMMITLOG, CLEAN_EXPIRED_CONSUMEQUEUE (clean at once);
 //! - `pop`: POP, ACK, BATCH_ACK, CHANGE_INVISIBLE_TIME, NOTIFICATION (RocketMQ 5 consumption);
@@ -29,6 +29,7 @@ mod end_transaction;
 mod pop;
 mod pull;
 mod query;
+mod recall;
 mod retention;
 mod send;
 mod subscription_group;
@@ -73,6 +74,7 @@ async fn dispatch(
         rc::GET_CONSUME_STATS => consume_admin::consume_stats(broker, &req),
         rc::INVOKE_BROKER_TO_RESET_OFFSET => consume_admin::reset_offset(broker, &req),
         rc::END_TRANSACTION => end_transaction::end_transaction(broker, &req),
+        rc::RECALL_MESSAGE => recall::recall(broker, &req).await,
         rc::POP_MESSAGE => pop::pop(broker, &conn, &req).await,
         rc::ACK_MESSAGE => pop::ack(broker, &req).await,
         rc::BATCH_ACK_MESSAGE => pop::batch_ack(broker, &req).await,

@@ -19,7 +19,7 @@ use rocketmq_protocol::RemotingCommand;
 use std::net::SocketAddr;
 
 /// Java's default `MSG_REGION`.
-const DEFAULT_REGION: &str = "DefaultRegion";
+pub(super) const DEFAULT_REGION: &str = "DefaultRegion";
 
 /// A send after phase 1: either answered already (refused or failed) or appended.
 pub(super) enum SendPhase {
@@ -79,7 +79,7 @@ pub(super) async fn finish(
         queue_offset: receipt.queue_offset,
         transaction_id: receipt.transaction_id,
         batch_uniq_id: None,
-        recall_handle: None,
+        recall_handle: receipt.recall_handle,
     };
     RemotingCommand::response_to(req)
         .with_code(code)

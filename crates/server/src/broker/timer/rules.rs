@@ -5,8 +5,10 @@ use crate::broker::schedule::copy_to_real_queue;
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::properties::{
     get_property, set_property, REAL_QID, REAL_TOPIC, START_DELIVER_TIME, TIMER_DELAY_MS,
-    TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_DEQUEUE_MS, TIMER_ENQUEUE_MS, TIMER_OUT_MS, WAIT,
+    TIMER_DELAY_SEC, TIMER_DELIVER_MS, TIMER_DEL_UNIQKEY, TIMER_DEQUEUE_MS, TIMER_ENQUEUE_MS,
+    TIMER_OUT_MS, UNIQ_KEY, WAIT,
 };
+use rocketmq_protocol::recall::delete_key;
 use rocketmq_store::MessageToStore;
 use std::time::Duration;
 
@@ -100,6 +102,19 @@ pub fn to_timer(mut msg: MessageToStore, deliver_ms: i64) -> MessageToStore {
 /// The deliver time of a stored timer message (its `TIMER_OUT_MS`).
 pub fn stored_deliver_ms(properties: &str) -> Option<i64> {
     get_property(properties, TIMER_OUT_MS).and_then(|v| v.trim().parse().ok())
+}
+
+/// What a recall marker cancels (its `TIMER_DEL_UNIQKEY`); `None` for any other message.
+pub fn recall_marker_key(properties: &str) -> Option<&str> {
+    get_property(properties, TIMER_DEL_UNIQKEY)
+}
+
+/// The key a recall names a stored timer message by: `<REAL_TOPIC>+<UNIQ_KEY>`.
+pub fn recall_key(properties: &str) -> Option<String> {
+    Some(delete_key(
+        get_property(properties, REAL_TOPIC)?,
+        get_property(properties, UNIQ_KEY)?,
+    ))
 }
 
 /// The copy of a due timer message that goes to its real topic and queue at `now_ms`: every

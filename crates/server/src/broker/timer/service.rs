@@ -11,14 +11,15 @@
 //! few ms or the last one is 500 ms old. [`TimerService::spawn`] runs passes on a plain thread, waking at the next due
 //! time or as soon as a timer message is appended.
 
-use super::rules::{redelivery, TIMER_TOPIC};
+use super::rules::{recall_key, recall_marker_key, redelivery, TIMER_TOPIC};
 use crate::broker::notify::QueueNotifier;
-use rocketmq_protocol::message::decode_stored;
+use rocketmq_protocol::message::{decode_stored, StoredMessage};
 use rocketmq_protocol::now_millis;
 use rocketmq_store::{
-    CommitTicket, DurableWaiter, MessageStore, StoreError, TimerEntry, TimerStore, TimerStoreConfig,
+    CommitTicket, DurableWaiter, MessageStore, MessageToStore, StoreError, TimerEntry, TimerStore,
+    TimerStoreConfig,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -304,39 +305,74 @@ impl TimerService {
             more = true;
         }
 
-        // 3. Deliver what is due.
+        // 3. Deliver what is due: the entries due at one millisecond together, so that a
+        // recall marker cancels its message whichever of the two the log holds first.
         let mut waiters = Vec::new();
         let mut failed = false;
-        while let Some((&(deliver_ms, pos), &entry)) = p.held.first_key_value() {
+        'due: while let Some((&(deliver_ms, _), _)) = p.held.first_key_value() {
             if deliver_ms > now_ms {
                 break;
             }
-            if report.delivered == MAX_DELIVERIES_PER_PASS {
+            if report.delivered >= MAX_DELIVERIES_PER_PASS {
                 more = true;
                 break;
             }
-            let copy = self
-                .store
-                .read_record(entry.commit_log_offset)
-                .and_then(|raw| decode_stored(&raw).ok())
-                .and_then(|(stored, _)| redelivery(stored, now_ms));
-            match copy {
-                None => tracing::warn!(
-                    commit_log_offset = entry.commit_log_offset,
-                    "unreadable timer message; skipped"
-                ),
-                Some(msg) => match self.store.put_messages(vec![msg]) {
-                    Ok(outcome) => waiters.extend(outcome.durable),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "timer delivery refused by the store");
-                        failed = true;
-                        break;
+            let group: Vec<TimerEntry> = p
+                .held
+                .range((deliver_ms, i64::MIN)..=(deliver_ms, i64::MAX))
+                .map(|(_, e)| *e)
+                .collect();
+            let stored: Vec<Option<StoredMessage>> = group
+                .iter()
+                .map(|e| {
+                    self.store
+                        .read_record(e.commit_log_offset)
+                        .and_then(|raw| decode_stored(&raw).ok())
+                        .map(|(m, _)| m)
+                })
+                .collect();
+            let recalled: HashSet<String> = stored
+                .iter()
+                .flatten()
+                .filter_map(|m| recall_marker_key(&m.properties).map(str::to_string))
+                .collect();
+            let copies: Vec<Option<Option<MessageToStore>>> = stored
+                .into_iter()
+                .map(|m| match m {
+                    None => None,
+                    // A marker is never delivered; a recalled message neither.
+                    Some(m) if recall_marker_key(&m.properties).is_some() => Some(None),
+                    Some(m) if recall_key(&m.properties).is_some_and(|k| recalled.contains(&k)) => {
+                        tracing::debug!(
+                            commit_log_offset = m.physical_offset,
+                            "timer message recalled"
+                        );
+                        Some(None)
                     }
-                },
+                    Some(m) => redelivery(m, now_ms).map(Some),
+                })
+                .collect();
+            for (entry, copy) in group.iter().zip(copies) {
+                match copy {
+                    None => tracing::warn!(
+                        commit_log_offset = entry.commit_log_offset,
+                        "unreadable timer message; skipped"
+                    ),
+                    Some(None) => {}
+                    Some(Some(msg)) => match self.store.put_messages(vec![msg]) {
+                        Ok(outcome) => waiters.extend(outcome.durable),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "timer delivery refused by the store");
+                            failed = true;
+                            break 'due;
+                        }
+                    },
+                }
+                p.held.remove(&(entry.deliver_ms, entry.pos));
+                p.delivered
+                    .insert(entry.pos, p.timer.slot_ms_of(entry.deliver_ms));
+                report.delivered += 1;
             }
-            p.held.remove(&(deliver_ms, pos));
-            p.delivered.insert(pos, p.timer.slot_ms_of(deliver_ms));
-            report.delivered += 1;
         }
 
         // 4. Bookkeeping: a checkpoint of what changed, not while a delivery is due within a
