@@ -34,11 +34,11 @@ class TransactionStatus(IntEnum):
 SendResult = namedtuple("SendResult", ["status", "msg_id", "offset"], module="rocketmq.client")
 
 # What the native producer returns for a send:
-# (status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name).
-SendTuple = Tuple[int, str, str, int, int, str]
+# (status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name, recall_handle).
+SendTuple = Tuple[int, str, str, int, int, str, str]
 
 
 def send_result(t: SendTuple) -> SendResult:
     """The public SendResult of a native send tuple."""
-    status, msg_id, _offset_msg_id, _queue_id, queue_offset, _broker = t
+    status, msg_id, _offset_msg_id, _queue_id, queue_offset, _broker, _recall = t
     return SendResult(SendStatus(status), msg_id, queue_offset)

@@ -118,8 +118,9 @@ def reset_log_cache() -> None:
 
 _Credentials = Tuple[str, str, str]
 _Properties = Dict[str, str]
-# (status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name)
-_SendTuple = Tuple[int, str, str, int, int, str]
+# (status, msg_id, offset_msg_id, queue_id, queue_offset, broker_name, recall_handle: "" unless
+# a timer message)
+_SendTuple = Tuple[int, str, str, int, int, str, str]
 # The fields of a ReceivedMessage, in the order of ReceivedMessage.fields():
 # (topic, tags, keys, body, id, offset_msg_id, queue_id, queue_offset, commit_log_offset,
 #  reconsume_times, store_size, born_timestamp, store_timestamp, prepared_transaction_offset,
@@ -295,6 +296,9 @@ class NativeProducer:
     def end_transaction(self, topic: str, result: _SendTuple, status: int) -> None:
         """Ends the transaction of the half message `result` with a `TransactionStatus`
         value (one-way)."""
+    def recall(self, topic: str, recall_handle: str) -> str:
+        """Cancels the timer message `recall_handle` names (RECALL_MESSAGE) before its time;
+        returns its message id."""
     def queue_count_async(self, topic: str, callback: _Callback) -> None:
         """`queue_count` for asyncio: `callback(True, count)` or `callback(False, text)`."""
     def send_to_queue_async(

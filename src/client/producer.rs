@@ -390,6 +390,13 @@ impl NativeProducer {
         })
     }
 
+    /// Cancels the timer message `recall_handle` names (the last item of its send tuple)
+    /// before its time; returns its message id.
+    fn recall(&self, py: Python<'_>, topic: String, recall_handle: String) -> PyResult<String> {
+        let p = self.producer.clone();
+        block_on(py, async move { p.recall(&topic, &recall_handle).await })
+    }
+
     /// `queue_count` for asyncio: `callback(True, count)` or `callback(False, error text)`.
     fn queue_count_async(&self, topic: String, callback: Py<PyAny>) {
         let p = self.producer.clone();

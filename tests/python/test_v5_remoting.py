@@ -27,7 +27,8 @@ from rocketmq import (
     TransactionChecker,
     TransactionResolution,
 )
-from rocketmq.v5.exception import IllegalArgumentException
+from rocketmq.grpc_protocol import Code
+from rocketmq.v5.exception import ClientException, IllegalArgumentException
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -210,3 +211,26 @@ def test_a_broadcasting_push_consumer_gets_every_message_in_every_consumer(v5_en
         for _ in listener.seen():
             per_consumer[i] += 1
     assert dict(per_consumer) == {0: 8, 1: 8}
+
+
+def test_a_timer_message_recalled_over_remoting_is_never_delivered(v5_endpoint):
+    topic, group = v5_endpoint.topic("DELAY"), v5_endpoint.group()
+    with Producer(remoting(v5_endpoint), topics=[topic]) as producer:
+        due_ms = int(time.time() * 1000) + 3000
+        recalled = producer.send(message(topic, b"recalled", delivery_timestamp=due_ms))
+        # Due later (past the broker's timer slot): once it is there, the other one's time
+        # has passed.
+        producer.send(message(topic, b"kept", delivery_timestamp=due_ms + 1500))
+        assert recalled.recall_handle
+        assert producer.recall_message(topic, recalled.recall_handle) == recalled.message_id
+        with pytest.raises(ClientException, match="recall handle is invalid"):
+            producer.recall_message(topic, "bm90IGEgaGFuZGxl")
+        with pytest.raises(ClientException) as missing:
+            producer.recall_message(topic + "-missing", recalled.recall_handle)
+        assert missing.value.code == Code.TOPIC_NOT_FOUND, missing.value
+    with SimpleConsumer(remoting(v5_endpoint), group, {topic: FilterExpression()}, 5) as c:
+        got = receive_until(c, 1, timeout=60)
+        got += c.receive(4, 10)
+        for m in got:
+            c.ack(m)
+    assert [m.body for m in got] == [b"kept"]

@@ -16,6 +16,7 @@
 //! - `push`: the push consumer (rebalance, pull loops, listener threads, offsets);
 //! - `pop`: the POP consumer (receive, ack, change invisible duration; RocketMQ 5 style);
 //! - `transaction`: half messages, END_TRANSACTION, answering the broker's check-back;
+//!   `recall`: a timer message cancelled before its time (RECALL_MESSAGE);
 //! - `message`: outgoing and received messages; `error`: the client's errors.
 //!
 //! What must stay true: files inside the crate name each other by module path
@@ -44,6 +45,7 @@ mod pop;
 mod producer;
 mod pull;
 mod push;
+mod recall;
 mod remoting;
 mod route;
 mod socket_io;

@@ -89,6 +89,8 @@ pub struct SendResult {
     pub queue: MessageQueue,
     /// Logical offset in the queue (of the first message of a batch).
     pub queue_offset: i64,
+    /// Of a timer message: what [`Producer::recall`] takes to cancel it before its time.
+    pub recall_handle: Option<String>,
 }
 
 pub struct Producer {
@@ -449,6 +451,7 @@ impl Producer {
                 queue_id: header.queue_id,
             },
             queue_offset: header.queue_offset,
+            recall_handle: header.recall_handle.filter(|h| !h.is_empty()),
         })
     }
 

@@ -127,6 +127,7 @@ class Producer:
             producer = this()
             return producer.__check(d) if producer is not None else None
 
+        self.__native: Any
         try:
             if client_configuration.protocol == REMOTING:
                 from rocketmq.v5.remoting.producer import RemotingProducer

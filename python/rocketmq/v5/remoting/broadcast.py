@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from rocketmq.v5.remoting.consumer import _expression_type
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
@@ -135,7 +135,7 @@ class BroadcastConsumer:
         )
         deadline = time.monotonic() + max(START_WAIT_S, self.__request_timeout)
         try:
-            wanted = set()
+            wanted: Set[Tuple[str, str, int]] = set()
             for topic in topics:
                 route = admin.topic_route(topic)
                 if not route:

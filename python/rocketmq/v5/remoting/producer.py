@@ -11,7 +11,7 @@ What must stay true:
   back by the broker through this producer's group, and the checker's answer goes back;
 - all producers of this mode share one producer group (``PRODUCER_GROUP``): a check-back
   may reach any of them, so give every transactional producer the same checker;
-- ``recall`` is refused (no timer cancel over remoting).
+- ``recall`` is RECALL_MESSAGE to the broker the handle names.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from rocketmq.v5.remoting.messages import TRANSACTION_ID, outgoing_properties, r
 PRODUCER_GROUP = "rocketmq-v5-producer"
 #: ``TransactionStatus`` values of ``NativeProducer.end_transaction``.
 COMMIT, ROLLBACK, UNKNOWN = 0, 1, 2
-#: ``Code.UNSUPPORTED`` of apache.rocketmq.v2.
-UNSUPPORTED = 50001
 
 _instances = itertools.count(1)
 
@@ -120,12 +118,12 @@ class RemotingProducer:
         return UNKNOWN
 
     def __receipt(self, topic: str, sent: tuple, transaction_id: str = "") -> tuple:
-        _status, msg_id, _offset_id, queue_id, queue_offset, broker = sent
+        _status, msg_id, _offset_id, queue_id, queue_offset, broker, recall_handle = sent
         return (
             msg_id,
             transaction_id,
             queue_offset,
-            "",
+            recall_handle,
             topic,
             queue_id,
             broker,
@@ -178,12 +176,10 @@ class RemotingProducer:
         self.__native.send_async(topic, body, 0, props, done)
 
     def recall(self, topic: str, recall_handle: str) -> str:
-        raise grpc_error(
-            "status",
-            "recalling a delay message needs a 5.x endpoint (gRPC): the remoting protocol "
-            "has no request for it",
-            UNSUPPORTED,
-        )
+        try:
+            return self.__native.recall(topic, recall_handle)
+        except native_errors() as e:
+            raise from_remoting(e) from None
 
     def end_transaction(
         self, endpoint: str, topic: str, message_id: str, transaction_id: str, commit: bool
