@@ -12,7 +12,12 @@ import time
 from collections import defaultdict
 
 import pytest
-from v5tools import receive_until, v5_endpoint_fixture, wait_for  # noqa: F401 (fixture)
+from v5tools import (  # noqa: F401 (fixture)
+    recall_one_of_two,
+    receive_until,
+    v5_endpoint_fixture,
+    wait_for,
+)
 
 from rocketmq import (
     ClientConfiguration,
@@ -214,23 +219,13 @@ def test_a_broadcasting_push_consumer_gets_every_message_in_every_consumer(v5_en
 
 
 def test_a_timer_message_recalled_over_remoting_is_never_delivered(v5_endpoint):
-    topic, group = v5_endpoint.topic("DELAY"), v5_endpoint.group()
-    with Producer(remoting(v5_endpoint), topics=[topic]) as producer:
-        due_ms = int(time.time() * 1000) + 3000
-        recalled = producer.send(message(topic, b"recalled", delivery_timestamp=due_ms))
-        # Due later (past the broker's timer slot): once it is there, the other one's time
-        # has passed.
-        producer.send(message(topic, b"kept", delivery_timestamp=due_ms + 1500))
-        assert recalled.recall_handle
-        assert producer.recall_message(topic, recalled.recall_handle) == recalled.message_id
+    def refusals(producer, recalled):
+        topic = recalled.message_queue.topic
         with pytest.raises(ClientException, match="recall handle is invalid"):
             producer.recall_message(topic, "bm90IGEgaGFuZGxl")
         with pytest.raises(ClientException) as missing:
             producer.recall_message(topic + "-missing", recalled.recall_handle)
         assert missing.value.code == Code.TOPIC_NOT_FOUND, missing.value
-    with SimpleConsumer(remoting(v5_endpoint), group, {topic: FilterExpression()}, 5) as c:
-        got = receive_until(c, 1, timeout=60)
-        got += c.receive(4, 10)
-        for m in got:
-            c.ack(m)
-    assert [m.body for m in got] == [b"kept"]
+
+    topic, group = v5_endpoint.topic("DELAY"), v5_endpoint.group()
+    recall_one_of_two(remoting(v5_endpoint), topic, group, refusals)

@@ -124,3 +124,32 @@ def receive_until(consumer, count: int, invisible: float = 30, timeout: float = 
             raise AssertionError(f"received {len(got)} of {count} messages in {timeout}s")
         got.extend(consumer.receive(count - len(got), invisible))
     return got
+
+
+def recall_one_of_two(config, topic: str, group: str, check_refusals: Callable) -> None:
+    """Sends two delay messages to `topic` (a DELAY topic), recalls the first (its id comes
+    back), runs ``check_refusals(producer, receipt_of_the_first)``, then receives with
+    `group`: only the second arrives. It is due 1.5 s later (past the broker's timer slot),
+    so once it is there the recalled one's time has passed."""
+    from rocketmq import FilterExpression, Message, Producer, SimpleConsumer
+
+    def message(body: bytes, due_ms: int) -> Message:
+        m = Message()
+        m.topic = topic
+        m.body = body
+        m.delivery_timestamp = due_ms
+        return m
+
+    with Producer(config, topics=[topic]) as producer:
+        due_ms = int(time.time() * 1000) + 3000
+        recalled = producer.send(message(b"recalled", due_ms))
+        producer.send(message(b"kept", due_ms + 1500))
+        assert recalled.recall_handle
+        assert producer.recall_message(topic, recalled.recall_handle) == recalled.message_id
+        check_refusals(producer, recalled)
+    with SimpleConsumer(config, group, {topic: FilterExpression()}, 5) as c:
+        got = receive_until(c, 1, timeout=60)
+        got += c.receive(4, 10)
+        for m in got:
+            c.ack(m)
+    assert [m.body for m in got] == [b"kept"]

@@ -14,16 +14,14 @@ What must stay true:
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
-import socket
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from rocketmq.v5.remoting.consumer import _expression_type
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
 from rocketmq.v5.remoting.messages import received_dict
+from rocketmq.v5.remoting.natives import native, new_client_id
 
 logger = logging.getLogger("rocketmq.v5")
 
@@ -31,14 +29,6 @@ logger = logging.getLogger("rocketmq.v5")
 START_WAIT_S = 30.0
 #: The read permission bit of a route's ``perm``.
 PERM_READ = 4
-
-_instances = itertools.count(1)
-
-
-def _native():
-    from rocketmq import _rocketmq
-
-    return _rocketmq
 
 
 class BroadcastConsumer:
@@ -62,7 +52,7 @@ class BroadcastConsumer:
         }
         self.__request_timeout = request_timeout
         self.__threads = max(1, int(thread_count))
-        self.__client_id = f"{socket.gethostname()}@{os.getpid()}@{next(_instances)}@broadcast"
+        self.__client_id = new_client_id("broadcast")
         self.__consume: Optional[Callable[[Dict[str, Any]], bool]] = None
         self.__native: Any = None
 
@@ -107,7 +97,7 @@ class BroadcastConsumer:
             return
         subs = [(t, e or "*", _expression_type(f)) for t, (f, e) in self.__subscriptions.items()]
         try:
-            native = _native().NativePushConsumer(
+            consumer = native().NativePushConsumer(
                 group=self.__group,
                 name_servers_list=self.__name_servers,
                 subscriptions=subs,
@@ -119,7 +109,7 @@ class BroadcastConsumer:
             )
         except native_errors() as e:
             raise from_remoting(e) from None
-        self.__native = native
+        self.__native = consumer
         try:
             self.__wait_pulling(set(self.__subscriptions))
         except BaseException:
@@ -128,7 +118,7 @@ class BroadcastConsumer:
 
     def __wait_pulling(self, topics: set) -> None:
         """Waits until every readable queue of `topics` is pulled from a known offset."""
-        admin = _native().NativeAdmin(
+        admin = native().NativeAdmin(
             name_servers_list=self.__name_servers,
             timeout_ms=max(1, int(self.__request_timeout * 1000)),
             credentials=self.__credentials,
@@ -160,9 +150,9 @@ class BroadcastConsumer:
             time.sleep(0.05)
 
     def shutdown(self) -> None:
-        native, self.__native = self.__native, None
-        if native is not None:
-            native.shutdown()
+        running, self.__native = self.__native, None
+        if running is not None:
+            running.shutdown()
 
     def subscribe(self, topic: str, filter_type: int, expression: str) -> None:
         self.__subscriptions[topic] = (int(filter_type), expression)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -28,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from rocketmq.grpc_protocol import FilterType
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
 from rocketmq.v5.remoting.messages import received_dict
+from rocketmq.v5.remoting.natives import native, new_client_id
 
 #: How long a push consumer's message stays invisible while its listener runs (seconds).
 PUSH_INVISIBLE_S = 60.0
@@ -55,15 +54,8 @@ RETRY_DELAYS_S = [
 #: The smallest invisible duration the native consumer takes (what "visible again" means).
 VISIBLE_AGAIN_MS = 1000
 
-_instances = itertools.count(1)
 _async_calls: Optional[ThreadPoolExecutor] = None
 _async_lock = threading.Lock()
-
-
-def _native():
-    from rocketmq import _rocketmq
-
-    return _rocketmq
 
 
 def _run_async(call: Callable[[], Any], callback: Callable[[bool, Any], None]) -> None:
@@ -111,7 +103,7 @@ class RemotingConsumer:
         self.__await_ms = max(0, int(float(long_polling_timeout) * 1000))
         self.__timeout_ms = max(1, int(request_timeout * 1000)) + self.__await_ms
         self.__push = push
-        self.__client_id = f"{socket.gethostname()}@{os.getpid()}@{next(_instances)}@remoting"
+        self.__client_id = new_client_id("remoting")
         self.__subscriptions = {topic: (int(t), e) for topic, t, e in subscriptions}
         self.__pops: Dict[str, Any] = {}
         self.__lock = threading.Lock()
@@ -136,8 +128,7 @@ class RemotingConsumer:
         return self.__max_attempts, [float(d) for d in RETRY_DELAYS_S]
 
     def __read_group_config(self) -> None:
-        native = _native()
-        admin = native.NativeAdmin(
+        admin = native().NativeAdmin(
             name_servers_list=self.__name_servers,
             timeout_ms=self.__timeout_ms,
             credentials=self.__credentials,
@@ -151,7 +142,7 @@ class RemotingConsumer:
         self.__max_attempts = int(config.get("retryMaxTimes", 16)) + 1
 
     def __open(self, topic: str, filter_type: int, expression: str) -> Any:
-        pop = _native().PopConsumer(
+        pop = native().PopConsumer(
             self.__group,
             topic,
             name_servers_list=self.__name_servers,

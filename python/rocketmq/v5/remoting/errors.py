@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from rocketmq.v5.remoting.natives import native
+
 #: A broker's refusal in the native client's text.
 _REFUSAL = re.compile(r"answered code (-?\d+): ")
 #: Remoting response codes -> apache.rocketmq.v2 codes, as the Apache proxy maps them;
@@ -27,14 +29,8 @@ _STATUS_OF_REFUSAL = {
 _INTERNAL_SERVER_ERROR = 50001
 
 
-def _native():
-    from rocketmq import _rocketmq
-
-    return _rocketmq
-
-
 def grpc_error(kind: str, message: str, code: Optional[int] = None) -> BaseException:
-    return _native().GrpcClientError(kind, code, message)
+    return native().GrpcClientError(kind, code, message)
 
 
 def from_remoting(error: BaseException) -> BaseException:
@@ -54,4 +50,4 @@ def from_remoting(error: BaseException) -> BaseException:
 
 def native_errors() -> tuple:
     """The exception types the native remoting clients raise."""
-    return (_native().ClientError, ValueError, TypeError)
+    return (native().ClientError, ValueError, TypeError)

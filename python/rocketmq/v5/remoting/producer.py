@@ -16,28 +16,18 @@ What must stay true:
 
 from __future__ import annotations
 
-import itertools
-import os
-import socket
 import threading
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
 from rocketmq.v5.remoting.messages import TRANSACTION_ID, outgoing_properties, received_dict
+from rocketmq.v5.remoting.natives import native, new_client_id
 
 #: The producer group of the 5.x producers in remoting mode (5.x producers have none).
 PRODUCER_GROUP = "rocketmq-v5-producer"
 #: ``TransactionStatus`` values of ``NativeProducer.end_transaction``.
 COMMIT, ROLLBACK, UNKNOWN = 0, 1, 2
-
-_instances = itertools.count(1)
-
-
-def _native():
-    from rocketmq import _rocketmq
-
-    return _rocketmq
 
 
 class RemotingProducer:
@@ -55,7 +45,7 @@ class RemotingProducer:
         self.__name_servers = name_servers
         self.__topics = list(topics)
         self.__checker = checker
-        self.__client_id = f"{socket.gethostname()}@{os.getpid()}@{next(_instances)}@remoting"
+        self.__client_id = new_client_id("remoting")
         self.__running = False
         self.__lock = threading.Lock()
         # transaction id -> (topic, native send tuple) of the half messages not ended yet.
@@ -70,7 +60,7 @@ class RemotingProducer:
             return producer.__check(message) if producer is not None else UNKNOWN
 
         try:
-            self.__native = _native().NativeProducer(
+            self.__native = native().NativeProducer(
                 group=PRODUCER_GROUP,
                 name_servers_list=name_servers,
                 instance_name=self.__client_id,
