@@ -1,6 +1,9 @@
 //! QueryRoute: the topic's queues, all served by this endpoint.
 //!
-//! Each queue names this broker with this endpoint's address (IPv4 or IPv6 scheme), its
+//! Each queue names this broker with the endpoints the client asked with (as Apache's proxy
+//! in cluster mode answers, so a client that reached the endpoint through a load balancer,
+//! a TLS terminator or a forwarded port stays on that address), else this endpoint's
+//! address (IPv4 or IPv6 scheme); its
 //! permission from the topic's read/write queue counts and permission bits, and the message
 //! types the topic takes (`message_in::accepted_types`). A topic that does not exist is
 //! created from the auto-create template, as a remoting producer's first send creates it
@@ -39,7 +42,12 @@ pub(super) async fn query_route(
     }
     match front.topic_for_send(&topic).await {
         Some(config) => {
-            let queues = message_queues(front, request.topic.unwrap_or_default(), &config);
+            let endpoints = request
+                .endpoints
+                .filter(|e| !e.addresses.is_empty())
+                .unwrap_or_else(|| front.endpoints());
+            let queues =
+                message_queues(front, request.topic.unwrap_or_default(), &config, endpoints);
             answer(ok(), queues)
         }
         None => answer(
@@ -102,11 +110,12 @@ fn message_queues(
     front: &GrpcFront,
     topic: v2::Resource,
     config: &TopicConfig,
+    endpoints: v2::Endpoints,
 ) -> Vec<v2::MessageQueue> {
     let broker = v2::Broker {
         name: front.broker.config.broker_name.clone(),
         id: 0,
-        endpoints: Some(front.endpoints()),
+        endpoints: Some(endpoints),
     };
     let types: Vec<i32> = accepted_types(&config.attributes)
         .into_iter()
