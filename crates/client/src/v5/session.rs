@@ -88,13 +88,6 @@ impl Session {
         role: Role,
         checker: Option<Arc<dyn TransactionCheck>>,
     ) -> GrpcResult<Arc<Self>> {
-        if options.tls {
-            return Err(GrpcError::IllegalArgument(
-                "this build speaks plain-text gRPC only; pass tls_enable=False (or put a \
-                 TLS-terminating proxy in front of the endpoint)"
-                    .into(),
-            ));
-        }
         Ok(Arc::new(Session {
             transport: Transport::new(options)?,
             role: Mutex::new(role),

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// What a 5.x client is configured with (the Python `ClientConfiguration`).
 #[derive(Clone, Debug)]
@@ -25,7 +25,9 @@ pub struct ClientOptions {
     pub credentials: Credentials,
     pub namespace: String,
     pub request_timeout: Duration,
-    /// Whether the channels use TLS (https).
+    /// Whether the channels use TLS (https): the server's certificate is verified against the
+    /// system's roots (or `SSL_CERT_FILE` / `SSL_CERT_DIR`) and the Mozilla roots, for the
+    /// host of the endpoint (a name, or an IP address in the certificate's IP names).
     pub tls: bool,
 }
 
@@ -188,12 +190,20 @@ impl Transport {
             return Ok(stub.clone());
         }
         let scheme = if self.options.tls { "https" } else { "http" };
-        let endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
             .map_err(|e| GrpcError::IllegalArgument(format!("bad endpoint {addr:?}: {e}")))?
             .connect_timeout(self.options.request_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
+        if self.options.tls {
+            let tls = ClientTlsConfig::new()
+                .with_native_roots()
+                .with_webpki_roots();
+            endpoint = endpoint.tls_config(tls).map_err(|e| {
+                GrpcError::IllegalArgument(format!("TLS for endpoint {addr:?}: {e}"))
+            })?;
+        }
         let stub = MessagingServiceClient::new(endpoint.connect_lazy())
             .max_decoding_message_size(usize::MAX);
         channels.insert(addr.to_string(), stub.clone());
