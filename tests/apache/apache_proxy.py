@@ -118,6 +118,9 @@ class ApacheProxy:
             # on a half message after 15 checks (one a second here): check-backs to a gRPC
             # producer would never arrive.
             "transactionHeartbeatPeriodSecond": 1,
+            # Routes name the host and port the client asked with (else this proxy's own gRPC
+            # port), as our broker's do: a client behind a TLS terminator stays on it.
+            "useEndpointPortFromRequest": True,
         }
         config_path = self.workdir / "rmq-proxy.json"
         config_path.write_text(json.dumps(config, indent=2) + "\n")

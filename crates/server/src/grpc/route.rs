@@ -1,9 +1,9 @@
 //! QueryRoute: the topic's queues, all served by this endpoint.
 //!
-//! Each queue names this broker with the endpoints the client asked with (as Apache's proxy
-//! in cluster mode answers, so a client that reached the endpoint through a load balancer,
-//! a TLS terminator or a forwarded port stays on that address), else this endpoint's
-//! address (IPv4 or IPv6 scheme); its
+//! Each queue names this broker with the endpoints the client asked with, ports included (as
+//! Apache's proxy in cluster mode with `useEndpointPortFromRequest`), so a client that reached
+//! the endpoint through a load balancer, a TLS terminator or a forwarded port stays on that
+//! address; else this endpoint's address (IPv4 or IPv6 scheme). Each queue also has its
 //! permission from the topic's read/write queue counts and permission bits, and the message
 //! types the topic takes (`message_in::accepted_types`). A topic that does not exist is
 //! created from the auto-create template, as a remoting producer's first send creates it
