@@ -6,8 +6,9 @@ express is parametrized over ours only, with the reason next to it. "mixed" test
 producer of one implementation in front of consumers of the other.
 
 Each test boots a broker of its own on ephemeral loopback ports, with a temporary store and
-short delay levels: a LocalBroker in this process (a retry comes back after 200 ms), or with
-ROCKETMQ_TEST_BROKER=apache Apache RocketMQ's name server and broker (retries after 1 s).
+short delay levels: a LocalBroker in this process (a retry comes back after 200 ms); with
+ROCKETMQ_TEST_BROKER=apache the tests share the session's Apache RocketMQ name server and
+broker (retries after 1 s), each on topics and groups of its own.
 
 Run: ``ROCKETMQ_CPP_PYTHON=<reference venv>/bin/python python -m pytest tests/scenarios``
 (without that variable the reference cases fail, they are never skipped).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import collections
 import json
 import time
+import uuid
 
 import pytest
 from scenario_harness import (
@@ -49,11 +51,15 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture
 def broker(broker_factory):
-    """A broker of the test's own: the scenarios reuse topic and group names."""
-    with broker_factory(
-        fresh=True, delay_levels=SHORT_DELAY_LEVELS, segment_size=SEGMENT_SIZE
-    ) as running:
+    """The broker under test: a LocalBroker of the test's own, or the session's Apache
+    cluster (every scenario names its topics and groups with ``unique``)."""
+    with broker_factory(delay_levels=SHORT_DELAY_LEVELS, segment_size=SEGMENT_SIZE) as running:
         yield running
+
+
+def unique(name: str) -> str:
+    """`name` with a suffix of its own: no two scenarios share a topic or a group."""
+    return f"{name}_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -81,7 +87,7 @@ def by_seq(messages):
 def test_send_modes_arrive_intact(impl, broker, tmp_path, clients):
     """send_sync, send_oneway, send_async, send_orderly (int argument, default selector) and
     send_batch; a pull pass of the same implementation reads everything back."""
-    topic = "ScenarioSend"
+    topic = unique("ScenarioSend")
     producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
     sync = [message(topic, seq) for seq in range(0, 20)]
     oneway = [message(topic, seq, tags="TagB") for seq in range(20, 40)]
@@ -101,7 +107,7 @@ def test_send_modes_arrive_intact(impl, broker, tmp_path, clients):
     assert len(batch_results) == len(batch)
 
     sent = {int(m["properties"]["seq"]): m for m in sync + oneway + asynchronous + orderly + batch}
-    received = pull(impl, broker.namesrv_addr, tmp_path / "pull", "CG_send_pull", topic)
+    received = pull(impl, broker.namesrv_addr, tmp_path / "pull", unique("CG_send_pull"), topic)
     table = by_seq(received["messages"])
     assert sorted(table) == sorted(sent), f"missing {sorted(set(sent) - set(table))}"
     for seq, copies in table.items():
@@ -121,12 +127,14 @@ def test_send_modes_arrive_intact(impl, broker, tmp_path, clients):
 # The reference API has no send_orderly_with_sharding_key (Apache 2.0 API): ours only.
 @pytest.mark.parametrize("impl", ["ours"])
 def test_send_with_sharding_key_keeps_each_key_on_one_queue(impl, broker, tmp_path, clients):
-    topic = "ScenarioShardingKey"
+    topic = unique("ScenarioShardingKey")
     producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
     sent = [{**message(topic, seq), "sharding_key": f"order-{seq % 6}"} for seq in range(60)]
     producer.send_ok(sent, "sharding_key")
     producer.finish()
-    table = by_seq(pull(impl, broker.namesrv_addr, tmp_path / "pull", "CG_key", topic)["messages"])
+    table = by_seq(
+        pull(impl, broker.namesrv_addr, tmp_path / "pull", unique("CG_key"), topic)["messages"]
+    )
     assert sorted(table) == list(range(60))
     queues = collections.defaultdict(set)
     for seq, copies in table.items():
@@ -137,7 +145,7 @@ def test_send_with_sharding_key_keeps_each_key_on_one_queue(impl, broker, tmp_pa
 
 
 def _three_consumers_share_then_rebalance(producer_impl, consumer_impls, broker, tmp_path, clients):
-    topic, group = "ScenarioCluster", "CG_cluster"
+    topic, group = unique("ScenarioCluster"), unique("CG_cluster")
     producer = clients(ProducerClient(producer_impl, broker.namesrv_addr, tmp_path / "producer"))
     create_topic(producer, topic)
     consumers = [
@@ -193,7 +201,7 @@ def test_a_joining_member_resumes_where_the_group_left_off(impl, broker, tmp_pat
     commitOffset), so the broker knows it without waiting for the 5 s commit; the old owner's
     release of the queue races with the new owner's offset query and cannot be relied on.
     """
-    topic, group = "ScenarioJoin", "CG_join"
+    topic, group = unique("ScenarioJoin"), unique("CG_join")
     producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
     create_topic(producer, topic)
     first = clients(PushClient(impl, broker.namesrv_addr, tmp_path / "a", group, topic))
@@ -229,7 +237,7 @@ def test_a_joining_member_resumes_where_the_group_left_off(impl, broker, tmp_pat
     ids=["ours", "reference", "mixed"],
 )
 def test_broadcasting_every_consumer_gets_everything(impls, broker, tmp_path, clients):
-    topic, group = "ScenarioBroadcast", "CG_broadcast"
+    topic, group = unique("ScenarioBroadcast"), unique("CG_broadcast")
     producer = clients(ProducerClient(impls[0], broker.namesrv_addr, tmp_path / "producer"))
     create_topic(producer, topic)
     consumers = [
@@ -273,7 +281,7 @@ def test_broadcasting_every_consumer_gets_everything(impls, broker, tmp_path, cl
 def test_orderly_per_key_with_two_consumers(
     producer_impl, consumer_impl, send_mode, broker, tmp_path, clients
 ):
-    topic, group = "ScenarioOrderly", "CG_orderly"
+    topic, group = unique("ScenarioOrderly"), unique("CG_orderly")
     keys = 8
     producer = clients(ProducerClient(producer_impl, broker.namesrv_addr, tmp_path / "producer"))
     create_topic(producer, topic)
@@ -324,7 +332,7 @@ def test_orderly_per_key_with_two_consumers(
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_pull_generator_with_overridden_offset_store(impl, broker, tmp_path, clients):
-    topic, group = "ScenarioPull", "CG_pull"
+    topic, group = unique("ScenarioPull"), unique("CG_pull")
     offsets = tmp_path / "offsets.json"
     producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
     first = {seq: message(topic, seq) for seq in range(40)}
@@ -338,7 +346,7 @@ def test_pull_generator_with_overridden_offset_store(impl, broker, tmp_path, cli
         assert result["calls"]["get"] >= QUEUES and result["calls"]["set"] >= QUEUES
         return result
 
-    # A fresh store: everything, once. The next offset of each queue is its message count.
+    # A new topic: everything, once. The next offset of each queue is its message count.
     result = run_pull(max_num=7)
     table = by_seq(result["messages"])
     assert sorted(table) == sorted(first)
@@ -377,7 +385,7 @@ def test_pull_generator_with_overridden_offset_store(impl, broker, tmp_path, cli
 # return value unset), so neither variant can be expressed reliably with it: ours only.
 @pytest.mark.parametrize("impl,fail", [("ours", "reconsume_later"), ("ours", "raise")])
 def test_failed_delivery_is_redelivered_with_reconsume_times(impl, fail, broker, tmp_path, clients):
-    topic, group = "ScenarioRetry", "CG_retry"
+    topic, group = unique("ScenarioRetry"), unique("CG_retry")
     producer = clients(ProducerClient(impl, broker.namesrv_addr, tmp_path / "producer"))
     create_topic(producer, topic)
     consumer = clients(
@@ -411,7 +419,7 @@ MIXED = [("ours", "reference"), with_reference_batches("reference", "ours")]
 def test_mixed_send_modes_read_by_the_other(
     producer_impl, consumer_impl, broker, tmp_path, clients
 ):
-    topic = "ScenarioMixed"
+    topic = unique("ScenarioMixed")
     producer = clients(ProducerClient(producer_impl, broker.namesrv_addr, tmp_path / "producer"))
     sync = [message(topic, seq) for seq in range(0, 10)]
     asynchronous = [message(topic, seq) for seq in range(10, 20)]
@@ -423,7 +431,9 @@ def test_mixed_send_modes_read_by_the_other(
     producer.send_ok(batch, "batch")
     producer.finish()
     sent = {int(m["properties"]["seq"]): m for m in sync + asynchronous + orderly + batch}
-    received = pull(consumer_impl, broker.namesrv_addr, tmp_path / "pull", "CG_mixed", topic)
+    received = pull(
+        consumer_impl, broker.namesrv_addr, tmp_path / "pull", unique("CG_mixed"), topic
+    )
     table = by_seq(received["messages"])
     assert sorted(table) == sorted(sent)
     for seq, copies in table.items():
