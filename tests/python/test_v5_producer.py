@@ -187,5 +187,5 @@ def test_a_recalled_delay_message_is_never_delivered(v5_endpoint):
         with pytest.raises(IllegalArgumentException, match="recall_handle"):
             producer.recall_message(recalled.message_queue.topic, "")
 
-    topic, group = v5_endpoint.topic("DELAY"), v5_endpoint.group()
+    topic, group = v5_endpoint.topic("DELAY", queues=1), v5_endpoint.group()
     recall_one_of_two(config(v5_endpoint), topic, group, refusals)

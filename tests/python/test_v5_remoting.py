@@ -227,5 +227,5 @@ def test_a_timer_message_recalled_over_remoting_is_never_delivered(v5_endpoint):
             producer.recall_message(topic + "-missing", recalled.recall_handle)
         assert missing.value.code == Code.TOPIC_NOT_FOUND, missing.value
 
-    topic, group = v5_endpoint.topic("DELAY"), v5_endpoint.group()
+    topic, group = v5_endpoint.topic("DELAY", queues=1), v5_endpoint.group()
     recall_one_of_two(remoting(v5_endpoint), topic, group, refusals)
