@@ -112,7 +112,7 @@ class ConsumerBase:
 
             name_servers, ak, sk, timeout = configuration._remoting_args(tls_enable)
             return RemotingConsumer(
-                name_servers, ak, sk, group, subs, float(long_polling_timeout), timeout, push
+                name_servers, ak, sk, group, subs, float(long_polling_timeout), timeout
             )
         return native_module().GrpcConsumer(
             *configuration._native_args(tls_enable),

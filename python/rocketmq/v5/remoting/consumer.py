@@ -95,14 +95,12 @@ class RemotingConsumer:
         subscriptions: List[Tuple[str, int, str]],
         long_polling_timeout: float,
         request_timeout: float,
-        push: bool,
     ) -> None:
         self.__name_servers = name_servers
         self.__credentials = (access_key, secret_key, "") if access_key else None
         self.__group = group
         self.__await_ms = max(0, int(float(long_polling_timeout) * 1000))
         self.__timeout_ms = max(1, int(request_timeout * 1000)) + self.__await_ms
-        self.__push = push
         self.__client_id = new_client_id("remoting")
         self.__subscriptions = {topic: (int(t), e) for topic, t, e in subscriptions}
         self.__pops: Dict[str, Any] = {}

@@ -16,8 +16,7 @@ use crate::broker::notify::QueueNotifier;
 use rocketmq_protocol::message::{decode_stored, StoredMessage};
 use rocketmq_protocol::now_millis;
 use rocketmq_store::{
-    CommitTicket, DurableWaiter, MessageStore, MessageToStore, StoreError, TimerEntry, TimerStore,
-    TimerStoreConfig,
+    CommitTicket, DurableWaiter, MessageStore, StoreError, TimerEntry, TimerStore, TimerStoreConfig,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -336,37 +335,37 @@ impl TimerService {
                 .flatten()
                 .filter_map(|m| recall_marker_key(&m.properties).map(str::to_string))
                 .collect();
-            let copies: Vec<Option<Option<MessageToStore>>> = stored
-                .into_iter()
-                .map(|m| match m {
-                    None => None,
-                    // A marker is never delivered; a recalled message neither.
-                    Some(m) if recall_marker_key(&m.properties).is_some() => Some(None),
+            for (entry, m) in group.iter().zip(stored) {
+                // A marker is never delivered; a recalled message neither.
+                let copy = match m {
+                    Some(m) if recall_marker_key(&m.properties).is_some() => None,
                     Some(m) if recall_key(&m.properties).is_some_and(|k| recalled.contains(&k)) => {
                         tracing::debug!(
-                            commit_log_offset = m.physical_offset,
+                            commit_log_offset = entry.commit_log_offset,
                             "timer message recalled"
                         );
-                        Some(None)
+                        None
                     }
-                    Some(m) => redelivery(m, now_ms).map(Some),
-                })
-                .collect();
-            for (entry, copy) in group.iter().zip(copies) {
-                match copy {
-                    None => tracing::warn!(
-                        commit_log_offset = entry.commit_log_offset,
-                        "unreadable timer message; skipped"
-                    ),
-                    Some(None) => {}
-                    Some(Some(msg)) => match self.store.put_messages(vec![msg]) {
+                    m => {
+                        let copy = m.and_then(|m| redelivery(m, now_ms));
+                        if copy.is_none() {
+                            tracing::warn!(
+                                commit_log_offset = entry.commit_log_offset,
+                                "unreadable timer message; skipped"
+                            );
+                        }
+                        copy
+                    }
+                };
+                if let Some(msg) = copy {
+                    match self.store.put_messages(vec![msg]) {
                         Ok(outcome) => waiters.extend(outcome.durable),
                         Err(e) => {
                             tracing::warn!(error = %e, "timer delivery refused by the store");
                             failed = true;
                             break 'due;
                         }
-                    },
+                    }
                 }
                 p.held.remove(&(entry.deliver_ms, entry.pos));
                 p.delivered
