@@ -21,7 +21,7 @@ import argparse
 import signal
 import sys
 import tempfile
-import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,8 +59,10 @@ def main() -> int:
     if args.proxy and apache_cluster.is_4x(args.version):
         parser.error(f"--proxy needs a 5.x release; {args.version} has no proxy")
     apache_cluster.prepare_artifacts(args.version)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGTERM stops like Ctrl-C: the exception unwinds through the `with` blocks, which stop
+    # the processes. (A handler that sets a threading.Event can deadlock: it runs on the main
+    # thread, which may hold the Event's lock at that moment.)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="apache-rocketmq-") as tmp:
         workdir = args.workdir or Path(tmp)
         with apache_cluster.ApacheCluster(workdir, version=args.version) as cluster:
@@ -73,15 +75,15 @@ def main() -> int:
                     print(f"proxy remoting {proxy.proxy_remoting_addr}", flush=True)
                     print(f"proxy gRPC {proxy.proxy_grpc_endpoint}", flush=True)
                     print(f"proxy logs {proxy.log_dir}", flush=True)
-                    _wait(stop, args.seconds)
+                    _wait(args.seconds)
             else:
-                _wait(stop, args.seconds)
+                _wait(args.seconds)
     return 0
 
 
-def _wait(stop: threading.Event, seconds: float) -> None:
+def _wait(seconds: float) -> None:
     try:
-        stop.wait(seconds)
+        time.sleep(seconds)
     except KeyboardInterrupt:
         pass
 

@@ -31,7 +31,7 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -43,6 +43,8 @@ __all__ = ["LocalBroker", "default_store_dir", "main"]
 DEFAULT_DELAY_LEVELS: str = _rocketmq.DEFAULT_DELAY_LEVELS
 
 _FLUSH_MODES = ("async", "sync")
+# How often the command-line broker looks whether SIGINT / SIGTERM asked it to stop.
+_STOP_POLL_SECONDS = 0.1
 
 #: Commit-log file size of a LocalBroker unless told otherwise. A deliberate LocalBroker
 #: choice, not a server default (so it is not in the server's configuration): each segment is
@@ -438,10 +440,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"rocketmq-broker: cannot create store directory {store_dir}: {exc}", file=sys.stderr)
         return 1
 
-    stop = threading.Event()
+    # The handler only records the request: it runs on the main thread between any two
+    # bytecodes, so taking a lock there (threading.Event.set does) can deadlock against the
+    # main thread holding that same lock.
+    stop_requested: list = []
 
     def request_stop(signum: int, _frame: object) -> None:
-        stop.set()
+        stop_requested.append(signum)
 
     # Install the handlers before starting, so a signal that arrives during start-up still
     # leads to a clean shutdown rather than an abrupt exit.
@@ -481,9 +486,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if broker.grpc_endpoint is not None:
                 print(f"gRPC endpoint listening on {broker.grpc_endpoint}", flush=True)
             print(f"store directory {broker.store_dir}", flush=True)
-            # A bounded wait lets the interpreter run signal handlers promptly.
-            while not stop.wait(0.5):
-                pass
+            # Short sleeps let the interpreter run the handler and see its record promptly.
+            while not stop_requested:
+                time.sleep(_STOP_POLL_SECONDS)
             print("shutting down", flush=True)
         print("stopped", flush=True)
         return 0
