@@ -152,10 +152,14 @@ def test_consumers_of_one_group_share_a_backlog_without_overlap(broker, consumer
     lock = threading.Lock()
     failures: List[BaseException] = []
     deadline = time.monotonic() + 90
+    # Every consumer is up before any receives: on a loaded machine the first one could
+    # otherwise drain the backlog before the others start.
+    all_up = threading.Barrier(consumers)
 
     def consume(index: int) -> None:
         consumer = pop_consumer(broker, group, topic)
         try:
+            all_up.wait(60)
             while time.monotonic() < deadline:
                 with lock:
                     if len(handed) >= count:

@@ -4,6 +4,7 @@ and the errors a user can cause."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import Future
@@ -20,6 +21,7 @@ from rocketmq import (
     SimpleConsumer,
     TransactionChecker,
     TransactionResolution,
+    _rocketmq,
 )
 from rocketmq.grpc_protocol import Code
 from rocketmq.v5.exception import ClientException, IllegalArgumentException, IllegalStateException
@@ -144,13 +146,42 @@ def test_an_unended_transaction_is_resolved_by_the_checker(v5_endpoint):
             c.ack(got)
 
 
-def test_send_async_returns_futures_of_receipts(v5_endpoint):
-    topic = v5_endpoint.topic("NORMAL")
-    with Producer(config(v5_endpoint), topics=[topic]) as producer:
-        futures = [producer.send_async(message(topic, b"a%d" % i)) for i in range(20)]
-        assert all(isinstance(f, Future) for f in futures)
-        ids = {f.result(timeout=30).message_id for f in futures}
-        assert len(ids) == 20
+def test_send_async_returns_futures_of_receipts(v5_endpoint, caplog):
+    """Hundreds of sends at once: most wait for a request slot and travel in batched
+    requests (one entry per message from the bundled broker, one entry naming every id from
+    Apache's proxy); each message still gets its own receipt and arrives once, intact."""
+    caplog.set_level(logging.DEBUG, logger="rocketmq.client.v5")
+    _rocketmq.reset_log_cache()
+    topic, group = v5_endpoint.topic("NORMAL"), v5_endpoint.group()
+    count = 300
+    try:
+        with Producer(config(v5_endpoint), topics=[topic]) as producer:
+            futures = []
+            for i in range(count):
+                m = message(topic, b"a%d" % i, tag="Tag%d" % (i % 3), keys="k%d" % i)
+                m.add_property("index", str(i))
+                futures.append(producer.send_async(m))
+            assert all(isinstance(f, Future) for f in futures)
+            receipts = [f.result(timeout=60) for f in futures]
+    finally:
+        caplog.set_level(logging.WARNING, logger="rocketmq.client.v5")
+        _rocketmq.reset_log_cache()
+    assert len({r.message_id for r in receipts}) == count
+    # Every batch was settled by its answer: none fell back to sends one by one.
+    fallbacks = [r.getMessage() for r in caplog.records if "one by one" in r.getMessage()]
+    assert not fallbacks, fallbacks
+    with consumer(v5_endpoint, topic, group) as c:
+        seen = {}
+        deadline = time.monotonic() + 90
+        while len(seen) < count and time.monotonic() < deadline:
+            for got in c.receive(32, 30):
+                i = int(got.properties["index"])
+                assert got.message_id == receipts[i].message_id
+                assert (got.body, got.tag, got.keys) == (b"a%d" % i, "Tag%d" % (i % 3), {"k%d" % i})
+                assert i not in seen, f"message {i} arrived twice"
+                seen[i] = got.message_id
+                c.ack(got)
+        assert len(seen) == count, f"received {len(seen)} of {count}"
 
 
 def test_user_errors_say_what_to_do(v5_endpoint):

@@ -232,3 +232,66 @@ fn a_push_consumer_receives_from_its_assignment_and_shutdown_ends_a_long_poll() 
         producer.shutdown().await;
     });
 }
+
+#[test]
+fn pipelined_sends_share_requests_and_each_message_keeps_its_own_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        create_topic(&cluster, "V5Pipelined", "NORMAL").await;
+        let producer =
+            Arc::new(Producer::new(options(&cluster), vec!["V5Pipelined".into()], None).unwrap());
+        producer.start().await.expect("producer starts");
+        // Far more sends at once than requests may be out: most wait in the topic's line
+        // and travel in batches.
+        const N: usize = 400;
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..N {
+            let producer = producer.clone();
+            sends.spawn(async move {
+                let mut msg = text("V5Pipelined", &format!("body-{i}"));
+                msg.tag = Some(format!("tag-{}", i % 3));
+                msg.keys = vec![format!("key-{i}")];
+                msg.properties.insert("index".into(), i.to_string());
+                let receipt = producer.send(&msg).await.expect("send");
+                (i, receipt)
+            });
+        }
+        let mut receipts = std::collections::HashMap::new();
+        while let Some(joined) = sends.join_next().await {
+            let (i, receipt) = joined.unwrap();
+            assert_eq!(receipt.topic, "V5Pipelined");
+            receipts.insert(i, receipt);
+        }
+        assert_eq!(receipts.len(), N);
+        // Each message has an id of its own.
+        let ids: std::collections::HashSet<_> =
+            receipts.values().map(|r| r.message_id.clone()).collect();
+        assert_eq!(ids.len(), N);
+
+        let consumer = simple_consumer(&cluster, "V5PipelinedGroup", "V5Pipelined");
+        consumer.start().await.expect("consumer starts");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = std::collections::HashMap::new();
+        while seen.len() < N {
+            assert!(Instant::now() < deadline, "received {} of {N}", seen.len());
+            for m in consumer
+                .receive(32, Some(Duration::from_secs(30)))
+                .await
+                .expect("receive")
+            {
+                let i: usize = m.properties["index"].parse().unwrap();
+                let sent = &receipts[&i];
+                assert_eq!(m.message_id, sent.message_id);
+                assert_eq!(m.body, format!("body-{i}").into_bytes());
+                assert_eq!(m.tag.as_deref(), Some(format!("tag-{}", i % 3).as_str()));
+                assert_eq!(m.keys, vec![format!("key-{i}")]);
+                consumer.ack(receipt(&m)).await.expect("ack");
+                assert!(seen.insert(i, m.message_id).is_none(), "{i} twice");
+            }
+        }
+        consumer.shutdown().await;
+        producer.shutdown().await;
+    });
+}

@@ -237,6 +237,55 @@ fn query_route_heartbeat_and_normal_send() {
 }
 
 #[test]
+fn several_messages_of_one_request_share_a_queue_and_keep_their_own_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sync flush: the request's messages share the flush instead of waiting in turn.
+    let cluster = EmbeddedCluster::start(ServerConfig {
+        flush: rocketmq_store::FlushMode::Sync,
+        ..grpc_config(dir.path())
+    })
+    .unwrap();
+    let ids: Vec<String> = (0..5).map(|i| format!("BATCH-{i}")).collect();
+    let r = run(async {
+        let mut c = connect(&cluster).await;
+        let messages = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                message("GrpcBatch", id, format!("body-{i}").as_bytes(), |s| {
+                    s.tag = Some(format!("Tag{i}"));
+                })
+            })
+            .collect();
+        c.send_message(req(v2::SendMessageRequest { messages }))
+            .await
+            .unwrap()
+            .into_inner()
+    });
+    assert_eq!(code(&r.status), v2::Code::Ok, "{:?}", r.status);
+    assert_eq!(r.entries.len(), ids.len());
+    let first = wait_pulled(&cluster, "GrpcBatch", 4, &ids[0]);
+    for (i, (id, entry)) in ids.iter().zip(&r.entries).enumerate() {
+        assert_eq!(code(&entry.status), v2::Code::Ok);
+        assert_eq!(&entry.message_id, id);
+        assert_eq!(
+            entry.offset,
+            r.entries[0].offset + i as i64,
+            "one queue, in order"
+        );
+        let m = wait_pulled(&cluster, "GrpcBatch", 4, id);
+        assert_eq!(m.queue_id, first.queue_id);
+        assert_eq!(m.queue_offset, entry.offset);
+        assert_eq!(m.body, format!("body-{i}").into_bytes());
+        assert_eq!(
+            get_property(&m.properties, "TAGS"),
+            Some(format!("Tag{i}").as_str())
+        );
+    }
+    cluster.shutdown();
+}
+
+#[test]
 fn fifo_and_delay_sends() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = EmbeddedCluster::start(grpc_config(dir.path())).unwrap();

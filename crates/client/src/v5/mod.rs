@@ -5,7 +5,8 @@
 //! - `transport`: configuration, one channel per endpoint, stamped requests;
 //! - `session`: routes, telemetry (transaction check-back, server commands),
 //!   heartbeats, termination; `settings`: what the server pushes, and defaults;
-//! - `producer`: sends with retries, transactions; `consumer`: receive, ack, invisible
+//! - `producer`: sends, transactions, recall; `sender`: queue choice and retries;
+//!   `send_batch`: pipelined normal sends share requests; `consumer`: receive, ack, invisible
 //!   duration, dead-letter forwarding, push assignments;
 //! - `message`: outgoing and received messages; `error`: status and transport errors.
 //!
@@ -16,6 +17,8 @@ mod consumer;
 mod error;
 mod message;
 mod producer;
+mod send_batch;
+mod sender;
 mod session;
 mod settings;
 mod signing;

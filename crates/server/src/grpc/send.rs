@@ -124,9 +124,11 @@ impl GrpcFront {
         // One queue for the whole request: the group's (of a single message), else random.
         let queue_id = match (&checked[0].message_group, checked.len()) {
             (Some(group), 1) => queue_of_group(group, config.write_queue_nums),
-            _ => -1,
+            _ => rand::random_range(0..config.write_queue_nums.max(1)),
         };
-        let mut entries = Vec::with_capacity(checked.len());
+        // Every message is appended before any waits for its flush, so the messages of one
+        // request share the flushes (one under sync flush) instead of waiting in turn.
+        let mut stored = Vec::with_capacity(checked.len());
         for (m, i) in messages.iter().zip(checked) {
             let header = SendMessageRequestHeader {
                 producer_group: topic.clone(),
@@ -152,8 +154,12 @@ impl GrpcFront {
                 born_host: from,
                 client_version: CLIENT_VERSION,
             };
-            let sent = match self.broker.send_store(request) {
-                Ok(stored) => self.broker.send_finish(stored).await,
+            stored.push((i.message_id, transactional, self.broker.send_store(request)));
+        }
+        let mut entries = Vec::with_capacity(stored.len());
+        for (message_id, transactional, appended) in stored {
+            let sent = match appended {
+                Ok(appended) => self.broker.send_finish(appended).await,
                 Err(e) => Err(e),
             };
             entries.push(match sent {
@@ -171,11 +177,11 @@ impl GrpcFront {
                         }
                     } else {
                         // The broker's transaction id of any send: its unique key.
-                        i.message_id.clone()
+                        message_id.clone()
                     };
                     v2::SendResultEntry {
                         status: Some(ok()),
-                        message_id: i.message_id,
+                        message_id,
                         transaction_id,
                         offset: receipt.queue_offset,
                         recall_handle: receipt.recall_handle.unwrap_or_default(),

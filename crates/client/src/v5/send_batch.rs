@@ -1,0 +1,229 @@
+//! Pipelined normal messages of one topic share `SendMessage` requests.
+//!
+//! Per topic at most [`MAX_REQUESTS_IN_FLIGHT`] send requests are out at a time. A send that
+//! finds a free slot and nobody waiting goes out at once, alone, on the caller's task (a
+//! lone or synchronous send waits for nothing it would not wait for anyway); a send that
+//! finds the slots taken waits in the topic's line, and whichever request ends next takes
+//! what waits (up to [`MAX_BATCH_MESSAGES`] messages, [`MAX_BATCH_BYTES`] of bodies) in
+//! one request. Nothing lingers: a batch only forms while requests are out, so it adds no
+//! latency, and it shrinks the per-message cost of the HTTP/2 and gRPC layers on both ends.
+//!
+//! What must stay true: every queued send gets exactly one answer (its receipt or its
+//! error; a producer stopped under it answers it with an error); a slot is returned exactly
+//! when its line is empty, so a waiting message always has a request coming for it; the lock
+//! is never held across an await.
+
+use super::error::{GrpcError, GrpcResult};
+use super::sender::{Prepared, SendReceipt, Sender};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Send requests out at once per topic.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 4;
+/// Messages in one batched request at most.
+pub const MAX_BATCH_MESSAGES: usize = 64;
+/// Bodies in one batched request at most, in bytes (a larger message goes alone).
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+struct Waiting {
+    msg: Prepared,
+    reply: oneshot::Sender<GrpcResult<SendReceipt>>,
+}
+
+#[derive(Default)]
+struct Line {
+    waiting: VecDeque<Waiting>,
+    in_flight: usize,
+}
+
+/// The per-topic lines of one producer's normal sends.
+#[derive(Default)]
+pub(super) struct SendBatcher {
+    lines: Mutex<HashMap<String, Line>>,
+}
+
+/// A message waiting in its line: its answer, and whether this call took a slot for it.
+struct Queued(oneshot::Receiver<GrpcResult<SendReceipt>>, bool);
+
+impl SendBatcher {
+    fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<String, Line>> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Ok(msg)` when a slot was free and nobody waits (send it now, then hand the slot on),
+    /// else the message waits in its line.
+    fn enter(&self, msg: Prepared) -> Result<Prepared, Queued> {
+        let mut lines = self.lines();
+        let line = lines.entry(msg.topic.clone()).or_default();
+        if line.in_flight < MAX_REQUESTS_IN_FLIGHT && line.waiting.is_empty() {
+            line.in_flight += 1;
+            return Ok(msg);
+        }
+        let (reply, rx) = oneshot::channel();
+        line.waiting.push_back(Waiting { msg, reply });
+        let take_slot = line.in_flight < MAX_REQUESTS_IN_FLIGHT;
+        if take_slot {
+            line.in_flight += 1;
+        }
+        Err(Queued(rx, take_slot))
+    }
+
+    /// What waits in `topic`'s line, as the next batch; an empty line returns the slot.
+    fn next_batch(&self, topic: &str) -> Vec<Waiting> {
+        let mut lines = self.lines();
+        let Some(line) = lines.get_mut(topic) else {
+            return Vec::new();
+        };
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(next) = line.waiting.front() {
+            let size = next.msg.proto.body.len();
+            if !batch.is_empty()
+                && (batch.len() == MAX_BATCH_MESSAGES || bytes + size > MAX_BATCH_BYTES)
+            {
+                break;
+            }
+            bytes += size;
+            batch.extend(line.waiting.pop_front());
+        }
+        if batch.is_empty() {
+            line.in_flight -= 1;
+            if line.in_flight == 0 {
+                lines.remove(topic);
+            }
+        }
+        batch
+    }
+
+    /// Sends `msg` (a normal message) alone or in a batch; see the module header.
+    pub async fn send(self: &Arc<Self>, sender: &Sender, msg: Prepared) -> GrpcResult<SendReceipt> {
+        let topic = msg.topic.clone();
+        match self.enter(msg) {
+            Ok(msg) => {
+                let result = sender.send_one(&msg).await;
+                self.hand_on(sender, topic);
+                result
+            }
+            Err(Queued(rx, took_slot)) => {
+                if took_slot {
+                    self.hand_on(sender, topic);
+                }
+                rx.await.unwrap_or_else(|_| {
+                    Err(GrpcError::IllegalState(
+                        "the producer stopped before the message was sent".into(),
+                    ))
+                })
+            }
+        }
+    }
+
+    /// Carries `topic`'s waiting messages with the slot the caller holds, on a task of its
+    /// own, until the line is empty (then the slot is returned).
+    fn hand_on(self: &Arc<Self>, sender: &Sender, topic: String) {
+        let first = self.next_batch(&topic);
+        if first.is_empty() {
+            return;
+        }
+        let batcher = self.clone();
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            let mut batch = first;
+            while !batch.is_empty() {
+                let (msgs, replies): (Vec<Prepared>, Vec<_>) =
+                    batch.into_iter().map(|w| (w.msg, w.reply)).unzip();
+                let results = sender.send_batch(&msgs).await;
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+                batch = batcher.next_batch(&topic);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocketmq_grpc::v2::{Message, MessageType};
+
+    fn msg(topic: &str, id: usize, body: usize) -> Prepared {
+        Prepared {
+            topic: topic.into(),
+            message_id: id.to_string(),
+            message_group: None,
+            message_type: MessageType::Normal,
+            proto: Message {
+                body: vec![0; body],
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn free_slots_send_at_once_then_sends_wait_in_line() {
+        let b = SendBatcher::default();
+        for i in 0..MAX_REQUESTS_IN_FLIGHT {
+            assert!(b.enter(msg("T", i, 1)).is_ok());
+        }
+        // All slots taken: the next ones wait, without a slot of their own.
+        assert!(matches!(b.enter(msg("T", 10, 1)), Err(Queued(_, false))));
+        assert!(matches!(b.enter(msg("T", 11, 1)), Err(Queued(_, false))));
+        // Another topic has slots of its own.
+        assert!(b.enter(msg("U", 0, 1)).is_ok());
+        // A finished request takes the whole line in one batch, in order.
+        let ids: Vec<String> = b
+            .next_batch("T")
+            .into_iter()
+            .map(|w| w.msg.message_id)
+            .collect();
+        assert_eq!(ids, ["10", "11"]);
+        assert_eq!(b.lines()["T"].in_flight, MAX_REQUESTS_IN_FLIGHT);
+        // An empty line returns the slot; the last slot removes the line.
+        assert!(b.next_batch("T").is_empty());
+        assert_eq!(b.lines()["T"].in_flight, MAX_REQUESTS_IN_FLIGHT - 1);
+        for _ in 1..MAX_REQUESTS_IN_FLIGHT {
+            assert!(b.next_batch("T").is_empty());
+        }
+        assert!(!b.lines().contains_key("T"));
+    }
+
+    #[test]
+    fn a_send_behind_waiting_ones_queues_even_with_a_free_slot() {
+        let b = SendBatcher::default();
+        for i in 0..MAX_REQUESTS_IN_FLIGHT {
+            assert!(b.enter(msg("T", i, 1)).is_ok());
+        }
+        assert!(matches!(b.enter(msg("T", 10, 1)), Err(Queued(_, false))));
+        // A slot comes back while a message waits (the request ended, its batch not taken yet):
+        // a new send must not overtake the waiting one, and takes the slot to carry both.
+        b.lines().get_mut("T").unwrap().in_flight -= 1;
+        assert!(matches!(b.enter(msg("T", 11, 1)), Err(Queued(_, true))));
+        assert_eq!(b.next_batch("T").len(), 2);
+    }
+
+    #[test]
+    fn batches_stop_at_the_message_and_byte_limits() {
+        let b = SendBatcher::default();
+        for i in 0..MAX_REQUESTS_IN_FLIGHT {
+            let _ = b.enter(msg("T", i, 1));
+        }
+        let mut receivers = Vec::new();
+        for i in 0..MAX_BATCH_MESSAGES + 3 {
+            receivers.push(b.enter(msg("T", 100 + i, 1)));
+        }
+        assert_eq!(b.next_batch("T").len(), MAX_BATCH_MESSAGES);
+        assert_eq!(b.next_batch("T").len(), 3);
+
+        let half = MAX_BATCH_BYTES / 2;
+        for i in 0..3 {
+            receivers.push(b.enter(msg("T", 200 + i, half)));
+        }
+        assert_eq!(b.next_batch("T").len(), 2);
+        // A message larger than the limit still goes, alone.
+        receivers.push(b.enter(msg("T", 300, MAX_BATCH_BYTES * 2)));
+        assert_eq!(b.next_batch("T").len(), 1);
+        assert_eq!(b.next_batch("T").len(), 1);
+        assert!(b.next_batch("T").is_empty());
+    }
+}
