@@ -1,12 +1,13 @@
 //! Pipelined normal messages of one topic share `SendMessage` requests.
 //!
-//! Per topic at most [`MAX_REQUESTS_IN_FLIGHT`] send requests are out at a time. A send that
-//! finds a free slot and nobody waiting goes out at once, alone, on the caller's task (a
-//! lone or synchronous send waits for nothing it would not wait for anyway); a send that
-//! finds the slots taken waits in the topic's line, and whichever request ends next takes
-//! what waits (up to [`MAX_BATCH_MESSAGES`] messages, [`MAX_BATCH_BYTES`] of bodies) in
-//! one request. Nothing lingers: a batch only forms while requests are out, so it adds no
-//! latency, and it shrinks the per-message cost of the HTTP/2 and gRPC layers on both ends.
+//! Nagle's rule, per topic: a send that finds no request of its topic out goes at once,
+//! alone, on the caller's task (a lone or synchronous send waits for nothing it would not
+//! wait for anyway); a send that finds one out waits in the topic's line, and whichever
+//! request ends next takes what waits (up to [`MAX_BATCH_MESSAGES`] messages,
+//! [`MAX_BATCH_BYTES`] of bodies) in one request. A line holding a full batch does not wait
+//! for that: it starts a request of its own, up to [`MAX_REQUESTS_IN_FLIGHT`] out at once.
+//! Nothing lingers on a timer: a batch forms only while a request is out, and it shrinks the
+//! per-message cost of the HTTP/2 and gRPC layers on both ends.
 //!
 //! What must stay true: every queued send gets exactly one answer (its receipt or its
 //! error; a producer stopped under it answers it with an error); a slot is returned exactly
@@ -34,7 +35,15 @@ struct Waiting {
 #[derive(Default)]
 struct Line {
     waiting: VecDeque<Waiting>,
+    /// Body bytes of `waiting`.
+    waiting_bytes: usize,
     in_flight: usize,
+}
+
+impl Line {
+    fn holds_a_full_batch(&self) -> bool {
+        self.waiting.len() >= MAX_BATCH_MESSAGES || self.waiting_bytes >= MAX_BATCH_BYTES
+    }
 }
 
 /// The per-topic lines of one producer's normal sends.
@@ -51,18 +60,20 @@ impl SendBatcher {
         self.lines.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Ok(msg)` when a slot was free and nobody waits (send it now, then hand the slot on),
+    /// `Ok(msg)` when no request of the topic is out (send it now, then hand the slot on),
     /// else the message waits in its line.
     fn enter(&self, msg: Prepared) -> Result<Prepared, Queued> {
         let mut lines = self.lines();
         let line = lines.entry(msg.topic.clone()).or_default();
-        if line.in_flight < MAX_REQUESTS_IN_FLIGHT && line.waiting.is_empty() {
-            line.in_flight += 1;
+        if line.in_flight == 0 && line.waiting.is_empty() {
+            line.in_flight = 1;
             return Ok(msg);
         }
         let (reply, rx) = oneshot::channel();
+        line.waiting_bytes += msg.proto.body.len();
         line.waiting.push_back(Waiting { msg, reply });
-        let take_slot = line.in_flight < MAX_REQUESTS_IN_FLIGHT;
+        let take_slot = line.in_flight == 0
+            || (line.holds_a_full_batch() && line.in_flight < MAX_REQUESTS_IN_FLIGHT);
         if take_slot {
             line.in_flight += 1;
         }
@@ -87,6 +98,7 @@ impl SendBatcher {
             bytes += size;
             batch.extend(line.waiting.pop_front());
         }
+        line.waiting_bytes -= bytes;
         if batch.is_empty() {
             line.in_flight -= 1;
             if line.in_flight == 0 {
@@ -160,70 +172,91 @@ mod tests {
         }
     }
 
+    fn in_flight(b: &SendBatcher, topic: &str) -> usize {
+        b.lines().get(topic).map_or(0, |l| l.in_flight)
+    }
+
     #[test]
-    fn free_slots_send_at_once_then_sends_wait_in_line() {
+    fn a_lone_send_goes_at_once_and_the_next_ones_wait_for_it() {
         let b = SendBatcher::default();
-        for i in 0..MAX_REQUESTS_IN_FLIGHT {
-            assert!(b.enter(msg("T", i, 1)).is_ok());
-        }
-        // All slots taken: the next ones wait, without a slot of their own.
-        assert!(matches!(b.enter(msg("T", 10, 1)), Err(Queued(_, false))));
-        assert!(matches!(b.enter(msg("T", 11, 1)), Err(Queued(_, false))));
-        // Another topic has slots of its own.
+        assert!(b.enter(msg("T", 0, 1)).is_ok());
+        // One request is out: the next sends wait, without a slot of their own.
+        assert!(matches!(b.enter(msg("T", 1, 1)), Err(Queued(_, false))));
+        assert!(matches!(b.enter(msg("T", 2, 1)), Err(Queued(_, false))));
+        // Another topic has a line of its own.
         assert!(b.enter(msg("U", 0, 1)).is_ok());
-        // A finished request takes the whole line in one batch, in order.
+        // The request that ends takes the whole line in one batch, in order, keeping its slot.
         let ids: Vec<String> = b
             .next_batch("T")
             .into_iter()
             .map(|w| w.msg.message_id)
             .collect();
-        assert_eq!(ids, ["10", "11"]);
-        assert_eq!(b.lines()["T"].in_flight, MAX_REQUESTS_IN_FLIGHT);
-        // An empty line returns the slot; the last slot removes the line.
+        assert_eq!(ids, ["1", "2"]);
+        assert_eq!(in_flight(&b, "T"), 1);
+        // An empty line returns the slot, and the last slot removes the line.
         assert!(b.next_batch("T").is_empty());
-        assert_eq!(b.lines()["T"].in_flight, MAX_REQUESTS_IN_FLIGHT - 1);
-        for _ in 1..MAX_REQUESTS_IN_FLIGHT {
-            assert!(b.next_batch("T").is_empty());
-        }
         assert!(!b.lines().contains_key("T"));
+        assert!(b.enter(msg("T", 3, 1)).is_ok());
     }
 
     #[test]
-    fn a_send_behind_waiting_ones_queues_even_with_a_free_slot() {
+    fn a_full_batch_starts_a_request_of_its_own_up_to_the_limit() {
         let b = SendBatcher::default();
-        for i in 0..MAX_REQUESTS_IN_FLIGHT {
-            assert!(b.enter(msg("T", i, 1)).is_ok());
+        assert!(b.enter(msg("T", 0, 1)).is_ok());
+        let mut next = 1;
+        for slot in 2..=MAX_REQUESTS_IN_FLIGHT {
+            for _ in 1..MAX_BATCH_MESSAGES {
+                assert!(matches!(b.enter(msg("T", next, 1)), Err(Queued(_, false))));
+                next += 1;
+            }
+            // The message that fills the batch takes a slot for it.
+            assert!(matches!(b.enter(msg("T", next, 1)), Err(Queued(_, true))));
+            next += 1;
+            assert_eq!(in_flight(&b, "T"), slot);
+            assert_eq!(b.next_batch("T").len(), MAX_BATCH_MESSAGES);
         }
-        assert!(matches!(b.enter(msg("T", 10, 1)), Err(Queued(_, false))));
-        // A slot comes back while a message waits (the request ended, its batch not taken yet):
-        // a new send must not overtake the waiting one, and takes the slot to carry both.
-        b.lines().get_mut("T").unwrap().in_flight -= 1;
-        assert!(matches!(b.enter(msg("T", 11, 1)), Err(Queued(_, true))));
-        assert_eq!(b.next_batch("T").len(), 2);
+        // Every slot is out: a full line waits for a request to end.
+        for _ in 0..MAX_BATCH_MESSAGES {
+            assert!(matches!(b.enter(msg("T", next, 1)), Err(Queued(_, false))));
+            next += 1;
+        }
+        // Bytes fill a batch too.
+        let c = SendBatcher::default();
+        assert!(c.enter(msg("C", 0, 1)).is_ok());
+        assert!(matches!(
+            c.enter(msg("C", 1, MAX_BATCH_BYTES / 2)),
+            Err(Queued(_, false))
+        ));
+        assert!(matches!(
+            c.enter(msg("C", 2, MAX_BATCH_BYTES / 2)),
+            Err(Queued(_, true))
+        ));
     }
 
     #[test]
     fn batches_stop_at_the_message_and_byte_limits() {
         let b = SendBatcher::default();
-        for i in 0..MAX_REQUESTS_IN_FLIGHT {
-            let _ = b.enter(msg("T", i, 1));
-        }
-        let mut receivers = Vec::new();
+        let _ = b.enter(msg("T", 0, 1));
+        let mut queued = Vec::new();
         for i in 0..MAX_BATCH_MESSAGES + 3 {
-            receivers.push(b.enter(msg("T", 100 + i, 1)));
+            queued.push(b.enter(msg("T", 100 + i, 1)));
         }
         assert_eq!(b.next_batch("T").len(), MAX_BATCH_MESSAGES);
         assert_eq!(b.next_batch("T").len(), 3);
 
         let half = MAX_BATCH_BYTES / 2;
         for i in 0..3 {
-            receivers.push(b.enter(msg("T", 200 + i, half)));
+            queued.push(b.enter(msg("T", 200 + i, half)));
         }
         assert_eq!(b.next_batch("T").len(), 2);
         // A message larger than the limit still goes, alone.
-        receivers.push(b.enter(msg("T", 300, MAX_BATCH_BYTES * 2)));
+        queued.push(b.enter(msg("T", 300, MAX_BATCH_BYTES * 2)));
         assert_eq!(b.next_batch("T").len(), 1);
         assert_eq!(b.next_batch("T").len(), 1);
-        assert!(b.next_batch("T").is_empty());
+        assert_eq!(b.lines()["T"].waiting_bytes, 0);
+        // The slots taken by full lines come back one per empty look.
+        while b.lines().contains_key("T") {
+            assert!(b.next_batch("T").is_empty());
+        }
     }
 }
