@@ -52,16 +52,18 @@ fn sender() -> Option<mpsc::Sender<Job>> {
     Some(tx)
 }
 
-/// Runs `fut` on the runtime; when it ends, `callback(True, to_py(value))` or
-/// `callback(False, exception)` runs on the dispatcher thread.
-pub fn spawn_with_callback<F, T, C>(callback: Py<PyAny>, fut: F, to_py: C)
+/// A function that hands `outcome` to `callback` on the dispatcher thread:
+/// `callback(True, to_py(value))` or `callback(False, exception)`. Callable from any thread,
+/// without the GIL.
+pub fn completion<T, C>(
+    callback: Py<PyAny>,
+    to_py: C,
+) -> impl FnOnce(Result<T, GrpcError>) + Send + 'static
 where
-    F: Future<Output = Result<T, GrpcError>> + Send + 'static,
     T: Send + 'static,
     C: for<'py> FnOnce(Python<'py>, T) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
 {
-    runtime().spawn(async move {
-        let outcome = fut.await;
+    move |outcome| {
         let job: Job = Box::new(move |py| {
             let args = match outcome.map_err(to_py_err).and_then(|v| to_py(py, v)) {
                 Ok(value) => (true, value.unbind()),
@@ -74,5 +76,17 @@ where
         if let Some(tx) = sender() {
             let _ = tx.send(job);
         }
-    });
+    }
+}
+
+/// Runs `fut` on the runtime; when it ends, `callback(True, to_py(value))` or
+/// `callback(False, exception)` runs on the dispatcher thread.
+pub fn spawn_with_callback<F, T, C>(callback: Py<PyAny>, fut: F, to_py: C)
+where
+    F: Future<Output = Result<T, GrpcError>> + Send + 'static,
+    T: Send + 'static,
+    C: for<'py> FnOnce(Python<'py>, T) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
+{
+    let done = completion(callback, to_py);
+    runtime().spawn(async move { done(fut.await) });
 }

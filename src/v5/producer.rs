@@ -5,7 +5,7 @@
 //! transaction checker (a Python callable) is called on a blocking thread of the runtime
 //! with the GIL taken there, and an exception in it leaves the transaction for a later check.
 
-use super::completion::spawn_with_callback;
+use super::completion::completion;
 use super::convert::{message_dict, options, receipt_tuple, ReceiptTuple};
 use super::runtime::{block_on, runtime};
 use pyo3::prelude::*;
@@ -168,12 +168,11 @@ impl GrpcProducer {
             delivery_timestamp_ms,
             false,
         );
-        let inner = self.inner.clone();
-        spawn_with_callback(
-            callback,
-            async move { inner.send(&msg).await.map(receipt_tuple) },
-            |py, t| Ok(t.into_pyobject(py)?.into_any()),
-        );
+        let done = completion(callback, |py, receipt| {
+            Ok(receipt_tuple(receipt).into_pyobject(py)?.into_any())
+        });
+        let runtime = runtime();
+        self.inner.send_then(runtime.handle(), &msg, Box::new(done));
     }
 
     /// Cancels a delay message not delivered yet; returns its message id.

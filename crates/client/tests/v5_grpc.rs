@@ -295,3 +295,46 @@ fn pipelined_sends_share_requests_and_each_message_keeps_its_own_fields() {
         producer.shutdown().await;
     });
 }
+
+#[test]
+fn send_then_answers_every_message_once_from_outside_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(create_topic(&cluster, "V5Then", "NORMAL"));
+    let producer = Producer::new(options(&cluster), vec!["V5Then".into()], None).unwrap();
+    rt.block_on(producer.start()).expect("producer starts");
+    // Called from this (non-runtime) thread, as the Python bindings call it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    const N: usize = 200;
+    for i in 0..N {
+        let tx = tx.clone();
+        producer.send_then(
+            rt.handle(),
+            &text("V5Then", &format!("then-{i}")),
+            Box::new(move |result| tx.send((i, result)).unwrap()),
+        );
+    }
+    // A message refused before sending is answered too.
+    let tx_refused = tx.clone();
+    producer.send_then(
+        rt.handle(),
+        &text("V5Then", ""),
+        Box::new(move |result| tx_refused.send((N, result)).unwrap()),
+    );
+    drop(tx);
+    let mut answered = std::collections::HashMap::new();
+    while let Ok((i, result)) = rx.recv_timeout(Duration::from_secs(30)) {
+        assert!(answered.insert(i, result).is_none(), "{i} answered twice");
+    }
+    assert_eq!(answered.len(), N + 1);
+    let ids: std::collections::HashSet<_> = (0..N)
+        .map(|i| answered[&i].as_ref().expect("sent").message_id.clone())
+        .collect();
+    assert_eq!(ids.len(), N);
+    assert!(matches!(
+        answered[&N],
+        Err(rocketmq_client::v5::GrpcError::IllegalArgument(_))
+    ));
+    rt.block_on(producer.shutdown());
+}

@@ -28,6 +28,7 @@ pub use consumer::{Consumer, ReceiptRef};
 pub use error::{GrpcError, GrpcResult};
 pub use message::{OutgoingMessage, ReceivedMessage};
 pub use producer::{Producer, SendReceipt};
+pub use send_batch::SendCallback;
 pub use session::{Filter, TransactionCheck};
 pub use settings::ServerSettings;
 pub use signing::{new_message_id, Credentials};

@@ -8,13 +8,14 @@
 
 use super::error::{check_status, GrpcError, GrpcResult};
 use super::message::{to_proto, OutgoingMessage};
-use super::send_batch::SendBatcher;
+use super::send_batch::{SendBatcher, SendCallback};
 use super::sender::{Prepared, Sender};
 use super::session::{Role, Session, TransactionCheck};
 use super::signing;
 use super::transport::ClientOptions;
 use rocketmq_grpc::v2::{MessageType, RecallMessageRequest, TransactionSource};
 use std::sync::{Arc, OnceLock};
+use tokio::runtime::Handle;
 
 pub use super::sender::SendReceipt;
 
@@ -57,9 +58,8 @@ impl Producer {
         self.session().shutdown().await
     }
 
-    /// Sends `msg`: a normal message through its topic's line (`send_batch`), any other
-    /// alone; retries as `sender` says.
-    pub async fn send(&self, msg: &OutgoingMessage) -> GrpcResult<SendReceipt> {
+    /// Checks `msg` and gives it its message id.
+    fn prepare(&self, msg: &OutgoingMessage) -> GrpcResult<Prepared> {
         let session = self.session();
         session.ensure_running("producer")?;
         let message_type = msg.message_type().map_err(GrpcError::IllegalArgument)?;
@@ -78,17 +78,40 @@ impl Producer {
         }
         let resource = session.transport.resource(&msg.topic);
         let (message_id, proto) = to_proto(msg, resource, message_type, born_host());
-        let prepared = Prepared {
+        Ok(Prepared {
             topic: msg.topic.clone(),
             message_id,
             message_group: msg.message_group.clone(),
             message_type,
             proto,
-        };
-        if message_type == MessageType::Normal {
+        })
+    }
+
+    /// Sends `msg`: a normal message through its topic's line (`send_batch`), any other
+    /// alone; retries as `sender` says.
+    pub async fn send(&self, msg: &OutgoingMessage) -> GrpcResult<SendReceipt> {
+        let prepared = self.prepare(msg)?;
+        if prepared.message_type == MessageType::Normal {
             self.batcher.send(&self.sender, prepared).await
         } else {
             self.sender.send_one(&prepared).await
+        }
+    }
+
+    /// Like [`Producer::send`], for callers outside the runtime (`handle`): `done` gets the
+    /// result, on the runtime where the request ends (at once for a message refused before
+    /// sending). The completions of one batched request run one after another, so whoever
+    /// they wake finds them all.
+    pub fn send_then(&self, handle: &Handle, msg: &OutgoingMessage, done: SendCallback) {
+        let prepared = match self.prepare(msg) {
+            Ok(p) => p,
+            Err(e) => return done(Err(e)),
+        };
+        if prepared.message_type == MessageType::Normal {
+            self.batcher.send_then(handle, &self.sender, prepared, done);
+        } else {
+            let sender = self.sender.clone();
+            handle.spawn(async move { done(sender.send_one(&prepared).await) });
         }
     }
 

@@ -18,7 +18,28 @@ use super::error::{GrpcError, GrpcResult};
 use super::sender::{Prepared, SendReceipt, Sender};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+
+/// What a send's caller gets its answer through: a channel it awaits, or a callback run
+/// where the request ends (see [`SendBatcher::send_then`]).
+pub type SendCallback = Box<dyn FnOnce(GrpcResult<SendReceipt>) + Send>;
+
+enum Reply {
+    Channel(oneshot::Sender<GrpcResult<SendReceipt>>),
+    Callback(SendCallback),
+}
+
+impl Reply {
+    fn answer(self, result: GrpcResult<SendReceipt>) {
+        match self {
+            Reply::Channel(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Callback(done) => done(result),
+        }
+    }
+}
 
 /// Send requests out at once per topic.
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 4;
@@ -29,7 +50,7 @@ pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 struct Waiting {
     msg: Prepared,
-    reply: oneshot::Sender<GrpcResult<SendReceipt>>,
+    reply: Reply,
 }
 
 #[derive(Default)]
@@ -52,24 +73,23 @@ pub(super) struct SendBatcher {
     lines: Mutex<HashMap<String, Line>>,
 }
 
-/// A message waiting in its line: its answer, and whether this call took a slot for it.
-struct Queued(oneshot::Receiver<GrpcResult<SendReceipt>>, bool);
+/// A message waiting in its line: whether this call took a slot for it.
+struct Queued(bool);
 
 impl SendBatcher {
     fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<String, Line>> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Ok(msg)` when no request of the topic is out (send it now, then hand the slot on),
-    /// else the message waits in its line.
-    fn enter(&self, msg: Prepared) -> Result<Prepared, Queued> {
+    /// `Ok((msg, reply))` when no request of the topic is out (send it now, then hand the
+    /// slot on), else the message waits in its line.
+    fn enter(&self, msg: Prepared, reply: Reply) -> Result<(Prepared, Reply), Queued> {
         let mut lines = self.lines();
         let line = lines.entry(msg.topic.clone()).or_default();
         if line.in_flight == 0 && line.waiting.is_empty() {
             line.in_flight = 1;
-            return Ok(msg);
+            return Ok((msg, reply));
         }
-        let (reply, rx) = oneshot::channel();
         line.waiting_bytes += msg.proto.body.len();
         line.waiting.push_back(Waiting { msg, reply });
         let take_slot = line.in_flight == 0
@@ -77,7 +97,7 @@ impl SendBatcher {
         if take_slot {
             line.in_flight += 1;
         }
-        Err(Queued(rx, take_slot))
+        Err(Queued(take_slot))
     }
 
     /// What waits in `topic`'s line, as the next batch; an empty line returns the slot.
@@ -111,47 +131,77 @@ impl SendBatcher {
     /// Sends `msg` (a normal message) alone or in a batch; see the module header.
     pub async fn send(self: &Arc<Self>, sender: &Sender, msg: Prepared) -> GrpcResult<SendReceipt> {
         let topic = msg.topic.clone();
-        match self.enter(msg) {
-            Ok(msg) => {
+        let handle = Handle::current();
+        let (tx, rx) = oneshot::channel();
+        match self.enter(msg, Reply::Channel(tx)) {
+            Ok((msg, _own_channel)) => {
+                // This call sends its message itself and answers with the result directly.
                 let result = sender.send_one(&msg).await;
-                self.hand_on(sender, topic);
+                self.hand_on(&handle, sender, &topic);
                 result
             }
-            Err(Queued(rx, took_slot)) => {
+            Err(Queued(took_slot)) => {
                 if took_slot {
-                    self.hand_on(sender, topic);
+                    self.hand_on(&handle, sender, &topic);
                 }
-                rx.await.unwrap_or_else(|_| {
-                    Err(GrpcError::IllegalState(
-                        "the producer stopped before the message was sent".into(),
-                    ))
-                })
+                rx.await.unwrap_or_else(|_| Err(stopped()))
             }
+        }
+    }
+
+    /// Like [`SendBatcher::send`] without a future per message: `done` runs on the runtime
+    /// (`handle`) where the request ends, for a whole batch one after another. For callers
+    /// outside the runtime (the Python bindings).
+    pub fn send_then(
+        self: &Arc<Self>,
+        handle: &Handle,
+        sender: &Sender,
+        msg: Prepared,
+        done: SendCallback,
+    ) {
+        let topic = msg.topic.clone();
+        match self.enter(msg, Reply::Callback(done)) {
+            Ok((msg, reply)) => {
+                let batcher = self.clone();
+                let sender = sender.clone();
+                let runtime = handle.clone();
+                handle.spawn(async move {
+                    reply.answer(sender.send_one(&msg).await);
+                    batcher.hand_on(&runtime, &sender, &msg.topic);
+                });
+            }
+            Err(Queued(true)) => self.hand_on(handle, sender, &topic),
+            Err(Queued(false)) => {}
         }
     }
 
     /// Carries `topic`'s waiting messages with the slot the caller holds, on a task of its
     /// own, until the line is empty (then the slot is returned).
-    fn hand_on(self: &Arc<Self>, sender: &Sender, topic: String) {
-        let first = self.next_batch(&topic);
+    fn hand_on(self: &Arc<Self>, handle: &Handle, sender: &Sender, topic: &str) {
+        let first = self.next_batch(topic);
         if first.is_empty() {
             return;
         }
         let batcher = self.clone();
         let sender = sender.clone();
-        tokio::spawn(async move {
+        let topic = topic.to_string();
+        handle.spawn(async move {
             let mut batch = first;
             while !batch.is_empty() {
-                let (msgs, replies): (Vec<Prepared>, Vec<_>) =
+                let (msgs, replies): (Vec<Prepared>, Vec<Reply>) =
                     batch.into_iter().map(|w| (w.msg, w.reply)).unzip();
                 let results = sender.send_batch(&msgs).await;
                 for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result);
+                    reply.answer(result);
                 }
                 batch = batcher.next_batch(&topic);
             }
         });
     }
+}
+
+fn stopped() -> GrpcError {
+    GrpcError::IllegalState("the producer stopped before the message was sent".into())
 }
 
 #[cfg(test)]
@@ -172,6 +222,12 @@ mod tests {
         }
     }
 
+    impl SendBatcher {
+        fn enter_test(&self, msg: Prepared) -> Result<(Prepared, Reply), Queued> {
+            self.enter(msg, Reply::Callback(Box::new(|_| {})))
+        }
+    }
+
     fn in_flight(b: &SendBatcher, topic: &str) -> usize {
         b.lines().get(topic).map_or(0, |l| l.in_flight)
     }
@@ -179,12 +235,12 @@ mod tests {
     #[test]
     fn a_lone_send_goes_at_once_and_the_next_ones_wait_for_it() {
         let b = SendBatcher::default();
-        assert!(b.enter(msg("T", 0, 1)).is_ok());
+        assert!(b.enter_test(msg("T", 0, 1)).is_ok());
         // One request is out: the next sends wait, without a slot of their own.
-        assert!(matches!(b.enter(msg("T", 1, 1)), Err(Queued(_, false))));
-        assert!(matches!(b.enter(msg("T", 2, 1)), Err(Queued(_, false))));
+        assert!(matches!(b.enter_test(msg("T", 1, 1)), Err(Queued(false))));
+        assert!(matches!(b.enter_test(msg("T", 2, 1)), Err(Queued(false))));
         // Another topic has a line of its own.
-        assert!(b.enter(msg("U", 0, 1)).is_ok());
+        assert!(b.enter_test(msg("U", 0, 1)).is_ok());
         // The request that ends takes the whole line in one batch, in order, keeping its slot.
         let ids: Vec<String> = b
             .next_batch("T")
@@ -196,61 +252,67 @@ mod tests {
         // An empty line returns the slot, and the last slot removes the line.
         assert!(b.next_batch("T").is_empty());
         assert!(!b.lines().contains_key("T"));
-        assert!(b.enter(msg("T", 3, 1)).is_ok());
+        assert!(b.enter_test(msg("T", 3, 1)).is_ok());
     }
 
     #[test]
     fn a_full_batch_starts_a_request_of_its_own_up_to_the_limit() {
         let b = SendBatcher::default();
-        assert!(b.enter(msg("T", 0, 1)).is_ok());
+        assert!(b.enter_test(msg("T", 0, 1)).is_ok());
         let mut next = 1;
         for slot in 2..=MAX_REQUESTS_IN_FLIGHT {
             for _ in 1..MAX_BATCH_MESSAGES {
-                assert!(matches!(b.enter(msg("T", next, 1)), Err(Queued(_, false))));
+                assert!(matches!(
+                    b.enter_test(msg("T", next, 1)),
+                    Err(Queued(false))
+                ));
                 next += 1;
             }
             // The message that fills the batch takes a slot for it.
-            assert!(matches!(b.enter(msg("T", next, 1)), Err(Queued(_, true))));
+            assert!(matches!(b.enter_test(msg("T", next, 1)), Err(Queued(true))));
             next += 1;
             assert_eq!(in_flight(&b, "T"), slot);
             assert_eq!(b.next_batch("T").len(), MAX_BATCH_MESSAGES);
         }
         // Every slot is out: a full line waits for a request to end.
         for _ in 0..MAX_BATCH_MESSAGES {
-            assert!(matches!(b.enter(msg("T", next, 1)), Err(Queued(_, false))));
+            assert!(matches!(
+                b.enter_test(msg("T", next, 1)),
+                Err(Queued(false))
+            ));
             next += 1;
         }
         // Bytes fill a batch too.
         let c = SendBatcher::default();
-        assert!(c.enter(msg("C", 0, 1)).is_ok());
+        assert!(c.enter_test(msg("C", 0, 1)).is_ok());
         assert!(matches!(
-            c.enter(msg("C", 1, MAX_BATCH_BYTES / 2)),
-            Err(Queued(_, false))
+            c.enter_test(msg("C", 1, MAX_BATCH_BYTES / 2)),
+            Err(Queued(false))
         ));
         assert!(matches!(
-            c.enter(msg("C", 2, MAX_BATCH_BYTES / 2)),
-            Err(Queued(_, true))
+            c.enter_test(msg("C", 2, MAX_BATCH_BYTES / 2)),
+            Err(Queued(true))
         ));
     }
 
     #[test]
     fn batches_stop_at_the_message_and_byte_limits() {
         let b = SendBatcher::default();
-        let _ = b.enter(msg("T", 0, 1));
+        let _ = b.enter_test(msg("T", 0, 1));
         let mut queued = Vec::new();
         for i in 0..MAX_BATCH_MESSAGES + 3 {
-            queued.push(b.enter(msg("T", 100 + i, 1)));
+            queued.push(b.enter_test(msg("T", 100 + i, 1)));
         }
         assert_eq!(b.next_batch("T").len(), MAX_BATCH_MESSAGES);
         assert_eq!(b.next_batch("T").len(), 3);
 
         let half = MAX_BATCH_BYTES / 2;
         for i in 0..3 {
-            queued.push(b.enter(msg("T", 200 + i, half)));
+            queued.push(b.enter_test(msg("T", 200 + i, half)));
         }
         assert_eq!(b.next_batch("T").len(), 2);
         // A message larger than the limit still goes, alone.
-        queued.push(b.enter(msg("T", 300, MAX_BATCH_BYTES * 2)));
+        queued.push(b.enter_test(msg("T", 300, MAX_BATCH_BYTES * 2)));
         assert_eq!(b.next_batch("T").len(), 1);
         assert_eq!(b.next_batch("T").len(), 1);
         assert_eq!(b.lines()["T"].waiting_bytes, 0);
