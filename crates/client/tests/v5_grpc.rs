@@ -338,3 +338,32 @@ fn send_then_answers_every_message_once_from_outside_the_runtime() {
     ));
     rt.block_on(producer.shutdown());
 }
+
+#[test]
+fn a_send_given_up_by_its_caller_does_not_stall_the_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        create_topic(&cluster, "V5GivenUp", "NORMAL").await;
+        let producer = Producer::new(options(&cluster), vec!["V5GivenUp".into()], None).unwrap();
+        producer.start().await.expect("producer starts");
+        for i in 0..3 {
+            // Polled once (it goes out alone, holding the topic's only slot), then dropped.
+            let given_up = text("V5GivenUp", &format!("given-up-{i}"));
+            tokio::select! {
+                biased;
+                _ = producer.send(&given_up) => {}
+                _ = std::future::ready(()) => {}
+            }
+            let sent = tokio::time::timeout(
+                Duration::from_secs(10),
+                producer.send(&text("V5GivenUp", &format!("kept-{i}"))),
+            )
+            .await
+            .expect("a later send is not stuck behind the one given up");
+            sent.expect("send");
+        }
+        producer.shutdown().await;
+    });
+}

@@ -135,10 +135,15 @@ impl SendBatcher {
         let (tx, rx) = oneshot::channel();
         match self.enter(msg, Reply::Channel(tx)) {
             Ok((msg, _own_channel)) => {
-                // This call sends its message itself and answers with the result directly.
-                let result = sender.send_one(&msg).await;
-                self.hand_on(&handle, sender, &topic);
-                result
+                // This call sends its message itself and answers with the result directly;
+                // the slot is handed on even when the caller drops this future.
+                let _slot = HeldSlot {
+                    batcher: self.clone(),
+                    handle,
+                    sender: sender.clone(),
+                    topic,
+                };
+                sender.send_one(&msg).await
             }
             Err(Queued(took_slot)) => {
                 if took_slot {
@@ -197,6 +202,22 @@ impl SendBatcher {
                 batch = batcher.next_batch(&topic);
             }
         });
+    }
+}
+
+/// The slot of a message sent alone by an awaiting caller: handed on when dropped, so a
+/// caller that gives up (a timeout around `send`) does not leave its line waiting forever.
+struct HeldSlot {
+    batcher: Arc<SendBatcher>,
+    handle: Handle,
+    sender: Sender,
+    topic: String,
+}
+
+impl Drop for HeldSlot {
+    fn drop(&mut self) {
+        self.batcher
+            .hand_on(&self.handle, &self.sender, &self.topic);
     }
 }
 
