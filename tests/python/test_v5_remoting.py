@@ -218,6 +218,56 @@ def test_a_broadcasting_push_consumer_gets_every_message_in_every_consumer(v5_en
     assert dict(per_consumer) == {0: 8, 1: 8}
 
 
+class SlowFirst(MessageListener):
+    """Takes `seconds` over the message ``slow`` (its first delivery), records every delivery."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.deliveries: list = []
+        self.finished = threading.Event()
+
+    def consume(self, message: Message) -> ConsumeResult:
+        with self.lock:
+            self.deliveries.append((message.body, message.delivery_attempt))
+            first = len(self.deliveries) == 1
+        if message.body == b"slow" and first:
+            time.sleep(self.seconds)  # the listener at work, longer than the invisible time
+            self.finished.set()
+        return ConsumeResult.SUCCESS
+
+
+def test_a_push_listener_running_past_the_invisible_time_keeps_its_message(
+    v5_endpoint, monkeypatch
+):
+    """The remoting push consumer renews a message's invisible time while its listener runs
+    (the gRPC consumer asks the proxy to, with auto_renew): a listener taking 2.5 times the
+    invisible time gets its message once, and the ack with the renewed handle settles it."""
+    from rocketmq.v5.remoting import consumer as remoting_consumer
+
+    invisible = 2.0
+    monkeypatch.setattr(remoting_consumer, "PUSH_INVISIBLE_S", invisible)
+    topic, group = v5_endpoint.topic(queues=1), v5_endpoint.group()
+    listener = SlowFirst(invisible * 2.5)
+    push = PushConsumer(remoting(v5_endpoint), group, listener, {topic: FilterExpression()})
+    push.startup()
+    try:
+        with Producer(remoting(v5_endpoint), topics=[topic]) as producer:
+            producer.send(message(topic, b"slow"))
+        assert listener.finished.wait(60), "the slow listener never ran"
+        # Acked with the newest handle: nothing is renewed any more, and the message does
+        # not come back once an invisible time (and a margin) has passed.
+        native = push._native  # noqa: SLF001 (the renewal table)
+        wait_for(lambda: native.held_messages() == 0, 30, "the ack to settle the message")
+        deadline = time.monotonic() + invisible * 2 + 1
+        while time.monotonic() < deadline:
+            with listener.lock:
+                assert listener.deliveries == [(b"slow", 1)], listener.deliveries
+            time.sleep(0.1)
+    finally:
+        push.shutdown()
+
+
 def test_a_timer_message_recalled_over_remoting_is_never_delivered(v5_endpoint):
     def refusals(producer, recalled):
         topic = recalled.message_queue.topic

@@ -9,8 +9,9 @@ What must stay true:
   (then the broker moves the message to ``%DLQ%<group>``);
 - ``receive`` asks every subscribed topic once without waiting, then long-polls one of them
   (in turn) for the consumer's await duration; with one topic it only long-polls;
-- a push consumer's messages stay invisible ``PUSH_INVISIBLE_S`` while its listener runs
-  (no automatic renewal over remoting): a listener running longer sees its message again;
+- a push consumer's messages (received without an invisible duration) stay invisible while
+  its listener runs: ``PUSH_INVISIBLE_S`` at a time, renewed at half of it until settled
+  (``renewal``), and every settle uses the newest receipt handle;
 - ``forward_to_dead_letter_queue`` makes the message visible again at once: the broker's own
   rule moves a message past the group's maximum to the dead-letter queue.
 """
@@ -27,8 +28,10 @@ from rocketmq.grpc_protocol import FilterType
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
 from rocketmq.v5.remoting.messages import received_dict
 from rocketmq.v5.remoting.natives import native, new_client_id
+from rocketmq.v5.remoting.renewal import HandleRenewal
 
-#: How long a push consumer's message stays invisible while its listener runs (seconds).
+#: How long a push consumer's message is made invisible at a time while its listener runs
+#: (seconds); renewed at half of it.
 PUSH_INVISIBLE_S = 60.0
 #: Retry delays of a failed consumption, by attempt (seconds): the proxy's default backoff.
 RETRY_DELAYS_S = [
@@ -109,6 +112,7 @@ class RemotingConsumer:
         self.__running = False
         self.__fifo = False
         self.__max_attempts = 17
+        self.__renewal = HandleRenewal(self.__renew, PUSH_INVISIBLE_S)
 
     @property
     def client_id(self) -> str:
@@ -159,6 +163,7 @@ class RemotingConsumer:
         return pop
 
     def start(self) -> None:
+        self.__renewal = HandleRenewal(self.__renew, PUSH_INVISIBLE_S)
         try:
             self.__read_group_config()
             for topic, (filter_type, expression) in self.__subscriptions.items():
@@ -175,6 +180,7 @@ class RemotingConsumer:
 
     def shutdown(self) -> None:
         self.__running = False
+        self.__renewal.stop()
         with self.__lock:
             pops, self.__pops = list(self.__pops.values()), {}
         for pop in pops:
@@ -215,6 +221,7 @@ class RemotingConsumer:
     ) -> List[dict]:
         if not self.__running:
             raise grpc_error("state", "the consumer is not running: call startup() first")
+        held = invisible_duration is None
         seconds = PUSH_INVISIBLE_S if invisible_duration is None else float(invisible_duration)
         invisible_ms = max(1, int(seconds * 1000))
         batch = max(1, min(32, int(max_message_num)))
@@ -233,17 +240,34 @@ class RemotingConsumer:
             found = pops[0][1].receive(batch, invisible_ms, self.__await_ms)
         except native_errors() as e:
             raise from_remoting(e) from None
-        return self.__dicts(found)
+        return self.__dicts(found, held)
 
-    def __dicts(self, found: List[Any]) -> List[dict]:
-        return [
+    def __dicts(self, found: List[Any], held: bool = False) -> List[dict]:
+        dicts = [
             received_dict(p.message, p.delivery_attempt, p.receipt_handle, self.__name_servers)
             for p in found
         ]
+        if held:
+            for d in dicts:
+                self.__renewal.hold(d["topic"], d["receipt_handle"])
+        return dicts
+
+    def __renew(self, topic: str, receipt_handle: str) -> str:
+        try:
+            return self.__pop_of(topic).change_invisible_duration(
+                receipt_handle, max(1, int(PUSH_INVISIBLE_S * 1000))
+            )
+        except native_errors() as e:
+            raise from_remoting(e) from None
+
+    def held_messages(self) -> int:
+        """How many received messages are kept invisible while a listener runs."""
+        return self.__renewal.held()
 
     def ack(self, topic: str, message_id: str, receipt_handle: str, endpoint: str) -> None:
         try:
-            self.__pop_of(topic).ack(receipt_handle)
+            with self.__renewal.settle(receipt_handle) as handle:
+                self.__pop_of(topic).ack(handle)
         except native_errors() as e:
             raise from_remoting(e) from None
 
@@ -267,7 +291,8 @@ class RemotingConsumer:
     ) -> str:
         invisible_ms = max(1, int(float(invisible_duration) * 1000))
         try:
-            return self.__pop_of(topic).change_invisible_duration(receipt_handle, invisible_ms)
+            with self.__renewal.settle(receipt_handle) as handle:
+                return self.__pop_of(topic).change_invisible_duration(handle, invisible_ms)
         except native_errors() as e:
             raise from_remoting(e) from None
 
@@ -297,6 +322,7 @@ class RemotingConsumer:
         max_delivery_attempts: int,
     ) -> None:
         try:
-            self.__pop_of(topic).change_invisible_duration(receipt_handle, VISIBLE_AGAIN_MS)
+            with self.__renewal.settle(receipt_handle) as handle:
+                self.__pop_of(topic).change_invisible_duration(handle, VISIBLE_AGAIN_MS)
         except native_errors() as e:
             raise from_remoting(e) from None
