@@ -15,6 +15,7 @@ import pytest
 from v5tools import (  # noqa: F401 (fixture)
     recall_one_of_two,
     receive_until,
+    unique,
     v5_endpoint_fixture,
     wait_for,
 )
@@ -32,6 +33,7 @@ from rocketmq import (
     TransactionChecker,
     TransactionResolution,
 )
+from rocketmq.admin import Admin
 from rocketmq.grpc_protocol import Code
 from rocketmq.v5.exception import ClientException, IllegalArgumentException
 
@@ -81,12 +83,6 @@ def test_the_protocol_option_and_what_remoting_refuses():
         ClientConfiguration("127.0.0.1:9876", protocol="http")
     with pytest.raises(IllegalArgumentException, match="TLS"):
         Producer(ClientConfiguration("127.0.0.1:9876", protocol="remoting"), tls_enable=True)
-    with pytest.raises(IllegalArgumentException, match="namespace"):
-        SimpleConsumer(
-            ClientConfiguration("127.0.0.1:9876", namespace="ns", protocol="remoting"),
-            "G",
-            {"T": FilterExpression()},
-        )
     with pytest.raises(IllegalArgumentException, match="broadcasting needs protocol='remoting'"):
         PushConsumer(
             ClientConfiguration("127.0.0.1:8081"),
@@ -144,6 +140,37 @@ def test_messages_cross_between_remoting_and_grpc(v5_endpoint):
                     c.ack(m)
         # One message group, one queue whichever protocol sent it: consumed in send order.
         assert order == [b"g-%d" % i for i in range(6)], (config.protocol, order)
+
+
+def test_a_namespace_wraps_names_as_the_proxy_does(v5_endpoint):
+    """A namespace puts topics and groups at ``<namespace>%<name>`` on the brokers, as the
+    proxy does: what a namespaced remoting producer sends, a namespaced gRPC consumer gets and
+    the other way round, and received messages show the short topic and the namespace."""
+    namespace = unique("ns")
+    topic, groups = unique("V5Ns"), [unique("V5NsG"), unique("V5NsG")]
+    with Admin(v5_endpoint.namesrv_addr, timeout=30) as admin:
+        admin.create_topic(f"{namespace}%{topic}", 2, message_type="NORMAL")
+        for group in groups:
+            admin.create_subscription_group(f"{namespace}%{group}")
+
+    def config(protocol: str) -> ClientConfiguration:
+        endpoints = v5_endpoint.namesrv_addr if protocol == "remoting" else v5_endpoint.endpoint
+        return ClientConfiguration(endpoints, Credentials(), namespace, protocol=protocol)
+
+    sent = {}
+    for protocol in ("remoting", "grpc"):
+        with Producer(config(protocol), topics=[topic]) as producer:
+            receipt = producer.send(message(topic, protocol.encode(), tag="N"))
+            assert receipt.message_queue.topic == topic
+            sent[protocol.encode()] = receipt.message_id
+    for protocol, group in zip(("remoting", "grpc"), groups):
+        with SimpleConsumer(config(protocol), group, {topic: FilterExpression("N")}, 5) as c:
+            got = receive_until(c, 2)
+            for m in got:
+                assert (m.topic, m.namespace) == (topic, namespace), protocol
+                assert m.message_id == sent[m.body], protocol
+                c.ack(m)
+            assert sorted(m.body for m in got) == [b"grpc", b"remoting"], protocol
 
 
 class Checker(TransactionChecker):

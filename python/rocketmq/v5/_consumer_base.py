@@ -112,7 +112,14 @@ class ConsumerBase:
 
             name_servers, ak, sk, timeout = configuration._remoting_args(tls_enable)
             return RemotingConsumer(
-                name_servers, ak, sk, group, subs, float(long_polling_timeout), timeout
+                name_servers,
+                ak,
+                sk,
+                group,
+                subs,
+                float(long_polling_timeout),
+                timeout,
+                configuration.namespace,
             )
         return native_module().GrpcConsumer(
             *configuration._native_args(tls_enable),
@@ -138,7 +145,9 @@ class ConsumerBase:
         from rocketmq.v5.remoting.broadcast import BroadcastConsumer
 
         name_servers, ak, sk, timeout = configuration._remoting_args(tls_enable)
-        return BroadcastConsumer(name_servers, ak, sk, group, subs, timeout, thread_count)
+        return BroadcastConsumer(
+            name_servers, ak, sk, group, subs, timeout, thread_count, configuration.namespace
+        )
 
     def __enter__(self):
         self.startup()

@@ -97,17 +97,12 @@ class ClientConfiguration:
         return self.__request_timeout
 
     def _remoting_args(self, tls_enable: bool) -> tuple:
-        """(name_servers, ak, sk, request_timeout) of the remoting clients; what they cannot
-        do is refused here, saying what to change."""
+        """(name_servers, ak, sk, request_timeout) of the remoting clients (the namespace is
+        ``namespace``); what they cannot do is refused here, saying what to change."""
         if tls_enable:
             raise IllegalArgumentException(
                 "tls_enable=True is not available with protocol='remoting': use a 5.x "
                 "endpoint (protocol='grpc') for TLS"
-            )
-        if self.__namespace:
-            raise IllegalArgumentException(
-                f"namespace={self.__namespace!r} is not available with protocol='remoting': "
-                "name the topics and groups in full instead"
             )
         name_servers = self.__endpoints.strip()
         if not name_servers:

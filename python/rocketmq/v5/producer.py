@@ -140,6 +140,7 @@ class Producer:
                     timeout,
                     self.__topics,
                     check if checker is not None else None,
+                    client_configuration.namespace,
                 )
             else:
                 self.__native = _native().GrpcProducer(

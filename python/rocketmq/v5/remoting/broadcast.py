@@ -9,7 +9,9 @@ What must stay true:
 - the listener runs on the native consumer's dispatcher threads; a failed consumption is
   not retried (broadcasting has no retry topic) and is logged;
 - progress is kept per consumer in this process only: a restarted broadcasting consumer
-  starts at the end again.
+  starts at the end again;
+- with a namespace, the group and the topics go to the brokers wrapped (``names``);
+  received messages show the application's names.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from rocketmq.v5.remoting.consumer import _expression_type
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
 from rocketmq.v5.remoting.messages import received_dict
+from rocketmq.v5.remoting.names import wrap
 from rocketmq.v5.remoting.natives import native, new_client_id
 
 logger = logging.getLogger("rocketmq.v5")
@@ -43,12 +46,15 @@ class BroadcastConsumer:
         subscriptions: List[Tuple[str, int, str]],
         request_timeout: float,
         thread_count: int,
+        namespace: str = "",
     ) -> None:
         self.__name_servers = name_servers
         self.__credentials = (access_key, secret_key, "") if access_key else None
-        self.__group = group
+        self.__namespace = namespace
+        self.__group = wrap(namespace, group)
+        # Keyed by the topics as the brokers know them.
         self.__subscriptions: Dict[str, Tuple[int, str]] = {
-            topic: (int(t), e) for topic, t, e in subscriptions
+            wrap(namespace, topic): (int(t), e) for topic, t, e in subscriptions
         }
         self.__request_timeout = request_timeout
         self.__threads = max(1, int(thread_count))
@@ -81,7 +87,9 @@ class BroadcastConsumer:
         for batch in batches:
             ok = True
             for m in batch:
-                d = received_dict(m, m.reconsume_times + 1, None, self.__name_servers)
+                d = received_dict(
+                    m, m.reconsume_times + 1, None, self.__name_servers, self.__namespace
+                )
                 if consume is None or not consume(d):
                     logger.warning(
                         "%s: message %s was not consumed; broadcasting does not retry it",
@@ -155,6 +163,7 @@ class BroadcastConsumer:
             running.shutdown()
 
     def subscribe(self, topic: str, filter_type: int, expression: str) -> None:
+        topic = wrap(self.__namespace, topic)
         self.__subscriptions[topic] = (int(filter_type), expression)
         if self.__native is None:
             return

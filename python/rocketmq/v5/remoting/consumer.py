@@ -13,7 +13,9 @@ What must stay true:
   its listener runs: ``PUSH_INVISIBLE_S`` at a time, renewed at half of it until settled
   (``renewal``), and every settle uses the newest receipt handle;
 - ``forward_to_dead_letter_queue`` makes the message visible again at once: the broker's own
-  rule moves a message past the group's maximum to the dead-letter queue.
+  rule moves a message past the group's maximum to the dead-letter queue;
+- with a namespace, the group and the topics go to the brokers wrapped (``names``); received
+  messages, and the topics every method takes, are the application's names.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from rocketmq.grpc_protocol import FilterType
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
 from rocketmq.v5.remoting.messages import received_dict
+from rocketmq.v5.remoting.names import wrap
 from rocketmq.v5.remoting.natives import native, new_client_id
 from rocketmq.v5.remoting.renewal import HandleRenewal
 
@@ -98,10 +101,12 @@ class RemotingConsumer:
         subscriptions: List[Tuple[str, int, str]],
         long_polling_timeout: float,
         request_timeout: float,
+        namespace: str = "",
     ) -> None:
         self.__name_servers = name_servers
         self.__credentials = (access_key, secret_key, "") if access_key else None
-        self.__group = group
+        self.__namespace = namespace
+        self.__group = wrap(namespace, group)
         self.__await_ms = max(0, int(float(long_polling_timeout) * 1000))
         self.__timeout_ms = max(1, int(request_timeout * 1000)) + self.__await_ms
         self.__client_id = new_client_id("remoting")
@@ -146,7 +151,7 @@ class RemotingConsumer:
     def __open(self, topic: str, filter_type: int, expression: str) -> Any:
         pop = native().PopConsumer(
             self.__group,
-            topic,
+            wrap(self.__namespace, topic),
             name_servers_list=self.__name_servers,
             expression=expression or "*",
             expression_type=_expression_type(filter_type),
@@ -244,7 +249,13 @@ class RemotingConsumer:
 
     def __dicts(self, found: List[Any], held: bool = False) -> List[dict]:
         dicts = [
-            received_dict(p.message, p.delivery_attempt, p.receipt_handle, self.__name_servers)
+            received_dict(
+                p.message,
+                p.delivery_attempt,
+                p.receipt_handle,
+                self.__name_servers,
+                self.__namespace,
+            )
             for p in found
         ]
         if held:

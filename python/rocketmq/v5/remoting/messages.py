@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Optional
 
+from rocketmq.v5.remoting.names import unwrap
+
 TAGS = "TAGS"
 KEYS = "KEYS"
 UNIQ_KEY = "UNIQ_KEY"
@@ -82,12 +84,13 @@ def received_dict(
     endpoint: str,
     namespace: str = "",
 ) -> Dict[str, Any]:
-    """The ``rocketmq.v5.Message._from_native`` dict of a received native message."""
+    """The ``rocketmq.v5.Message._from_native`` dict of a received native message (its topic
+    shown without `namespace`)."""
     props: Dict[str, str] = dict(message.properties)
     deliver_ms = props.get(TIMER_DELIVER_MS)
     tag = props.get(TAGS) or None
     return {
-        "topic": message.topic,
+        "topic": unwrap(namespace, message.topic),
         "namespace": namespace,
         "body": bytes(message.body),
         "tag": tag,

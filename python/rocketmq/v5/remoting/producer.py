@@ -11,7 +11,9 @@ What must stay true:
   back by the broker through this producer's group, and the checker's answer goes back;
 - all producers of this mode share one producer group (``PRODUCER_GROUP``): a check-back
   may reach any of them, so give every transactional producer the same checker;
-- ``recall`` is RECALL_MESSAGE to the broker the handle names.
+- ``recall`` is RECALL_MESSAGE to the broker the handle names;
+- with a namespace, every topic goes to the brokers wrapped (``names``) and comes back (in
+  receipts, check-backs) as the application named it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from rocketmq.v5.remoting.errors import from_remoting, grpc_error, native_errors
 from rocketmq.v5.remoting.messages import TRANSACTION_ID, outgoing_properties, received_dict
+from rocketmq.v5.remoting.names import wrap
 from rocketmq.v5.remoting.natives import native, new_client_id
 
 #: The producer group of the 5.x producers in remoting mode (5.x producers have none).
@@ -41,8 +44,10 @@ class RemotingProducer:
         request_timeout: float,
         topics: List[str],
         checker: Optional[Callable[[Dict[str, Any]], Optional[bool]]],
+        namespace: str = "",
     ) -> None:
         self.__name_servers = name_servers
+        self.__namespace = namespace
         self.__topics = list(topics)
         self.__checker = checker
         self.__client_id = new_client_id("remoting")
@@ -81,7 +86,7 @@ class RemotingProducer:
 
     def start(self) -> None:
         for topic in self.__topics:
-            self.__queue_count(topic)
+            self.__queue_count(wrap(self.__namespace, topic))
         self.__running = True
 
     def shutdown(self) -> None:
@@ -100,7 +105,9 @@ class RemotingProducer:
             return UNKNOWN
         props = message.properties
         attempt = 1 + int(props.get("TRANSACTION_CHECK_TIMES", "0") or 0)
-        decision = checker(received_dict(message, attempt, None, self.__name_servers))
+        decision = checker(
+            received_dict(message, attempt, None, self.__name_servers, self.__namespace)
+        )
         if decision is True:
             return COMMIT
         if decision is False:
@@ -132,14 +139,15 @@ class RemotingProducer:
         transactional: bool,
     ) -> tuple:
         props = outgoing_properties(tag, keys, properties, message_group, delivery_timestamp_ms)
+        wrapped = wrap(self.__namespace, topic)
         try:
             if transactional:
-                sent, half = self.__native.send_half(topic, body, 0, props)
+                sent, half = self.__native.send_half(wrapped, body, 0, props)
                 transaction_id = half.get(TRANSACTION_ID) or sent[1]
                 with self.__lock:
-                    self.__open[transaction_id] = (topic, sent)
+                    self.__open[transaction_id] = (wrapped, sent)
                 return self.__receipt(topic, sent, transaction_id)
-            sent = self.__native.send(topic, body, 0, props)
+            sent = self.__native.send(wrapped, body, 0, props)
         except native_errors() as e:
             raise from_remoting(e) from None
         return self.__receipt(topic, sent)
@@ -163,11 +171,11 @@ class RemotingProducer:
             else:
                 callback(False, grpc_error("remoting", str(payload)))
 
-        self.__native.send_async(topic, body, 0, props, done)
+        self.__native.send_async(wrap(self.__namespace, topic), body, 0, props, done)
 
     def recall(self, topic: str, recall_handle: str) -> str:
         try:
-            return self.__native.recall(topic, recall_handle)
+            return self.__native.recall(wrap(self.__namespace, topic), recall_handle)
         except native_errors() as e:
             raise from_remoting(e) from None
 
