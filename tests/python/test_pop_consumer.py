@@ -143,6 +143,34 @@ def test_errors_say_what_to_pass(broker):
         unknown.start()
 
 
+def test_shutdown_ends_a_long_poll_at_once(broker):
+    """A receive waiting for messages (long polling, 20 s here) returns empty as soon as
+    another thread shuts the consumer down, instead of holding shutdown for the whole wait."""
+    topic, group = unique("PopStop"), unique("CG_pop_stop")
+    send_numbered(broker, topic, 1)
+    consumer = pop_consumer(broker, group, topic)
+    (first,) = receive_until(consumer, lambda got: len(got) >= 1, timeout=30)
+    consumer.ack(first.receipt_handle)
+    outcome: Dict[str, object] = {}
+
+    def receive() -> None:
+        try:
+            outcome["got"] = consumer.receive(max_num=8, invisible_ms=30000, await_ms=20000)
+        except _rocketmq.ClientError as e:  # the consumer was already shut down
+            outcome["error"] = e
+
+    waiting = threading.Thread(target=receive)
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive(), "the receive should be waiting for messages"
+    asked = time.monotonic()
+    consumer.shutdown()
+    waiting.join(10)
+    assert not waiting.is_alive(), "the receive still waits after shutdown"
+    assert time.monotonic() - asked < 10
+    assert outcome.get("got", []) == [], outcome
+
+
 @pytest.mark.parametrize("consumers", [2, 10])
 def test_consumers_of_one_group_share_a_backlog_without_overlap(broker, consumers):
     topic, group = unique("PopShare"), unique("CG_pop_share")

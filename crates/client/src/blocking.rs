@@ -34,7 +34,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -94,16 +94,24 @@ pub(crate) fn takes_blocking_path(code: i32) -> bool {
     )
 }
 
+/// A handle on every open blocking connection's socket, by connection id: what
+/// [`BlockingConnections::close`] shuts down, busy connections included.
+type Live = Arc<Mutex<HashMap<u64, TcpStream>>>;
+
 struct BlockingConnection {
     stream: TcpStream,
     buf: BytesMut,
     /// The open-connection count of its address, decremented when this connection closes.
     open: Arc<AtomicUsize>,
+    /// Its entry in `live` (removed when this connection closes).
+    id: u64,
+    live: Live,
 }
 
 impl Drop for BlockingConnection {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
+        self.live.lock().unwrap().remove(&self.id);
     }
 }
 
@@ -118,6 +126,10 @@ struct AddrConnections {
 pub(crate) struct BlockingConnections {
     by_addr: Mutex<HashMap<String, AddrConnections>>,
     connect_timeout: Duration,
+    live: Live,
+    next_id: AtomicU64,
+    /// Set by [`BlockingConnections::close`]: no connection is handed out any more.
+    closed: AtomicBool,
 }
 
 /// What [`BlockingConnections::checkout`] found.
@@ -132,6 +144,9 @@ impl BlockingConnections {
         BlockingConnections {
             by_addr: Mutex::new(HashMap::new()),
             connect_timeout,
+            live: Live::default(),
+            next_id: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -212,6 +227,9 @@ impl BlockingConnections {
     /// An idle connection to `addr` still open, or a new one if fewer than
     /// [`MAX_OPEN_PER_ADDR`] exist.
     fn checkout(&self, addr: &str) -> Result<Checkout> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(Checkout::AllBusy);
+        }
         let open = {
             let mut by_addr = self.by_addr.lock().unwrap();
             if !by_addr.contains_key(addr) {
@@ -247,10 +265,16 @@ impl BlockingConnections {
             match TcpStream::connect_timeout(&sa, self.connect_timeout) {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(handle) = stream.try_clone() {
+                        self.live.lock().unwrap().insert(id, handle);
+                    }
                     return Ok(Checkout::Connection(BlockingConnection {
                         stream,
                         buf: BytesMut::with_capacity(16 * 1024),
                         open: slot.into_counter(),
+                        id,
+                        live: self.live.clone(),
                     }));
                 }
                 Err(e) => last = connect_error(e.to_string()),
@@ -269,10 +293,16 @@ impl BlockingConnections {
         }
     }
 
-    /// Closes every idle connection.
-    pub(crate) fn clear(&self) {
+    /// Closes every connection for good, busy ones too: a request waiting on one (a long
+    /// poll) ends at once with the connection closed. Later requests take the multiplexed
+    /// path.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         for entry in self.by_addr.lock().unwrap().values_mut() {
             entry.idle.clear();
+        }
+        for stream in self.live.lock().unwrap().values() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }
 }

@@ -148,6 +148,19 @@ impl ClientInstance {
         self.shut_down.load(Ordering::SeqCst)
     }
 
+    /// Resolves once [`ClientInstance::shutdown`] has been called (at once if it was): what
+    /// a long-polling call races against, so that shutdown ends it.
+    pub async fn shut_down_signal(&self) {
+        let stopped = self.stop.notified();
+        tokio::pin!(stopped);
+        // Registered before the flag is read: a shutdown in between is not missed.
+        stopped.as_mut().enable();
+        if self.is_shut_down() {
+            return;
+        }
+        stopped.await;
+    }
+
     /// Fetches the name-server list from the configured domain and uses it. Returns the list.
     pub async fn update_name_servers_from_domain(&self) -> Result<Vec<String>> {
         let url = match &self.domain {

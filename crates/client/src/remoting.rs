@@ -543,9 +543,10 @@ impl ConnectionPool {
             .collect()
     }
 
-    /// Closes every connection (their tasks end when the sockets close).
+    /// Closes every connection, the blocking ones in use too (their tasks end when the
+    /// sockets close; a request waiting on one ends at once).
     pub fn clear(&self) {
         self.conns.lock().unwrap().clear();
-        self.blocking.clear();
+        self.blocking.close();
     }
 }

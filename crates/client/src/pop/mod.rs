@@ -159,7 +159,16 @@ impl PopConsumer {
         for i in 0..tries {
             let (name, addr) = &brokers[(first + i) % brokers.len()];
             let header = self.pop_header(max, invisible, await_for, name);
-            let found = self.client.pop_message(addr, name, &header).await?;
+            // A shutdown ends a long poll at once, empty (a message the broker hands to the
+            // held request after that comes back when its invisible time ends): it wakes the
+            // multiplexed path here and closes the socket of the blocking one.
+            let found = tokio::select! {
+                found = self.client.pop_message(addr, name, &header) => match found {
+                    Err(_) if self.client.is_shut_down() => return Ok(Vec::new()),
+                    other => other?,
+                },
+                _ = self.client.shut_down_signal() => return Ok(Vec::new()),
+            };
             if !found.is_empty() {
                 return Ok(found);
             }
