@@ -157,20 +157,24 @@ def test_a_namespace_wraps_names_as_the_proxy_does(v5_endpoint):
         endpoints = v5_endpoint.namesrv_addr if protocol == "remoting" else v5_endpoint.endpoint
         return ClientConfiguration(endpoints, Credentials(), namespace, protocol=protocol)
 
+    # Apache's proxy (5.5.0) looks a namespaced topic's route up by its bare name (its
+    # QueryRoute does not apply the namespace, its SendMessage does): against it, only the
+    # remoting side runs.
+    protocols = ("remoting",) if v5_endpoint.apache_broker_addr else ("remoting", "grpc")
     sent = {}
-    for protocol in ("remoting", "grpc"):
+    for protocol in protocols:
         with Producer(config(protocol), topics=[topic]) as producer:
             receipt = producer.send(message(topic, protocol.encode(), tag="N"))
             assert receipt.message_queue.topic == topic
             sent[protocol.encode()] = receipt.message_id
-    for protocol, group in zip(("remoting", "grpc"), groups):
+    for protocol, group in zip(protocols, groups):
         with SimpleConsumer(config(protocol), group, {topic: FilterExpression("N")}, 5) as c:
-            got = receive_until(c, 2)
+            got = receive_until(c, len(protocols))
             for m in got:
                 assert (m.topic, m.namespace) == (topic, namespace), protocol
                 assert m.message_id == sent[m.body], protocol
                 c.ack(m)
-            assert sorted(m.body for m in got) == [b"grpc", b"remoting"], protocol
+            assert sorted(m.body for m in got) == sorted(p.encode() for p in protocols)
 
 
 class Checker(TransactionChecker):
