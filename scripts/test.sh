@@ -30,6 +30,15 @@ section() {
     printf '\n==== %s (%ss elapsed) ====\n' "$1" "$(($(date +%s) - START))"
 }
 
+# The first line a command prints (stdout and stderr). Not `cmd | head -n 1`: under pipefail
+# that fails whenever head closes the pipe before the command has written everything (Maven
+# then exits 1, and this script with it).
+first_line() {
+    local out
+    out="$("$@" 2>&1)"
+    printf '%s\n' "${out%%$'\n'*}"
+}
+
 section "toolchain"
 cargo --version
 rustc --version
@@ -97,8 +106,8 @@ export ROCKETMQ_GO_DRIVER
 echo "go driver: $ROCKETMQ_GO_DRIVER"
 
 section "Java client driver (Apache rocketmq-client via Maven; cached in ~/.m2, rebuilt only on change)"
-java -version 2>&1 | head -n 1
-mvn -version 2>/dev/null | head -n 1
+first_line java -version
+first_line mvn -version
 bash tests/drivers/java/build.sh >/dev/null
 echo "Java driver ready (tests/interop/test_java_client.py runs it in the pytest step)"
 bash tests/drivers/java5/build.sh >/dev/null
@@ -121,7 +130,7 @@ section "pytest plugin example (examples/test_pytest_plugin.py): bundled broker,
 .venv/bin/python tests/plugin/run_example.py process
 
 section "Apache RocketMQ artifacts, 5.5.0 and 4.9.x (Maven Central once, then the cache ~/.cache/rocketmq-tests)"
-java -version 2>&1 | head -n 1
+first_line java -version
 .venv/bin/python scripts/apache_rocketmq.py prepare
 
 section "pytest against Apache RocketMQ 5.5.0's name server, broker and proxy (ROCKETMQ_TEST_BROKER=apache)"
