@@ -156,7 +156,9 @@ def test_a_forked_child_sends_async(broker):
             child.start()
             done = threading.Event()
             child.send_async(message(unique("AsyncFork"), b"child"), lambda r: done.set(), None)
-            code = 0 if done.wait(10) else 2
+            # Generous: the child starts a runtime, a connection and a callback thread of its
+            # own, on a machine that may run several test processes at once.
+            code = 0 if done.wait(30) else 2
             child.shutdown()
         finally:
             os._exit(code)
