@@ -114,6 +114,11 @@ impl GrpcConsumer {
         })
     }
 
+    /// Ends receives under way and answers later ones empty; settling still works.
+    fn stop_receiving(&self) {
+        self.inner.stop_receiving();
+    }
+
     fn subscribe(
         &self,
         py: Python<'_>,

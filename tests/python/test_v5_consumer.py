@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from concurrent.futures import Future
 
 import pytest
@@ -22,7 +24,11 @@ from rocketmq import (
     SimpleConsumer,
 )
 from rocketmq.grpc_protocol import FilterType
-from rocketmq.v5.exception import IllegalArgumentException, IllegalStateException
+from rocketmq.v5.exception import (
+    IllegalArgumentException,
+    IllegalStateException,
+    NotFoundException,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -144,6 +150,28 @@ class AlwaysFails(MessageListener):
         raise RuntimeError("the listener fails")
 
 
+def dead_letters(ep, group: str, count: int) -> list:
+    """Receives ``count`` messages of ``group``'s dead-letter queue (a broker may create that
+    topic, and its route, only when the first message goes there)."""
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            dlq = SimpleConsumer(config(ep), ep.group(), {f"%DLQ%{group}": FilterExpression()}, 5)
+            dlq.startup()
+            break
+        except NotFoundException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        got = receive_until(dlq, count, timeout=90)
+        for m in got:
+            dlq.ack(m)
+        return got
+    finally:
+        dlq.shutdown()
+
+
 def test_a_message_failing_every_attempt_goes_to_the_dead_letter_queue(v5_endpoint):
     topic, group = v5_endpoint.topic(), v5_endpoint.group(retry_max_times=1)
     listener = AlwaysFails()
@@ -151,9 +179,45 @@ def test_a_message_failing_every_attempt_goes_to_the_dead_letter_queue(v5_endpoi
         send(v5_endpoint, topic, [b"doomed"])
         wait_for(lambda: len(listener.attempts) >= 2, timeout=90, what="two attempts")
     assert listener.attempts[:2] == [1, 2]
-    with SimpleConsumer(
-        config(v5_endpoint), v5_endpoint.group(), {f"%DLQ%{group}": FilterExpression()}, 5
-    ) as dlq:
-        (dead,) = receive_until(dlq, 1, timeout=90)
-        assert dead.body == b"doomed"
-        dlq.ack(dead)
+    (dead,) = dead_letters(v5_endpoint, group, 1)
+    assert dead.body == b"doomed"
+
+
+class FailsOnceShutdownBegan(MessageListener):
+    """Fails each message once its consumer has stopped receiving (shutdown began)."""
+
+    def __init__(self) -> None:
+        self.consumer = None
+        self.started = threading.Event()
+
+    def consume(self, message):
+        self.started.set()
+        receiver = self.consumer._PushConsumer__receiver
+        wait_for(
+            lambda: receiver is None or not receiver.is_alive(),
+            timeout=30,
+            what="the receive loop to end",
+        )
+        return ConsumeResult.FAILURE
+
+
+def test_a_listener_running_at_shutdown_still_settles_its_message(v5_endpoint, caplog):
+    # One attempt allowed: the failure moves the message to the dead-letter queue, which the
+    # consumer can only do if shutdown waits for the listener before closing the client (a
+    # broker would move it there later too, when the message comes back: the log tells).
+    caplog.set_level(logging.WARNING, logger="rocketmq.v5")
+    topic, group = v5_endpoint.topic(), v5_endpoint.group(retry_max_times=0)
+    listener = FailsOnceShutdownBegan()
+    consumer = PushConsumer(config(v5_endpoint), group, listener, {topic: FilterExpression()})
+    listener.consumer = consumer
+    consumer.startup()
+    try:
+        send(v5_endpoint, topic, [b"late"])
+        assert listener.started.wait(90), "the listener was not called"
+    finally:
+        consumer.shutdown()
+    assert not consumer.is_running
+    refused = [r.getMessage() for r in caplog.records if "dead-letter" in r.getMessage()]
+    assert refused == []
+    (dead,) = dead_letters(v5_endpoint, group, 1)
+    assert dead.body == b"late"

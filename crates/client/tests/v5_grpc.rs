@@ -213,22 +213,61 @@ fn a_push_consumer_receives_from_its_assignment_and_shutdown_ends_a_long_poll() 
             }
         };
         assert_eq!(got[0].body, b"pushed".to_vec());
-        consumer.ack(receipt(&got[0])).await.expect("ack");
 
-        // Nothing left: the next receive long-polls (20 s); shutdown ends it at once, empty
-        // (or refuses it, when shutdown came first).
+        // Nothing left: the next receive long-polls (20 s); stop_receiving ends it at once,
+        // empty, and the message held meanwhile can still be acked (a listener finishing
+        // during shutdown); later receives answer empty without asking.
         let polling = {
             let consumer = consumer.clone();
             tokio::spawn(async move { consumer.receive(8, None).await })
         };
         let asked = Instant::now();
-        consumer.shutdown().await;
+        consumer.stop_receiving();
+        let ended = tokio::time::timeout(Duration::from_secs(10), polling)
+            .await
+            .expect("the receive ended after stop_receiving")
+            .unwrap();
+        assert!(ended.expect("an ended receive is not an error").is_empty());
+        assert!(asked.elapsed() < Duration::from_secs(10));
+        consumer.ack(receipt(&got[0])).await.expect("ack after stop_receiving");
+        producer
+            .send(&text("V5Push", "not taken"))
+            .await
+            .expect("send");
+        assert!(consumer.receive(8, None).await.expect("receive").is_empty());
+
+        // Shutdown ends a long poll at once too, empty (or refuses it, when shutdown came
+        // first); a fresh consumer's receive is the one to end here.
+        let fresh = Arc::new(
+            Consumer::new(
+                options(&cluster),
+                "V5PushGroup".into(),
+                vec![(
+                    "V5Push".to_string(),
+                    Filter {
+                        filter_type: 1,
+                        expression: "NoSuchTag".into(),
+                    },
+                )],
+                Duration::from_secs(20),
+                true,
+            )
+            .unwrap(),
+        );
+        fresh.start().await.expect("fresh consumer starts");
+        let polling = {
+            let fresh = fresh.clone();
+            tokio::spawn(async move { fresh.receive(8, None).await })
+        };
+        let asked = Instant::now();
+        fresh.shutdown().await;
         let ended = tokio::time::timeout(Duration::from_secs(10), polling)
             .await
             .expect("the receive ended after shutdown")
             .unwrap();
         assert!(ended.map(|v| v.is_empty()).unwrap_or(true));
         assert!(asked.elapsed() < Duration::from_secs(10));
+        consumer.shutdown().await;
         producer.shutdown().await;
     });
 }

@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from rocketmq.v5._consumer_base import ConsumerBase
 from rocketmq.v5.client import ClientConfiguration
@@ -117,18 +117,22 @@ class PushConsumer(ConsumerBase):
         self.__receiver.start()
 
     def shutdown(self) -> None:
+        """Stops receiving, lets the listeners running finish and settle (ack, retry or
+        dead-letter) what they hold, then closes the client. Messages received but not yet
+        handed to a listener stay unsettled: the server delivers them again."""
         self.__stopping.set()
         with self.__cache:
             self.__cache.notify_all()
-        # Makes a receive in flight return at once (the native client watches shutdown),
-        # then waits for the receive thread and the listeners running.
+        if not self.__broadcasting and self._native.is_running:
+            self._native.stop_receiving()
+        if self.__executor is not None:
+            self.__executor.shutdown(wait=True)
+            self.__executor = None
+        # Closing ends a receive still in flight (the remoting stand-in's long poll).
         super().shutdown()
         if self.__receiver is not None:
             self.__receiver.join(timeout=LONG_POLLING_TIMEOUT + 10)
             self.__receiver = None
-        if self.__executor is not None:
-            self.__executor.shutdown(wait=True)
-            self.__executor = None
 
     def __receive_loop(self) -> None:
         while not self.__stopping.is_set():
@@ -151,19 +155,27 @@ class PushConsumer(ConsumerBase):
                 continue
             if not messages:
                 continue
-            self.__hold(messages)
             executor = self.__executor
-            if executor is None:
-                return
+            if executor is None or self.__stopping.is_set():
+                return  # left unsettled: the server delivers them again
+            self.__hold(messages)
+            units: List[List[Message]]
+            consume: Callable[[List[Message]], None]
             if self._native.fifo:
                 groups: "OrderedDict[str, List[Message]]" = OrderedDict()
                 for m in messages:
                     groups.setdefault(m.message_group or m.message_id or "", []).append(m)
-                for group in groups.values():
-                    executor.submit(self.__consume_in_order, group)
+                units, consume = list(groups.values()), self.__consume_in_order
             else:
-                for m in messages:
-                    executor.submit(self.__consume_one, m)
+                units, consume = [[m] for m in messages], self.__consume_alone
+            for i, unit in enumerate(units):
+                try:
+                    executor.submit(consume, unit)
+                except RuntimeError:  # shut down meanwhile: left unsettled
+                    for rest in units[i:]:
+                        for m in rest:
+                            self.__release(m)
+                    return
 
     def __hold(self, messages: List[Message]) -> None:
         with self.__cache:
@@ -187,8 +199,13 @@ class PushConsumer(ConsumerBase):
     def __consume_broadcast(self, d: dict) -> bool:
         return self.__call_listener(Message._from_native(d)) == ConsumeResult.SUCCESS
 
+    def __consume_alone(self, unit: List[Message]) -> None:
+        self.__consume_one(unit[0])
+
     def __consume_one(self, message: Message) -> None:
         try:
+            if self.__stopping.is_set():
+                return  # not started before shutdown: the server delivers it again
             if self.__call_listener(message) == ConsumeResult.SUCCESS:
                 self.__ack_quietly(message)
             else:
@@ -200,6 +217,8 @@ class PushConsumer(ConsumerBase):
         max_attempts, delays = self._native.retry_policy()
         for message in messages:
             try:
+                if self.__stopping.is_set():
+                    continue  # not started before shutdown: delivered again, in order
                 attempt = message.delivery_attempt or 1
                 while True:
                     if self.__call_listener(message) == ConsumeResult.SUCCESS:

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 const ASSIGNMENT_REFRESH: Duration = Duration::from_secs(5);
 
@@ -36,6 +37,8 @@ pub struct Consumer {
     group: String,
     next: AtomicUsize,
     assignments: Mutex<HashMap<String, Assignment>>,
+    /// True once `stop_receiving` ran: receives answer empty at once, settling still works.
+    receiving_stopped: watch::Sender<bool>,
 }
 
 fn readable(mq: &MessageQueue) -> bool {
@@ -84,6 +87,7 @@ impl Consumer {
             group,
             next: AtomicUsize::new(0),
             assignments: Mutex::new(HashMap::new()),
+            receiving_stopped: watch::channel(false).0,
         })
     }
 
@@ -124,7 +128,16 @@ impl Consumer {
     }
 
     pub async fn shutdown(&self) {
+        self.stop_receiving();
         self.session.shutdown().await
+    }
+
+    /// Ends every receive under way (they answer empty) and makes later ones answer empty
+    /// at once, while acks, invisible-duration changes and dead-lettering still go out: a
+    /// push consumer's first step of shutting down, so that the listeners running can
+    /// settle what they hold before the session closes.
+    pub fn stop_receiving(&self) {
+        self.receiving_stopped.send_replace(true);
     }
 
     /// Adds or replaces the subscription of `topic` (its route must exist).
@@ -230,6 +243,9 @@ impl Consumer {
         invisible: Option<Duration>,
     ) -> GrpcResult<Vec<ReceivedMessage>> {
         self.session.ensure_running("consumer")?;
+        if *self.receiving_stopped.borrow() {
+            return Ok(Vec::new());
+        }
         if max <= 0 {
             return Err(GrpcError::IllegalArgument(
                 "max_message_num must be greater than 0".into(),
@@ -255,6 +271,7 @@ impl Consumer {
         };
         let timeout = polling + t.options.request_timeout;
         let mut stop = self.session.stopped();
+        let mut stop_receiving = self.receiving_stopped.subscribe();
         let work = async {
             let mut stream = t
                 .stub(&addr)?
@@ -278,6 +295,7 @@ impl Consumer {
         tokio::select! {
             r = work => r,
             _ = stop.wait_for(|s| *s) => Ok(Vec::new()),
+            _ = stop_receiving.wait_for(|s| *s) => Ok(Vec::new()),
         }
     }
 

@@ -115,6 +115,7 @@ class RemotingConsumer:
         self.__lock = threading.Lock()
         self.__turn = itertools.count()
         self.__running = False
+        self.__receiving = False
         self.__fifo = False
         self.__max_attempts = 17
         self.__renewal = HandleRenewal(self.__renew, PUSH_INVISIBLE_S)
@@ -182,6 +183,12 @@ class RemotingConsumer:
             self.shutdown()
             raise from_remoting(e) from None
         self.__running = True
+        self.__receiving = True
+
+    def stop_receiving(self) -> None:
+        """Later receives answer empty while settling still works; a long poll under way
+        ends at ``shutdown``."""
+        self.__receiving = False
 
     def shutdown(self) -> None:
         self.__running = False
@@ -226,6 +233,8 @@ class RemotingConsumer:
     ) -> List[dict]:
         if not self.__running:
             raise grpc_error("state", "the consumer is not running: call startup() first")
+        if not self.__receiving:
+            return []
         held = invisible_duration is None
         seconds = PUSH_INVISIBLE_S if invisible_duration is None else float(invisible_duration)
         invisible_ms = max(1, int(seconds * 1000))
