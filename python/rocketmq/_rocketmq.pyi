@@ -594,6 +594,7 @@ class GrpcProducer:
         properties: Dict[str, str],
         message_group: Optional[str],
         delivery_timestamp_ms: Optional[int],
+        priority: Optional[int],
         transactional: bool,
     ) -> _Receipt: ...
     def send_async(
@@ -605,6 +606,7 @@ class GrpcProducer:
         properties: Dict[str, str],
         message_group: Optional[str],
         delivery_timestamp_ms: Optional[int],
+        priority: Optional[int],
         callback: Callable[[bool, Any], object],
     ) -> None:
         """`callback(True, receipt)` or `callback(False, GrpcClientError)`, on the callback

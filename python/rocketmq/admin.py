@@ -47,7 +47,7 @@ PERM_READ = 4
 PERM_WRITE = 2
 
 #: The message types a RocketMQ 5 topic is created with (its ``message.type`` attribute).
-MESSAGE_TYPES = ("NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED")
+MESSAGE_TYPES = ("NORMAL", "FIFO", "DELAY", "TRANSACTION", "PRIORITY", "MIXED")
 
 
 class AdminError(RocketMQException):

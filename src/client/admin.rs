@@ -104,7 +104,7 @@ impl NativeAdmin {
     }
 
     /// Creates the topic on every master broker; returns their names once routed.
-    /// `message_type` (one of NORMAL, FIFO, DELAY, TRANSACTION, MIXED) sets the topic's
+    /// `message_type` (one of NORMAL, FIFO, DELAY, TRANSACTION, PRIORITY, MIXED) sets the topic's
     /// `message.type` attribute; `None` leaves its attributes as they are.
     #[pyo3(signature = (topic, read_queues, write_queues, perm, order, timeout_ms, message_type = None))]
     #[allow(clippy::too_many_arguments)]

@@ -63,6 +63,7 @@ pub fn message_dict<'py>(py: Python<'py>, m: ReceivedMessage) -> PyResult<Bound<
     d.set_item("message_group", m.message_group)?;
     d.set_item("message_type", m.message_type)?;
     d.set_item("delivery_timestamp", m.delivery_timestamp_ms)?;
+    d.set_item("priority", m.priority)?;
     d.set_item("born_host", m.born_host)?;
     d.set_item("born_timestamp", m.born_timestamp_ms)?;
     d.set_item("store_timestamp", m.store_timestamp_ms)?;

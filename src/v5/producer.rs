@@ -46,6 +46,7 @@ fn outgoing(
     properties: HashMap<String, String>,
     message_group: Option<String>,
     delivery_timestamp_ms: Option<i64>,
+    priority: Option<i32>,
     transactional: bool,
 ) -> OutgoingMessage {
     OutgoingMessage {
@@ -57,6 +58,7 @@ fn outgoing(
         message_group,
         delivery_timestamp_ms,
         transactional,
+        priority,
     }
 }
 
@@ -115,7 +117,7 @@ impl GrpcProducer {
         })
     }
 
-    #[pyo3(signature = (topic, body, tag, keys, properties, message_group, delivery_timestamp_ms, transactional))]
+    #[pyo3(signature = (topic, body, tag, keys, properties, message_group, delivery_timestamp_ms, priority, transactional))]
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
@@ -127,6 +129,7 @@ impl GrpcProducer {
         properties: HashMap<String, String>,
         message_group: Option<String>,
         delivery_timestamp_ms: Option<i64>,
+        priority: Option<i32>,
         transactional: bool,
     ) -> PyResult<ReceiptTuple> {
         let msg = outgoing(
@@ -137,6 +140,7 @@ impl GrpcProducer {
             properties,
             message_group,
             delivery_timestamp_ms,
+            priority,
             transactional,
         );
         let inner = self.inner.clone();
@@ -145,7 +149,7 @@ impl GrpcProducer {
 
     /// Like `send`; `callback(True, receipt_tuple)` or `callback(False, exception)` runs on
     /// the callback thread when it ends.
-    #[pyo3(signature = (topic, body, tag, keys, properties, message_group, delivery_timestamp_ms, callback))]
+    #[pyo3(signature = (topic, body, tag, keys, properties, message_group, delivery_timestamp_ms, priority, callback))]
     #[allow(clippy::too_many_arguments)]
     fn send_async(
         &self,
@@ -156,6 +160,7 @@ impl GrpcProducer {
         properties: HashMap<String, String>,
         message_group: Option<String>,
         delivery_timestamp_ms: Option<i64>,
+        priority: Option<i32>,
         callback: Py<PyAny>,
     ) {
         let msg = outgoing(
@@ -166,6 +171,7 @@ impl GrpcProducer {
             properties,
             message_group,
             delivery_timestamp_ms,
+            priority,
             false,
         );
         let done = completion(callback, |py, receipt| {

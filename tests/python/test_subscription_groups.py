@@ -112,9 +112,9 @@ def test_group_arguments_are_checked_before_anything_is_sent(broker):
             admin.create_subscription_group("G", retry_max_times=-5)
         with pytest.raises(TypeError, match="consume_enable must be True or False"):
             admin.create_subscription_group("G", consume_enable=1)  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="NORMAL, FIFO, DELAY, TRANSACTION, MIXED"):
+        with pytest.raises(ValueError, match="NORMAL, FIFO, DELAY, TRANSACTION, PRIORITY, MIXED"):
             admin.create_topic(unique("T"), message_type="LIFO")
-    assert MESSAGE_TYPES == ("NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED")
+    assert MESSAGE_TYPES == ("NORMAL", "FIFO", "DELAY", "TRANSACTION", "PRIORITY", "MIXED")
 
 
 @pytest.mark.apache4_unsupported("Apache 4.9 has no topic attributes")

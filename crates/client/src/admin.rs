@@ -328,7 +328,7 @@ mod tests {
         typed.message_type = Some("LIFO".into());
         let refused = typed.check().unwrap_err().to_string();
         assert!(
-            refused.contains("NORMAL, FIFO, DELAY, TRANSACTION, MIXED"),
+            refused.contains("NORMAL, FIFO, DELAY, TRANSACTION, PRIORITY, MIXED"),
             "{refused}"
         );
     }

@@ -229,7 +229,10 @@ fn a_push_consumer_receives_from_its_assignment_and_shutdown_ends_a_long_poll() 
             .unwrap();
         assert!(ended.expect("an ended receive is not an error").is_empty());
         assert!(asked.elapsed() < Duration::from_secs(10));
-        consumer.ack(receipt(&got[0])).await.expect("ack after stop_receiving");
+        consumer
+            .ack(receipt(&got[0]))
+            .await
+            .expect("ack after stop_receiving");
         producer
             .send(&text("V5Push", "not taken"))
             .await

@@ -32,6 +32,7 @@ mod lenient;
 pub mod message;
 pub mod message_group;
 pub mod message_id;
+pub mod message_priority;
 pub mod pop;
 pub mod properties;
 pub mod recall;

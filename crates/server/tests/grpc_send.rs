@@ -346,6 +346,77 @@ fn fifo_and_delay_sends() {
 }
 
 #[test]
+fn a_priority_message_goes_to_the_queue_its_priority_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = EmbeddedCluster::start(grpc_config(dir.path())).unwrap();
+    let created = Client::connect(cluster.broker_addr()).call(
+        RemotingCommand::new_request(17)
+            .with_field("topic", "GrpcPriority")
+            .with_field("defaultTopic", "TBW102")
+            .with_field("readQueueNums", 4)
+            .with_field("writeQueueNums", 4)
+            .with_field("perm", 6)
+            .with_field("topicFilterType", "SINGLE_TAG")
+            .with_field("attributes", "+message.type=PRIORITY"),
+    );
+    assert_eq!(created.code, 0, "{:?}", created.remark);
+    run(async {
+        let mut c = connect(&cluster).await;
+        // A PRIORITY topic takes priority messages only.
+        let plain = send_one(&mut c, message("GrpcPriority", "PLAIN", b"n", |_| {})).await;
+        assert_eq!(
+            code(&plain.status),
+            v2::Code::MessagePropertyConflictWithType
+        );
+        for (id, priority) in [("P0", 0), ("P2", 2), ("P3", 3), ("P42", 42)] {
+            let e = send_one(
+                &mut c,
+                message("GrpcPriority", id, b"p", |s| {
+                    s.message_type = v2::MessageType::Priority as i32;
+                    s.priority = Some(priority);
+                }),
+            )
+            .await;
+            assert_eq!(code(&e.status), v2::Code::Ok, "{:?}", e.status);
+        }
+        // On an untyped topic a FIFO message (a stronger type) keeps its group's queue and
+        // loses the priority.
+        let e = send_one(
+            &mut c,
+            message("GrpcMixed", "FIFO-P", b"f", |s| {
+                s.message_type = v2::MessageType::Fifo as i32;
+                s.message_group = Some("g".into());
+                s.priority = Some(3);
+            }),
+        )
+        .await;
+        assert_eq!(code(&e.status), v2::Code::Ok, "{:?}", e.status);
+    });
+    let fifo = wait_pulled(&cluster, "GrpcMixed", 4, "FIFO-P");
+    assert_eq!(
+        get_property(&fifo.properties, "_SYS_MSG_PRIORITY_"),
+        None,
+        "a FIFO message drops its priority"
+    );
+    let all = pulled(&cluster, "GrpcPriority", 4);
+    let queue_of = |id: &str| {
+        let m = all
+            .iter()
+            .find(|m| get_property(&m.properties, "UNIQ_KEY") == Some(id))
+            .unwrap_or_else(|| panic!("{id} not stored"));
+        (
+            m.queue_id,
+            get_property(&m.properties, "_SYS_MSG_PRIORITY_"),
+        )
+    };
+    assert_eq!(queue_of("P0"), (0, Some("0")));
+    assert_eq!(queue_of("P2"), (2, Some("2")));
+    assert_eq!(queue_of("P3"), (3, Some("3")));
+    assert_eq!(queue_of("P42"), (3, Some("42")), "capped at the last queue");
+    cluster.shutdown();
+}
+
+#[test]
 fn refusals_carry_the_apache_proxy_codes() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = EmbeddedCluster::start(grpc_config(dir.path())).unwrap();

@@ -475,3 +475,51 @@ fn the_groups_retry_max_times_decides_the_dead_letter_and_consume_enable_false_r
     assert_eq!(dlq[0].body.as_ref(), b"twice");
     cluster.shutdown();
 }
+
+#[test]
+fn a_priority_topic_is_popped_from_its_highest_priority_queue_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start(dir.path());
+    let mut c = Client::connect(cluster.broker_addr());
+    let created = c.call(
+        RemotingCommand::new_request(17)
+            .with_field("topic", "PRIO")
+            .with_field("defaultTopic", "TBW102")
+            .with_field("readQueueNums", 4)
+            .with_field("writeQueueNums", 4)
+            .with_field("perm", 6)
+            .with_field("topicFilterType", "SINGLE_TAG")
+            .with_field("attributes", "+message.type=PRIORITY"),
+    );
+    assert_eq!(created.code, 0, "{:?}", created.remark);
+    // Sent to queue 0 each time: the broker moves each to its priority's queue.
+    for p in [0, 1, 2, 3, 7] {
+        let props = format!("_SYS_MSG_PRIORITY_\u{1}{p}\u{2}");
+        send(&mut c, "PRIO", 0, &format!("p{p}"), &props);
+    }
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        let got = pop(&mut c, "G", "PRIO", 1, 60_000, 0);
+        assert_eq!(got.code, 0, "{:?}", got.remark);
+        let p = &got.messages[0];
+        order.push((p.body(), p.msg.queue_id));
+        assert_eq!(ack(&mut c, "G", "PRIO", p).code, 0);
+    }
+    assert_eq!(
+        order,
+        [
+            ("p3".to_string(), 3),
+            ("p7".to_string(), 3),
+            ("p2".to_string(), 2),
+            ("p1".to_string(), 1),
+            ("p0".to_string(), 0)
+        ]
+    );
+    // The queue rule goes by the message's properties, not the topic's type (as Apache's
+    // broker's does): on an untyped topic too the priority names the queue.
+    create_topic(&mut c, "PLAIN", 4);
+    send(&mut c, "PLAIN", 0, "x", "_SYS_MSG_PRIORITY_\u{1}3\u{2}");
+    let got = pop_until(&mut c, "G", "PLAIN", 1, 60_000, WAIT);
+    assert_eq!(got[0].msg.queue_id, 3);
+    cluster.shutdown();
+}

@@ -47,6 +47,7 @@ class Message:
         self.__tag: Optional[str] = None
         self.__message_group: Optional[str] = None
         self.__delivery_timestamp: Optional[int] = None
+        self.__priority: Optional[int] = None
         self.__keys: Set[str] = set()
         self.__properties: Dict[str, str] = {}
         self.__born_host: Optional[str] = None
@@ -72,6 +73,7 @@ class Message:
         m.__message_group = d["message_group"]
         m.__message_type = d["message_type"]
         m.__delivery_timestamp = d["delivery_timestamp"]
+        m.__priority = d.get("priority")
         m.__born_host = d["born_host"]
         m.__born_timestamp = d["born_timestamp"]
         m.__store_timestamp = d["store_timestamp"]
@@ -84,6 +86,7 @@ class Message:
     def __str__(self) -> str:
         return (
             f"topic:{self.__topic}, tag:{self.__tag}, message_group:{self.__message_group}, "
+            f"priority:{self.__priority}, "
             f"delivery_timestamp:{self.__delivery_timestamp}, keys:{self.__keys}, "
             f"properties:{self.__properties}"
         )
@@ -150,6 +153,10 @@ class Message:
             raise IllegalArgumentException(
                 "message_group and delivery_timestamp should not be set at same time."
             )
+        if self.__priority is not None:
+            raise IllegalArgumentException(
+                "message_group and priority should not be set at same time."
+            )
         self.__message_group = message_group
 
     @property
@@ -162,7 +169,47 @@ class Message:
             raise IllegalArgumentException(
                 "delivery_timestamp and message_group should not be set at same time."
             )
+        if self.__priority is not None:
+            raise IllegalArgumentException(
+                "delivery_timestamp and priority should not be set at same time."
+            )
         self.__delivery_timestamp = delivery_timestamp
+
+    @property
+    def lite_topic(self) -> Optional[str]:
+        """Always ``None``: lite topics are not served by this package yet."""
+        return None
+
+    @lite_topic.setter
+    def lite_topic(self, lite_topic: str) -> None:
+        raise IllegalArgumentException(
+            "lite topics are not supported by this package yet: send to the parent topic "
+            "without lite_topic, or use rocketmq-python-client for lite consumption."
+        )
+
+    @property
+    def priority(self) -> Optional[int]:
+        """A priority message's priority (>= 0): on a ``PRIORITY`` topic, messages of a higher
+        priority are consumed first. Not with ``message_group`` or ``delivery_timestamp``."""
+        return self.__priority
+
+    @priority.setter
+    def priority(self, priority: int) -> None:
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise IllegalArgumentException(
+                f"priority must be an int >= 0, got {type(priority).__name__}."
+            )
+        if priority < 0:
+            raise IllegalArgumentException("priority must be greater than or equal to 0.")
+        if self.__message_group:
+            raise IllegalArgumentException(
+                "priority and message_group should not be set at same time."
+            )
+        if self.__delivery_timestamp:
+            raise IllegalArgumentException(
+                "priority and delivery_timestamp should not be set at same time."
+            )
+        self.__priority = priority
 
     @property
     def keys(self) -> Set[str]:
@@ -212,7 +259,8 @@ class Message:
 
     @property
     def message_type(self) -> Optional[int]:
-        """1 = NORMAL, 2 = FIFO, 3 = DELAY, 4 = TRANSACTION (``grpc_protocol.MessageType``)."""
+        """1 = NORMAL, 2 = FIFO, 3 = DELAY, 4 = TRANSACTION, 6 = PRIORITY
+        (``grpc_protocol.MessageType``)."""
         return self.__message_type
 
     @message_type.setter

@@ -204,6 +204,7 @@ class Producer:
             dict(message.properties),
             message.message_group,
             delivery_timestamp_ms(message.delivery_timestamp),
+            message.priority,
         )
 
     def send(self, message: Message, transaction: Optional[Transaction] = None) -> SendReceipt:

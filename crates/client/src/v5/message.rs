@@ -27,24 +27,31 @@ pub struct OutgoingMessage {
     pub delivery_timestamp_ms: Option<i64>,
     /// Makes it a transactional half message.
     pub transactional: bool,
+    /// Makes it a priority message (>= 0; the higher, the sooner consumed on a PRIORITY topic).
+    pub priority: Option<i32>,
 }
 
 impl OutgoingMessage {
     /// The message type the proxy checks against the topic's, or an error for combinations
     /// no message type allows.
     pub fn message_type(&self) -> Result<MessageType, String> {
+        if self.priority.is_some_and(|p| p < 0) {
+            return Err("priority must be greater than or equal to 0".into());
+        }
         match (
             self.message_group.is_some(),
             self.delivery_timestamp_ms.is_some(),
             self.transactional,
+            self.priority.is_some(),
         ) {
-            (false, false, false) => Ok(MessageType::Normal),
-            (true, false, false) => Ok(MessageType::Fifo),
-            (false, true, false) => Ok(MessageType::Delay),
-            (false, false, true) => Ok(MessageType::Transaction),
+            (false, false, false, false) => Ok(MessageType::Normal),
+            (true, false, false, false) => Ok(MessageType::Fifo),
+            (false, true, false, false) => Ok(MessageType::Delay),
+            (false, false, true, false) => Ok(MessageType::Transaction),
+            (false, false, false, true) => Ok(MessageType::Priority),
             _ => Err(
-                "a message takes at most one of message_group, delivery_timestamp and a \
-                      transaction; a transactional message sets neither"
+                "a message takes at most one of message_group, delivery_timestamp, priority \
+                      and a transaction; a transactional message sets none of them"
                     .into(),
             ),
         }
@@ -87,6 +94,7 @@ pub fn to_proto(
         born_host: born_host.to_string(),
         message_group: msg.message_group.clone(),
         delivery_timestamp: msg.delivery_timestamp_ms.map(timestamp_of_ms),
+        priority: msg.priority,
         ..Default::default()
     };
     (
@@ -118,6 +126,8 @@ pub struct ReceivedMessage {
     pub store_timestamp_ms: Option<i64>,
     pub delivery_attempt: Option<i32>,
     pub receipt_handle: Option<String>,
+    /// A priority message's priority.
+    pub priority: Option<i32>,
     /// The `host:port` it came from; acks and invisible-duration changes go there.
     pub endpoint: String,
     pub corrupted: bool,
@@ -177,6 +187,7 @@ impl ReceivedMessage {
             store_timestamp_ms: ms_of(sp.store_timestamp.as_ref()),
             delivery_attempt: sp.delivery_attempt,
             receipt_handle: sp.receipt_handle,
+            priority: sp.priority,
             endpoint: endpoint.to_string(),
             corrupted,
         }

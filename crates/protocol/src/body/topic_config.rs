@@ -106,17 +106,25 @@ pub mod attributes {
     /// The message type a topic accepts (`TopicMessageType`).
     pub const MESSAGE_TYPE: &str = "message.type";
     /// Values of `message.type`, in the order Java's remark lists its set.
-    pub const MESSAGE_TYPES: [&str; 6] = [
+    pub const MESSAGE_TYPES: [&str; 7] = [
         "UNSPECIFIED",
         "MIXED",
         "TRANSACTION",
+        "PRIORITY",
         "FIFO",
         "DELAY",
         "NORMAL",
     ];
     /// The message types a user creates a topic with (all of [`MESSAGE_TYPES`] but
     /// `UNSPECIFIED`), in the order admin tools list them.
-    pub const USER_MESSAGE_TYPES: [&str; 5] = ["NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED"];
+    pub const USER_MESSAGE_TYPES: [&str; 6] = [
+        "NORMAL",
+        "FIFO",
+        "DELAY",
+        "TRANSACTION",
+        "PRIORITY",
+        "MIXED",
+    ];
 
     /// `text` as one of [`USER_MESSAGE_TYPES`], in any case; `None` when it is none of them.
     pub fn user_message_type(text: &str) -> Option<&'static str> {
@@ -302,7 +310,7 @@ pub mod attributes {
             assert_eq!(refuse(true, "+foo=bar"), "unsupported key: foo");
             assert_eq!(
                 refuse(true, "+message.type=FIFOX"),
-                "value is not in set: [UNSPECIFIED, MIXED, TRANSACTION, FIFO, DELAY, NORMAL]"
+                "value is not in set: [UNSPECIFIED, MIXED, TRANSACTION, PRIORITY, FIFO, DELAY, NORMAL]"
             );
             assert_eq!(
                 refuse(true, "message.type=FIFO"),

@@ -276,6 +276,10 @@ pub(crate) fn incoming(
         }
         push(p::SHARDING_KEY, group.to_string());
     }
+    let priority = sys.priority.filter(|p| *p >= 0);
+    if let Some(p) = priority {
+        push(p::PRIORITY, p.to_string());
+    }
     if let Some(trace) = sys.trace_context.as_deref().filter(|t| !t.is_empty()) {
         push(p::TRACE_CONTEXT, trace.to_string());
     }
@@ -298,6 +302,8 @@ pub(crate) fn incoming(
         v2::MessageType::Delay
     } else if !group.is_empty() {
         v2::MessageType::Fifo
+    } else if priority.is_some() {
+        v2::MessageType::Priority
     } else {
         v2::MessageType::Normal
     };
@@ -312,8 +318,9 @@ pub(crate) fn incoming(
     })
 }
 
-/// The message types a topic takes, from its `message.type` attribute: every type when it
-/// has none (or `MIXED`, or a value this broker does not know).
+/// The message types a topic takes, from its `message.type` attribute: NORMAL, FIFO, DELAY
+/// and TRANSACTION when it has none (or `MIXED`, or a value this broker does not know), as
+/// Apache 5.5's proxy lists them; priority messages need a `PRIORITY` topic.
 pub(crate) fn accepted_types(
     attributes: &std::collections::BTreeMap<String, String>,
 ) -> Vec<v2::MessageType> {
@@ -326,6 +333,7 @@ pub(crate) fn accepted_types(
         Some("FIFO") => Some(v2::MessageType::Fifo),
         Some("DELAY") => Some(v2::MessageType::Delay),
         Some("TRANSACTION") => Some(v2::MessageType::Transaction),
+        Some("PRIORITY") => Some(v2::MessageType::Priority),
         _ => None,
     };
     match one {

@@ -13,6 +13,7 @@ use super::body_digest::md5_hex_upper;
 use rocketmq_grpc::v2;
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::message_id::create_offset_msg_id;
+use rocketmq_protocol::message_priority::priority_of;
 use rocketmq_protocol::properties as prop;
 use rocketmq_protocol::properties::iter_properties;
 use rocketmq_protocol::sysflag;
@@ -83,6 +84,7 @@ const SYSTEM_PROPERTIES: &[&str] = &[
     prop::BORN_TIMESTAMP,
     prop::TRACE_CONTEXT,
     prop::REDIRECT,
+    prop::PRIORITY,
     prop::INNER_MULTI_DISPATCH,
     prop::INNER_MULTI_QUEUE_OFFSET,
     prop::FORWARD_QUEUE_ID,
@@ -153,6 +155,7 @@ pub(crate) fn to_v2_message(m: StoredMessage, delivery: Delivery) -> v2::Message
     } else {
         m.body.to_vec()
     };
+    let priority = priority_of(&m.properties);
     let message_type = if get(prop::TRAN_MSG) == Some("true") {
         v2::MessageType::Transaction
     } else if get(prop::DELAY).is_some()
@@ -162,6 +165,8 @@ pub(crate) fn to_v2_message(m: StoredMessage, delivery: Delivery) -> v2::Message
         v2::MessageType::Delay
     } else if get(prop::SHARDING_KEY).is_some() {
         v2::MessageType::Fifo
+    } else if priority.is_some() {
+        v2::MessageType::Priority
     } else {
         v2::MessageType::Normal
     };
@@ -218,7 +223,7 @@ pub(crate) fn to_v2_message(m: StoredMessage, delivery: Delivery) -> v2::Message
         orphaned_transaction_recovery_duration: None,
         dead_letter_queue,
         lite_topic: None,
-        priority: None,
+        priority,
     };
     let user_properties = props
         .iter()

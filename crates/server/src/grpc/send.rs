@@ -121,7 +121,8 @@ impl GrpcFront {
             check_type(&config.attributes, i.message_type)?;
         }
         self.register_producer(meta, from, &topic);
-        // One queue for the whole request: the group's (of a single message), else random.
+        // One queue for the whole request: the group's (of a single message), else random;
+        // the broker's send puts a priority message on its priority's queue instead.
         let queue_id = match (&checked[0].message_group, checked.len()) {
             (Some(group), 1) => queue_of_group(group, config.write_queue_nums),
             _ => rand::random_range(0..config.write_queue_nums.max(1)),

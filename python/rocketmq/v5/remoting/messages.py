@@ -20,6 +20,7 @@ TIMER_DELIVER_MS = "TIMER_DELIVER_MS"
 TRAN_MSG = "TRAN_MSG"
 TRANSACTION_ID = "__transactionId__"
 TRANSIENT_PREFIX = "__RMQ.TRANSIENT."
+PRIORITY = "_SYS_MSG_PRIORITY_"
 
 #: Names of the system's properties (Java's ``MessageConst.STRING_HASH_SET`` and the
 #: proxy's dead-letter fields).
@@ -34,7 +35,7 @@ SYSTEM_PROPERTIES = frozenset(
     TIMER_ENQUEUE_MS TIMER_DEQUEUE_MS TIMER_ROLL_TIMES TIMER_DEL_UNIQKEY TIMER_DELAY_LEVEL
     __BORNHOST BORN_TIMESTAMP TRACE_CONTEXT REDIRECT INNER_MULTI_DISPATCH
     INNER_MULTI_QUEUE_OFFSET PROPERTY_FORWARD_QUEUE_ID __CRC32# __STARTDELIVERTIME
-    DLQ_ORIGIN_TOPIC DLQ_ORIGIN_MESSAGE_ID __transactionId__""".split()
+    DLQ_ORIGIN_TOPIC DLQ_ORIGIN_MESSAGE_ID __transactionId__ _SYS_MSG_PRIORITY_""".split()
 )
 
 
@@ -48,6 +49,7 @@ def outgoing_properties(
     properties: Dict[str, str],
     message_group: Optional[str],
     delivery_timestamp_ms: Optional[int],
+    priority: Optional[int] = None,
 ) -> Dict[str, str]:
     """The remoting properties of an outgoing 5.x message."""
     wire = {k: v for k, v in properties.items() if not is_system_property(k)}
@@ -60,6 +62,8 @@ def outgoing_properties(
         wire[SHARDING_KEY] = message_group
     if delivery_timestamp_ms:
         wire[TIMER_DELIVER_MS] = str(int(delivery_timestamp_ms))
+    if priority is not None:
+        wire[PRIORITY] = str(int(priority))
     return wire
 
 
@@ -74,6 +78,8 @@ def message_type(props: Dict[str, str]) -> str:
         return "FIFO"
     if props.get(TIMER_DELIVER_MS):
         return "DELAY"
+    if props.get(PRIORITY):
+        return "PRIORITY"
     return "NORMAL"
 
 
@@ -88,6 +94,7 @@ def received_dict(
     shown without `namespace`)."""
     props: Dict[str, str] = dict(message.properties)
     deliver_ms = props.get(TIMER_DELIVER_MS)
+    priority = props.get(PRIORITY)
     tag = props.get(TAGS) or None
     return {
         "topic": unwrap(namespace, message.topic),
@@ -100,6 +107,7 @@ def received_dict(
         "message_group": props.get(SHARDING_KEY) or None,
         "message_type": message_type(props),
         "delivery_timestamp": int(deliver_ms) if deliver_ms and deliver_ms.isdigit() else None,
+        "priority": int(priority) if priority and priority.isdigit() else None,
         "born_host": _text(message.born_host).rsplit(":", 1)[0] or None,
         "born_timestamp": message.born_timestamp,
         "store_timestamp": message.store_timestamp,

@@ -136,9 +136,12 @@ class RemotingProducer:
         properties: Dict[str, str],
         message_group: Optional[str],
         delivery_timestamp_ms: Optional[int],
+        priority: Optional[int],
         transactional: bool,
     ) -> tuple:
-        props = outgoing_properties(tag, keys, properties, message_group, delivery_timestamp_ms)
+        props = outgoing_properties(
+            tag, keys, properties, message_group, delivery_timestamp_ms, priority
+        )
         wrapped = wrap(self.__namespace, topic)
         try:
             if transactional:
@@ -161,9 +164,12 @@ class RemotingProducer:
         properties: Dict[str, str],
         message_group: Optional[str],
         delivery_timestamp_ms: Optional[int],
+        priority: Optional[int],
         callback: Callable[[bool, Any], None],
     ) -> None:
-        props = outgoing_properties(tag, keys, properties, message_group, delivery_timestamp_ms)
+        props = outgoing_properties(
+            tag, keys, properties, message_group, delivery_timestamp_ms, priority
+        )
 
         def done(ok: bool, payload: Any) -> None:
             if ok:

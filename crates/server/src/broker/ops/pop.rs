@@ -24,6 +24,7 @@ use crate::broker::pop::PopService;
 use crate::broker::services::Broker;
 use crate::broker::topic::validate_group_name;
 use bytes::{Bytes, BytesMut};
+use rocketmq_protocol::body::topic_config::attributes::MESSAGE_TYPE;
 use rocketmq_protocol::body::topic_config::perm;
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::header::{pop_init_mode, PopMessageRequestHeader, PopMessageResponseHeader};
@@ -165,8 +166,16 @@ impl Broker {
         order: bool,
         rotation: u64,
     ) -> Vec<(String, TopicKind, i32)> {
+        // A PRIORITY topic's queues are read from the last (highest priority) down, and its
+        // retry topic after them, as Apache's broker does with its default priority factor.
+        let by_priority = !order && queue_id < 0 && self.is_priority_topic(topic);
         let mut out: Vec<(String, TopicKind, i32)> = if queue_id >= 0 {
             vec![(topic.to_string(), TopicKind::Normal, queue_id)]
+        } else if by_priority {
+            (0..read_queues.max(0))
+                .rev()
+                .map(|q| (topic.to_string(), TopicKind::Normal, q))
+                .collect()
         } else {
             let n = read_queues.max(0);
             (0..n)
@@ -181,7 +190,7 @@ impl Broker {
             if let Some(c) = self.topics.get(&retry) {
                 let retry_queues =
                     (0..c.read_queue_nums).map(|q| (retry.clone(), TopicKind::of_topic(&retry), q));
-                if rotation.is_multiple_of(RETRY_FIRST_EVERY) {
+                if rotation.is_multiple_of(RETRY_FIRST_EVERY) && !by_priority {
                     out.splice(0..0, retry_queues);
                 } else {
                     out.extend(retry_queues);
@@ -189,6 +198,15 @@ impl Broker {
             }
         }
         out
+    }
+
+    /// Whether `topic`'s `message.type` attribute is `PRIORITY`.
+    fn is_priority_topic(&self, topic: &str) -> bool {
+        self.topics.get(topic).is_some_and(|c| {
+            c.attributes
+                .get(MESSAGE_TYPE)
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("PRIORITY"))
+        })
     }
 
     /// Where a group that never popped a queue starts (Java's init modes; a retry topic

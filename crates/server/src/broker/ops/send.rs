@@ -30,8 +30,11 @@ use rocketmq_protocol::compression::inflate;
 use rocketmq_protocol::frame::MAX_FRAME_LEN;
 use rocketmq_protocol::header::SendMessageRequestHeader;
 use rocketmq_protocol::message_id::create_offset_msg_id;
+use rocketmq_protocol::message_priority::{priority_route, PriorityRoute};
 use rocketmq_protocol::now_millis;
-use rocketmq_protocol::properties::{set_property, DELAY, MAX_PROPERTIES_LEN};
+use rocketmq_protocol::properties::{
+    remove_property, set_property, DELAY, MAX_PROPERTIES_LEN, PRIORITY,
+};
 use rocketmq_protocol::recall::RecallHandle;
 use rocketmq_protocol::sysflag::{COMPRESSED_FLAG, COMPRESSION_TYPE_MASK};
 use rocketmq_store::{MessageToStore, PutOutcome, TopicConfig};
@@ -288,8 +291,16 @@ impl Broker {
             let mut m = base;
             m.body = req.body.clone();
             m.properties = header.properties.clone().unwrap_or_default();
+            // A priority message goes to the queue its priority names (Apache's rule, over
+            // whatever queue the producer picked); a stronger type loses the property.
+            match priority_route(&m.properties, topic_config.write_queue_nums) {
+                PriorityRoute::Queue(q) => m.queue_id = q,
+                PriorityRoute::Drop => m.properties = remove_property(&m.properties, PRIORITY),
+                PriorityRoute::None => {}
+            }
             vec![m]
         };
+        let queue_id = messages.first().map_or(queue_id, |m| m.queue_id);
         Ok(Decoded {
             messages,
             queue_id,
