@@ -196,12 +196,17 @@ class JavaProcess:
         self.output = workdir / f"{name}.out"
         home = workdir / "home"
         home.mkdir(parents=True, exist_ok=True)
+        # The JVM's temporary files (RocksDB's native library, 12 MB a start) stay in the
+        # test's work directory instead of piling up in the system's.
+        tmp = workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
         java = Path(os.environ["JAVA_HOME"]) / "bin" / "java" if "JAVA_HOME" in os.environ else None
         command = [
             str(java) if java and java.exists() else (shutil.which("java") or "java"),
             *base_options,
             *jvm_options,
             f"-Duser.home={home}",
+            f"-Djava.io.tmpdir={tmp}",
             f"-Drocketmq.home.dir={home}",
             f"-Drmq.logback.configurationFile=rmq.{name}.logback.xml",
             "-cp",
