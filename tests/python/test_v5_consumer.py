@@ -13,9 +13,7 @@ import pytest
 from v5tools import receive_until, v5_endpoint_fixture, wait_for  # noqa: F401 (fixture)
 
 from rocketmq import (
-    ClientConfiguration,
     ConsumeResult,
-    Credentials,
     FilterExpression,
     Message,
     MessageListener,
@@ -33,12 +31,8 @@ from rocketmq.v5.exception import (
 pytestmark = pytest.mark.timeout(240)
 
 
-def config(ep) -> ClientConfiguration:
-    return ClientConfiguration(ep.endpoint, Credentials())
-
-
 def send(ep, topic: str, bodies, **fields) -> None:
-    with Producer(config(ep), topics=[topic]) as producer:
+    with Producer(ep.config(), topics=[topic]) as producer:
         for body in bodies:
             m = Message()
             m.topic = topic
@@ -51,7 +45,7 @@ def send(ep, topic: str, bodies, **fields) -> None:
 def test_received_messages_are_acked_once_and_not_delivered_again(v5_endpoint):
     topic, group = v5_endpoint.topic(), v5_endpoint.group()
     send(v5_endpoint, topic, [b"m%d" % i for i in range(4)], tag="T")
-    with SimpleConsumer(config(v5_endpoint), group, {topic: FilterExpression("T")}, 5) as c:
+    with SimpleConsumer(v5_endpoint.config(), group, {topic: FilterExpression("T")}, 5) as c:
         got = receive_until(c, 4)
         assert sorted(m.body for m in got) == [b"m0", b"m1", b"m2", b"m3"]
         futures = [c.ack_async(m) for m in got[:2]]
@@ -66,7 +60,7 @@ def test_received_messages_are_acked_once_and_not_delivered_again(v5_endpoint):
 def test_a_message_not_acked_comes_back_after_its_new_invisible_duration(v5_endpoint):
     topic, group = v5_endpoint.topic(), v5_endpoint.group()
     send(v5_endpoint, topic, [b"again"])
-    with SimpleConsumer(config(v5_endpoint), group, {topic: FilterExpression()}, 5) as c:
+    with SimpleConsumer(v5_endpoint.config(), group, {topic: FilterExpression()}, 5) as c:
         (first,) = receive_until(c, 1, invisible=20)
         assert first.delivery_attempt == 1
         old_handle = first.receipt_handle
@@ -80,7 +74,7 @@ def test_a_message_not_acked_comes_back_after_its_new_invisible_duration(v5_endp
 
 def test_sql92_and_subscribe_after_start(v5_endpoint):
     topic, group = v5_endpoint.topic(), v5_endpoint.group()
-    with SimpleConsumer(config(v5_endpoint), group, await_duration=5) as c:
+    with SimpleConsumer(v5_endpoint.config(), group, await_duration=5) as c:
         with pytest.raises(IllegalArgumentException, match="no topic"):
             c.receive(1, 20)
         c.subscribe(topic, FilterExpression("TAGS = 'b'", FilterType.SQL))
@@ -114,7 +108,7 @@ def test_a_push_consumer_calls_the_listener_and_a_failure_comes_back(v5_endpoint
     topic, group = v5_endpoint.topic(), v5_endpoint.group()
     listener = Recorder(fail_first=True)
     consumer = PushConsumer(
-        config(v5_endpoint),
+        v5_endpoint.config(),
         group,
         listener,
         {topic: FilterExpression()},
@@ -134,7 +128,7 @@ def test_a_push_consumer_calls_the_listener_and_a_failure_comes_back(v5_endpoint
 def test_a_fifo_push_consumer_consumes_each_group_in_order(v5_endpoint):
     topic, group = v5_endpoint.topic("FIFO"), v5_endpoint.group(orderly=True)
     listener = Recorder()
-    with PushConsumer(config(v5_endpoint), group, listener, {topic: FilterExpression()}):
+    with PushConsumer(v5_endpoint.config(), group, listener, {topic: FilterExpression()}):
         send(v5_endpoint, topic, [b"%d" % i for i in range(6)], message_group="g1")
         wait_for(lambda: len(listener.seen) >= 6, timeout=90, what="six FIFO messages")
     assert [b for b, _, _ in listener.seen[:6]] == [b"%d" % i for i in range(6)]
@@ -156,7 +150,7 @@ def dead_letters(ep, group: str, count: int) -> list:
     deadline = time.monotonic() + 90
     while True:
         try:
-            dlq = SimpleConsumer(config(ep), ep.group(), {f"%DLQ%{group}": FilterExpression()}, 5)
+            dlq = SimpleConsumer(ep.config(), ep.group(), {f"%DLQ%{group}": FilterExpression()}, 5)
             dlq.startup()
             break
         except NotFoundException:
@@ -175,7 +169,7 @@ def dead_letters(ep, group: str, count: int) -> list:
 def test_a_message_failing_every_attempt_goes_to_the_dead_letter_queue(v5_endpoint):
     topic, group = v5_endpoint.topic(), v5_endpoint.group(retry_max_times=1)
     listener = AlwaysFails()
-    with PushConsumer(config(v5_endpoint), group, listener, {topic: FilterExpression()}):
+    with PushConsumer(v5_endpoint.config(), group, listener, {topic: FilterExpression()}):
         send(v5_endpoint, topic, [b"doomed"])
         wait_for(lambda: len(listener.attempts) >= 2, timeout=90, what="two attempts")
     assert listener.attempts[:2] == [1, 2]
@@ -208,7 +202,7 @@ def test_a_listener_running_at_shutdown_still_settles_its_message(v5_endpoint, c
     caplog.set_level(logging.WARNING, logger="rocketmq.v5")
     topic, group = v5_endpoint.topic(), v5_endpoint.group(retry_max_times=0)
     listener = FailsOnceShutdownBegan()
-    consumer = PushConsumer(config(v5_endpoint), group, listener, {topic: FilterExpression()})
+    consumer = PushConsumer(v5_endpoint.config(), group, listener, {topic: FilterExpression()})
     listener.consumer = consumer
     consumer.startup()
     try:

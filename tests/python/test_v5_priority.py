@@ -11,8 +11,6 @@ import pytest
 from v5tools import v5_endpoint_fixture, wait_for  # noqa: F401 (fixture)
 
 from rocketmq import (
-    ClientConfiguration,
-    Credentials,
     FilterExpression,
     Message,
     Producer,
@@ -22,10 +20,6 @@ from rocketmq.admin import Admin
 from rocketmq.v5.exception import ClientException, IllegalArgumentException
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def config(ep) -> ClientConfiguration:
-    return ClientConfiguration(ep.endpoint, Credentials())
 
 
 def priority_message(topic: str, priority: int, key: str) -> Message:
@@ -57,7 +51,7 @@ def test_higher_priorities_are_consumed_first(v5_endpoint):
     topic, group = v5_endpoint.topic("PRIORITY", queues=4), v5_endpoint.group()
     run = topic.rsplit("-", 1)[-1]
     sent = [0, 1, 2, 3, 9]  # 9 is capped at the last queue, after 3 there
-    with Producer(config(v5_endpoint), topics=[topic]) as producer:
+    with Producer(v5_endpoint.config(), topics=[topic]) as producer:
         for p in sent:
             assert producer.send(priority_message(topic, p, f"{run}p{p}")).message_id
         plain = Message()
@@ -73,7 +67,7 @@ def test_higher_priorities_are_consumed_first(v5_endpoint):
             what="the last priority message to be stored",
         )
     got = []
-    with SimpleConsumer(config(v5_endpoint), group, {topic: FilterExpression()}, 5) as consumer:
+    with SimpleConsumer(v5_endpoint.config(), group, {topic: FilterExpression()}, 5) as consumer:
         deadline = time.monotonic() + 90
         while len(got) < len(sent):
             assert time.monotonic() < deadline, f"received only {[m.priority for m in got]}"

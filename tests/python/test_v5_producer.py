@@ -29,10 +29,6 @@ from rocketmq.v5.exception import ClientException, IllegalArgumentException, Ill
 pytestmark = pytest.mark.timeout(240)
 
 
-def config(ep) -> ClientConfiguration:
-    return ClientConfiguration(ep.endpoint, Credentials())
-
-
 def message(topic: str, body: bytes, **fields) -> Message:
     m = Message()
     m.topic = topic
@@ -43,13 +39,13 @@ def message(topic: str, body: bytes, **fields) -> Message:
 
 
 def consumer(ep, topic: str, group: str) -> SimpleConsumer:
-    return SimpleConsumer(config(ep), group, {topic: FilterExpression()}, await_duration=5)
+    return SimpleConsumer(ep.config(), group, {topic: FilterExpression()}, await_duration=5)
 
 
 def test_a_normal_message_is_sent_and_received_with_its_fields(v5_endpoint):
     topic = v5_endpoint.topic("NORMAL")
     group = v5_endpoint.group()
-    with Producer(config(v5_endpoint), topics=[topic]) as producer:
+    with Producer(v5_endpoint.config(), topics=[topic]) as producer:
         m = message(topic, b"hello v5", tag="TagA")
         m.keys = "k1"
         m.add_property("color", "blue")
@@ -71,7 +67,7 @@ def test_fifo_messages_of_one_group_arrive_in_order(v5_endpoint):
     topic = v5_endpoint.topic("FIFO")
     group = v5_endpoint.group(orderly=True)
     with consumer(v5_endpoint, topic, group) as c:
-        with Producer(config(v5_endpoint), topics=[topic]) as producer:
+        with Producer(v5_endpoint.config(), topics=[topic]) as producer:
             for i in range(5):
                 producer.send(message(topic, b"%d" % i, message_group="order-1"))
         seen = []
@@ -88,7 +84,7 @@ def test_a_delay_message_arrives_after_its_delivery_timestamp(v5_endpoint):
     topic = v5_endpoint.topic("DELAY")
     group = v5_endpoint.group()
     with consumer(v5_endpoint, topic, group) as c:
-        with Producer(config(v5_endpoint), topics=[topic]) as producer:
+        with Producer(v5_endpoint.config(), topics=[topic]) as producer:
             due_ms = int(time.time() * 1000) + 3000
             producer.send(message(topic, b"later", delivery_timestamp=due_ms))
         (got,) = receive_until(c, 1)
@@ -114,7 +110,7 @@ def test_a_transaction_commits_or_rolls_back(v5_endpoint, commit):
     topic = v5_endpoint.topic("TRANSACTION")
     group = v5_endpoint.group()
     checker = Checker(TransactionResolution.ROLLBACK)
-    with Producer(config(v5_endpoint), topics=[topic], checker=checker) as producer:
+    with Producer(v5_endpoint.config(), topics=[topic], checker=checker) as producer:
         tx = producer.begin_transaction()
         receipt = producer.send(message(topic, b"half"), transaction=tx)
         assert receipt.transaction_id
@@ -134,7 +130,7 @@ def test_an_unended_transaction_is_resolved_by_the_checker(v5_endpoint):
     topic = v5_endpoint.topic("TRANSACTION")
     group = v5_endpoint.group()
     checker = Checker(TransactionResolution.COMMIT)
-    with Producer(config(v5_endpoint), topics=[topic], checker=checker) as producer:
+    with Producer(v5_endpoint.config(), topics=[topic], checker=checker) as producer:
         v5_endpoint.wait_transaction_producer(topic)
         tx = producer.begin_transaction()
         receipt = producer.send(message(topic, b"checked"), transaction=tx)
@@ -155,7 +151,7 @@ def test_send_async_returns_futures_of_receipts(v5_endpoint, caplog):
     topic, group = v5_endpoint.topic("NORMAL"), v5_endpoint.group()
     count = 300
     try:
-        with Producer(config(v5_endpoint), topics=[topic]) as producer:
+        with Producer(v5_endpoint.config(), topics=[topic]) as producer:
             futures = []
             for i in range(count):
                 m = message(topic, b"a%d" % i, tag="Tag%d" % (i % 3), keys="k%d" % i)
@@ -186,7 +182,7 @@ def test_send_async_returns_futures_of_receipts(v5_endpoint, caplog):
 
 def test_user_errors_say_what_to_do(v5_endpoint):
     topic = v5_endpoint.topic("NORMAL")
-    producer = Producer(config(v5_endpoint), topics=[topic])
+    producer = Producer(v5_endpoint.config(), topics=[topic])
     with pytest.raises(IllegalStateException, match="not running"):
         producer.send(message(topic, b"x"))
     with producer:
@@ -219,4 +215,4 @@ def test_a_recalled_delay_message_is_never_delivered(v5_endpoint):
             producer.recall_message(recalled.message_queue.topic, "")
 
     topic, group = v5_endpoint.topic("DELAY", queues=1), v5_endpoint.group()
-    recall_one_of_two(config(v5_endpoint), topic, group, refusals)
+    recall_one_of_two(v5_endpoint.config(), topic, group, refusals)

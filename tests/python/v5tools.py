@@ -23,6 +23,7 @@ from typing import Callable, List
 
 import pytest
 
+from rocketmq import ClientConfiguration, Credentials
 from rocketmq.admin import Admin
 
 
@@ -60,6 +61,10 @@ class V5Endpoint:
             return reply.code == 0
 
         wait_for(registered, timeout, f"the broker to know the producers of {topic}")
+
+    def config(self) -> ClientConfiguration:
+        """A client configuration for this endpoint, without credentials."""
+        return ClientConfiguration(self.endpoint, Credentials())
 
     def topic(self, kind: str = "NORMAL", queues: int = 2) -> str:
         name = unique(f"V5{kind.title()}")

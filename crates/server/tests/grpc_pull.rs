@@ -8,7 +8,7 @@ mod pop_util;
 
 use common::*;
 use grpc_util::*;
-use pop_util::{create_topic, send};
+use pop_util::send;
 use rocketmq_grpc::v2;
 use rocketmq_grpc::v2::pull_message_response::Content;
 use rocketmq_protocol::properties::encode_pairs;

@@ -11,7 +11,7 @@ mod pop_util;
 
 use common::*;
 use grpc_util::*;
-use pop_util::{create_topic, send};
+use pop_util::send;
 use rocketmq_grpc::v2;
 use rocketmq_grpc::v2::receive_message_response::Content;
 use rocketmq_grpc::MessagingServiceClient;

@@ -349,17 +349,8 @@ fn fifo_and_delay_sends() {
 fn a_priority_message_goes_to_the_queue_its_priority_names() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = EmbeddedCluster::start(grpc_config(dir.path())).unwrap();
-    let created = Client::connect(cluster.broker_addr()).call(
-        RemotingCommand::new_request(17)
-            .with_field("topic", "GrpcPriority")
-            .with_field("defaultTopic", "TBW102")
-            .with_field("readQueueNums", 4)
-            .with_field("writeQueueNums", 4)
-            .with_field("perm", 6)
-            .with_field("topicFilterType", "SINGLE_TAG")
-            .with_field("attributes", "+message.type=PRIORITY"),
-    );
-    assert_eq!(created.code, 0, "{:?}", created.remark);
+    let mut admin = Client::connect(cluster.broker_addr());
+    create_topic_of_type(&mut admin, "GrpcPriority", 4, "PRIORITY");
     run(async {
         let mut c = connect(&cluster).await;
         // A PRIORITY topic takes priority messages only.

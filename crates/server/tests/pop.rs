@@ -481,17 +481,7 @@ fn a_priority_topic_is_popped_from_its_highest_priority_queue_down() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = start(dir.path());
     let mut c = Client::connect(cluster.broker_addr());
-    let created = c.call(
-        RemotingCommand::new_request(17)
-            .with_field("topic", "PRIO")
-            .with_field("defaultTopic", "TBW102")
-            .with_field("readQueueNums", 4)
-            .with_field("writeQueueNums", 4)
-            .with_field("perm", 6)
-            .with_field("topicFilterType", "SINGLE_TAG")
-            .with_field("attributes", "+message.type=PRIORITY"),
-    );
-    assert_eq!(created.code, 0, "{:?}", created.remark);
+    create_topic_of_type(&mut c, "PRIO", 4, "PRIORITY");
     // Sent to queue 0 each time: the broker moves each to its priority's queue.
     for p in [0, 1, 2, 3, 7] {
         let props = format!("_SYS_MSG_PRIORITY_\u{1}{p}\u{2}");

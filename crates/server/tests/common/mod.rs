@@ -170,6 +170,31 @@ impl Client {
 }
 
 /// A SEND_MESSAGE (V1) request as the Java client names the fields.
+/// Creates `topic` (UPDATE_AND_CREATE_TOPIC) with `queues` read and write queues.
+pub fn create_topic(c: &mut Client, topic: &str, queues: i32) {
+    create_topic_request(c, topic, queues, None);
+}
+
+/// Creates `topic` with `queues` queues and RocketMQ 5's `message.type` attribute.
+pub fn create_topic_of_type(c: &mut Client, topic: &str, queues: i32, message_type: &str) {
+    create_topic_request(c, topic, queues, Some(message_type));
+}
+
+fn create_topic_request(c: &mut Client, topic: &str, queues: i32, message_type: Option<&str>) {
+    let mut request = RemotingCommand::new_request(17)
+        .with_field("topic", topic)
+        .with_field("defaultTopic", "TBW102")
+        .with_field("readQueueNums", queues)
+        .with_field("writeQueueNums", queues)
+        .with_field("perm", 6)
+        .with_field("topicFilterType", "SINGLE_TAG");
+    if let Some(t) = message_type {
+        request = request.with_field("attributes", format!("+message.type={t}"));
+    }
+    let r = c.call(request);
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+}
+
 pub fn send_v1(topic: &str, queue_id: i32, body: &[u8], properties: &str) -> RemotingCommand {
     RemotingCommand::new_request(10)
         .with_field("producerGroup", "PG")

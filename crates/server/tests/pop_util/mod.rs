@@ -171,19 +171,6 @@ pub fn changed_handle(p: &Popped, answer: &RemotingCommand) -> Popped {
 }
 
 /// Creates `topic` with `queues` queues.
-pub fn create_topic(c: &mut Client, topic: &str, queues: i32) {
-    let r = c.call(
-        RemotingCommand::new_request(17)
-            .with_field("topic", topic)
-            .with_field("defaultTopic", "TBW102")
-            .with_field("readQueueNums", queues)
-            .with_field("writeQueueNums", queues)
-            .with_field("perm", 6)
-            .with_field("topicFilterType", "SINGLE_TAG"),
-    );
-    assert_eq!(r.code, 0, "{:?}", r.remark);
-}
-
 pub fn send(c: &mut Client, topic: &str, queue_id: i32, body: &str, properties: &str) {
     let r = c.call(send_v1(topic, queue_id, body.as_bytes(), properties));
     assert_eq!(r.code, 0, "{:?}", r.remark);
