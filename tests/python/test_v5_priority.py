@@ -83,3 +83,15 @@ def test_a_lite_topic_is_refused_rather_than_sent_as_a_plain_message():
     assert m.lite_topic is None
     with pytest.raises(IllegalArgumentException, match="lite topics are not supported"):
         m.lite_topic = "lite-1"
+
+
+def test_a_message_prints_as_the_official_client_prints_it():
+    m = Message()
+    m.topic = "T"
+    m.body = b"x"
+    m.tag = "a"
+    m.priority = 2
+    assert str(m) == (
+        "topic:T, tag:a, message_group:None, lite_topic:None, priority:2, "
+        "delivery_timestamp:None, keys:set(), properties:{}"
+    )

@@ -86,7 +86,7 @@ class Message:
     def __str__(self) -> str:
         return (
             f"topic:{self.__topic}, tag:{self.__tag}, message_group:{self.__message_group}, "
-            f"priority:{self.__priority}, "
+            f"lite_topic:None, priority:{self.__priority}, "
             f"delivery_timestamp:{self.__delivery_timestamp}, keys:{self.__keys}, "
             f"properties:{self.__properties}"
         )
