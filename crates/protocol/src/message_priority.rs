@@ -27,11 +27,14 @@ pub enum PriorityRoute {
     Drop,
 }
 
+/// A priority property's value as a priority, when it is a number >= 0.
+pub fn parse_priority(value: &str) -> Option<i32> {
+    value.trim().parse::<i32>().ok().filter(|p| *p >= 0)
+}
+
 /// The priority of stored properties `props`, when it is a number >= 0.
-pub fn priority_of(props: &str) -> Option<i32> {
-    get_property(props, PRIORITY)
-        .and_then(|v| v.trim().parse::<i32>().ok())
-        .filter(|p| *p >= 0)
+fn priority_of(props: &str) -> Option<i32> {
+    get_property(props, PRIORITY).and_then(parse_priority)
 }
 
 /// Whether `props` make a message of a type ranked above priority (transaction, delay or
@@ -48,9 +51,6 @@ fn stronger_type(props: &str) -> bool {
 
 /// Where a message with properties `props` goes on a topic of `write_queues` queues.
 pub fn priority_route(props: &str, write_queues: i32) -> PriorityRoute {
-    if get_property(props, PRIORITY).is_none() {
-        return PriorityRoute::None;
-    }
     match priority_of(props) {
         None => PriorityRoute::None,
         Some(_) if stronger_type(props) => PriorityRoute::Drop,

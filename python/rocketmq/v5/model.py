@@ -73,7 +73,7 @@ class Message:
         m.__message_group = d["message_group"]
         m.__message_type = d["message_type"]
         m.__delivery_timestamp = d["delivery_timestamp"]
-        m.__priority = d.get("priority")
+        m.__priority = d["priority"]
         m.__born_host = d["born_host"]
         m.__born_timestamp = d["born_timestamp"]
         m.__store_timestamp = d["store_timestamp"]

@@ -13,7 +13,7 @@ use super::body_digest::md5_hex_upper;
 use rocketmq_grpc::v2;
 use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::message_id::create_offset_msg_id;
-use rocketmq_protocol::message_priority::priority_of;
+use rocketmq_protocol::message_priority::parse_priority;
 use rocketmq_protocol::properties as prop;
 use rocketmq_protocol::properties::iter_properties;
 use rocketmq_protocol::sysflag;
@@ -155,7 +155,7 @@ pub(crate) fn to_v2_message(m: StoredMessage, delivery: Delivery) -> v2::Message
     } else {
         m.body.to_vec()
     };
-    let priority = priority_of(&m.properties);
+    let priority = get(prop::PRIORITY).and_then(parse_priority);
     let message_type = if get(prop::TRAN_MSG) == Some("true") {
         v2::MessageType::Transaction
     } else if get(prop::DELAY).is_some()

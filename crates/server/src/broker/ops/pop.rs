@@ -24,7 +24,7 @@ use crate::broker::pop::PopService;
 use crate::broker::services::Broker;
 use crate::broker::topic::validate_group_name;
 use bytes::{Bytes, BytesMut};
-use rocketmq_protocol::body::topic_config::attributes::MESSAGE_TYPE;
+use rocketmq_protocol::body::topic_config::attributes::{user_message_type, MESSAGE_TYPE};
 use rocketmq_protocol::body::topic_config::perm;
 use rocketmq_protocol::code::response_code as resp;
 use rocketmq_protocol::header::{pop_init_mode, PopMessageRequestHeader, PopMessageResponseHeader};
@@ -108,14 +108,22 @@ pub(crate) async fn any_changed(receivers: &mut [tokio::sync::watch::Receiver<u6
     .await
 }
 
+/// What a POP reads of its topic, from the topic's config.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PopTarget {
+    pub(crate) read_queues: i32,
+    /// A `PRIORITY` topic: queues are read from the last (highest priority) down.
+    pub(crate) by_priority: bool,
+}
+
 impl Broker {
-    /// Checks a POP's group, topic and queue; returns the topic's read queue count.
+    /// Checks a POP's group, topic and queue; returns what the POP reads of the topic.
     pub(crate) fn check_pop_target(
         &self,
         group: &str,
         topic: &str,
         queue_id: i32,
-    ) -> Result<i32, OpError> {
+    ) -> Result<PopTarget, OpError> {
         validate_group_name(group).map_err(|r| OpError::new(r.code, r.remark))?;
         let Some(config) = self.topics.get(topic) else {
             return Err(OpError::new(
@@ -153,7 +161,11 @@ impl Broker {
                 ),
             ));
         }
-        Ok(config.read_queue_nums)
+        let message_type = config.attributes.get(MESSAGE_TYPE);
+        Ok(PopTarget {
+            read_queues: config.read_queue_nums,
+            by_priority: message_type.and_then(|t| user_message_type(t)) == Some("PRIORITY"),
+        })
     }
 
     /// The queues a POP or NOTIFICATION reads: (stored topic, kind, queue id).
@@ -162,13 +174,14 @@ impl Broker {
         group: &str,
         topic: &str,
         queue_id: i32,
-        read_queues: i32,
+        target: PopTarget,
         order: bool,
         rotation: u64,
     ) -> Vec<(String, TopicKind, i32)> {
+        let read_queues = target.read_queues;
         // A PRIORITY topic's queues are read from the last (highest priority) down, and its
         // retry topic after them, as Apache's broker does with its default priority factor.
-        let by_priority = !order && queue_id < 0 && self.is_priority_topic(topic);
+        let by_priority = target.by_priority && !order && queue_id < 0;
         let mut out: Vec<(String, TopicKind, i32)> = if queue_id >= 0 {
             vec![(topic.to_string(), TopicKind::Normal, queue_id)]
         } else if by_priority {
@@ -198,15 +211,6 @@ impl Broker {
             }
         }
         out
-    }
-
-    /// Whether `topic`'s `message.type` attribute is `PRIORITY`.
-    fn is_priority_topic(&self, topic: &str) -> bool {
-        self.topics.get(topic).is_some_and(|c| {
-            c.attributes
-                .get(MESSAGE_TYPE)
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("PRIORITY"))
-        })
     }
 
     /// Where a group that never popped a queue starts (Java's init modes; a retry topic
@@ -264,9 +268,9 @@ impl Broker {
                 ),
             ));
         }
-        let read_queues = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
+        let target = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
         let filter = pop_filter(self, h)?;
-        let first = self.pop_once(h, read_queues, &filter).await;
+        let first = self.pop_once(h, target, &filter).await;
         if first.count > 0 || h.poll_time <= 0 {
             return Ok(first);
         }
@@ -283,14 +287,9 @@ impl Broker {
         let mut caller_gone = std::pin::pin!(caller_gone);
         loop {
             // Subscribe first, then re-read: an append between the two still wakes us.
-            let mut receivers = self.pop_wakeups(
-                &h.consumer_group,
-                &h.topic,
-                h.queue_id,
-                read_queues,
-                h.order,
-            );
-            let outcome = self.pop_once(h, read_queues, &filter).await;
+            let mut receivers =
+                self.pop_wakeups(&h.consumer_group, &h.topic, h.queue_id, target, h.order);
+            let outcome = self.pop_once(h, target, &filter).await;
             if outcome.count > 0 || tokio::time::Instant::now() >= deadline {
                 return Ok(outcome);
             }
@@ -317,11 +316,11 @@ impl Broker {
         group: &str,
         topic: &str,
         queue_id: i32,
-        read_queues: i32,
+        target: PopTarget,
         order: bool,
     ) -> Vec<tokio::sync::watch::Receiver<u64>> {
         let mut receivers: Vec<_> = self
-            .pop_queues(group, topic, queue_id, read_queues, order, 0)
+            .pop_queues(group, topic, queue_id, target, order, 0)
             .iter()
             .map(|(t, _, q)| self.notifier.subscribe(t, *q))
             .collect();
@@ -350,7 +349,7 @@ impl Broker {
     async fn pop_once(
         &self,
         h: &PopMessageRequestHeader,
-        read_queues: i32,
+        target: PopTarget,
         filter: &MessageFilter,
     ) -> PopOutcome {
         let rotation = self.pop.next_counter();
@@ -373,7 +372,7 @@ impl Broker {
             &h.consumer_group,
             &h.topic,
             h.queue_id,
-            read_queues,
+            target,
             h.order,
             rotation,
         );

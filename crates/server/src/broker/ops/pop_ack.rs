@@ -11,6 +11,7 @@
 //! - a batch ack is checked whole before anything is removed;
 //! - an ack or change is in the journal (fsynced under sync flush) before it is answered.
 
+use super::pop::PopTarget;
 use crate::broker::error::OpError;
 use crate::broker::pop::journal::Record;
 use crate::broker::pop::state::{HandleRefusal, PopKey};
@@ -250,11 +251,11 @@ impl Broker {
         group: &str,
         topic: &str,
         queue_id: i32,
-        read_queues: i32,
+        target: PopTarget,
         order: bool,
     ) -> bool {
         let now = now_millis();
-        self.pop_queues(group, topic, queue_id, read_queues, order, 0)
+        self.pop_queues(group, topic, queue_id, target, order, 0)
             .into_iter()
             .any(|(t, _, q)| {
                 let key = PopKey::new(group, &t, q);
@@ -280,16 +281,8 @@ impl Broker {
         h: &NotificationRequestHeader,
         caller_gone: impl Future<Output = ()>,
     ) -> Result<(bool, bool), OpError> {
-        let read_queues = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
-        let has = || {
-            self.pop_has_message(
-                &h.consumer_group,
-                &h.topic,
-                h.queue_id,
-                read_queues,
-                h.order,
-            )
-        };
+        let target = self.check_pop_target(&h.consumer_group, &h.topic, h.queue_id)?;
+        let has = || self.pop_has_message(&h.consumer_group, &h.topic, h.queue_id, target, h.order);
         if has() || h.poll_time <= 0 {
             return Ok((has(), false));
         }
@@ -301,13 +294,8 @@ impl Broker {
         let mut shutdown = self.shutdown.clone();
         let mut caller_gone = std::pin::pin!(caller_gone);
         loop {
-            let mut receivers = self.pop_wakeups(
-                &h.consumer_group,
-                &h.topic,
-                h.queue_id,
-                read_queues,
-                h.order,
-            );
+            let mut receivers =
+                self.pop_wakeups(&h.consumer_group, &h.topic, h.queue_id, target, h.order);
             if has() {
                 return Ok((true, false));
             }
