@@ -183,9 +183,13 @@ def test_consumers_of_one_group_share_a_backlog_without_overlap(broker, consumer
     # Every consumer is up before any receives: on a loaded machine the first one could
     # otherwise drain the backlog before the others start.
     all_up = threading.Barrier(consumers)
+    # Each holds its first batch (invisible to the others, not acked) until every consumer
+    # has one, so that no consumer can drain the backlog alone on a loaded machine.
+    all_have_some = threading.Barrier(consumers)
 
     def consume(index: int) -> None:
         consumer = pop_consumer(broker, group, topic)
+        first = True
         try:
             all_up.wait(60)
             while time.monotonic() < deadline:
@@ -198,6 +202,9 @@ def test_consumers_of_one_group_share_a_backlog_without_overlap(broker, consumer
                 with lock:
                     for popped in batch:
                         handed[popped.message.id].append(index)
+                if batch and first:
+                    first = False
+                    all_have_some.wait(60)
                 if batch:
                     consumer.ack_batch([p.receipt_handle for p in batch])
         except BaseException as error:  # reported by the test thread
