@@ -14,10 +14,6 @@ use rocketmq_grpc::v2::pull_message_response::Content;
 use rocketmq_protocol::properties::encode_pairs;
 use rocketmq_protocol::RemotingCommand;
 
-fn code(s: &Option<v2::Status>) -> v2::Code {
-    v2::Code::try_from(s.as_ref().expect("a status").code).unwrap()
-}
-
 fn queue(topic: &str, id: i32) -> Option<v2::MessageQueue> {
     Some(v2::MessageQueue {
         topic: resource(topic),

@@ -172,10 +172,6 @@ async fn ack(
         .into_inner()
 }
 
-fn code_of(s: &Option<v2::Status>) -> v2::Code {
-    v2::Code::try_from(s.as_ref().expect("a status").code).unwrap()
-}
-
 async fn change_invisible(
     client: &mut Grpc,
     group: &str,
@@ -262,18 +258,18 @@ fn receive_carries_the_proxy_fields_and_ack_is_final() {
 
         let h0 = handle(&got[0]);
         let r = ack(&mut g, "G", "GT", &[("ID", h0.clone())]).await;
-        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
-        assert_eq!(code_of(&r.entries[0].status), v2::Code::Ok);
+        assert_eq!(code(&r.status), v2::Code::Ok, "{:?}", r.status);
+        assert_eq!(code(&r.entries[0].status), v2::Code::Ok);
         // The same handle again, another group's use, garbage: refused, per entry.
         let again = ack(&mut g, "G", "GT", &[("ID", h0.clone())]).await;
         assert_eq!(
-            code_of(&again.status),
+            code(&again.status),
             v2::Code::InternalServerError,
             "{:?}",
             again.status
         );
         let foreign = ack(&mut g, "OTHER", "GT", &[("ID", handle(&got[1]))]).await;
-        assert_eq!(code_of(&foreign.status), v2::Code::InternalServerError);
+        assert_eq!(code(&foreign.status), v2::Code::InternalServerError);
         let mixed = ack(
             &mut g,
             "G",
@@ -286,12 +282,12 @@ fn receive_carries_the_proxy_fields_and_ack_is_final() {
         )
         .await;
         assert_eq!(
-            code_of(&mixed.status),
+            code(&mixed.status),
             v2::Code::MultipleResults,
             "{:?}",
             mixed.status
         );
-        let codes: Vec<v2::Code> = mixed.entries.iter().map(|e| code_of(&e.status)).collect();
+        let codes: Vec<v2::Code> = mixed.entries.iter().map(|e| code(&e.status)).collect();
         assert_eq!(
             codes,
             [v2::Code::Ok, v2::Code::InvalidReceiptHandle, v2::Code::Ok]
@@ -320,12 +316,7 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
         assert_eq!(first.len(), 1);
         let old = handle(&first[0]);
         let changed = change_invisible(&mut g, "G", "GC", &old, 1_000).await;
-        assert_eq!(
-            code_of(&changed.status),
-            v2::Code::Ok,
-            "{:?}",
-            changed.status
-        );
+        assert_eq!(code(&changed.status), v2::Code::Ok, "{:?}", changed.status);
         assert_ne!(changed.receipt_handle, old);
         assert_eq!(
             changed.receipt_handle.rsplit(' ').next(),
@@ -334,9 +325,9 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
         );
         // The old handle is stale from then on.
         let stale = ack(&mut g, "G", "GC", &[("U1", old.clone())]).await;
-        assert_eq!(code_of(&stale.status), v2::Code::InternalServerError);
+        assert_eq!(code(&stale.status), v2::Code::InternalServerError);
         let stale_change = change_invisible(&mut g, "G", "GC", &old, 5_000).await;
-        assert_eq!(code_of(&stale_change.status), v2::Code::InternalServerError);
+        assert_eq!(code(&stale_change.status), v2::Code::InternalServerError);
         // Visible again after a second: delivered again, attempt 2, same message id.
         let again = receive_n(&mut g, "G", "GC", 1, 10_000).await;
         assert_eq!(again.len(), 1);
@@ -345,7 +336,7 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
         assert_eq!(sys(&again[0]).delivery_attempt, Some(2));
         // The changed handle belonged to the first delivery: expired; the new one acks.
         let r = ack(&mut g, "G", "GC", &[("U1", handle(&again[0]))]).await;
-        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+        assert_eq!(code(&r.status), v2::Code::Ok, "{:?}", r.status);
         // Out-of-bounds invisible durations are refused as the proxy refuses them.
         let short = receive_with(&mut g, receive_request("G", "GC", 1, 1_000, 5_000, None)).await;
         assert_eq!(
@@ -364,7 +355,7 @@ fn change_invisible_redelivers_with_the_next_attempt_and_stales_the_old_handle()
         };
         assert_eq!(s.code, v2::Code::IllegalPollingTime as i32, "{s:?}");
         let garbage = change_invisible(&mut g, "G", "GC", "garbage", 1_000).await;
-        assert_eq!(code_of(&garbage.status), v2::Code::InvalidReceiptHandle);
+        assert_eq!(code(&garbage.status), v2::Code::InvalidReceiptHandle);
     });
     cluster.shutdown();
 }
@@ -505,7 +496,7 @@ fn fifo_group_gets_the_next_message_only_after_the_ack() {
             blocked.status
         );
         let r = ack(&mut g, "FG", "GF", &[("x", handle(&first.messages[0]))]).await;
-        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+        assert_eq!(code(&r.status), v2::Code::Ok, "{:?}", r.status);
         let second = receive(&mut g, "FG", "GF", 1, 30_000).await;
         assert_eq!(second.messages.iter().map(body).collect::<Vec<_>>(), ["f1"]);
     });
@@ -543,10 +534,10 @@ fn forward_to_dead_letter_queue_stores_it_there_and_ends_the_delivery() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+        assert_eq!(code(&r.status), v2::Code::Ok, "{:?}", r.status);
         // The delivery is over: its handle no longer acks.
         let after = ack(&mut g, "DG", "GD", &[("P1", h)]).await;
-        assert_eq!(code_of(&after.status), v2::Code::InternalServerError);
+        assert_eq!(code(&after.status), v2::Code::InternalServerError);
     });
     let dlq = pull_all(&mut c, "%DLQ%DG", 0);
     assert_eq!(dlq.len(), 1);
@@ -618,7 +609,7 @@ fn what_a_grpc_producer_sent_is_received_with_its_fields() {
         sent.metadata_mut()
             .insert("x-mq-client-id", "receive-test-client".parse().unwrap());
         let r = g.send_message(sent).await.unwrap().into_inner();
-        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+        assert_eq!(code(&r.status), v2::Code::Ok, "{:?}", r.status);
 
         let got = receive_n(&mut g, "G", "GR", 1, 30_000).await;
         assert_eq!(got.len(), 1);
@@ -636,7 +627,7 @@ fn what_a_grpc_producer_sent_is_received_with_its_fields() {
             Some("blue")
         );
         let r = ack(&mut g, "G", "GR", &[("x", handle(m))]).await;
-        assert_eq!(code_of(&r.status), v2::Code::Ok, "{:?}", r.status);
+        assert_eq!(code(&r.status), v2::Code::Ok, "{:?}", r.status);
     });
     cluster.shutdown();
 }
@@ -680,7 +671,7 @@ fn an_auto_renewed_delivery_returns_to_the_group_when_its_client_terminates() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(code_of(&bye.status), v2::Code::Ok, "{:?}", bye.status);
+        assert_eq!(code(&bye.status), v2::Code::Ok, "{:?}", bye.status);
         let again = receive_n(&mut g, "G", "GN", 1, 30_000).await;
         assert_eq!(again.iter().map(body).collect::<Vec<_>>(), ["renewed"]);
         assert_eq!(sys(&again[0]).delivery_attempt, Some(2));

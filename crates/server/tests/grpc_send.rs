@@ -5,20 +5,16 @@
 //! Telemetry stream, and the settings exchange.
 
 mod common;
+mod grpc_util;
 
 use common::*;
+use grpc_util::*;
 use rocketmq_grpc::v2;
-use rocketmq_grpc::MessagingServiceClient;
-use rocketmq_protocol::message::StoredMessage;
 use rocketmq_protocol::properties::get_property;
 use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
-use std::future::Future;
 use std::path::Path;
-use std::time::{Duration, Instant};
-use tonic::transport::Channel;
-
-const CLIENT_ID: &str = "127.0.0.1@4242@0@grpc-send-test";
+use std::time::Duration;
 
 fn grpc_config(dir: &Path) -> ServerConfig {
     ServerConfig {
@@ -28,113 +24,6 @@ fn grpc_config(dir: &Path) -> ServerConfig {
         transaction_timeout: Duration::from_millis(300),
         ..config(dir)
     }
-}
-
-/// Runs `f` on a runtime of its own (the cluster runs on its own threads).
-fn run<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-async fn connect(cluster: &EmbeddedCluster) -> MessagingServiceClient<Channel> {
-    let addr = cluster.grpc_addr().expect("a gRPC endpoint");
-    MessagingServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connect to the gRPC endpoint")
-}
-
-/// A request with the headers a 5.x client sends.
-fn req<T>(message: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut()
-        .insert("x-mq-client-id", CLIENT_ID.parse().unwrap());
-    r.metadata_mut()
-        .insert("x-mq-language", "RUST".parse().unwrap());
-    r
-}
-
-fn resource(name: &str) -> Option<v2::Resource> {
-    Some(v2::Resource {
-        resource_namespace: String::new(),
-        name: name.into(),
-    })
-}
-
-fn code(status: &Option<v2::Status>) -> v2::Code {
-    v2::Code::try_from(status.as_ref().expect("a status").code).expect("a known code")
-}
-
-fn message(
-    topic: &str,
-    id: &str,
-    body: &[u8],
-    f: impl FnOnce(&mut v2::SystemProperties),
-) -> v2::Message {
-    let mut sys = v2::SystemProperties {
-        message_id: id.into(),
-        message_type: v2::MessageType::Normal as i32,
-        born_host: "test-host".into(),
-        ..Default::default()
-    };
-    f(&mut sys);
-    v2::Message {
-        topic: resource(topic),
-        user_properties: [("color".to_string(), "blue".to_string())].into(),
-        system_properties: Some(sys),
-        body: body.to_vec(),
-    }
-}
-
-async fn send_one(c: &mut MessagingServiceClient<Channel>, m: v2::Message) -> v2::SendResultEntry {
-    let r = c
-        .send_message(req(v2::SendMessageRequest { messages: vec![m] }))
-        .await
-        .expect("SendMessage answers")
-        .into_inner();
-    match r.entries.len() {
-        1 => r.entries.into_iter().next().unwrap(),
-        // Refused before sending: the response's status alone, as the proxy answers.
-        0 => v2::SendResultEntry {
-            status: r.status,
-            ..Default::default()
-        },
-        n => panic!("{n} entries for one message"),
-    }
-}
-
-/// Every message of `topic` (all queues) as a remoting consumer pulls them.
-fn pulled(cluster: &EmbeddedCluster, topic: &str, queues: i32) -> Vec<StoredMessage> {
-    let mut c = Client::connect(cluster.broker_addr());
-    (0..queues)
-        .flat_map(|q| pull_all(&mut c, topic, q))
-        .collect()
-}
-
-/// Pulls until a message with `UNIQ_KEY` = `id` is there, at most [`WAIT`].
-fn wait_pulled(cluster: &EmbeddedCluster, topic: &str, queues: i32, id: &str) -> StoredMessage {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(m) = pulled(cluster, topic, queues)
-            .into_iter()
-            .find(|m| get_property(&m.properties, "UNIQ_KEY") == Some(id))
-        {
-            return m;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "message {id} never became visible in {topic}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn has(cluster: &EmbeddedCluster, topic: &str, queues: i32, id: &str) -> bool {
-    pulled(cluster, topic, queues)
-        .iter()
-        .any(|m| get_property(&m.properties, "UNIQ_KEY") == Some(id))
 }
 
 #[test]
@@ -533,11 +422,7 @@ fn refusals_carry_the_apache_proxy_codes() {
     cluster.shutdown();
 }
 
-async fn send_transactional(
-    c: &mut MessagingServiceClient<Channel>,
-    topic: &str,
-    id: &str,
-) -> v2::SendResultEntry {
+async fn send_transactional(c: &mut Grpc, topic: &str, id: &str) -> v2::SendResultEntry {
     let e = send_one(
         c,
         message(topic, id, b"tx body", |s| {
@@ -551,7 +436,7 @@ async fn send_transactional(
 }
 
 async fn end(
-    c: &mut MessagingServiceClient<Channel>,
+    c: &mut Grpc,
     topic: &str,
     id: &str,
     transaction_id: &str,
