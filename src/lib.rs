@@ -47,6 +47,7 @@ mod _rocketmq {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         crate::broker::add_defaults(m)?;
+        crate::client::add_constants(m)?;
         crate::logging::install(m.py());
         Ok(())
     }

@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_FILE_RESERVED_TIME",
     "DEFAULT_DISK_MAX_USED_RATIO",
     "DEFAULT_DISK_REFUSE_RATIO",
+    "SYSTEM_PROPERTY_NAMES",
     "__version__",
 ]
 
@@ -61,6 +62,9 @@ DEFAULT_TIMER_MAX_DELAY: str
 DEFAULT_FILE_RESERVED_TIME: str
 DEFAULT_DISK_MAX_USED_RATIO: int
 DEFAULT_DISK_REFUSE_RATIO: int
+
+# Property names that are never a user property (the protocol crate's one list).
+SYSTEM_PROPERTY_NAMES: Tuple[str, ...]
 
 def default_store_dir() -> Path:
     """The per-user store directory: ``$XDG_DATA_HOME/rocketmq`` or ``~/.local/share/rocketmq``."""

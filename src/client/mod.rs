@@ -28,3 +28,14 @@ pub use pop::{PopConsumer, PoppedMessage};
 pub use producer::NativeProducer;
 pub use pull::NativePullClient;
 pub use push::NativePushConsumer;
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+/// The client side's module constants: `SYSTEM_PROPERTY_NAMES`, the property names that are
+/// never a user property (the protocol crate's one list, which the broker's gRPC endpoint
+/// uses too; the 5.x API over remoting keeps the others as a message's properties).
+pub fn add_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let names = rocketmq_protocol::properties::SYSTEM_PROPERTY_NAMES;
+    m.add("SYSTEM_PROPERTY_NAMES", PyTuple::new(m.py(), names)?)
+}

@@ -142,6 +142,35 @@ def test_messages_cross_between_remoting_and_grpc(v5_endpoint):
         assert order == [b"g-%d" % i for i in range(6)], (config.protocol, order)
 
 
+def test_a_received_message_shows_the_same_fields_over_both_protocols(v5_endpoint):
+    """What a 5.x consumer sees of a message (tag, keys, group, properties) does not depend
+    on the protocol: the user properties are every stored property outside Java's
+    ``MessageConst.STRING_HASH_SET``, as the Apache proxy builds them, so a FIFO message
+    shows its ``__SHARDINGKEY`` there on either protocol."""
+    topic = v5_endpoint.topic("FIFO")
+    groups = [v5_endpoint.group() for _ in range(2)]
+    with (
+        Producer(remoting(v5_endpoint), topics=[topic]) as by_remoting,
+        Producer(grpc(v5_endpoint), topics=[topic]) as by_grpc,
+    ):
+        for body, producer in ((b"from-remoting", by_remoting), (b"from-grpc", by_grpc)):
+            m = message(topic, body, tag="T", keys="k", message_group="G1")
+            m.add_property("color", "blue")
+            producer.send(m)
+    seen = {}
+    for config, group in ((grpc(v5_endpoint), groups[0]), (remoting(v5_endpoint), groups[1])):
+        with SimpleConsumer(config, group, {topic: FilterExpression()}, 5) as c:
+            for m in receive_until(c, 2):
+                fields = (m.tag, m.keys, m.message_group, m.properties)
+                seen[(config.protocol, m.body)] = fields
+                c.ack(m)
+    for body in (b"from-remoting", b"from-grpc"):
+        assert seen[("grpc", body)] == seen[("remoting", body)], body
+        tag, keys, group, properties = seen[("grpc", body)]
+        assert (tag, keys, group) == ("T", {"k"}, "G1")
+        assert properties == {"color": "blue", "__SHARDINGKEY": "G1"}, body
+
+
 def test_a_namespace_wraps_names_as_the_proxy_does(v5_endpoint):
     """A namespace puts topics and groups at ``<namespace>%<name>`` on the brokers, as the
     proxy does: what a namespaced remoting producer sends, a namespaced gRPC consumer gets and
@@ -210,6 +239,12 @@ def test_transactions_over_remoting_commit_rollback_and_check_back(v5_endpoint):
         assert sorted(got) == [b"checked", b"commit", b"twice"]
         assert got[b"commit"].message_id == ids[b"commit"]
         assert checker.checked.get(b"checked") == ids[b"checked"]
+        # As through the Apache proxy: the transaction id, and the checks a check-back made,
+        # are among the user properties (not in Java's system set).
+        for body, m in got.items():
+            extra = {"TRANSACTION_CHECK_TIMES"} if body == b"checked" else set()
+            assert set(m.properties) == {"__transactionId__"} | extra, (body, m.properties)
+        assert int(got[b"checked"].properties["TRANSACTION_CHECK_TIMES"]) >= 1
 
 
 def test_a_broadcasting_push_consumer_gets_every_message_in_every_consumer(v5_endpoint):

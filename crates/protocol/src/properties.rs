@@ -82,6 +82,80 @@ pub const CRC32: &str = "__CRC32#";
 pub const TRANSIENT_PREFIX: &str = "__RMQ.TRANSIENT.";
 /// Aliyun/ONS start-delivery-time convention; stored but not acted on.
 pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+/// The lite topic of a message of a LITE topic (RocketMQ 5.5; not served here).
+pub const LITE_TOPIC: &str = "__LITE_TOPIC";
+
+/// Java's `MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC` / `..._MESSAGE_ID`.
+pub const DLQ_ORIGIN_TOPIC: &str = "DLQ_ORIGIN_TOPIC";
+pub const DLQ_ORIGIN_MESSAGE_ID: &str = "DLQ_ORIGIN_MESSAGE_ID";
+
+/// Property names that are the system's, never a user property: Java's
+/// `MessageConst.STRING_HASH_SET` of Apache RocketMQ 5.5.0, name for name. A 5.x delivery's
+/// user properties are all the others (as the Apache proxy builds them: a FIFO message shows
+/// `__SHARDINGKEY` there too), and a 5.x client's user property of one of these names is
+/// refused; on the gRPC endpoint and in the 5.x API over remoting alike.
+pub const SYSTEM_PROPERTY_NAMES: &[&str] = &[
+    TRACE_SWITCH,
+    MSG_REGION,
+    KEYS,
+    TAGS,
+    WAIT,
+    DELAY,
+    RETRY_TOPIC,
+    REAL_TOPIC,
+    REAL_QID,
+    TRAN_MSG,
+    PGROUP,
+    MIN_OFFSET,
+    MAX_OFFSET,
+    BUYER_ID,
+    ORIGIN_MESSAGE_ID,
+    TRANSFER_FLAG,
+    CORRECTION_FLAG,
+    MQ2_FLAG,
+    RECONSUME_TIME,
+    UNIQ_KEY,
+    EXTEND_UNIQ_INFO,
+    MAX_RECONSUME_TIMES,
+    CONSUME_START_TIME,
+    TRAN_PREPARED_QUEUE_OFFSET,
+    INSTANCE_ID,
+    CORRELATION_ID,
+    REPLY_TO_CLIENT,
+    MESSAGE_TTL,
+    ARRIVE_TIME,
+    PUSH_REPLY_TIME,
+    MSG_TYPE,
+    CLUSTER,
+    DUP_INFO,
+    POP_CK,
+    POP_CK_OFFSET,
+    FIRST_POP_TIME,
+    ORIGIN_GROUP,
+    TIMER_DELIVER_MS,
+    TIMER_DELAY_SEC,
+    TIMER_DELAY_MS,
+    TIMER_OUT_MS,
+    TIMER_ENQUEUE_MS,
+    TIMER_DEQUEUE_MS,
+    TIMER_ROLL_TIMES,
+    TIMER_DEL_UNIQKEY,
+    TIMER_DELAY_LEVEL,
+    BORN_HOST,
+    BORN_TIMESTAMP,
+    PRIORITY,
+    INNER_MULTI_QUEUE_OFFSET,
+    CRC32,
+    DLQ_ORIGIN_TOPIC,
+    DLQ_ORIGIN_MESSAGE_ID,
+    LITE_TOPIC,
+];
+
+/// Whether `name` is the system's (one of [`SYSTEM_PROPERTY_NAMES`] or transient), never a
+/// user property.
+pub fn is_system_property(name: &str) -> bool {
+    SYSTEM_PROPERTY_NAMES.contains(&name) || name.starts_with(TRANSIENT_PREFIX)
+}
 
 /// Decodes a property string into its pairs, in order. Pairs with an empty name or an empty
 /// value, and segments without a 0x01, are dropped (Java `string2messageProperties`).
@@ -164,6 +238,34 @@ pub fn remove_property(s: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_names_are_the_java_set_and_the_rest_is_the_users() {
+        let mut names = SYSTEM_PROPERTY_NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            SYSTEM_PROPERTY_NAMES.len(),
+            "a name listed twice"
+        );
+        for name in [
+            TAGS,
+            KEYS,
+            UNIQ_KEY,
+            TRAN_MSG,
+            PRIORITY,
+            DLQ_ORIGIN_TOPIC,
+            LITE_TOPIC,
+        ] {
+            assert!(is_system_property(name), "{name}");
+        }
+        assert!(is_system_property("__RMQ.TRANSIENT.anything"));
+        // Not in Java's set, so a 5.x delivery shows them as the Apache proxy does.
+        for name in [SHARDING_KEY, TRANSACTION_ID, TRACE_CONTEXT, "color", "tags"] {
+            assert!(!is_system_property(name), "{name}");
+        }
+    }
 
     #[test]
     fn decodes_cpp_capture() {

@@ -11,7 +11,6 @@ use common::*;
 use grpc_util::*;
 use rocketmq_grpc::v2;
 use rocketmq_protocol::properties::get_property;
-use rocketmq_protocol::RemotingCommand;
 use rocketmq_server::{EmbeddedCluster, ServerConfig};
 use std::path::Path;
 use std::time::Duration;
@@ -301,19 +300,7 @@ fn refusals_carry_the_apache_proxy_codes() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = EmbeddedCluster::start(grpc_config(dir.path())).unwrap();
     let mut admin = Client::connect(cluster.broker_addr());
-    let created = admin.call(
-        RemotingCommand::new_request(17)
-            .with_field("topic", "GrpcTypedFifo")
-            .with_field("defaultTopic", "TBW102")
-            .with_field("readQueueNums", 2)
-            .with_field("writeQueueNums", 2)
-            .with_field("perm", 6)
-            .with_field("topicFilterType", "SINGLE_TAG")
-            .with_field("topicSysFlag", 0)
-            .with_field("order", false)
-            .with_field("attributes", "+message.type=FIFO"),
-    );
-    assert_eq!(created.code, 0, "{:?}", created.remark);
+    create_topic_of_type(&mut admin, "GrpcTypedFifo", 2, "FIFO");
     run(async {
         let mut c = connect(&cluster).await;
         let route = c

@@ -129,7 +129,7 @@ pub(crate) fn incoming(
     let mut user: Vec<(&String, &String)> = message.user_properties.iter().collect();
     user.sort();
     for (k, v) in &user {
-        if super::message_out::is_system_property(k) {
+        if rocketmq_protocol::properties::is_system_property(k) {
             return Err(status(
                 v2::Code::IllegalMessagePropertyKey,
                 format!("property is used by system: {k}"),

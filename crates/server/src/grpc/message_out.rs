@@ -22,82 +22,6 @@ use std::collections::HashMap;
 /// Largest inflated body delivered (the broker's message size bound with room).
 const MAX_INFLATED_BODY: usize = 64 * 1024 * 1024;
 
-/// Java's `MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC` / `..._MESSAGE_ID`.
-pub(crate) const DLQ_ORIGIN_TOPIC: &str = "DLQ_ORIGIN_TOPIC";
-pub(crate) const DLQ_ORIGIN_MESSAGE_ID: &str = "DLQ_ORIGIN_MESSAGE_ID";
-
-/// Property names that are the system's, never a user property (Java's
-/// `MessageConst.STRING_HASH_SET`, the names this broker knows).
-const SYSTEM_PROPERTIES: &[&str] = &[
-    prop::TRACE_SWITCH,
-    prop::MSG_REGION,
-    prop::KEYS,
-    prop::TAGS,
-    prop::WAIT,
-    prop::DELAY,
-    prop::RETRY_TOPIC,
-    prop::REAL_TOPIC,
-    prop::REAL_QID,
-    prop::TRAN_MSG,
-    prop::PGROUP,
-    prop::MIN_OFFSET,
-    prop::MAX_OFFSET,
-    prop::BUYER_ID,
-    prop::ORIGIN_MESSAGE_ID,
-    prop::TRANSFER_FLAG,
-    prop::CORRECTION_FLAG,
-    prop::MQ2_FLAG,
-    prop::RECONSUME_TIME,
-    prop::UNIQ_KEY,
-    prop::EXTEND_UNIQ_INFO,
-    prop::MAX_RECONSUME_TIMES,
-    prop::CONSUME_START_TIME,
-    prop::INNER_NUM,
-    prop::INNER_BASE,
-    prop::TRAN_PREPARED_QUEUE_OFFSET,
-    prop::TRANSACTION_CHECK_TIMES,
-    prop::CHECK_IMMUNITY_TIME_IN_SECONDS,
-    prop::INSTANCE_ID,
-    prop::CORRELATION_ID,
-    prop::REPLY_TO_CLIENT,
-    prop::MESSAGE_TTL,
-    prop::ARRIVE_TIME,
-    prop::PUSH_REPLY_TIME,
-    prop::MSG_TYPE,
-    prop::CLUSTER,
-    prop::DUP_INFO,
-    prop::POP_CK,
-    prop::POP_CK_OFFSET,
-    prop::FIRST_POP_TIME,
-    prop::ORIGIN_GROUP,
-    prop::SHARDING_KEY,
-    prop::TIMER_DELIVER_MS,
-    prop::TIMER_DELAY_SEC,
-    prop::TIMER_DELAY_MS,
-    prop::TIMER_OUT_MS,
-    prop::TIMER_ENQUEUE_MS,
-    prop::TIMER_DEQUEUE_MS,
-    prop::TIMER_ROLL_TIMES,
-    prop::TIMER_DEL_UNIQKEY,
-    prop::TIMER_DELAY_LEVEL,
-    prop::BORN_HOST,
-    prop::BORN_TIMESTAMP,
-    prop::TRACE_CONTEXT,
-    prop::REDIRECT,
-    prop::PRIORITY,
-    prop::INNER_MULTI_DISPATCH,
-    prop::INNER_MULTI_QUEUE_OFFSET,
-    prop::FORWARD_QUEUE_ID,
-    prop::CRC32,
-    prop::START_DELIVER_TIME,
-    DLQ_ORIGIN_TOPIC,
-    DLQ_ORIGIN_MESSAGE_ID,
-];
-
-pub(crate) fn is_system_property(name: &str) -> bool {
-    SYSTEM_PROPERTIES.contains(&name) || name.starts_with(prop::TRANSIENT_PREFIX)
-}
-
 /// A protobuf timestamp of `ms` milliseconds since the epoch.
 pub(crate) fn timestamp_of_millis(ms: i64) -> rocketmq_grpc::Timestamp {
     rocketmq_grpc::Timestamp {
@@ -184,7 +108,10 @@ pub(crate) fn to_v2_message(m: StoredMessage, delivery: Delivery) -> v2::Message
         .filter(|h| !h.trim().is_empty())
         .map(str::to_string)
         .unwrap_or_else(|| m.born_host.ip().to_string());
-    let dead_letter_queue = match (get(DLQ_ORIGIN_TOPIC), get(DLQ_ORIGIN_MESSAGE_ID)) {
+    let dead_letter_queue = match (
+        get(prop::DLQ_ORIGIN_TOPIC),
+        get(prop::DLQ_ORIGIN_MESSAGE_ID),
+    ) {
         (Some(topic), Some(id)) => Some(v2::DeadLetterQueue {
             topic: topic.to_string(),
             message_id: id.to_string(),
@@ -227,7 +154,7 @@ pub(crate) fn to_v2_message(m: StoredMessage, delivery: Delivery) -> v2::Message
     };
     let user_properties = props
         .iter()
-        .filter(|(k, _)| !is_system_property(k))
+        .filter(|(k, _)| !prop::is_system_property(k))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     v2::Message {
@@ -303,9 +230,14 @@ mod tests {
         assert_eq!(s.delivery_attempt, Some(2));
         assert_eq!(s.receipt_handle.as_deref(), Some("0 1 2 3 0 b 3 7"));
         assert_eq!(s.invisible_duration.unwrap().seconds, 30);
+        // The proxy keeps out of the user properties only Java's system names: the message
+        // group's `__SHARDINGKEY` stays there too.
         assert_eq!(
             m.user_properties,
-            HashMap::from([("color".to_string(), "red".to_string())])
+            HashMap::from([
+                ("color".to_string(), "red".to_string()),
+                (prop::SHARDING_KEY.to_string(), "g1".to_string())
+            ])
         );
     }
 

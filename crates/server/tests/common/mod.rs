@@ -169,7 +169,6 @@ impl Client {
     }
 }
 
-/// A SEND_MESSAGE (V1) request as the Java client names the fields.
 /// Creates `topic` (UPDATE_AND_CREATE_TOPIC) with `queues` read and write queues.
 pub fn create_topic(c: &mut Client, topic: &str, queues: i32) {
     create_topic_request(c, topic, queues, None);
@@ -195,6 +194,7 @@ fn create_topic_request(c: &mut Client, topic: &str, queues: i32, message_type: 
     assert_eq!(r.code, 0, "{:?}", r.remark);
 }
 
+/// A SEND_MESSAGE (V1) request as the Java client names the fields.
 pub fn send_v1(topic: &str, queue_id: i32, body: &[u8], properties: &str) -> RemotingCommand {
     RemotingCommand::new_request(10)
         .with_field("producerGroup", "PG")
